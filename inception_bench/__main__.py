@@ -1,0 +1,3 @@
+from inception_bench.cli import main
+
+main()

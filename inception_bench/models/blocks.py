@@ -1,0 +1,128 @@
+"""Building blocks of GoogLeNet, named as in the paper's figures.
+
+- :class:`ConvBlock`: conv -> (batch norm) -> ReLU. The paper applies ReLU after every convolution, the
+  reductions and projections included; the conv has a bias unless batch norm follows it.
+- :class:`SeparableStem`: the separable-conv1 hypothesis (depthwise 7x7 with depth multiplier 8, then 1x1).
+- :class:`InceptionReduced` (Figure 2b) and :class:`InceptionNaive` (Figure 2a): four branches concatenated
+  along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out.
+- :class:`AuxClassifier`: the auxiliary head of section 5.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+class ConvBlock(nn.Module):
+    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU."""
+
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, bn: bool = False, bn_eps: float = 1e-5
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=not bn)
+        self.bn = nn.BatchNorm2d(out_ch, eps=bn_eps) if bn else None
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return self.relu(x)
+
+
+class SeparableStem(nn.Module):
+    """conv1 as a depthwise-separable 7x7: ``depthwise`` (groups = input channels, x8) -> ``pointwise`` 1x1.
+
+    One activation at the end (as TF-slim's separable_conv2d). With 3 -> 24 -> 64 channels this has 2,712
+    weights and 34.0M multiply-adds at 224x224: the paper's "2.7K / 34M" for conv1 (a hypothesis).
+    """
+
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int, multiplier: int = 8, bn: bool = False,
+        bn_eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        mid = in_ch * multiplier
+        self.depthwise = nn.Conv2d(in_ch, mid, kernel, stride=stride, padding=kernel // 2, groups=in_ch, bias=False)
+        self.pointwise = ConvBlock(mid, out_ch, 1, bn=bn, bn_eps=bn_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+def _seq(**modules: nn.Module) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(modules))
+
+
+class _Inception(nn.Module):
+    branch1x1: nn.Module | None
+    branch3x3: nn.Module | None
+    branch5x5: nn.Module | None
+    branch_pool: nn.Module | None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1x1, self.branch3x3, self.branch5x5, self.branch_pool)
+        return torch.cat([b(x) for b in branches if b is not None], dim=1)
+
+
+class InceptionReduced(_Inception):
+    """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj."""
+
+    def __init__(
+        self, in_ch: int, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int, n5x5: int, pool_proj: int,
+        kernel5x5: int = 5, bn: bool = False, bn_eps: float = 1e-5, ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+
+        def conv(i: int, o: int, k: int) -> ConvBlock:
+            return ConvBlock(i, o, k, bn=bn, bn_eps=bn_eps)
+
+        self.branch1x1 = conv(in_ch, n1x1, 1) if n1x1 else None
+        self.branch3x3 = _seq(reduce=conv(in_ch, n3x3_reduce, 1), conv=conv(n3x3_reduce, n3x3, 3)) if n3x3 else None
+        self.branch5x5 = (
+            _seq(reduce=conv(in_ch, n5x5_reduce, 1), conv=conv(n5x5_reduce, n5x5, kernel5x5)) if n5x5 else None
+        )
+        self.branch_pool = (
+            _seq(pool=nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode), proj=conv(in_ch, pool_proj, 1))
+            if pool_proj
+            else None
+        )
+
+
+class InceptionNaive(_Inception):
+    """Figure 2a: 1x1 | 3x3 | 5x5 | 3x3 max pool, all on the module's input; the pool branch passes all its
+    input channels through, so the output is wider than the input."""
+
+    def __init__(
+        self, in_ch: int, n1x1: int, n3x3: int, n5x5: int, pool: bool, kernel5x5: int = 5, bn: bool = False,
+        bn_eps: float = 1e-5, ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.branch1x1 = ConvBlock(in_ch, n1x1, 1, bn=bn, bn_eps=bn_eps) if n1x1 else None
+        self.branch3x3 = ConvBlock(in_ch, n3x3, 3, bn=bn, bn_eps=bn_eps) if n3x3 else None
+        self.branch5x5 = ConvBlock(in_ch, n5x5, kernel5x5, bn=bn, bn_eps=bn_eps) if n5x5 else None
+        self.branch_pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode) if pool else None
+
+
+class AuxClassifier(nn.Module):
+    """Section 5: avg ``pool`` -> 1x1 ``conv`` + ReLU -> ``fc`` + ReLU -> ``dropout`` -> ``classifier``."""
+
+    def __init__(
+        self, in_ch: int, num_classes: int, pool: nn.Module, pooled: int, conv: int = 128, fc: int = 1024,
+        dropout: float = 0.7, bn: bool = False, bn_eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.pool = pool
+        self.conv = ConvBlock(in_ch, conv, 1, bn=bn, bn_eps=bn_eps)
+        self.fc = nn.Linear(conv * pooled * pooled, fc)
+        self.relu = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(fc, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.classifier(self.dropout(self.relu(self.fc(x))))

@@ -1,0 +1,42 @@
+"""Load torchvision googlenet weights into the model built from ``specs/googlenet-torchvision.yaml``.
+
+torchvision names the branches by position (``branch1`` ... ``branch4``) and the stem convs ``conv2``/``conv3``;
+this project names them as the paper does. :func:`from_torchvision_state_dict` renames the keys and nothing
+else (no tensor is changed), so ``model.load_state_dict(from_torchvision_state_dict(sd), strict=True)`` loads
+``torchvision.models.googlenet(aux_logits=True).state_dict()`` and the two models compute the same outputs.
+A state dict saved without aux heads (``aux_logits=False``, as torchvision's IMAGENET1K_V1 file after
+loading) loads into a spec with ``aux.enabled=false``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+_RENAMES: list[tuple[str, str]] = [
+    (r"^conv2\.", "conv2.reduce."),
+    (r"^conv3\.", "conv2.conv."),
+    (r"^(inception\w+)\.branch1\.", r"\1.branch1x1."),
+    (r"^(inception\w+)\.branch2\.0\.", r"\1.branch3x3.reduce."),
+    (r"^(inception\w+)\.branch2\.1\.", r"\1.branch3x3.conv."),
+    (r"^(inception\w+)\.branch3\.0\.", r"\1.branch5x5.reduce."),
+    (r"^(inception\w+)\.branch3\.1\.", r"\1.branch5x5.conv."),
+    (r"^(inception\w+)\.branch4\.1\.", r"\1.branch_pool.proj."),
+    (r"^(aux\d)\.fc1\.", r"\1.fc."),
+    (r"^(aux\d)\.fc2\.", r"\1.classifier."),
+]
+
+
+def torchvision_key(key: str) -> str:
+    """Our name for one torchvision googlenet state-dict key (keys with no rule keep their name)."""
+    for pattern, repl in _RENAMES:
+        new, n = re.subn(pattern, repl, key)
+        if n:
+            return new
+    return key
+
+
+def from_torchvision_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A torchvision googlenet state dict with its keys renamed for :class:`GoogLeNet`."""
+    return {torchvision_key(k): v for k, v in state_dict.items()}
