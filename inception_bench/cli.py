@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,12 +28,12 @@ def _root() -> None:
     """GoogLeNet (Szegedy et al., 2014) from its architecture table: count, train, ablate, report."""
 
 
-class ModuleKind(str, Enum):
+class ModuleKind(StrEnum):
     reduced = "reduced"
     naive = "naive"
 
 
-class CountFormat(str, Enum):
+class CountFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -42,7 +42,9 @@ class CountFormat(str, Enum):
 
 SpecArg = Annotated[
     Path | None,
-    typer.Argument(help="Architecture spec YAML. Default: specs/googlenet.yaml (the paper's Table 1).", show_default=False),
+    typer.Argument(
+        help="Architecture spec YAML. Default: specs/googlenet.yaml (the paper's Table 1).", show_default=False
+    ),
 ]
 ModuleOpt = Annotated[
     ModuleKind | None,
@@ -105,9 +107,7 @@ def count(
 
         overrides = variant_overrides(module.value if module else None, aux, set_)
         if compare:
-            reports = [
-                counting.count(load_spec(spec, {**overrides, "module": kind})) for kind in ("reduced", "naive")
-            ]
+            reports = [counting.count(load_spec(spec, {**overrides, "module": kind})) for kind in ("reduced", "naive")]
             cmp = counting.compare(reports[0], reports[1], ("reduced", "naive"))
             if fmt is CountFormat.json:
                 import json

@@ -121,8 +121,12 @@ def table_arithmetic(spec: Spec, row: Any, in_channels: int) -> tuple[int, int] 
     elif isinstance(row, InceptionRow):
         c = in_channels
         weights = (
-            c * row.n1x1 + c * row.n3x3_reduce + 9 * row.n3x3_reduce * row.n3x3
-            + c * row.n5x5_reduce + 25 * row.n5x5_reduce * row.n5x5 + c * row.pool_proj
+            c * row.n1x1
+            + c * row.n3x3_reduce
+            + 9 * row.n3x3_reduce * row.n3x3
+            + c * row.n5x5_reduce
+            + 25 * row.n5x5_reduce * row.n5x5
+            + c * row.pool_proj
         )
     elif isinstance(row, LinearRow):
         weights = in_channels * c_out
@@ -311,8 +315,18 @@ def _flat_rows(report: CountReport) -> list[dict[str, Any]]:
 
 
 CSV_COLUMNS = [
-    "id", "name", "type", "output", "paper_output", "params", "paper_params", "params_diff_pct",
-    "ops", "paper_ops", "ops_diff_pct", "explanation",
+    "id",
+    "name",
+    "type",
+    "output",
+    "paper_output",
+    "params",
+    "paper_params",
+    "params_diff_pct",
+    "ops",
+    "paper_ops",
+    "ops_diff_pct",
+    "explanation",
 ]
 
 
@@ -409,16 +423,31 @@ def render_table(report: CountReport) -> None:
             footnotes.append(f"[{len(footnotes) + 1}] {r.name}: {r.explanation}")
             mark = f"[{len(footnotes)}]"
         table.add_row(
-            r.name, r.output, f"{r.params:,}", _fig(r.paper_params, "K"), _pct(r.params_diff_pct),
-            _human(r.ops, "M"), _fig(r.paper_ops, "M"), _pct(r.ops_diff_pct), mark,
+            r.name,
+            r.output,
+            f"{r.params:,}",
+            _fig(r.paper_params, "K"),
+            _pct(r.params_diff_pct),
+            _human(r.ops, "M"),
+            _fig(r.paper_ops, "M"),
+            _pct(r.ops_diff_pct),
+            mark,
             style="yellow" if mark else None,
         )
     for a in report.aux:
         table.add_row(a.name, "", f"{a.params:,}", "", "", _human(a.ops, "M"), "", "", "", style="cyan")
     t = report.total
     table.add_row(
-        "total", "", f"{t['params']:,}", _fig(t["paper_params"], "K"), "", f"{t['ops'] / 1e9:.3f}G",
-        _fig(t["paper_ops"], "M"), "", "", style="bold",
+        "total",
+        "",
+        f"{t['params']:,}",
+        _fig(t["paper_params"], "K"),
+        "",
+        f"{t['ops'] / 1e9:.3f}G",
+        _fig(t["paper_ops"], "M"),
+        "",
+        "",
+        style="bold",
     )
     console.print(table)
     for line in footnotes + _totals_lines(report):
@@ -436,19 +465,26 @@ def compare(a: CountReport, b: CountReport, labels: tuple[str, str]) -> dict[str
             continue
         rows.append(
             {
-                "id": ra.id, "name": ra.name,
-                f"{labels[0]}_output": ra.output, f"{labels[1]}_output": rb.output,
-                f"{labels[0]}_params": ra.params, f"{labels[1]}_params": rb.params,
+                "id": ra.id,
+                "name": ra.name,
+                f"{labels[0]}_output": ra.output,
+                f"{labels[1]}_output": rb.output,
+                f"{labels[0]}_params": ra.params,
+                f"{labels[1]}_params": rb.params,
                 "params_ratio": rb.params / ra.params if ra.params else None,
-                f"{labels[0]}_ops": ra.ops, f"{labels[1]}_ops": rb.ops,
+                f"{labels[0]}_ops": ra.ops,
+                f"{labels[1]}_ops": rb.ops,
                 "ops_ratio": rb.ops / ra.ops if ra.ops else None,
             }
         )
     ta, tb = a.total, b.total
     total = {
-        f"{labels[0]}_params": ta["params"], f"{labels[1]}_params": tb["params"],
+        f"{labels[0]}_params": ta["params"],
+        f"{labels[1]}_params": tb["params"],
         "params_ratio": tb["params"] / ta["params"],
-        f"{labels[0]}_ops": ta["ops"], f"{labels[1]}_ops": tb["ops"], "ops_ratio": tb["ops"] / ta["ops"],
+        f"{labels[0]}_ops": ta["ops"],
+        f"{labels[1]}_ops": tb["ops"],
+        "ops_ratio": tb["ops"] / ta["ops"],
     }
     return {"spec": a.spec, "labels": list(labels), "rows": rows, "total": total}
 

@@ -42,7 +42,13 @@ class SeparableStem(nn.Module):
     """
 
     def __init__(
-        self, in_ch: int, out_ch: int, kernel: int, stride: int, multiplier: int = 8, bn: bool = False,
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        stride: int,
+        multiplier: int = 8,
+        bn: bool = False,
         bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
@@ -73,8 +79,18 @@ class InceptionReduced(_Inception):
     """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj."""
 
     def __init__(
-        self, in_ch: int, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int, n5x5: int, pool_proj: int,
-        kernel5x5: int = 5, bn: bool = False, bn_eps: float = 1e-5, ceil_mode: bool = False,
+        self,
+        in_ch: int,
+        n1x1: int,
+        n3x3_reduce: int,
+        n3x3: int,
+        n5x5_reduce: int,
+        n5x5: int,
+        pool_proj: int,
+        kernel5x5: int = 5,
+        bn: bool = False,
+        bn_eps: float = 1e-5,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
 
@@ -98,8 +114,16 @@ class InceptionNaive(_Inception):
     input channels through, so the output is wider than the input."""
 
     def __init__(
-        self, in_ch: int, n1x1: int, n3x3: int, n5x5: int, pool: bool, kernel5x5: int = 5, bn: bool = False,
-        bn_eps: float = 1e-5, ceil_mode: bool = False,
+        self,
+        in_ch: int,
+        n1x1: int,
+        n3x3: int,
+        n5x5: int,
+        pool: bool,
+        kernel5x5: int = 5,
+        bn: bool = False,
+        bn_eps: float = 1e-5,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         self.branch1x1 = ConvBlock(in_ch, n1x1, 1, bn=bn, bn_eps=bn_eps) if n1x1 else None
@@ -112,8 +136,16 @@ class AuxClassifier(nn.Module):
     """Section 5: avg ``pool`` -> 1x1 ``conv`` + ReLU -> ``fc`` + ReLU -> ``dropout`` -> ``classifier``."""
 
     def __init__(
-        self, in_ch: int, num_classes: int, pool: nn.Module, pooled: int, conv: int = 128, fc: int = 1024,
-        dropout: float = 0.7, bn: bool = False, bn_eps: float = 1e-5,
+        self,
+        in_ch: int,
+        num_classes: int,
+        pool: nn.Module,
+        pooled: int,
+        conv: int = 128,
+        fc: int = 1024,
+        dropout: float = 0.7,
+        bn: bool = False,
+        bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         self.pool = pool

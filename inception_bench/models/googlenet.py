@@ -141,8 +141,15 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
         k, s = parse_patch(a.pool)
         pool = nn.AvgPool2d(k, s)
     return AuxClassifier(
-        layer.out_shape[0], spec.num_classes, pool, aux_pool_out(spec, hw), conv=spec.scaled(a.conv),
-        fc=spec.scaled(a.fc), dropout=a.dropout, bn=spec.batch_norm, bn_eps=spec.bn_eps,
+        layer.out_shape[0],
+        spec.num_classes,
+        pool,
+        aux_pool_out(spec, hw),
+        conv=spec.scaled(a.conv),
+        fc=spec.scaled(a.fc),
+        dropout=a.dropout,
+        bn=spec.batch_norm,
+        bn_eps=spec.bn_eps,
     )
 
 
