@@ -100,11 +100,16 @@ def _macs(module: Any, shape: tuple[int, ...]) -> dict[str, int]:
         from fvcore.nn import FlopCountAnalysis
 
         analysis = FlopCountAnalysis(module, torch.zeros(1, *shape))
+        # Count these as 0. (fvcore's set_op_handle(op, None) only silences the warning and keeps counting.)
         for op in ("aten::batch_norm", "aten::adaptive_avg_pool2d", "aten::avg_pool2d"):
-            analysis.set_op_handle(op, None)
+            analysis.set_op_handle(op, _zero)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         counts = dict(analysis.by_module())
     return counts
+
+
+def _zero(inputs: Any, outputs: Any) -> int:
+    return 0
 
 
 def table_arithmetic(spec: Spec, row: Any, in_channels: int) -> tuple[int, int] | None:

@@ -39,6 +39,8 @@ from inception_bench.errors import SpecError
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPEC = SPEC_DIR / "googlenet.yaml"
 
+MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes
+MAX_WEIGHTS = 2_000_000_000  # a network larger than this is refused before it is built
 _PATCH = re.compile(r"^(\d+)x(\d+)/(\d+)$")
 _SHAPE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 _FIGURE = re.compile(r"^(\d+(?:\.\d+)?)([KM])$")
@@ -134,8 +136,8 @@ class _Row(_Strict):
 class ConvRow(_Row):
     type: Literal["convolution"]
     patch: str
-    reduce: int | None = Field(None, alias="3x3_reduce", ge=1, description="1x1 reduction before the conv")
-    width: int | None = Field(None, alias="3x3", ge=1, description="the conv's width (defaults to output depth)")
+    reduce: int | None = Field(None, alias="3x3_reduce", ge=1, le=MAX_WIDTH, description="1x1 reduction before the conv")
+    width: int | None = Field(None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)")
 
     @field_validator("patch")
     @classmethod
@@ -170,12 +172,12 @@ class MaxPoolRow(_Row):
 
 class InceptionRow(_Row):
     type: Literal["inception"]
-    n1x1: int = Field(alias="1x1", ge=0)
-    n3x3_reduce: int = Field(alias="3x3_reduce", ge=0)
-    n3x3: int = Field(alias="3x3", ge=0)
-    n5x5_reduce: int = Field(alias="5x5_reduce", ge=0)
-    n5x5: int = Field(alias="5x5", ge=0)
-    pool_proj: int = Field(ge=0)
+    n1x1: int = Field(alias="1x1", ge=0, le=MAX_WIDTH)
+    n3x3_reduce: int = Field(alias="3x3_reduce", ge=0, le=MAX_WIDTH)
+    n3x3: int = Field(alias="3x3", ge=0, le=MAX_WIDTH)
+    n5x5_reduce: int = Field(alias="5x5_reduce", ge=0, le=MAX_WIDTH)
+    n5x5: int = Field(alias="5x5", ge=0, le=MAX_WIDTH)
+    pool_proj: int = Field(ge=0, le=MAX_WIDTH)
     repeat: int = Field(1, ge=0, le=8, description="0 removes the module, 2+ repeats it (depth ablations)")
 
 
@@ -210,8 +212,8 @@ class AuxSpec(_Strict):
     attach: list[str] = Field(default_factory=lambda: ["4a", "4d"], description="inception row ids")
     loss_weight: float = Field(0.3, ge=0.0)
     pool: str = Field("5x5/3", description="'KxK/S' average pool, or 'adaptive' (4x4, as torchvision)")
-    conv: int = Field(128, ge=1, description="1x1 conv filters")
-    fc: int = Field(1024, ge=1, description="fully connected width")
+    conv: int = Field(128, ge=1, le=MAX_WIDTH, description="1x1 conv filters")
+    fc: int = Field(1024, ge=1, le=65536, description="fully connected width")
     dropout: float = Field(0.7, ge=0.0, lt=1.0)
 
     @field_validator("pool")
@@ -227,9 +229,9 @@ class Spec(_Strict):
 
     name: str
     description: str = ""
-    input_size: int = Field(224, ge=8, le=4096)
-    in_channels: int = Field(3, ge=1)
-    num_classes: int = Field(1000, ge=2)
+    input_size: int = Field(224, ge=8, le=2048)
+    in_channels: int = Field(3, ge=1, le=64)
+    num_classes: int = Field(1000, ge=2, le=100_000)
     module: Literal["reduced", "naive"] = Field("reduced", description="Figure 2b (reduced) or 2a (naive)")
     stem: Literal["full", "separable"] = Field("full", description="conv1: full 7x7, or separable 7x7")
     batch_norm: bool = False
@@ -406,7 +408,23 @@ def _plan(spec: Spec) -> list[PlannedLayer]:
                 f"(input_size {spec.input_size} is too small for this table; see specs/googlenet-small.yaml)"
             )
     _check_aux(spec, plan)
+    weights = sum(_rough_weights(spec, p) for p in plan)
+    if weights > MAX_WEIGHTS:
+        raise SpecError(f"the network would have about {weights:,} weights (limit {MAX_WEIGHTS:,}); reduce the widths")
     return plan
+
+
+def _rough_weights(spec: Spec, layer: PlannedLayer) -> int:
+    """A rough estimate of a layer's weights, to refuse absurd specs before allocating them."""
+    c = layer.in_shape[0]
+    if isinstance(layer.row, ConvRow):
+        return c * layer.out_shape[0] * layer.kernel**2 + c * layer.widths.get("3x3_reduce", 0)
+    if isinstance(layer.row, InceptionRow):
+        w, k = layer.widths, spec.branch5x5_kernel
+        return c * (w["1x1"] + w["3x3"] * 9 + w["5x5"] * k * k + w["pool_proj"]) + 9 * w["3x3_reduce"] * w["3x3"]
+    if isinstance(layer.row, LinearRow):
+        return c * layer.out_shape[0]
+    return 0
 
 
 def aux_pool_out(spec: Spec, hw: int) -> int:

@@ -1,0 +1,114 @@
+"""The network built from a spec: structure, outputs, init, and equivalence with torchvision's googlenet."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from conftest import BASE, SMALL, TORCHVISION
+from torch import nn
+
+from inception_bench.models import GoogLeNetOutputs, build_model
+from inception_bench.models.blocks import InceptionNaive, InceptionReduced
+from inception_bench.models.torchvision_compat import from_torchvision_state_dict
+from inception_bench.spec import load_spec
+
+
+def _model(path=SMALL, **overrides):
+    return build_model(load_spec(path, overrides).spec)
+
+
+def test_torchvision_state_dict_loads_strictly_and_outputs_match():
+    torch.manual_seed(0)
+    tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
+    ours = build_model(load_spec(TORCHVISION).spec)
+    ours.load_state_dict(from_torchvision_state_dict(tv.state_dict()), strict=True)
+    # same parameter count as torchvision's model (aux heads included) and the paper notes' 6,624,904 without
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in tv.parameters())
+    assert sum(p.numel() for n, p in ours.named_parameters() if not n.startswith("aux")) == 6_624_904
+    tv.eval()
+    ours.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
+        # the aux heads compute the same function too (torchvision skips them in eval mode, so call them)
+        feat4a = torch.randn(2, 512, 14, 14)
+        torch.testing.assert_close(ours.aux1(feat4a), tv.aux1(feat4a), rtol=0, atol=1e-5)
+        feat4d = torch.randn(2, 528, 14, 14)
+        torch.testing.assert_close(ours.aux2(feat4d), tv.aux2(feat4d), rtol=0, atol=1e-5)
+
+
+def test_training_returns_main_and_aux_logits_eval_returns_tensor():
+    model = _model(width_mult=0.25)
+    x = torch.randn(2, 3, 32, 32)
+    model.train()
+    out = model(x)
+    assert isinstance(out, GoogLeNetOutputs)
+    assert out.logits.shape == (2, 10) and len(out.aux) == 2 and all(a.shape == (2, 10) for a in out.aux)
+    model.eval()
+    assert isinstance(model(x), torch.Tensor)
+    model = _model(width_mult=0.25, **{"aux.enabled": False})
+    model.train()
+    assert isinstance(model(x), torch.Tensor) and not hasattr(model, "aux1")
+
+
+def test_module_kinds_and_names_mirror_the_paper():
+    reduced = build_model(load_spec(BASE).spec)
+    assert isinstance(reduced.inception3a, InceptionReduced)
+    names = {n for n, _ in reduced.inception3a.named_children()}
+    assert names == {"branch1x1", "branch3x3", "branch5x5", "branch_pool"}
+    assert reduced.inception3a.branch5x5.conv.conv.kernel_size == (5, 5)
+    assert reduced.inception3a.branch_pool.proj.conv.out_channels == 32
+    naive = _model(module="naive", width_mult=0.25)
+    assert isinstance(naive.inception3a, InceptionNaive)
+    assert isinstance(naive.inception3a.branch_pool, nn.MaxPool2d)
+    assert naive.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_batch_norm_kernel_and_stem_axes():
+    bn = _model(batch_norm=True)
+    convs = [m for m in bn.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.bias is None for c in convs)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in bn.modules()) == len(convs)
+    plain = _model()
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    assert all(c.bias is not None for c in plain.modules() if isinstance(c, nn.Conv2d))
+    k3 = _model(branch5x5_kernel=3)
+    assert k3.inception4e.branch5x5.conv.conv.kernel_size == (3, 3)
+    sep = build_model(load_spec(BASE, {"stem": "separable"}).spec)
+    # depthwise 7x7 x8 (3 -> 24) + 1x1 (24 -> 64): 7*7*24 + 24*64 weights
+    weights = sum(m.weight.numel() for m in sep.conv1.modules() if isinstance(m, nn.Conv2d))
+    assert weights == 7 * 7 * 24 + 24 * 64 == 2712
+    assert sep.conv1.depthwise.groups == 3
+
+
+def test_removed_branch_is_absent_and_output_width_follows():
+    model = _model(**{"layers.4e.5x5": 0})
+    assert model.inception4e.branch5x5 is None
+    feats = {}
+    model.inception4e.register_forward_hook(lambda m, i, o: feats.setdefault("4e", o))
+    model.eval()
+    model(torch.randn(1, 3, 32, 32))
+    assert feats["4e"].shape[1] == 256 + 320 + 128
+
+
+def test_init_schemes():
+    torch.manual_seed(0)
+    xavier = _model()
+    w = xavier.inception3a.branch1x1.conv.weight  # 192 -> 64, 1x1: xavier bound sqrt(6 / (192 + 64))
+    bound = (6 / (192 + 64)) ** 0.5
+    assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
+    assert torch.all(xavier.inception3a.branch1x1.conv.bias == 0)
+    tn = build_model(load_spec(TORCHVISION).spec)
+    w = tn.inception4e.branch3x3.conv.conv.weight
+    assert abs(w.std().item() - 0.01) < 0.001  # torchvision: trunc_normal_(std=0.01, a=-2, b=2)
+
+
+@pytest.mark.parametrize("module", ["reduced", "naive"])
+def test_backward_reaches_every_parameter(module):
+    model = _model(module=module, width_mult=0.25)
+    model.train()
+    out = model(torch.randn(2, 3, 32, 32))
+    (out.logits.sum() + sum(a.sum() for a in out.aux)).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing
