@@ -136,8 +136,12 @@ class _Row(_Strict):
 class ConvRow(_Row):
     type: Literal["convolution"]
     patch: str
-    reduce: int | None = Field(None, alias="3x3_reduce", ge=1, le=MAX_WIDTH, description="1x1 reduction before the conv")
-    width: int | None = Field(None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)")
+    reduce: int | None = Field(
+        None, alias="3x3_reduce", ge=1, le=MAX_WIDTH, description="1x1 reduction before the conv"
+    )
+    width: int | None = Field(
+        None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)"
+    )
 
     @field_validator("patch")
     @classmethod

@@ -11,6 +11,7 @@ from inception_bench.count import count, to_csv, to_markdown
 from inception_bench.models import build_model
 from inception_bench.spec import load_spec
 
+
 # Weights of each row from the table's own channel numbers, computed by hand with the paper's formula
 # c*#1x1 + c*#3x3red + 9*#3x3red*#3x3 + c*#5x5red + 25*#5x5red*#5x5 + c*poolproj (c = the input depth).
 def _inception(c, n1, r3, n3, r5, n5, pp):
@@ -82,7 +83,10 @@ def test_aux_heads_counted_apart(base_report):
     a4a = 512 * 128 + 128 * 16 * 1024 + 1024 * 1000
     a4d = 528 * 128 + 128 * 16 * 1024 + 1024 * 1000
     assert [a.params for a in base_report.aux] == [a4a, a4d]
-    assert [a.ops for a in base_report.aux] == [512 * 128 * 16 + 2048 * 1024 + 1024 * 1000, 528 * 128 * 16 + 2048 * 1024 + 1024 * 1000]
+    assert [a.ops for a in base_report.aux] == [
+        512 * 128 * 16 + 2048 * 1024 + 1024 * 1000,
+        528 * 128 * 16 + 2048 * 1024 + 1024 * 1000,
+    ]
     assert base_report.total["params"] == 6_990_272  # aux heads are not in Table 1's total
 
 

@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make demo` (the main job, no download) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint results-count
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ibench count
+	$(BIN)/ibench count --compare
+
+test: $(STAMP)
+	$(BIN)/ruff check inception_bench tests
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check inception_bench tests
+	$(BIN)/ruff format --check inception_bench tests
+
+results-count: $(STAMP)
+	$(BIN)/ibench count --format markdown --output results/count/googlenet.md
+	$(BIN)/ibench count --format csv --output results/count/googlenet.csv
