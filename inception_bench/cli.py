@@ -139,6 +139,104 @@ def count(
             _write_or_print(counting.to_markdown(report, command), output)
 
 
+DEFAULT_TRAIN_SPEC = "specs/googlenet-small.yaml"
+
+
+@app.command()
+def train(
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            help=f"Architecture spec YAML. Default: {DEFAULT_TRAIN_SPEC} (32x32 inputs).", show_default=False
+        ),
+    ] = None,
+    module: ModuleOpt = None,
+    aux: AuxOpt = None,
+    set_: SetOpt = None,
+    data: Annotated[
+        str, typer.Option(help="digits | synthetic | cifar10 | cifar100 | imagenette | imagefolder:PATH")
+    ] = "digits",
+    data_root: Annotated[Path, typer.Option(help="Where downloadable data sets live.")] = Path("data"),
+    recipe: Annotated[str, typer.Option(help="Augmentation: paper | plain | none | auto (plain <= 64 px).")] = "auto",
+    image_size: Annotated[int | None, typer.Option(help="Training image side. Default: the spec's input_size.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Images per step and process.")] = 64,
+    lr: Annotated[float, typer.Option(help="Learning rate (SGD, momentum 0.9).")] = 0.05,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 2e-4,
+    schedule: Annotated[
+        str, typer.Option(help="step (x0.96 every 8 epochs, the paper) | cosine (warm-up).")
+    ] = "cosine",
+    warmup_epochs: Annotated[int, typer.Option(help="Linear warm-up epochs (cosine).")] = 1,
+    averaging: Annotated[str, typer.Option(help="ema (Polyak-style weight averaging, evaluated) | none.")] = "ema",
+    ema_decay: Annotated[float, typer.Option(help="Decay of the weight average per step.")] = 0.99,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16.")] = "auto",
+    channels_last: Annotated[
+        bool | None,
+        typer.Option("--channels-last/--no-channels-last", help="Default: on for CUDA.", show_default=False),
+    ] = None,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    workers: Annotated[int, typer.Option(help="DataLoader workers (streamed data sets).")] = 4,
+    out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+) -> None:
+    """Train a variant; writes config.json, metrics.jsonl, checkpoint.pt and final.json into --out.
+
+    Several GPUs: torchrun --nproc_per_node N -m inception_bench train ... (batch size is per process)."""
+    with user_errors():
+        from inception_bench.spec import load_spec, variant_overrides
+        from inception_bench.train import Recipe
+        from inception_bench.train import train as run_training
+
+        loaded = load_spec(spec or DEFAULT_TRAIN_SPEC, variant_overrides(module.value if module else None, aux, set_))
+        r = Recipe(
+            data=data, data_root=str(data_root), recipe=recipe, image_size=image_size, epochs=epochs,
+            batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+            averaging=averaging, ema_decay=ema_decay, seed=seed, device=device, precision=precision,
+            channels_last=channels_last, compile=compile_, workers=workers,
+        )  # fmt: skip
+        final = run_training(loaded, r, out, resume=resume)
+        if final["status"] != "completed":
+            typer.echo(f"error: {final['message']} (recorded in {out / 'final.json'})", err=True)
+            raise typer.Exit(1)
+        typer.echo(
+            f"{final['status']}: val top-1 {final['val_top1']:.2%}, top-5 {final['val_top5']:.2%} after "
+            f"{final['epochs']} epochs, {final['train_images_per_sec']:.0f} img/s, {final['wall_seconds']:.0f} s "
+            f"-> {out}"
+        )
+
+
+@app.command("eval")
+def eval_(
+    checkpoints: Annotated[
+        list[Path] | None, typer.Argument(help="checkpoint.pt files; several = an ensemble.")
+    ] = None,
+    data: Annotated[str, typer.Option(help="Data set whose validation split is evaluated.")] = "digits",
+    data_root: Annotated[Path, typer.Option(help="Where downloadable data sets live.")] = Path("data"),
+    crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
+    weights: Annotated[
+        str | None, typer.Option(help="Add torchvision's googlenet: 'torchvision' (IMAGENET1K_V1) or a .pth path.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="JSON record. Default: eval-<crops>crop.json.")] = None,
+) -> None:
+    """Top-1/top-5 accuracy and error of checkpoints (softmax averaged over crops and models)."""
+    with user_errors():
+        from inception_bench.evaluate import evaluate
+
+        target = out or Path(f"eval-{crops}crop.json")
+        r = evaluate(
+            checkpoints or [], data=data, data_root=str(data_root), crops=crops, batch_size=batch_size,
+            device=device, weights=weights, out=target,
+        )  # fmt: skip
+        typer.echo(
+            f"{r['models']} model(s) x {r['crops']} crop(s) on {r['images']} images: top-1 {r['top1']:.2%} "
+            f"(error {r['top1_error']:.2%}), top-5 {r['top5']:.2%} (error {r['top5_error']:.2%}) -> {target}"
+        )
+
+
 def main() -> None:
     app()
 

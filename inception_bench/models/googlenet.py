@@ -158,10 +158,13 @@ def _init_weights(model: nn.Module, scheme: str) -> None:
         if isinstance(m, nn.Conv2d | nn.Linear):
             if scheme == "trunc_normal":
                 nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+            elif scheme == "kaiming":
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             else:
                 nn.init.xavier_uniform_(m.weight)
             if m.bias is not None:
-                nn.init.zeros_(m.bias)
+                # BVLC's reproduction starts conv biases at 0.2 so that no ReLU starts dead
+                nn.init.constant_(m.bias, 0.2 if scheme == "xavier" and isinstance(m, nn.Conv2d) else 0.0)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

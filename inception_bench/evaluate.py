@@ -1,0 +1,118 @@
+"""Evaluating checkpoints: top-1/top-5 with 1, 10 or 144 crops (paper section 7), ensembles of checkpoints.
+
+Softmax probabilities are averaged over the crops of an image and then over the models, as in the paper's
+Table 3. Accuracies and errors are fractions in 0..1. Crops: see :mod:`inception_bench.crops`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from inception_bench.crops import MultiCropDataset, average_probs
+from inception_bench.errors import IbenchError
+from inception_bench.results import atomic_write_text
+from inception_bench.spec import load_spec
+from inception_bench.train import load_checkpoint, model_from_checkpoint, resolve_device, topk_correct
+
+TORCHVISION_SPEC = Path(__file__).resolve().parent.parent / "specs" / "googlenet-torchvision.yaml"
+
+
+def torchvision_model(weights: str) -> nn.Module:
+    """torchvision's IMAGENET1K_V1 googlenet (``weights="torchvision"``, downloaded) or a state dict file, loaded
+    into the torchvision-compatible spec with ``transform_input`` on, as torchvision does for these weights."""
+    from inception_bench.models import build_model
+    from inception_bench.models.torchvision_compat import from_torchvision_state_dict
+
+    if weights == "torchvision":
+        from torchvision.models import GoogLeNet_Weights
+
+        try:
+            state = GoogLeNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+        except Exception as e:  # URLError, OSError, ...
+            raise IbenchError(
+                f"--weights torchvision: the download failed ({type(e).__name__}; offline?); download "
+                f"{GoogLeNet_Weights.IMAGENET1K_V1.url} elsewhere and pass --weights PATH"
+            ) from None
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise IbenchError(f"--weights {weights}: no such file; give a torchvision googlenet state dict (.pth)")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise IbenchError(f"--weights {weights}: not a readable state dict ({type(e).__name__})") from None
+    spec = load_spec(TORCHVISION_SPEC, {"transform_input": True}).spec
+    model = build_model(spec)
+    try:
+        model.load_state_dict(from_torchvision_state_dict(state), strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise IbenchError(f"--weights {weights}: not a torchvision googlenet state dict ({first})") from None
+    return model
+
+
+def evaluate(
+    checkpoints: list[Path],
+    *,
+    data: str,
+    data_root: str = "data",
+    crops: int = 1,
+    batch_size: int = 32,
+    device: str = "auto",
+    weights: str | None = None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """Top-1/top-5 of one model or an ensemble on ``data``'s validation split; writes ``out`` (JSON) if given."""
+    from inception_bench.data import load_data
+
+    if crops not in (1, 10, 144):
+        raise IbenchError(f"--crops {crops}: use 1, 10 or 144")
+    if not checkpoints and weights is None:
+        raise IbenchError("give at least one CHECKPOINT (a run's checkpoint.pt) or --weights")
+    dev = resolve_device(device)
+    models: list[nn.Module] = [model_from_checkpoint(load_checkpoint(Path(p))) for p in checkpoints]
+    if weights is not None:
+        models.append(torchvision_model(weights))
+    sizes = {m.spec.input_size for m in models}  # type: ignore[union-attr]
+    if len(sizes) != 1:
+        raise IbenchError(f"the models take different input sizes {sorted(sizes)}; ensemble models of one size")
+    size = sizes.pop()
+    bundle = load_data(data, root=data_root, image_size=size, recipe="none")
+    classes = {m.spec.num_classes for m in models}  # type: ignore[union-attr]
+    if classes != {bundle.num_classes}:
+        raise IbenchError(f"--data {data} has {bundle.num_classes} classes, the models {sorted(classes)}")
+    if bundle.val_raw is None:
+        raise IbenchError(f"--data {data}: no raw validation images for multi-crop evaluation")
+    dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops) or 1, shuffle=False)
+    for m in models:
+        m.eval().to(dev)
+    total = top1 = top5 = 0
+    with torch.no_grad():
+        for images, target in loader:
+            n, k = images.shape[:2]
+            flat = images.reshape(n * k, *images.shape[2:]).to(dev)
+            probs = torch.stack([average_probs(m(flat).float(), k) for m in models]).mean(0)
+            c1, c5 = topk_correct(probs, target.to(dev))
+            top1, top5, total = top1 + c1, top5 + c5, total + n
+    record = {
+        "checkpoints": [str(p) for p in checkpoints],
+        "weights": weights,
+        "models": len(models),
+        "crops": crops,
+        "cost": len(models) * crops,
+        "data": bundle.description,
+        "images": total,
+        "top1": top1 / total,
+        "top5": top5 / total,
+        "top1_error": 1 - top1 / total,
+        "top5_error": 1 - top5 / total,
+    }
+    if out is not None:
+        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+    return record

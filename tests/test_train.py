@@ -1,0 +1,207 @@
+"""``ibench train`` / ``ibench eval`` on tiny widths and tiny data (the real runs live in results/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchvision
+from conftest import ROOT, SMALL
+from typer.testing import CliRunner
+
+from inception_bench.cli import app
+from inception_bench.errors import IbenchError
+from inception_bench.evaluate import evaluate, torchvision_model
+from inception_bench.spec import load_spec
+from inception_bench.train import Recipe, load_checkpoint, train
+
+TINY = {"width_mult": 0.125}
+runner = CliRunner()
+
+
+def _recipe(**kw) -> Recipe:
+    base = dict(data="synthetic", epochs=3, batch_size=32, lr=0.05, seed=1, device="cpu", workers=0)
+    return Recipe(**{**base, **kw})
+
+
+def _train(out, overrides=None, stop_after=None, **kw):
+    return train(load_spec(SMALL, {**TINY, **(overrides or {})}), _recipe(**kw), out, stop_after=stop_after, quiet=True)
+
+
+def _metrics(out):
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_sec")} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "a"
+    final = _train(out)
+    return out, final
+
+
+def test_run_directory_contents(trained):
+    out, final = trained
+    assert final["status"] == "completed" and final["epochs"] == 3
+    saved = json.loads((out / "final.json").read_text())
+    for key in ("status", "val_top1", "val_top5", "params", "ops", "epochs", "train_images_per_sec", "wall_seconds"):
+        assert key in saved
+    assert 0 <= saved["val_top1"] <= saved["val_top5"] <= 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["variant"]["width_mult"] == 0.125 and config["recipe"]["epochs"] == 3
+    assert {"torch", "torchvision", "python"} <= set(config["versions"]) and "git_commit" in config
+    assert config["device"].startswith("cpu")
+    rows = _metrics(out)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    for key in ("train_loss", "val_loss", "val_top1", "val_top5", "lr"):
+        assert all(key in r for r in rows)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)  # no code can run from a checkpoint
+    assert ckpt["epoch"] == 3 and ckpt["averaged"] is not None
+    # params and ops come from the same counting as `ibench count` of the same variant
+    from inception_bench.count import count
+
+    assert saved["params"] == count(load_spec(SMALL, TINY)).total["params"]
+
+
+def test_learns_real_digits(tmp_path):
+    final = train(
+        load_spec(SMALL, {"width_mult": 0.25}), _recipe(data="digits", epochs=4, averaging="none"), tmp_path, quiet=True
+    )
+    assert final["val_top1"] > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see README)
+
+
+def test_same_seed_same_metrics(trained, tmp_path):
+    out, _ = trained
+    _train(tmp_path / "b")
+    assert _metrics(tmp_path / "b") == _metrics(out)
+
+
+def test_resume_reaches_the_same_result(trained, tmp_path):
+    out, _ = trained
+    partial = tmp_path / "c"
+    assert _train(partial, stop_after=2)["status"] == "interrupted"
+    assert not (partial / "final.json").exists() and len(_metrics(partial)) == 2
+    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
+    assert final["status"] == "completed"
+    assert _metrics(partial) == _metrics(out)
+    a = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(partial / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_different_config(trained, tmp_path):
+    out, _ = trained
+    copy = tmp_path / "d"
+    shutil.copytree(out, copy)
+    (copy / "final.json").unlink()
+    with pytest.raises(IbenchError, match="different recipe .*lr"):
+        train(load_spec(SMALL, TINY), _recipe(lr=0.1), copy, resume=True, quiet=True)
+    with pytest.raises(IbenchError, match="already holds a run"):
+        train(load_spec(SMALL, TINY), _recipe(), out, quiet=True)
+
+
+def test_divergence_is_recorded(tmp_path):
+    result = runner.invoke(
+        app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "2",
+              "--lr", "1e12", "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "x")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "diverged" in result.stderr and "Traceback" not in result.output
+    final = json.loads((tmp_path / "x" / "final.json").read_text())
+    assert final["status"] == "diverged"
+
+
+def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
+    out, _ = trained
+    truncated = tmp_path / "t.pt"
+    truncated.write_bytes((out / "checkpoint.pt").read_bytes()[:5000])
+    with pytest.raises(IbenchError, match="not a readable ibench checkpoint"):
+        load_checkpoint(truncated)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    foreign = tmp_path / "f.pt"
+    torch.save({"model": Evil(), "spec": {}}, foreign)
+    with pytest.raises(IbenchError, match="not a readable ibench checkpoint"):
+        load_checkpoint(foreign)
+    plain = tmp_path / "p.pt"
+    torch.save({"weights": torch.zeros(1)}, plain)
+    with pytest.raises(IbenchError, match="not an ibench checkpoint"):
+        load_checkpoint(plain)
+    result = runner.invoke(app, ["eval", str(truncated), "--data", "synthetic"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("args", [["--module", "naive"], ["--module", "reduced", "--no-aux"], ["--aux"]])
+def test_variants_train_through_the_cli(tmp_path, args):
+    result = runner.invoke(
+        app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
+              "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "v"), *args],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "v" / "final.json").read_text())["status"] == "completed"
+
+
+def test_bad_train_options(tmp_path):
+    for args, expect in [
+        (["--epochs", "0"], "--epochs 0"),
+        (["--data", "nowhere"], "--data nowhere"),
+        (["--device", "cuda"], "--device cuda"),
+        (["--precision", "bf16", "--device", "cpu"], "--precision bf16"),
+        (["--schedule", "wavy"], "--schedule wavy"),
+    ]:
+        result = runner.invoke(app, ["train", "--out", str(tmp_path / "z"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_crops_and_ensemble(trained, tmp_path):
+    out, final = trained
+    one = evaluate([out / "checkpoint.pt"], data="synthetic", crops=1, device="cpu", out=tmp_path / "e1.json")
+    assert json.loads((tmp_path / "e1.json").read_text())["top1"] == one["top1"]
+    assert one["images"] == 128 and 0 <= one["top1"] <= one["top5"] <= 1
+    ten = evaluate([out / "checkpoint.pt"], data="synthetic", crops=10, device="cpu")
+    assert ten["cost"] == 10 and ten["images"] == 128
+    ens = evaluate([out / "checkpoint.pt"] * 2, data="synthetic", crops=1, device="cpu")
+    assert ens["models"] == 2 and ens["top1"] == one["top1"]  # two identical models = one model
+    result = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--data", "synthetic", "--crops", "144",
+                                 "--device", "cpu", "--out", str(tmp_path / "e144.json")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "e144.json").read_text())["cost"] == 144
+    assert runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--crops", "7"]).exit_code == 2
+
+
+def test_torchvision_weights_loading_path(tmp_path):
+    torch.manual_seed(0)
+    tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True, transform_input=True)
+    path = tmp_path / "googlenet.pth"
+    torch.save(tv.state_dict(), path)
+    ours = torchvision_model(str(path)).eval()
+    tv.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
+    with pytest.raises(IbenchError, match="no such file"):
+        torchvision_model(str(tmp_path / "missing.pth"))
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+        "inception_bench", "train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic",
+        "--epochs", "1", "--device", "cpu", "--workers", "0", "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["world_size"] == 2 and config["effective_batch_size"] == 2 * 64
+    assert json.loads((out / "final.json").read_text())["status"] == "completed"
