@@ -70,7 +70,7 @@ def test_batch_norm_kernel_and_stem_axes():
     convs = [m for m in bn.modules() if isinstance(m, nn.Conv2d)]
     assert all(c.bias is None for c in convs)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in bn.modules()) == len(convs)
-    plain = _model()
+    plain = _model(batch_norm=False)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
     assert all(c.bias is not None for c in plain.modules() if isinstance(c, nn.Conv2d))
     k3 = _model(branch5x5_kernel=3)
@@ -94,11 +94,12 @@ def test_removed_branch_is_absent_and_output_width_follows():
 
 def test_init_schemes():
     torch.manual_seed(0)
-    xavier = _model()
+    xavier = _model(batch_norm=False, init="xavier")
     w = xavier.inception3a.branch1x1.conv.weight  # 192 -> 64, 1x1: xavier bound sqrt(6 / (192 + 64))
     bound = (6 / (192 + 64)) ** 0.5
     assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
-    assert torch.all(xavier.inception3a.branch1x1.conv.bias == 0)
+    assert torch.all(xavier.inception3a.branch1x1.conv.bias == 0.2)  # BVLC: conv biases start at 0.2
+    assert torch.all(xavier.fc.bias == 0)
     tn = build_model(load_spec(TORCHVISION).spec)
     w = tn.inception4e.branch3x3.conv.conv.weight
     assert abs(w.std().item() - 0.01) < 0.001  # torchvision: trunc_normal_(std=0.01, a=-2, b=2)
