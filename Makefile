@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/ibench count
 	$(BIN)/ibench count --compare
 	rm -rf runs/demo-digits
-	$(BIN)/ibench train --data digits --epochs 8 --out runs/demo-digits
+	$(BIN)/ibench train --data digits --epochs 8 --schedule cosine --out runs/demo-digits
 	$(BIN)/ibench eval runs/demo-digits/checkpoint.pt --data digits --crops 10 --out runs/demo-digits/eval-10crop.json
 
 test: $(STAMP)

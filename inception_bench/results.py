@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from inception_bench.errors import IbenchError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (readers see the old file or the new one, never a mix)."""
@@ -26,3 +28,61 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+# ------------------------------------------------------------------------------------------- run records
+FINAL = "final.json"
+RESULT_COLUMNS = [
+    "variant", "seed", "status", "val_top1", "val_top5", "params", "ops", "train_images_per_sec",
+    "wall_seconds", "epochs", "error",
+]  # fmt: skip
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from a results file, or one clear error naming the file."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise IbenchError(f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        reason = " ".join(str(e).split())
+        raise IbenchError(f"{path}: corrupt results file ({reason}); delete it to redo that run") from None
+    if not isinstance(data, dict):
+        raise IbenchError(f"{path}: corrupt results file (expected a JSON object); delete it to redo that run")
+    return data
+
+
+def write_json(path: Path, data: dict) -> None:
+    import json
+
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_results_csv(rows: list[dict], path: Path, extra_columns: list[str] | None = None) -> None:
+    """One row per run, the standard columns first, then ``extra_columns`` (one per varied axis), atomically."""
+    import pandas as pd
+
+    columns = RESULT_COLUMNS + [c for c in (extra_columns or []) if c not in RESULT_COLUMNS]
+    frame = pd.DataFrame(rows)
+    for c in columns:
+        if c not in frame.columns:
+            frame[c] = None
+    rest = [c for c in frame.columns if c not in columns]
+    atomic_write_text(path, frame[columns + rest].to_csv(index=False))
+
+
+def read_results_csv(path: Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise IbenchError(f"{path}: not found; run `ibench ablate` first") from None
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise IbenchError(f"{path}: corrupt results file ({' '.join(str(e).split())[:160]})") from None
+    missing = [c for c in ("variant", "seed", "status") if c not in frame.columns]
+    if missing:
+        raise IbenchError(f"{path}: not an ibench results.csv (missing columns {', '.join(missing)})")
+    return frame

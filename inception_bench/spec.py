@@ -15,7 +15,8 @@ Conventions
   (``base:`` plus ``overrides:``) or changed from the CLI (``--set``) is a variant: its shapes are computed,
   and the claims stay as the paper's reference column.
 - Overrides use dotted keys: a top-level field (``module``, ``width_mult``), ``aux.<field>``, or
-  ``layers.<id>.<column>`` (``layers.4e.5x5``). Values are YAML scalars or lists (``true``, ``0.5``, ``[4d]``).
+  ``layers.<id>.<column>`` (``layers.4e.5x5``; ``layers.*.5x5`` sets the column of every inception row).
+  Values are YAML scalars or lists (``true``, ``0.5``, ``[4d]``).
 
 Nothing here imports torch: ``plan()`` computes every layer's widths and spatial sizes in plain Python, and
 the model builder and the counts use that plan.
@@ -503,11 +504,15 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
             if len(parts) != 3:
                 raise SpecError(f"{source}: override {key!r}: use layers.<row id>.<column>, e.g. layers.4e.5x5")
             rows = raw.get("layers") or []
-            match = [r for r in rows if isinstance(r, dict) and str(r.get("id")) == parts[1]]
+            if parts[1] == "*":  # every inception row: layers.*.5x5=0 removes the 5x5 branch everywhere
+                match = [r for r in rows if isinstance(r, dict) and r.get("type") == "inception"]
+            else:
+                match = [r for r in rows if isinstance(r, dict) and str(r.get("id")) == parts[1]][:1]
             if not match:
                 ids = [str(r.get("id")) for r in rows if isinstance(r, dict)]
                 raise SpecError(f"{source}: override {key!r}: no row with id {parts[1]!r} (have {', '.join(ids)})")
-            match[0][parts[2]] = value
+            for r in match:
+                r[parts[2]] = value
         elif parts[0] in ("aux",) and len(parts) == 2:
             if not isinstance(raw.get("aux"), dict):
                 raw["aux"] = {}
@@ -523,13 +528,13 @@ def _first_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str = "spec") -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise SpecError(f"{path}: spec file not found (the shipped specs are in {SPEC_DIR})") from None
+        raise SpecError(f"{path}: {what} file not found (the shipped ones are in {SPEC_DIR})") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: cannot read the spec ({_first_line(e)})") from None
+        raise SpecError(f"{path}: cannot read the {what} ({_first_line(e)})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -538,7 +543,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise SpecError(f"{path}:{where}: {problem}; fix the YAML syntax") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a spec must be a YAML mapping with 'name' and 'layers', got {type(raw).__name__}")
+        raise SpecError(f"{path}: a {what} must be a YAML mapping, got {type(raw).__name__}")
     return raw
 
 
@@ -546,7 +551,7 @@ def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], bool]:
     """The raw dict of a spec file after its ``base:`` chain; the flag says whether it is derived."""
     if depth > 8:
         raise SpecError(f"{path}: base: chain is too deep (a cycle?)")
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     if "base" not in raw:
         if "overrides" in raw:
             raise SpecError(f"{path}: 'overrides' needs a 'base' spec to apply to")
@@ -583,21 +588,26 @@ def _location(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
 _ROW_TYPES = {"convolution", "max pool", "inception", "avg pool", "dropout", "linear", "softmax"}
 
 
+def validation_message(source: str, raw: dict[str, Any], e: ValidationError, reference: str) -> str:
+    """One line for a pydantic error: the file, the field path (rows named by id) and what is wrong."""
+    err = e.errors()[0]
+    where = _location(raw, tuple(err["loc"]))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown field {str(err['loc'][-1])!r}; check the spelling against {reference}"
+    elif err["type"] == "union_tag_invalid":
+        msg = f"unknown row type; use one of {', '.join(sorted(_ROW_TYPES))}"
+    elif err["type"] == "union_tag_not_found":
+        msg = "each row needs a 'type'"
+    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{source}: {where}: {msg}{more}"
+
+
 def _validate(raw: dict[str, Any], source: str, claims: bool) -> Spec:
     try:
         spec = Spec.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = _location(raw, tuple(err["loc"]))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field {str(err['loc'][-1])!r}; check the spelling against specs/googlenet.yaml"
-        elif err["type"] == "union_tag_invalid":
-            msg = f"unknown row type; use one of {', '.join(sorted(_ROW_TYPES))}"
-        elif err["type"] == "union_tag_not_found":
-            msg = "each row needs a 'type'"
-        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise SpecError(f"{source}: {where}: {msg}{more}") from None
+        raise SpecError(validation_message(source, raw, e, "specs/googlenet.yaml")) from None
     try:
         if claims:
             check_claims(spec)

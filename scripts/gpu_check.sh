@@ -25,5 +25,5 @@ run paper-fp32-eager   specs/googlenet.yaml $SYN --precision fp32 --no-channels-
 run paper-bf16-cl      specs/googlenet.yaml $SYN --precision bf16 --channels-last
 run paper-bf16-compile specs/googlenet.yaml $SYN --precision bf16 --channels-last --compile
 run tv-bf16-cl         specs/googlenet-torchvision.yaml $SYN --precision bf16 --channels-last
-run digits-small       specs/googlenet-small.yaml --data digits --epochs 8
+run digits-small       specs/googlenet-small.yaml --data digits --epochs 8 --schedule cosine
 cat "$OUT/summary.txt"

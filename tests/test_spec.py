@@ -161,6 +161,8 @@ def test_multipliers_and_branch_removal():
     assert _out(spec, "3a")[0] == 256 - 32
     spec = load_spec(BASE, {"layers.4a.pool_proj": 0}).spec
     assert _out(spec, "4a")[0] == 512 - 64
+    spec = load_spec(BASE, {"layers.*.1x1": 0}).spec  # every module loses its 1x1 branch
+    assert [_out(spec, i)[0] for i in ("3a", "4e", "5b")] == [256 - 64, 832 - 256, 1024 - 384]
     with pytest.raises(SpecError, match="every branch has width 0"):
         load_spec(BASE, {"layers.3a.1x1": 0, "layers.3a.3x3": 0, "layers.3a.5x5": 0, "layers.3a.pool_proj": 0})
     with pytest.raises(SpecError, match="3x3_reduce: is 0 while 3x3 is 128"):

@@ -25,7 +25,7 @@ runner = CliRunner()
 
 
 def _recipe(**kw) -> Recipe:
-    base = dict(data="synthetic", epochs=3, batch_size=32, lr=0.05, seed=1, device="cpu", workers=0)
+    base = dict(data="synthetic", epochs=3, batch_size=32, lr=0.05, schedule="cosine", seed=1, device="cpu", workers=0)
     return Recipe(**{**base, **kw})
 
 
