@@ -253,8 +253,24 @@ def _axis_value(value: Any) -> Any:
 
 
 def write_results(plan: Plan) -> Path:
+    """``results.csv`` (one row per run) and ``ablation.json`` (what the grid is, for ``ibench report``)."""
     path = plan.out / "results.csv"
     write_results_csv([_record(r) for r in plan.runs], path, extra_columns=plan.axes)
+    write_json(
+        plan.out / "ablation.json",
+        {
+            "name": plan.ablation.name,
+            "description": plan.ablation.description,
+            "file": display_path(plan.path),
+            "spec": display_path(plan.spec_path),
+            "data": plan.ablation.data,
+            "baseline": plan.baseline,
+            "axes": plan.axes,
+            "seeds": plan.ablation.seeds,
+            "variants": list(dict.fromkeys(r.variant for r in plan.runs)),
+            "overrides": {r.variant: r.overrides for r in plan.runs},
+        },
+    )
     return path
 
 

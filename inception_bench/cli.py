@@ -295,6 +295,113 @@ def ablate(
             raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    folders: Annotated[list[Path], typer.Argument(help="`ibench ablate` --out folders and/or run directories.")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
+) -> None:
+    """Tables, words and plots from ablations: report.md (+ PNGs), self-contained report.html, summary.csv."""
+    with user_errors():
+        from inception_bench.report import write_report
+
+        result = write_report(folders, out)
+        typer.echo(f"wrote {out}/report.md, report.html and summary.csv ({result['variants']} variants)")
+
+
+class BenchFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command("bench")
+def bench_(
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A spec or an ablation YAML (all its variants). Default: the paper's spec and the "
+            "torchvision-compatible one.",
+            show_default=False,
+        ),
+    ] = None,
+    module: ModuleOpt = None,
+    aux: AuxOpt = None,
+    set_: SetOpt = None,
+    mode: Annotated[str, typer.Option(help="train | infer | both.")] = "both",
+    batch_size: Annotated[int, typer.Option(help="Images per step (halved on out-of-memory).")] = 64,
+    image_size: Annotated[int, typer.Option(help="Square image side.")] = 224,
+    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")] = "fp32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="channels_last memory format.")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
+    steps: Annotated[int, typer.Option(help="Timed steps per measurement.")] = 20,
+    warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 5,
+    peak_tmacs: Annotated[
+        float | None, typer.Option(help="Device peak in 10^12 MAC/s (default: known GPUs).", show_default=False)
+    ] = None,
+    torchvision: Annotated[
+        bool, typer.Option("--torchvision/--no-torchvision", help="Measure torchvision's googlenet too.")
+    ] = True,
+    fmt: Annotated[BenchFormat, typer.Option("--format", help="Output format.")] = BenchFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Append the rows to this CSV (or .json) file.")
+    ] = None,
+) -> None:
+    """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
+    with user_errors():
+        from inception_bench import bench as b
+        from inception_bench.spec import SPEC_DIR, display_path, load_spec, read_yaml, variant_overrides
+
+        overrides = variant_overrides(module.value if module else None, aux, set_)
+        if spec is None:
+            variants = [
+                ("googlenet (paper)", load_spec(None, overrides)),
+                ("googlenet-torchvision spec", load_spec(SPEC_DIR / "googlenet-torchvision.yaml", overrides)),
+            ]
+        elif not {"grid", "variants", "seeds"} & set(read_yaml(spec)):
+            variants = [(display_path(spec), load_spec(spec, overrides))]
+        else:
+            from inception_bench.ablate import plan_ablation
+
+            plan = plan_ablation(spec, Path("/nonexistent-ibench-bench"))
+            seen: dict[str, object] = {}
+            for run in plan.runs:
+                seen.setdefault(run.variant, load_spec(plan.spec_path, {**run.overrides, **overrides}))
+            variants = list(seen.items())  # type: ignore[arg-type]
+        settings = b.BenchSettings(
+            mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
+            channels_last=channels_last, compile=compile_, device=device, steps=steps, warmup=warmup,
+            peak_tmacs=peak_tmacs,
+        )  # fmt: skip
+        rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
+        if output is not None:
+            b.append_rows(rows, output)
+        if fmt is BenchFormat.json:
+            import json
+            from dataclasses import asdict
+
+            sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+        elif fmt is BenchFormat.csv:
+            from dataclasses import asdict
+
+            import pandas as pd
+
+            sys.stdout.write(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False))
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            r0 = rows[0]
+            table = Table(
+                *[label for _, label in b.COLUMNS],
+                title=f"{r0.device}, {r0.precision}, {r0.image_size}px, channels_last {r0.channels_last}, "
+                f"compile {r0.compile}, torch {r0.torch_version}",
+            )
+            for r in rows:
+                table.add_row(*[b.format_cell(k, getattr(r, k)) for k, _ in b.COLUMNS])
+            Console(width=max(Console().width, 150)).print(table)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,317 @@
+"""``ibench bench``: throughput and memory of spec variants, with torchvision's googlenet measured alongside.
+
+Conventions
+-----------
+- Each measurement runs ``warmup`` untimed steps, then ``steps`` timed steps; every step ends with a device
+  synchronisation, so a step time is wall time of a complete step. Reported: median step time, the spread
+  (interquartile range) and images/s = batch / median step time.
+- ``train`` steps are forward + loss (aux heads included, weighted as the spec says) + backward + SGD step;
+  ``infer`` steps are a forward pass in eval mode under ``torch.inference_mode``.
+- MACs are the network's multiply-adds per image at the benchmark's image size (``ibench count``
+  conventions). The achieved multiply-add rate is MACs x images/s for inference and 3 x MACs x images/s for
+  training (the backward pass costs about twice the forward), in 10^12 MAC/s; ``peak_fraction`` divides it
+  by the device's dense peak for the precision when known (``--peak-tmacs`` or the table below).
+- Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` of that measurement; on the CPU, the process's
+  peak resident set size so far (it only grows: run one variant per process for per-variant figures).
+- A batch size that runs out of memory is halved until it fits; the row says so (``note``).
+- Every variant's images/s is also given as a ratio to torchvision's ``googlenet(weights=None)`` measured in
+  the same process under the same settings (``--no-torchvision`` skips it).
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inception_bench.errors import IbenchError
+from inception_bench.models import GoogLeNetOutputs, build_model
+from inception_bench.spec import LoadedSpec
+
+# Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision.
+PEAK_TMACS = {
+    "H100": {"bf16": 494.7, "fp16": 494.7, "fp32": 33.5},  # SXM: 989 TFLOPS bf16 dense, 67 fp32
+    "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 33.5},
+    "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 9.75},
+}
+
+
+@dataclass
+class BenchSettings:
+    mode: str = "both"  # train | infer | both
+    batch_size: int = 64
+    image_size: int = 224
+    precision: str = "fp32"  # fp32 | bf16 | fp16
+    channels_last: bool = False
+    compile: bool = False
+    device: str = "auto"
+    steps: int = 20
+    warmup: int = 5
+    peak_tmacs: float | None = None
+
+    def validate(self) -> None:
+        for ok, option, value, why in [
+            (self.mode in ("train", "infer", "both"), "--mode", self.mode, "use train, infer or both"),
+            (self.batch_size >= 1, "--batch-size", self.batch_size, "must be at least 1"),
+            (self.image_size >= 8, "--image-size", self.image_size, "must be at least 8"),
+            (self.precision in ("fp32", "bf16", "fp16"), "--precision", self.precision, "use fp32, bf16 or fp16"),
+            (self.steps >= 1, "--steps", self.steps, "must be at least 1"),
+            (self.warmup >= 0, "--warmup", self.warmup, "must be >= 0"),
+        ]:
+            if not ok:
+                raise IbenchError(f"{option} {value}: {why}")
+
+
+@dataclass
+class BenchRow:
+    model: str
+    mode: str
+    device: str
+    precision: str
+    channels_last: bool
+    compile: bool
+    batch_size: int
+    image_size: int
+    images_per_sec: float
+    step_ms_median: float
+    step_ms_iqr: float
+    peak_memory_mb: float
+    params: int
+    macs: int
+    tmacs_per_sec: float
+    peak_fraction: float | None
+    vs_torchvision: float | None
+    note: str
+    torch_version: str
+    date: str
+
+
+# --------------------------------------------------------------------------------------------- measuring
+def _peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
+    if isinstance(output, GoogLeNetOutputs):
+        return F.cross_entropy(output.logits, target) + aux_weight * sum(F.cross_entropy(a, target) for a in output.aux)
+    if isinstance(output, tuple):  # torchvision's GoogLeNetOutputs(logits, aux2, aux1)
+        logits, *aux = output
+        return F.cross_entropy(logits, target) + aux_weight * sum(
+            F.cross_entropy(a, target) for a in aux if a is not None
+        )
+    return F.cross_entropy(output, target)
+
+
+def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int,
+              aux_weight: float) -> Callable[[int], None]:  # fmt: skip
+    """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings.precision)
+    fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=fmt)
+    runner: nn.Module = torch.compile(model) if settings.compile else model  # type: ignore[assignment]
+    optimizer = (
+        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
+        if mode == "train"
+        else None
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=settings.precision == "fp16" and mode == "train")
+    cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if n not in cache:
+            cache.clear()
+            x = torch.randn(n, 3, settings.image_size, settings.image_size, device=device)
+            cache[n] = (x.contiguous(memory_format=fmt), torch.randint(0, classes, (n,), device=device))
+        return cache[n]
+
+    def step(n: int) -> None:
+        x, y = batch(n)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            if optimizer is None:
+                model.eval()
+                with torch.inference_mode():
+                    runner(x)
+                return
+            model.train()
+            loss = _loss(runner(x), y, aux_weight)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    return step
+
+
+def measure(step: Callable[[int], None], settings: BenchSettings, device: torch.device) -> dict[str, Any]:
+    """Time ``step`` at the settings' batch size, halving it on out-of-memory until it fits."""
+    batch, note = settings.batch_size, ""
+    while True:
+        try:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            for _ in range(settings.warmup):
+                step(batch)
+            _sync(device)
+            times = []
+            for _ in range(settings.steps):
+                t0 = time.perf_counter()
+                step(batch)
+                _sync(device)
+                times.append(time.perf_counter() - t0)
+            break
+        except torch.OutOfMemoryError:
+            if batch == 1:
+                raise IbenchError(f"--batch-size {settings.batch_size}: out of memory even at batch 1") from None
+            batch //= 2
+            note = f"out of memory at batch {settings.batch_size}; backed off to {batch}"
+    median = statistics.median(times)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [median, median, median]
+    memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else _peak_rss_mb()
+    return {"batch": batch, "median": median, "iqr": q[2] - q[0], "memory": memory, "note": note}
+
+
+# ------------------------------------------------------------------------------------------------ running
+def _peak(device: torch.device, precision: str, override: float | None) -> float | None:
+    if override:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key, peaks in PEAK_TMACS.items():
+        if key in name:
+            return peaks[precision]
+    return None
+
+
+def _tv_counts(image_size: int) -> tuple[int, int]:
+    """torchvision's googlenet in Table 1's conventions: the torchvision spec at this image size."""
+    from inception_bench.count import count
+    from inception_bench.spec import SPEC_DIR, load_spec
+
+    total = count(load_spec(SPEC_DIR / "googlenet-torchvision.yaml", {"input_size": image_size})).total
+    return total["params"], total["ops"]
+
+
+def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool = True) -> list[BenchRow]:
+    """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model."""
+    import datetime
+
+    from inception_bench.count import count
+    from inception_bench.spec import load_spec
+    from inception_bench.train import device_name, resolve_device
+
+    settings.validate()
+    device = resolve_device(settings.device)
+    if settings.precision != "fp32" and device.type != "cuda":
+        raise IbenchError(f"--precision {settings.precision}: only on CUDA; use --precision fp32 on the CPU")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
+    peak = _peak(device, settings.precision, settings.peak_tmacs)
+    date = datetime.date.today().isoformat()
+    entries: list[tuple[str, Callable[[], nn.Module], int, int, int, float]] = []
+    for name, loaded in variants:
+        sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
+        totals = count(sized).total
+        spec = sized.spec
+        entries.append((name, lambda s=spec: build_model(s), spec.num_classes, totals["params"], totals["ops"],
+                        spec.aux.loss_weight))  # fmt: skip
+    if torchvision:
+        import torchvision as tv
+
+        params, macs = _tv_counts(settings.image_size)
+        entries.append(("torchvision googlenet", lambda: tv.models.googlenet(weights=None, aux_logits=True,
+                                                                               init_weights=True), 1000, params, macs,
+                        0.3))  # fmt: skip
+    rows: list[BenchRow] = []
+    for mode in modes:
+        baseline = None
+        measured = []
+        for name, factory, classes, params, macs, aux_weight in entries:
+            torch.manual_seed(0)
+            step = make_step(factory(), mode, settings, device, classes, aux_weight)
+            m = measure(step, settings, device)
+            ips = m["batch"] / m["median"]
+            rate = (3 if mode == "train" else 1) * macs * ips / 1e12
+            measured.append((name, m, ips, params, macs, rate))
+            if name == "torchvision googlenet":
+                baseline = ips
+        for name, m, ips, params, macs, rate in measured:
+            rows.append(
+                BenchRow(
+                    model=name, mode=mode, device=device_name(device), precision=settings.precision,
+                    channels_last=settings.channels_last, compile=settings.compile, batch_size=m["batch"],
+                    image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
+                    step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
+                    tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
+                    vs_torchvision=ips / baseline if baseline else None, note=m["note"],
+                    torch_version=str(torch.__version__), date=date,
+                )
+            )  # fmt: skip
+    return rows
+
+
+def append_rows(rows: list[BenchRow], path: Path) -> None:
+    """Append to a CSV (or JSON list) file, atomically; the file keeps earlier benchmarks."""
+    import json
+
+    import pandas as pd
+
+    from inception_bench.results import atomic_write_text, read_json
+
+    new = [asdict(r) for r in rows]
+    if path.suffix == ".json":
+        old = read_json(path).get("rows", []) if path.exists() else []
+        atomic_write_text(path, json.dumps({"rows": old + new}, indent=2) + "\n")
+        return
+    frame = pd.DataFrame(new)
+    if path.exists():
+        try:
+            frame = pd.concat([pd.read_csv(path), frame], ignore_index=True)
+        except (OSError, ValueError) as e:
+            raise IbenchError(f"{path}: cannot append to it ({' '.join(str(e).split())[:120]})") from None
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+COLUMNS = [
+    ("model", "model"), ("mode", "mode"), ("batch_size", "batch"), ("images_per_sec", "img/s"),
+    ("step_ms_median", "step ms"), ("step_ms_iqr", "IQR ms"), ("peak_memory_mb", "peak MiB"),
+    ("params", "params"), ("macs", "MACs"), ("tmacs_per_sec", "TMAC/s"), ("peak_fraction", "of peak"),
+    ("vs_torchvision", "vs tv"), ("note", "note"),
+]  # fmt: skip
+
+
+def format_cell(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if key in ("params",):
+        return f"{value:,}"
+    if key == "macs":
+        return f"{value / 1e9:.3f}G"
+    if key in ("images_per_sec", "peak_memory_mb"):
+        return f"{value:,.0f}"
+    if key in ("step_ms_median", "step_ms_iqr"):
+        return f"{value:.1f}"
+    if key == "tmacs_per_sec":
+        return f"{value:.3f}"
+    if key == "peak_fraction":
+        return f"{value:.1%}"
+    if key == "vs_torchvision":
+        return f"{value:.2f}x"
+    return str(value)

@@ -1,0 +1,182 @@
+"""``ibench ablate``: grids run end to end, resume after kill -9, isolate failures, refuse bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, SMALL
+from typer.testing import CliRunner
+
+from inception_bench.ablate import PlannedRun, _launch, plan_ablation, select_shard
+from inception_bench.cli import app
+from inception_bench.count import count
+from inception_bench.errors import IbenchError
+from inception_bench.spec import load_spec
+
+runner = CliRunner()
+RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
+
+
+def _ablation(tmp_path, name="t", **changes):
+    raw = {
+        "name": name,
+        "spec": str(SMALL),
+        "data": "synthetic",
+        "recipe": dict(RECIPE),
+        "seeds": [0],
+        "set": {"width_mult": 0.125},
+        "grid": {"module": ["reduced", "naive"]},
+        "variants": [{"name": "diverge", "recipe": {"lr": 1.0e12}}],
+    }
+    raw.update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _ablate(*args):
+    return runner.invoke(app, ["ablate", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("abl")
+    path, out = _ablation(tmp), tmp / "out"
+    result = _ablate(path, "--out", out)
+    return path, out, result
+
+
+def test_grid_end_to_end(finished):
+    path, out, result = finished
+    assert result.exit_code == 1  # the diverging variant is a failure to report ...
+    assert "2/3 runs completed" in result.stdout and "diverged: diverge seed 0" in result.stderr
+    frame = pd.read_csv(out / "results.csv")
+    assert list(frame.columns[:11]) == [
+        "variant", "seed", "status", "val_top1", "val_top5", "params", "ops", "train_images_per_sec",
+        "wall_seconds", "epochs", "error",
+    ]  # fmt: skip
+    assert "module" in frame.columns  # one column per varied axis
+    rows = {r.variant: r for r in frame.itertuples()}
+    assert set(rows) == {"module-reduced", "module-naive", "diverge"}
+    assert rows["module-reduced"].status == rows["module-naive"].status == "completed"  # ... the rest go on
+    assert rows["diverge"].status == "diverged" and "diverged" in rows["diverge"].error
+    naive = count(load_spec(SMALL, {"width_mult": 0.125, "module": "naive"})).total
+    assert rows["module-naive"].params == naive["params"] and rows["module-naive"].ops == naive["ops"]
+    run = out / "module-naive" / "seed-0"
+    assert {"config.json", "metrics.jsonl", "checkpoint.pt", "final.json", "request.json"} <= {
+        p.name for p in run.iterdir()
+    }
+
+
+def test_rerun_skips_finished_and_retries_only_when_asked(finished):
+    path, out, _ = finished
+    finals = {p: p.stat().st_mtime_ns for p in out.glob("*/seed-0/final.json")}
+    result = _ablate(path, "--out", out)
+    assert "(0 run now" in result.stdout
+    assert {p: p.stat().st_mtime_ns for p in finals} == finals  # nothing redone, files untouched
+    result = _ablate(path, "--out", out, "--retry-failed")
+    assert "(1 run now" in result.stdout
+    diverge = out / "diverge" / "seed-0" / "final.json"
+    assert diverge.stat().st_mtime_ns != finals[diverge]
+    assert all(p.stat().st_mtime_ns == t for p, t in finals.items() if p != diverge)
+
+
+def test_changed_ablation_is_reported_not_mixed(finished, tmp_path):
+    path, out, _ = finished
+    raw = yaml.safe_load(path.read_text())
+    raw["recipe"]["epochs"] = 3
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(raw))
+    result = _ablate(changed, "--out", out, "--dry-run")
+    assert result.exit_code == 0 and "changed" in result.stdout
+    before = (out / "module-reduced" / "seed-0" / "final.json").read_text()
+    result = _ablate(changed, "--out", out)
+    assert result.exit_code == 1 and "changed: module-reduced seed 0" in result.stderr
+    assert (out / "module-reduced" / "seed-0" / "final.json").read_text() == before
+    assert set(pd.read_csv(out / "results.csv").status) == {"changed"}
+
+
+def test_kill_minus_nine_then_resume(tmp_path):
+    path = _ablation(tmp_path, name="k", recipe={**RECIPE, "epochs": 6}, variants=[],
+                     grid={"module": ["reduced", "naive"], "aux.enabled": [True]})  # fmt: skip
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "inception_bench", "ablate", str(path), "--out", str(out)]
+    log = open(tmp_path / "ablate.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=log, stderr=log)
+    first = out / "module-reduced_aux.enabled-on" / "seed-0"
+    second = out / "module-naive_aux.enabled-on" / "seed-0"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (second / "checkpoint.pt").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the ablation and its worker, mid-run
+    proc.wait()
+    assert (first / "final.json").exists() and (second / "checkpoint.pt").exists()
+    assert not (second / "final.json").exists()
+    first_final = (first / "final.json").stat().st_mtime_ns
+    before = (second / "metrics.jsonl").read_text().splitlines()
+    epochs_done = len(before)
+    assert 1 <= epochs_done < 6
+    result = _ablate(path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (first / "final.json").stat().st_mtime_ns == first_final  # finished run not redone
+    metrics = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4, 5, 6]
+    # resumed, not restarted: the epochs finished before the kill keep their records (timings included)
+    assert (second / "metrics.jsonl").read_text().splitlines()[:epochs_done] == before
+    assert set(pd.read_csv(out / "results.csv").status) == {"completed"}
+
+
+def test_crashing_run_is_recorded(tmp_path):
+    run = PlannedRun("broken", 0, {}, {}, {}, tmp_path / "broken" / "seed-0")
+    run.request = {"spec_path": str(tmp_path / "missing.yaml"), "overrides": {}, "recipe": {}, "seed": 0}
+    _launch(run, {})
+    final = json.loads((run.run_dir / "final.json").read_text())
+    assert run.status == final["status"] == "failed" and "missing.yaml" in final["message"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expect"),
+    [
+        ({"colour": 1}, "unknown field 'colour'"),
+        ({"grid": {}, "variants": []}, "give a 'grid' of axes or a list of 'variants'"),
+        ({"grid": {"module": ["fancy"]}}, "variant module-fancy"),
+        ({"recipe": {"epochz": 2}}, "recipe: unknown field 'epochz'"),
+        ({"recipe": {"epochs": 0}}, "--epochs 0"),
+        ({"seeds": [1, 1]}, "seeds: Value error, must be distinct"),
+        ({"baseline": "nope"}, "baseline: 'nope' is not a variant"),
+        ({"variants": [{"name": "a"}, {"name": "a"}]}, "variant names must be unique"),
+        ({"spec": "nowhere.yaml"}, "nowhere.yaml: spec file not found"),
+    ],
+)
+def test_bad_ablation_files(tmp_path, changes, expect):
+    path = _ablation(tmp_path, **changes)
+    result = _ablate(path, "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert expect.replace("Value error, ", "") in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_options_and_dry_run(tmp_path):
+    path = _ablation(tmp_path)
+    assert "--shard 3/2" in _ablate(path, "--shard", "3/2").stderr
+    assert "--devices a,b" in _ablate(path, "--devices", "a,b").stderr
+    assert "--jobs 0" in _ablate(path, "--jobs", "0").stderr
+    result = _ablate(path, "--dry-run", "--out", tmp_path / "dry")
+    assert result.exit_code == 0 and "module-naive" in result.stdout and "new" in result.stdout
+    assert not (tmp_path / "dry").exists()  # a dry run writes nothing
+    with pytest.raises(IbenchError, match="not found"):
+        plan_ablation(tmp_path / "none.yaml")
+
+
+def test_shards_partition_the_grid(tmp_path):
+    plan = plan_ablation(_ablation(tmp_path, seeds=[0, 1, 2]), tmp_path / "o")
+    shards = [select_shard(plan.runs, f"{i}/3") for i in (1, 2, 3)]
+    ids = [(r.variant, r.seed) for s in shards for r in s]
+    assert sorted(ids) == sorted((r.variant, r.seed) for r in plan.runs) and len(ids) == len(set(ids)) == 9
