@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,10 @@ def _load_study(folder: Path) -> Study:
 
 
 # ------------------------------------------------------------------------------------------------ numbers
-def _t95(n: int) -> float:
+def _t95(dof: float) -> float:
     from scipy import stats
 
-    return float(stats.t.ppf(0.975, n))
+    return float(stats.t.ppf(0.975, dof))
 
 
 def _welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
@@ -85,7 +86,7 @@ def _welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
     if se == 0:
         return diff, diff, diff
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = _t95(int(max(1, round(dof)))) * se
+    half = _t95(dof) * se
     return diff, diff - half, diff + half
 
 
@@ -429,25 +430,31 @@ def to_markdown(sections: list[Section], title: str) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.88em;display:block;overflow-x:auto}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#f2f2f2;cursor:pointer}
-td:first-child,th:first-child{text-align:left}img{max-width:100%;height:auto}code{background:#f4f4f4}
+td:first-child,th:first-child,td.t{text-align:left}img{max-width:100%;height:auto}code{background:#f4f4f4}
 .imgs{display:flex;flex-wrap:wrap;gap:1em}.imgs img{max-width:520px}"""
 _JS = """document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',function(){
 var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.dir==='a'?-1:1;th.dataset.dir=d>0?'a':'d';
-function v(x){var s=x.cells[i].textContent.replace(/[,%*M]|\\+-.*$/g,'').trim();var n=parseFloat(s);return isNaN(n)?s:n}
+function v(x){var s=x.cells[i].textContent.replace(/[,%*KMG]|\u00b1.*$|\\s\\[.*$/g,'').trim();
+var n=parseFloat(s);return isNaN(n)?s:n}
 r.sort(function(x,y){var a=v(x),c=v(y);return (a>c?1:a<c?-1:0)*d});r.forEach(function(x){b.appendChild(x)})})});"""
 
 
 def _inline(text: str) -> str:
-    import re
-
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
+def _cell(value: Any) -> str:
+    text = str(value)
+    numeric = re.match(r"^[-+]?[\d.,]+[%KMG]?( \+- [\d.]+)?$|^[-+][\d.]+ \[", text) is not None
+    style = "" if numeric or not text else " class='t'"
+    return f"<td{style}>{_inline(text).replace(' +- ', ' &plusmn; ')}</td>"
+
+
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{_inline(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 

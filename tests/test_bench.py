@@ -1,0 +1,91 @@
+"""``ibench bench`` on the CPU with tiny settings: fields, the torchvision ratio, MACs, OOM back-off."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from conftest import SMALL
+from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
+
+from inception_bench import bench as b
+from inception_bench.cli import app
+from inception_bench.count import count
+from inception_bench.errors import IbenchError
+from inception_bench.spec import load_spec
+
+runner = CliRunner()
+TINY = ["--set", "width_mult=0.125", "--image-size", "32", "--batch-size", "4", "--steps", "2", "--warmup", "1"]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_fields_and_ratio(rows):
+    assert [(r["model"], r["mode"]) for r in rows] == [
+        ("specs/googlenet-small.yaml", "train"), ("torchvision googlenet", "train"),
+        ("specs/googlenet-small.yaml", "infer"), ("torchvision googlenet", "infer"),
+    ]  # fmt: skip
+    for mode in ("train", "infer"):
+        ours, tv = [r for r in rows if r["mode"] == mode]
+        assert tv["vs_torchvision"] == 1.0
+        assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / tv["images_per_sec"])
+        assert ours["images_per_sec"] == pytest.approx(4 / (ours["step_ms_median"] / 1000))
+    for r in rows:
+        assert r["peak_memory_mb"] > 0 and r["step_ms_iqr"] >= 0 and r["device"].startswith("cpu")
+        assert r["peak_fraction"] is None  # no known peak for a CPU
+        factor = 3 if r["mode"] == "train" else 1
+        assert r["tmacs_per_sec"] == pytest.approx(factor * r["macs"] * r["images_per_sec"] / 1e12)
+    ours = rows[0]
+    assert ours["macs"] == count(load_spec(SMALL, {"width_mult": 0.125})).total["ops"]
+
+
+def test_torchvision_macs_are_independent_of_our_counting(rows):
+    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        tv(torch.zeros(1, 3, 32, 32))
+    assert rows[1]["macs"] == counter.get_total_flops() // 2
+
+
+def test_oom_back_off():
+    calls = []
+
+    def step(n: int) -> None:
+        calls.append(n)
+        if n > 3:
+            raise torch.OutOfMemoryError("simulated")
+
+    m = b.measure(step, b.BenchSettings(batch_size=16, steps=2, warmup=1), torch.device("cpu"))
+    assert m["batch"] == 2 and "backed off to 2" in m["note"] and "batch 16" in m["note"]
+    assert calls[:3] == [16, 8, 4]
+
+    def never(n: int) -> None:
+        raise torch.OutOfMemoryError("simulated")
+
+    with pytest.raises(IbenchError, match="out of memory even at batch 1"):
+        b.measure(never, b.BenchSettings(batch_size=4, steps=1, warmup=0), torch.device("cpu"))
+
+
+def test_append_and_bad_options(tmp_path):
+    out = tmp_path / "bench.csv"
+    for _ in range(2):
+        result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--no-torchvision", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 2 and set(frame["mode"]) == {"infer"} and frame["vs_torchvision"].isna().all()
+    for args, expect in [
+        (["--precision", "bf16"], "--precision bf16: only on CUDA"),
+        (["--mode", "sideways"], "--mode sideways"),
+        (["--batch-size", "0"], "--batch-size 0"),
+        (["--device", "cuda"], "--device cuda"),
+    ]:
+        result = runner.invoke(app, ["bench", str(SMALL), *TINY, *args])
+        assert result.exit_code == 2 and expect in result.stderr, (args, result.output)

@@ -1,0 +1,138 @@
+"""``ibench report`` from real tiny ``ibench ablate`` runs: numbers, words, plots, HTML, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import SMALL
+from scipy import stats
+from typer.testing import CliRunner
+
+from inception_bench.cli import app
+from inception_bench.errors import IbenchError
+from inception_bench.report import _welch, pareto_front, write_report
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rep")
+    raw = {
+        "name": "tiny",
+        "description": "naive vs reduced",
+        "spec": str(SMALL),
+        "data": "synthetic",
+        "recipe": {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"},
+        "seeds": [0, 1, 2],
+        "set": {"width_mult": 0.125},
+        "grid": {"module": ["reduced", "naive"]},
+    }
+    path = tmp / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp / "out"
+    result = runner.invoke(app, ["ablate", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _errors(folder, variant):
+    return [
+        100 * (1 - json.loads((folder / variant / f"seed-{s}" / "final.json").read_text())["val_top1"])
+        for s in (0, 1, 2)
+    ]
+
+
+def test_summary_numbers_match_run_records(grid, tmp_path):
+    result = runner.invoke(app, ["report", str(grid), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "r" / "summary.csv").set_index("variant")
+    for variant in ("module-reduced", "module-naive"):
+        errs = _errors(grid, variant)
+        assert summary.loc[variant, "top1_err"] == pytest.approx(sum(errs) / 3)
+        assert summary.loc[variant, "top1_err_std"] == pytest.approx(pd.Series(errs).std())
+        assert summary.loc[variant, "seeds"] == 3
+    # the CI is Welch's, as scipy computes it
+    a, b = _errors(grid, "module-naive"), _errors(grid, "module-reduced")
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    row = summary.loc["module-naive"]
+    if ci.low == ci.low:  # not NaN (identical errors give a zero-width interval)
+        assert row["diff_ci_low"] == pytest.approx(ci.low, rel=1e-9)
+        assert row["diff_ci_high"] == pytest.approx(ci.high, rel=1e-9)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "3 of 3 runs" not in md and "6 of 6 runs completed." in md
+    assert "the reductions cut multiply-adds" in md and "Table 1 reproduction" in md
+    for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
+        assert (tmp_path / "r" / image).stat().st_size > 1000
+    assert sum(1 for _ in (tmp_path / "r").glob("*.png")) == 4
+
+
+def test_welch_matches_scipy():
+    a, b = [10.0, 12.0, 11.5, 9.0], [14.0, 15.5, 13.0]
+    diff, low, high = _welch(a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert diff == pytest.approx(sum(a) / 4 - sum(b) / 3)
+    assert low == pytest.approx(ci.low, rel=1e-9) and high == pytest.approx(ci.high, rel=1e-9)
+    assert _welch([1.0], [2.0, 3.0]) is None
+
+
+def test_html_is_self_contained(grid, tmp_path):
+    write_report([grid], tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "</html>" in page
+    assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:|//)", page)
+    assert "http://" not in page and "https://" not in page
+    assert page.count("data:image/png;base64,") == 4
+    assert 'class="sortable"' in page and "<script>" in page
+
+
+def test_partial_and_failed_runs_are_listed(grid, tmp_path):
+    part = tmp_path / "partial"
+    shutil.copytree(grid, part)
+    frame = pd.read_csv(part / "results.csv")
+    frame.loc[0, "status"] = "diverged"
+    frame["error"] = frame["error"].astype(object)
+    frame.loc[0, "error"] = "training diverged in epoch 1"
+    frame = frame.drop(index=5)
+    frame.to_csv(part / "results.csv", index=False)
+    write_report([part], tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "4 of 5 runs completed. This is a partial report." in md
+    assert "module-reduced seed 0: **diverged**: training diverged in epoch 1" in md
+    assert "missing from results.csv: module-naive seed 2" in md
+
+
+def test_eval_records_make_a_table3(grid, tmp_path):
+    part = tmp_path / "with-eval"
+    shutil.copytree(grid, part)
+    record = {"models": 1, "crops": 10, "cost": 10, "top1_error": 0.25, "top5_error": 0.05, "images": 128}
+    (part / "eval-10crop.json").write_text(json.dumps(record))
+    write_report([part], tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "Table 3" in md and "| 1 | 10 | 10 | 25.00 | 5.00 | 128 |" in md
+
+
+def test_bad_inputs(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["report", str(empty), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no results.csv and no run directory" in result.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.csv").write_text("this,is\nnot")
+    result = runner.invoke(app, ["report", str(bad)])
+    assert result.exit_code == 2 and "not an ibench results.csv" in result.stderr
+    (bad / "results.csv").write_bytes(b"\x00\xff\xfe garbage")
+    assert runner.invoke(app, ["report", str(bad)]).exit_code == 2
+    with pytest.raises(IbenchError, match="not a folder"):
+        write_report([tmp_path / "missing"], tmp_path / "r")
+
+
+def test_pareto_front():
+    points = [(1.0, 10.0), (2.0, 8.0), (3.0, 9.0), (4.0, 5.0), (0.5, 20.0)]
+    assert pareto_front(points) == [4, 0, 1, 3]  # (3, 9) is beaten by (2, 8)
