@@ -171,9 +171,8 @@ def train(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16.")] = "auto",
     channels_last: Annotated[
-        bool | None,
-        typer.Option("--channels-last/--no-channels-last", help="Default: on for CUDA.", show_default=False),
-    ] = None,
+        bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format.")
+    ] = True,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     workers: Annotated[int, typer.Option(help="DataLoader workers (streamed data sets).")] = 4,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
@@ -297,7 +296,9 @@ def ablate(
 
 @app.command()
 def report(
-    folders: Annotated[list[Path], typer.Argument(help="`ibench ablate` --out folders and/or run directories.")],
+    folders: Annotated[
+        list[Path], typer.Argument(help="`ibench ablate` --out folders, run directories, `ibench bench` CSV files.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
 ) -> None:
     """Tables, words and plots from ablations: report.md (+ PNGs), self-contained report.html, summary.csv."""

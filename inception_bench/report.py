@@ -353,12 +353,42 @@ def _eval_table(folders: list[Path]) -> tuple[list[str], list[list[Any]]] | None
     return ["models", "crops", "cost", "top-1 err %", "top-5 err %", "images"], rows
 
 
+def _bench_section(path: Path) -> Section:
+    """The rows of an ``ibench bench --output`` CSV file."""
+    import pandas as pd
+
+    from inception_bench.bench import COLUMNS, format_cell
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise IbenchError(f"{path}: corrupt benchmark file ({' '.join(str(e).split())[:120]})") from None
+    keys = [k for k, _ in COLUMNS]
+    if not {"model", "mode", "images_per_sec"} <= set(frame.columns):
+        raise IbenchError(f"{path}: not an `ibench bench --output` CSV (no model/mode/images_per_sec columns)")
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = [[format_cell(k, r.get(k)) for k in keys] for r in frame.to_dict("records")]
+    settings = sorted(
+        {f"{r['device']}, {r['precision']}, {r['image_size']}px, torch {r['torch_version']}, {r['date']}"
+         for r in frame.to_dict("records")}
+    )  # fmt: skip
+    return Section(
+        f"Throughput ({path.name})",
+        ["Measured with `ibench bench`: " + "; ".join(settings) + ". `vs tv`: images/s over torchvision's "
+         "googlenet in the same run. TMAC/s counts 3x the forward MACs for a training step."],
+        [([label for _, label in COLUMNS], rows)],
+    )  # fmt: skip
+
+
 def build_sections(folders: list[Path]) -> tuple[list[Section], list[dict[str, Any]]]:
     from inception_bench.count import count, to_markdown
     from inception_bench.spec import load_spec
 
     sections: list[Section] = []
     summary_rows: list[dict[str, Any]] = []
+    for path in [f for f in folders if f.is_file()]:
+        sections.append(_bench_section(path))
+    folders = [f for f in folders if not f.is_file()]
     for folder in folders:
         study = _load_study(folder)
         rows = summarize(study)
@@ -386,6 +416,8 @@ def build_sections(folders: list[Path]) -> tuple[list[Section], list[dict[str, A
             s.paragraphs.append("Runs that did not complete (not in the table):\n" + "\n".join(notes))
         s.images = plots(study, rows)
         sections.append(s)
+        if (folder / "bench.csv").exists():
+            sections.append(_bench_section(folder / "bench.csv"))
     table3 = _eval_table(folders)
     if table3:
         sections.append(
@@ -513,8 +545,10 @@ def write_report(folders: list[Path], out: Path) -> dict[str, Any]:
     import pandas as pd
 
     for folder in folders:
-        if not Path(folder).is_dir():
-            raise IbenchError(f"{folder}: not a folder; give `ibench ablate` --out folders or run directories")
+        if not Path(folder).is_dir() and not (Path(folder).is_file() and str(folder).endswith(".csv")):
+            raise IbenchError(
+                f"{folder}: not a folder; give `ibench ablate` --out folders, run directories or bench CSV files"
+            )
     sections, summary_rows = build_sections([Path(f) for f in folders])
     title = "inception-bench report: " + ", ".join(Path(f).name for f in folders)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,13 @@ Recipe (paper section 6, where it is known): SGD with momentum 0.9; learning rat
 ``spec.aux.loss_weight`` (0.3) and ignored at inference; Polyak averaging of the weights, here an exponential
 moving average through ``torch.optim.swa_utils.AveragedModel`` (``averaging="ema"``), used for evaluation.
 
-On CUDA: bf16 autocast by default (fp16 uses a GradScaler), channels_last, cudnn.benchmark, optional
-``torch.compile``, fused SGD. Several GPUs/machines: launch with torchrun (``torchrun --nproc_per_node N -m
-inception_bench train ...``); each process trains on its shard with ``batch_size`` images, so the effective
-batch is ``batch_size x world_size`` and the learning rate is used as given (both are recorded).
+On CUDA: bf16 autocast by default (fp16 uses a GradScaler), cudnn.benchmark, optional ``torch.compile``,
+fused SGD. channels_last memory format by default on every device (on the CPU it makes the pool branches'
+max pools 10x faster; see ``results/bench/profile-cpu.md``).
+
+Several GPUs/machines: launch with torchrun (``torchrun --nproc_per_node N -m inception_bench train ...``);
+each process trains on its shard with ``batch_size`` images, so the effective batch is
+``batch_size x world_size`` and the learning rate is used as given (both are recorded).
 
 A run directory holds ``config.json`` (spec, variant, recipe, data, versions, git commit, device),
 ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (written atomically after every epoch; loads with
@@ -63,7 +66,7 @@ class Recipe:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
-    channels_last: bool | None = None  # default: on for CUDA
+    channels_last: bool = True  # faster on CUDA and on the CPU (pooling: see results/bench/profile-cpu.md)
     compile: bool = False
     workers: int = 4
 
@@ -146,14 +149,19 @@ def loss_fn(output: torch.Tensor | GoogLeNetOutputs, target: torch.Tensor, aux_w
 
 def _ema_with_warmup(decay: float) -> Any:
     """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates, so that short runs are not
-    dominated by their first weights (the warm-up timm's ModelEma uses)."""
+    dominated by their first weights (the warm-up timm's ModelEma uses). A ``multi_avg_fn`` for
+    ``AveragedModel``: one foreach kernel per device and dtype, the decay computed on the device (no sync)."""
 
-    def avg_fn(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor | int) -> torch.Tensor:
-        n = float(num_averaged)
-        d = min(decay, (1 + n) / (10 + n))
-        return averaged * d + current * (1 - d)
+    @torch.no_grad()
+    def multi_avg_fn(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        if torch.is_floating_point(averaged[0]):
+            d = torch.clamp((1 + n) / (10 + n), max=decay).to(averaged[0].dtype)
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:  # integer buffers (BN's num_batches_tracked): follow the model
+            for a, c in zip(averaged, current, strict=True):
+                a.copy_(c)
 
-    return avg_fn
+    return multi_avg_fn
 
 
 def _rng_state() -> dict[str, Any]:
@@ -317,9 +325,9 @@ class _Progress:
             )
             self.bar.start()
 
-    def step(self, epoch: int, loss: float, ips: float) -> None:
+    def step(self, epoch: int, loss: float, ips: float, advance: int = 1) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, epoch=epoch + 1, loss=loss, ips=ips)
+            self.bar.update(self.task, advance=advance, epoch=epoch + 1, loss=loss, ips=ips)
 
     def epoch(self, line: str) -> None:
         if self.bar is not None:
@@ -356,7 +364,7 @@ def train(
     precision = recipe.precision if recipe.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     if precision != "fp32" and device.type != "cuda":
         raise IbenchError(f"--precision {precision}: only on CUDA; use --precision fp32 (or auto) on the CPU")
-    channels_last = recipe.channels_last if recipe.channels_last is not None else device.type == "cuda"
+    channels_last = recipe.channels_last
     out = Path(out)
     ckpt_path = out / CHECKPOINT
     config = _config(loaded, recipe, device, dist_info, precision, channels_last)
@@ -397,7 +405,7 @@ def train(
     if recipe.averaging == "ema":
         from torch.optim.swa_utils import AveragedModel
 
-        averaged = AveragedModel(model, avg_fn=_ema_with_warmup(recipe.ema_decay), use_buffers=True)
+        averaged = AveragedModel(model, multi_avg_fn=_ema_with_warmup(recipe.ema_decay), use_buffers=True)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -453,8 +461,14 @@ def train(
                 loss_sum += loss.detach() * len(target)
                 seen += len(target)
                 steps += 1
-                if progress.bar is not None:  # the only per-step host sync, and only on a terminal
-                    progress.step(epoch, loss.item(), seen / (time.perf_counter() - t0))
+                if progress.bar is not None and (steps % 25 == 0 or steps == len(train_loader)):
+                    # the only host sync in the loop (besides AveragedModel's own), on a terminal, every 25 steps
+                    progress.step(
+                        epoch,
+                        loss.item(),
+                        seen / (time.perf_counter() - t0),
+                        advance=25 if steps % 25 == 0 else steps % 25,
+                    )
             train_loss_sum, seen_all = _all_reduce([loss_sum.item(), float(seen)], dist_info, device)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)

@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
-# The CUDA path in one short script (about 3 minutes on an H100): bf16 autocast, channels_last, fused SGD,
-# torch.compile, a short training on synthetic 224x224 data and on digits; prints images/s per run.
-# Usage: bash scripts/gpu_check.sh [OUT_DIR]   (results go to OUT_DIR, default results/gpu)
+# The CUDA path in one prepared script (aim: under 5 minutes on one H100): the benchmark grid (fp32 eager
+# baseline, bf16 + channels_last, + torch.compile; torchvision's googlenet measured in the same runs), a
+# torch.profiler breakdown of the fast path, and short trainings on synthetic 224x224 data and on digits.
+# Usage: bash scripts/gpu_check.sh [OUT_DIR]     (default results/bench/gpu-<date>)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-results/gpu}
+OUT=${1:-results/bench/gpu-$(date +%Y-%m-%d)}
 IBENCH=${IBENCH:-ibench}
+PY=${PYTHON:-python}
+B=${BATCH:-128}
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$OUT/gpu.txt"
+export PYTHONUNBUFFERED=1
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
+  date -u; } | tee "$OUT/device.txt"
+
+SPEC=specs/googlenet.yaml
+rm -f "$OUT/bench.csv"
+$IBENCH bench $SPEC --device cuda --batch-size $B --precision fp32 --steps 20 --warmup 5 -o "$OUT/bench.csv"
+$IBENCH bench $SPEC --device cuda --batch-size $B --precision bf16 --channels-last --steps 20 --warmup 5 -o "$OUT/bench.csv"
+$IBENCH bench $SPEC --device cuda --batch-size $B --precision bf16 --channels-last --compile --steps 20 --warmup 10 \
+  -o "$OUT/bench.csv"
+$PY - "$OUT/bench.csv" <<'PY' | tee "$OUT/targets.txt"
+import sys
+import pandas as pd
+f = pd.read_csv(sys.argv[1])
+for mode, target in (("train", 3.0), ("infer", 4.0)):
+    base = f[(f.model == "torchvision googlenet") & (f["mode"] == mode) & (f.precision == "fp32")].images_per_sec.iloc[0]
+    fast = f[(f.model != "torchvision googlenet") & (f["mode"] == mode) & (f["compile"])].iloc[0]
+    print(f"{mode}: fast path {fast.images_per_sec:.0f} img/s = {fast.images_per_sec / base:.2f}x the fp32 eager "
+          f"torchvision baseline ({base:.0f} img/s; target {target}x); {fast.tmacs_per_sec:.1f} TMAC/s = "
+          f"{fast.peak_fraction:.1%} of the bf16 dense peak")
+PY
+$PY scripts/profile_step.py $SPEC --device cuda --precision bf16 --channels-last --batch-size $B --steps 5 \
+  > "$OUT/profile.txt" 2>&1 || true
+tail -n 1 "$OUT/profile.txt"
+
 run() {  # name, then ibench train arguments
   local name=$1; shift
   rm -rf "$OUT/$name"
-  $IBENCH train "$@" --device cuda --out "$OUT/$name" 2>&1 | tail -n 2
-  python - "$OUT/$name/final.json" "$name" <<'PY' | tee -a "$OUT/summary.txt"
-import json, sys
-f = json.load(open(sys.argv[1]))
-print(f"{sys.argv[2]:<28} {f['status']:<10} top1 {f['val_top1']:.4f}  {f['train_images_per_sec']:.0f} img/s  {f['device']}")
-PY
+  $IBENCH train "$@" --device cuda --out "$OUT/$name" 2>&1 | tail -n 1
 }
-: > "$OUT/summary.txt"
-SYN="--data synthetic --set num_classes=1000 --epochs 2 --batch-size 128 --workers 8"
-run paper-fp32-eager   specs/googlenet.yaml $SYN --precision fp32 --no-channels-last
-run paper-bf16-cl      specs/googlenet.yaml $SYN --precision bf16 --channels-last
-run paper-bf16-compile specs/googlenet.yaml $SYN --precision bf16 --channels-last --compile
-run tv-bf16-cl         specs/googlenet-torchvision.yaml $SYN --precision bf16 --channels-last
-run digits-small       specs/googlenet-small.yaml --data digits --epochs 8 --schedule cosine
-cat "$OUT/summary.txt"
+run train-synthetic-224 $SPEC --data synthetic --set num_classes=10 --epochs 1 --batch-size $B --workers 8
+run train-digits specs/googlenet-small.yaml --data digits --epochs 8 --schedule cosine
+rm -f "$OUT"/*/checkpoint.pt
+$IBENCH report "$OUT/bench.csv" --out "$OUT/report" > /dev/null
+cat "$OUT/targets.txt"

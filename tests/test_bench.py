@@ -81,6 +81,10 @@ def test_append_and_bad_options(tmp_path):
         assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert len(frame) == 2 and set(frame["mode"]) == {"infer"} and frame["vs_torchvision"].isna().all()
+    report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep")])  # ibench report shows it
+    assert report.exit_code == 0, report.output
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Throughput (bench.csv)" in md and md.count("| specs/googlenet-small.yaml | infer |") == 2
     for args, expect in [
         (["--precision", "bf16"], "--precision bf16: only on CUDA"),
         (["--mode", "sideways"], "--mode sideways"),
