@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint results-count
+.PHONY: install demo test lint results-count results-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ibench count
-	$(BIN)/ibench count --compare
-	rm -rf runs/demo-digits
-	$(BIN)/ibench train --data digits --epochs 8 --schedule cosine --out runs/demo-digits
-	$(BIN)/ibench eval runs/demo-digits/checkpoint.pt --data digits --crops 10 --out runs/demo-digits/eval-10crop.json
+	$(BIN)/ibench ablate specs/ablations/quick.yaml --out runs/quick
+	$(BIN)/ibench report runs/quick --out runs/quick/report
 
 test: $(STAMP)
 	$(BIN)/ruff check inception_bench tests
@@ -32,3 +30,8 @@ lint: $(STAMP)
 results-count: $(STAMP)
 	$(BIN)/ibench count --format markdown --output results/count/googlenet.md
 	$(BIN)/ibench count --format csv --output results/count/googlenet.csv
+
+results-quick: $(STAMP)
+	$(BIN)/ibench ablate specs/ablations/quick.yaml --out runs/quick
+	$(BIN)/ibench report runs/quick --out results/quick
+	cp runs/quick/results.csv runs/quick/ablation.json results/quick/
