@@ -376,6 +376,7 @@ class _Display:
         self.epochs = {id(r): int(r.recipe["epochs"]) for r in todo}
         self.tasks: dict[int, Any] = {}
         self.stop = threading.Event()
+        self.started = time.perf_counter()
 
     def __enter__(self) -> _Display:
         if self.live:
@@ -411,7 +412,9 @@ class _Display:
             )
 
     def finish(self, run: PlannedRun, done: int) -> None:
-        line = f"[{done}/{len(self.todo)}] {run.variant} seed {run.seed}: {run.status}"
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (len(self.todo) - done)
+        line = f"[{done}/{len(self.todo)}, ETA {eta:.0f} s] {run.variant} seed {run.seed}: {run.status}"
         final = run.run_dir / FINAL
         if final.exists():
             rec = read_json(final)

@@ -228,10 +228,16 @@ def eval_(
             checkpoints or [], data=data, data_root=str(data_root), crops=crops, batch_size=batch_size,
             device=device, weights=weights, out=target,
         )  # fmt: skip
-        typer.echo(
-            f"{r['models']} model(s) x {r['crops']} crop(s) on {r['images']} images: top-1 {r['top1']:.2%} "
-            f"(error {r['top1_error']:.2%}), top-5 {r['top5']:.2%} (error {r['top5_error']:.2%}) -> {target}"
-        )
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("models", "crops", "cost", "images", "top-1", "top-5", "top-1 error", "top-5 error")
+        table.add_row(
+            str(r["models"]), str(r["crops"]), str(r["cost"]), str(r["images"]), f"{r['top1']:.2%}",
+            f"{r['top5']:.2%}", f"{r['top1_error']:.2%}", f"{r['top5_error']:.2%}",
+        )  # fmt: skip
+        Console(highlight=False).print(table)
+        typer.echo(f"wrote {target}")
 
 
 @app.command()

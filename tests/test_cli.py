@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 from conftest import BASE, ROOT, SMALL
@@ -87,10 +88,11 @@ def test_output_file_is_written_atomically_and_errors_keep_old_file(tmp_path):
 
 
 def test_real_subprocess_and_help_without_torch():
+    script = Path(sys.executable).parent / "ibench"  # the installed console script
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "inception_bench"]
     result = subprocess.run(
-        [sys.executable, "-m", "inception_bench", "count", str(SMALL), "--format", "csv"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        [*command, "count", str(SMALL), "--format", "csv"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("id,name,type")
     code = (
