@@ -32,6 +32,7 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -41,7 +42,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from inception_bench.errors import IbenchError, SpecError
 from inception_bench.results import FINAL, read_json, write_json, write_results_csv
@@ -174,26 +175,47 @@ def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
         except SpecError as e:
             raise IbenchError(f"{path}: variant {name}: {e}") from None
         for seed in ablation.seeds:
-            recipe = asdict(Recipe(data=ablation.data, seed=seed, **{**ablation.recipe, **recipe_overrides}))
             try:
-                Recipe(**recipe).validate()
+                typed = TypeAdapter(Recipe).validate_python(
+                    {"data": ablation.data, "seed": seed, **ablation.recipe, **recipe_overrides}
+                )
+                typed.validate()
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise IbenchError(f"{path}: variant {name}: recipe.{where}: {err['msg']}") from None
             except IbenchError as e:
                 raise IbenchError(f"{path}: variant {name}: recipe: {e}") from None
-            run = PlannedRun(
-                name, seed, merged, recipe, {k: axes.get(k) for k in axis_names}, out / name / f"seed-{seed}"
-            )
+            recipe = asdict(typed)
+            spec_dump = loaded.spec.model_dump(mode="json", by_alias=True)
+            resolved = {k: axes[k] if k in axes else resolved_value(spec_dump, k) for k in axis_names}
+            run = PlannedRun(name, seed, merged, recipe, resolved, out / name / f"seed-{seed}")
             run.request = {
                 "ablation": ablation.name,
                 "variant": name,
                 "seed": seed,
                 "spec_path": str(spec_path),
                 "overrides": merged,
-                "spec": loaded.spec.model_dump(mode="json", by_alias=True),
+                "spec": spec_dump,
                 "recipe": recipe,
             }
             run.status = _status(run)
             runs.append(run)
     return Plan(ablation, path, spec_path, out, runs, axis_names, baseline)
+
+
+def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
+    """The value an override key has in a resolved spec (so a variant that leaves an axis alone still has a
+    value on it: ``module`` is ``reduced`` unless overridden). ``layers.*.C`` reads the first inception row."""
+    parts = key.split(".")
+    if parts[0] == "layers" and len(parts) == 3:
+        rows = [r for r in spec_dump.get("layers", []) if parts[1] in (str(r.get("id")), "*") and
+                (parts[1] != "*" or r.get("type") == "inception")]  # fmt: skip
+        return rows[0].get(parts[2]) if rows else None
+    value: Any = spec_dump
+    for part in parts:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _comparable(request: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +297,7 @@ def write_results(plan: Plan) -> Path:
 
 
 def _launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
-    """Run one (variant, seed) in its own process; whatever happens, leave a final.json behind."""
+    """Run one (variant, seed) in its own process; leave a final.json behind unless it was interrupted."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run.run_dir / REQUEST, run.request)
     env = {**os.environ, **env_extra}
@@ -284,10 +306,12 @@ def _launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
             [sys.executable, "-m", "inception_bench.ablate", str(run.run_dir)], stdout=log, stderr=log, env=env
         )
     final = run.run_dir / FINAL
-    if final.exists():
+    if final.exists():  # the worker's own record (completed, diverged, or failed with its message)
         run.status = str(read_json(final).get("status", "failed"))
-        if run.status != "failed" or proc.returncode == 0:
-            return
+        return
+    if proc.returncode in (-signal.SIGINT, -signal.SIGTERM, 130):
+        run.status = "partial"  # interrupted, not failed: the next run of the command resumes it
+        return
     tail = _last_line(run.run_dir / "worker.log") or f"exit code {proc.returncode}"
     if proc.returncode < 0:
         tail = f"killed by signal {-proc.returncode} (out of memory?); {tail}"
@@ -316,7 +340,10 @@ def run_plan(
     """Run what is left of ``runs``; returns a summary. ``results.csv`` is rewritten after every run."""
     todo: list[PlannedRun] = []
     for run in runs:
-        if run.status in ("failed", "diverged") and retry_failed or run.status == "changed" and rerun_changed:
+        if run.status in ("failed", "diverged") and retry_failed:
+            (run.run_dir / FINAL).unlink()  # continue from the last checkpoint, if there is one
+            run.status = "partial"
+        if run.status == "changed" and rerun_changed:
             shutil.rmtree(run.run_dir, ignore_errors=True)
             run.status = "new"
         if run.status in ("new", "partial"):
@@ -330,7 +357,11 @@ def run_plan(
     write_results(plan)
     display = _Display(plan, todo, enabled=progress)
 
+    stopping = threading.Event()
+
     def work(run: PlannedRun) -> None:
+        if stopping.is_set():
+            return
         with lock:
             device = free.pop(0) if devices else None
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -348,8 +379,17 @@ def run_plan(
             display.finish(run, done[0])
 
     with display, ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(work, todo))
-    write_results(plan)
+        futures = [pool.submit(work, run) for run in todo]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:  # the workers got the signal too; start no new run, keep what is done
+            stopping.set()
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            write_results(plan)
     statuses = [r.status for r in runs]
     return {
         "ran": len(todo),

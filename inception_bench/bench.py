@@ -277,7 +277,10 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
     new = [asdict(r) for r in rows]
     if path.suffix == ".json":
-        old = read_json(path).get("rows", []) if path.exists() else []
+        hint = "give a new --output file or one written by `ibench bench`"
+        old = read_json(path, hint).get("rows", []) if path.exists() else []
+        if not isinstance(old, list):
+            raise IbenchError(f"{path}: not an `ibench bench` JSON file ('rows' is not a list); {hint}")
         atomic_write_text(path, json.dumps({"rows": old + new}, indent=2) + "\n")
         return
     frame = pd.DataFrame(new)

@@ -71,8 +71,14 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except IbenchError as e:
-        typer.echo(f"error: {e}", err=True)
+        message = str(e)
+        if "Original Traceback" in message:  # re-raised from a DataLoader worker: keep the error's own line
+            message = message.strip().splitlines()[-1].split("IbenchError: ", 1)[-1]
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted; run the same command again to continue (finished work is kept)", err=True)
+        raise typer.Exit(130) from None
 
 
 def _write_or_print(text: str, output: Path | None) -> None:
@@ -98,7 +104,12 @@ def count(
     compare: Annotated[
         bool, typer.Option("--compare", help="Naive vs reduced modules side by side, per row and in total.")
     ] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout (format table is written as Markdown)."
+        ),
+    ] = None,
 ) -> None:
     """Parameters and multiply-adds per Table 1 row, against the paper's printed figures."""
     with user_errors():
@@ -209,7 +220,12 @@ def eval_(
     checkpoints: Annotated[
         list[Path] | None, typer.Argument(help="checkpoint.pt files; several = an ensemble.")
     ] = None,
-    data: Annotated[str, typer.Option(help="Data set whose validation split is evaluated.")] = "digits",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data set whose validation split is evaluated. Default: the checkpoint's.", show_default=False
+        ),
+    ] = None,
     data_root: Annotated[Path, typer.Option(help="Where downloadable data sets live.")] = Path("data"),
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
@@ -336,7 +352,7 @@ def bench_(
     set_: SetOpt = None,
     mode: Annotated[str, typer.Option(help="train | infer | both.")] = "both",
     batch_size: Annotated[int, typer.Option(help="Images per step (halved on out-of-memory).")] = 64,
-    image_size: Annotated[int, typer.Option(help="Square image side.")] = 224,
+    image_size: Annotated[int, typer.Option(help="Square image side (sets the specs' input_size).")] = 224,
     precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="channels_last memory format.")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,

@@ -147,12 +147,13 @@ def crops_144(image: ImageLike, size: int, scales: tuple[int, ...] | None = None
     return torch.cat(out)
 
 
-def multi_crop(image: ImageLike, size: int, crops: int) -> torch.Tensor:
-    """Dispatch to :func:`crops_1`, :func:`crops_10` or :func:`crops_144` with default resize/scales."""
+def multi_crop(image: ImageLike, size: int, crops: int, resize: int | None = None) -> torch.Tensor:
+    """Dispatch to :func:`crops_1`, :func:`crops_10` (with ``resize``, default ``round(size * 256 / 224)``) or
+    :func:`crops_144` (default scales)."""
     if crops == 1:
-        return crops_1(image, size)
+        return crops_1(image, size, resize)
     if crops == 10:
-        return crops_10(image, size)
+        return crops_10(image, size, resize)
     if crops == 144:
         return crops_144(image, size)
     raise ValueError(f"crops must be one of {CROP_COUNTS}, got {crops}")
@@ -161,7 +162,10 @@ def multi_crop(image: ImageLike, size: int, crops: int) -> torch.Tensor:
 class MultiCropDataset(Dataset):
     """Wrap a dataset of ``(image, label)``; items become ``(crops (K, C, size, size) normalised, label)``."""
 
-    def __init__(self, base: Dataset, size: int, crops: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(
+        self, base: Dataset, size: int, crops: int, mean: tuple[float, ...], std: tuple[float, ...],
+        resize: int | None = None,
+    ) -> None:  # fmt: skip
         if crops not in CROP_COUNTS:
             raise ValueError(f"crops must be one of {CROP_COUNTS}, got {crops}")
         if len(mean) != len(std):
@@ -169,6 +173,7 @@ class MultiCropDataset(Dataset):
         self.base = base
         self.size = size
         self.crops = crops
+        self.resize = resize
         self.mean: list[float] = list(mean)
         self.std: list[float] = list(std)
 
@@ -177,7 +182,7 @@ class MultiCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         image, label = self.base[index]
-        stack = multi_crop(image, self.size, self.crops)
+        stack = multi_crop(image, self.size, self.crops, self.resize)
         return F.normalize(stack, mean=self.mean, std=self.std), label
 
 

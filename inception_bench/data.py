@@ -249,10 +249,6 @@ def _normalise_batch(images: torch.Tensor, mean: Sequence[float], std: Sequence[
     return (x - m) / s
 
 
-def _to_uint8(images: torch.Tensor) -> torch.Tensor:
-    return (images * 255.0).round().clamp(0, 255).to(torch.uint8)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # In-memory data sets
 
@@ -297,7 +293,7 @@ def _in_memory_bundle(
         std=std,
         train=train,
         val=TensorImageDataset(val_norm, val_y),
-        val_raw=TensorImageDataset(_to_uint8(val_x), val_y),
+        val_raw=TensorImageDataset(val_x, val_y),  # float 0..1 at image_size: 1 crop = the val transform
         train_tensors=train_tensors,
         val_tensors=(val_norm, val_y),
         flip=flip,
@@ -498,13 +494,21 @@ def _load_imagenette(root: Path, image_size: int, recipe: str, num_classes: int 
     )
 
 
+def _load_image(path: str) -> Any:
+    """torchvision's default image loader, with a one-line error naming an unreadable file."""
+    try:
+        return datasets.folder.default_loader(path)
+    except OSError as exc:  # PIL.UnidentifiedImageError is an OSError
+        raise IbenchError(f"{path}: unreadable image ({_one_line(exc)}); remove or replace the file") from None
+
+
 def _image_folder(spec: str, path: Path, split: str) -> datasets.ImageFolder:
     folder = path / split
     layout = f"expected {path}/train/<class>/*.jpg and {path}/val/<class>/*.jpg"
     if not folder.is_dir():
         raise IbenchError(f"--data {spec}: {folder} is not a directory; {layout}")
     try:
-        return datasets.ImageFolder(str(folder))
+        return datasets.ImageFolder(str(folder), loader=_load_image)
     except (FileNotFoundError, OSError) as exc:
         raise IbenchError(
             f"--data {spec}: no class folders with images in {folder} ({_one_line(exc)}); {layout}"

@@ -22,6 +22,13 @@ from inception_bench.train import load_checkpoint, model_from_checkpoint, resolv
 TORCHVISION_SPEC = Path(__file__).resolve().parent.parent / "specs" / "googlenet-torchvision.yaml"
 
 
+def _check_writable(path: Path) -> None:
+    """Fail before the work, not after it, when a result could not be written."""
+    parent = Path(path).parent
+    if parent.exists() and not parent.is_dir() or Path(path).is_dir():
+        raise IbenchError(f"--out {path}: not a writable file path; choose another")
+
+
 def torchvision_model(weights: str) -> nn.Module:
     """torchvision's IMAGENET1K_V1 googlenet (``weights="torchvision"``, downloaded) or a state dict file, loaded
     into the torchvision-compatible spec with ``transform_input`` on, as torchvision does for these weights."""
@@ -59,7 +66,7 @@ def torchvision_model(weights: str) -> nn.Module:
 def evaluate(
     checkpoints: list[Path],
     *,
-    data: str,
+    data: str | None = None,
     data_root: str = "data",
     crops: int = 1,
     batch_size: int = 32,
@@ -67,29 +74,50 @@ def evaluate(
     weights: str | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:
-    """Top-1/top-5 of one model or an ensemble on ``data``'s validation split; writes ``out`` (JSON) if given."""
+    """Top-1/top-5 of one model or an ensemble on a validation split; writes ``out`` (JSON) if given.
+
+    ``data`` defaults to what the (first) checkpoint was trained on, with its seed (synthetic data depends on
+    it) and image size. With one crop, images of 64 px or less are only resized (the training validation
+    transform), so a checkpoint's accuracy is reproduced; larger ones are resized to 256/224 of the crop size
+    and center-cropped, as torchvision and the paper do.
+    """
     from inception_bench.data import load_data
 
     if crops not in (1, 10, 144):
         raise IbenchError(f"--crops {crops}: use 1, 10 or 144")
     if not checkpoints and weights is None:
         raise IbenchError("give at least one CHECKPOINT (a run's checkpoint.pt) or --weights")
+    if out is not None:
+        _check_writable(out)
     dev = resolve_device(device)
-    models: list[nn.Module] = [model_from_checkpoint(load_checkpoint(Path(p))) for p in checkpoints]
+    loaded = [load_checkpoint(Path(p)) for p in checkpoints]
+    models: list[nn.Module] = [model_from_checkpoint(c) for c in loaded]
+    recipe = loaded[0].get("config", {}).get("recipe", {}) if loaded else {}
+    if data is None:
+        if not recipe.get("data"):
+            raise IbenchError("--data: required with --weights (e.g. --data imagefolder:/path/to/imagenet)")
+        data = str(recipe["data"])
     if weights is not None:
         models.append(torchvision_model(weights))
     sizes = {m.spec.input_size for m in models}  # type: ignore[union-attr]
     if len(sizes) != 1:
         raise IbenchError(f"the models take different input sizes {sorted(sizes)}; ensemble models of one size")
     size = sizes.pop()
-    bundle = load_data(data, root=data_root, image_size=size, recipe="none")
     classes = {m.spec.num_classes for m in models}  # type: ignore[union-attr]
+    same_data = data.lower() == str(recipe.get("data", "")).lower()
+    bundle = load_data(
+        data, root=data_root, image_size=size, recipe="none", seed=int(recipe.get("seed", 0)) if same_data else 0,
+        num_classes=classes.copy().pop() if data.lower() == "synthetic" and len(classes) == 1 else None,
+    )  # fmt: skip
     if classes != {bundle.num_classes}:
         raise IbenchError(f"--data {data} has {bundle.num_classes} classes, the models {sorted(classes)}")
+    if any(m.spec.in_channels != 3 for m in models):  # type: ignore[union-attr]
+        raise IbenchError("the models take other than 3 input channels; the data sets here are RGB")
     if bundle.val_raw is None:
         raise IbenchError(f"--data {data}: no raw validation images for multi-crop evaluation")
-    dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops) or 1, shuffle=False)
+    resize = size if crops == 1 and size <= 64 else None
+    dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std, resize=resize)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops), shuffle=False)
     for m in models:
         m.eval().to(dev)
     total = top1 = top5 = 0

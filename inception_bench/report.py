@@ -46,7 +46,7 @@ def _load_study(folder: Path) -> Study:
     import pandas as pd
 
     if (folder / "results.csv").exists():
-        frame = read_results_csv(folder / "results.csv")
+        frame = _usable(read_results_csv(folder / "results.csv"))
         meta = read_json(folder / "ablation.json") if (folder / "ablation.json").exists() else {}
         return Study(meta.get("name", folder.name), folder, frame, meta)
     finals = sorted(folder.glob(FINAL)) + sorted(folder.glob(f"*/{FINAL}")) + sorted(folder.glob(f"*/*/{FINAL}"))
@@ -59,12 +59,26 @@ def _load_study(folder: Path) -> Study:
     for final in finals:
         rec = read_json(final)
         run_dir = final.parent
-        rows.append({"variant": run_dir.name, "seed": 0, **rec, "run_dir": str(run_dir)})
+        # DIR/<variant>/seed-<s>/ (the ablate layout) or DIR/<run>/
+        variant = run_dir.parent.name if re.fullmatch(r"seed-\d+", run_dir.name) else run_dir.name
+        rows.append({"variant": variant, "seed": 0, **rec, "run_dir": str(run_dir)})
         config = run_dir / "config.json"
         if config.exists():
             cfg = read_json(config)
             rows[-1]["seed"] = cfg.get("recipe", {}).get("seed", 0)
-    return Study(folder.name, folder, pd.DataFrame(rows), {})
+    return Study(folder.name, folder, _usable(pd.DataFrame(rows)), {})
+
+
+def _usable(frame: Any) -> Any:
+    """Every results column present; a 'completed' row without its metrics is marked as such, not averaged."""
+    from inception_bench.results import RESULT_COLUMNS
+
+    frame = frame.reindex(columns=list(dict.fromkeys(RESULT_COLUMNS + list(frame.columns))))
+    frame["error"] = frame["error"].astype(object)
+    broken = (frame["status"] == "completed") & frame[["val_top1", "val_top5", "params", "ops"]].isna().any(axis=1)
+    frame.loc[broken, "status"] = "incomplete-record"
+    frame.loc[broken, "error"] = "the run record lacks val_top1/val_top5/params/ops"
+    return frame
 
 
 # ------------------------------------------------------------------------------------------------ numbers
@@ -242,14 +256,13 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def plots(study: Study, rows: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+def plots(study: Study, rows: list[dict[str, Any]], slug: str) -> list[tuple[str, bytes]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     images = []
-    slug = study.name
     for key, label, fname in [
         ("ops", "multiply-adds (M)", "error-vs-macs"),
         ("params", "parameters (M)", "error-vs-params"),
@@ -280,7 +293,7 @@ def plots(study: Study, rows: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
         for variant, runs in curves.items():
             n = min(len(r) for r in runs)
             arr = np.array([r[:n] for r in runs]) * 100
-            mean, std = arr.mean(0), arr.std(0)
+            mean, std = arr.mean(0), (arr.std(0, ddof=1) if len(arr) > 1 else np.zeros(n))
             x = np.arange(1, n + 1)
             ax.plot(x, mean, label=variant)
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
@@ -339,9 +352,11 @@ def _eval_table(folders: list[Path]) -> tuple[list[str], list[list[Any]]] | None
     for folder in folders:
         for path in sorted(folder.rglob("eval-*.json")):
             try:
-                records.append(read_json(path))
+                record = read_json(path)
             except IbenchError:
                 continue
+            if {"top1_error", "top5_error"} <= set(record):
+                records.append(record)
     if not records:
         return None
     records.sort(key=lambda r: (r.get("models", 1), r.get("crops", 1)))
@@ -364,8 +379,10 @@ def _bench_section(path: Path) -> Section:
     except (OSError, ValueError) as e:
         raise IbenchError(f"{path}: corrupt benchmark file ({' '.join(str(e).split())[:120]})") from None
     keys = [k for k, _ in COLUMNS]
-    if not {"model", "mode", "images_per_sec"} <= set(frame.columns):
-        raise IbenchError(f"{path}: not an `ibench bench --output` CSV (no model/mode/images_per_sec columns)")
+    needed = set(keys) | {"device", "precision", "image_size", "torch_version", "date"}
+    if not needed <= set(frame.columns):
+        missing = ", ".join(sorted(needed - set(frame.columns)))
+        raise IbenchError(f"{path}: not an `ibench bench --output` CSV (missing columns {missing})")
     frame = frame.astype(object).where(frame.notna(), None)
     rows = [[format_cell(k, r.get(k)) for k in keys] for r in frame.to_dict("records")]
     settings = sorted(
@@ -389,8 +406,13 @@ def build_sections(folders: list[Path]) -> tuple[list[Section], list[dict[str, A
     for path in [f for f in folders if f.is_file()]:
         sections.append(_bench_section(path))
     folders = [f for f in folders if not f.is_file()]
+    slugs: set[str] = set()
     for folder in folders:
         study = _load_study(folder)
+        slug, n = study.name, 2
+        while slug in slugs:  # two studies of one name must not overwrite each other's plots
+            slug, n = f"{study.name}-{n}", n + 1
+        slugs.add(slug)
         rows = summarize(study)
         for r in rows:
             summary_rows.append({"study": study.name, **r})
@@ -414,7 +436,7 @@ def build_sections(folders: list[Path]) -> tuple[list[Section], list[dict[str, A
         notes = _status_sections(study)
         if notes:
             s.paragraphs.append("Runs that did not complete (not in the table):\n" + "\n".join(notes))
-        s.images = plots(study, rows)
+        s.images = plots(study, rows, slug)
         sections.append(s)
         if (folder / "bench.csv").exists():
             sections.append(_bench_section(folder / "bench.csv"))

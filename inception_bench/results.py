@@ -16,8 +16,11 @@ os.umask(_UMASK)
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (readers see the old file or the new one, never a mix)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise IbenchError(f"{path}: cannot write here ({e.strerror or e}); choose a writable location") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -25,6 +28,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise IbenchError(f"{path}: cannot write here ({e.strerror or e}); choose a writable location") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -42,8 +48,8 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 
 
-def read_json(path: Path) -> dict:
-    """A JSON object from a results file, or one clear error naming the file."""
+def read_json(path: Path, hint: str = "delete it to redo that run") -> dict:
+    """A JSON object from a results file, or one clear error naming the file (and ``hint``)."""
     import json
 
     try:
@@ -52,9 +58,9 @@ def read_json(path: Path) -> dict:
         raise IbenchError(f"{path}: not found") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         reason = " ".join(str(e).split())
-        raise IbenchError(f"{path}: corrupt results file ({reason}); delete it to redo that run") from None
+        raise IbenchError(f"{path}: corrupt results file ({reason}); {hint}") from None
     if not isinstance(data, dict):
-        raise IbenchError(f"{path}: corrupt results file (expected a JSON object); delete it to redo that run")
+        raise IbenchError(f"{path}: corrupt results file (expected a JSON object); {hint}")
     return data
 
 

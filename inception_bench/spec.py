@@ -266,6 +266,8 @@ class Spec(_Strict):
         linear = [r for r in self.layers if isinstance(r, LinearRow)]
         if len(linear) != 1 or not isinstance(self.layers[-1], LinearRow | SoftmaxRow):
             raise ValueError("layers: the table must end with exactly one 'linear' row (optionally + 'softmax')")
+        if self.transform_input and self.in_channels != 3:
+            raise ValueError("transform_input re-normalises RGB ImageNet inputs; it needs in_channels=3")
         inception = {r.id for r in self.layers if isinstance(r, InceptionRow)}
         for point in self.aux.attach:
             if point not in inception:

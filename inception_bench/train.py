@@ -83,6 +83,7 @@ class Recipe:
             (0 < self.ema_decay < 1, "--ema-decay", "must be in (0, 1)"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision", "use auto, fp32, bf16 or fp16"),
             (self.workers >= 0, "--workers", "must be >= 0"),
+            (self.image_size is None or self.image_size >= 8, "--image-size", "must be at least 8 pixels"),
         ]
         for ok, option, why in checks:
             if not ok:
@@ -237,7 +238,7 @@ def _all_reduce(values: list[float], dist_info: Dist, device: torch.device) -> l
 def _loaders(recipe: Recipe, spec: Spec, device: torch.device, dist_info: Dist) -> tuple[Any, Any, Any]:
     from inception_bench.data import DeviceLoader, load_data, make_loader
 
-    size = recipe.image_size or spec.input_size
+    size = spec.input_size
     bundle = load_data(
         recipe.data, root=recipe.data_root, image_size=size, recipe=recipe.recipe, seed=recipe.seed,
         num_classes=spec.num_classes if recipe.data.lower() == "synthetic" else None,
@@ -355,7 +356,17 @@ def train(
     epochs in total without writing ``final.json`` (an interruption, for tests).
     """
     recipe.validate()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise IbenchError(f"--out {out}: exists and is not a folder; choose a run directory")
+    if recipe.image_size is not None and recipe.image_size != loaded.spec.input_size:
+        # the network is planned, counted and recorded at the size it is trained at
+        from inception_bench.spec import load_spec
+
+        loaded = load_spec(loaded.path, {**loaded.overrides, "input_size": recipe.image_size})
     spec = loaded.spec
+    if spec.in_channels != 3:
+        raise IbenchError(f"--set in_channels={spec.in_channels}: the data sets here are RGB; use in_channels=3")
     device = resolve_device(recipe.device)
     dist_info = _init_distributed(device.type)
     if device.type == "cuda" and dist_info.world_size > 1:
@@ -429,7 +440,12 @@ def train(
         return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
     if dist_info.main:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise IbenchError(
+                f"--out {out}: cannot create it ({e.strerror}); choose a writable run directory"
+            ) from None
         atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
         _write_metrics(out, history)
 
@@ -557,7 +573,7 @@ def _config(
 
 # What must not change between an interrupted run and its resumption (device and versions may).
 _RESUME_KEYS = ("spec", "recipe", "world_size")
-_RESUME_RECIPE_FREE = ("device", "workers", "compile")
+_RESUME_RECIPE_FREE = ("device", "workers", "compile", "data_root")
 
 
 def _check_same_config(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -134,6 +135,45 @@ def test_kill_minus_nine_then_resume(tmp_path):
     assert set(pd.read_csv(out / "results.csv").status) == {"completed"}
 
 
+def _fake_worker(monkeypatch, returncode, final=None):
+    import inception_bench.ablate as abl
+
+    def fake_run(cmd, **kw):
+        run_dir = Path(cmd[-1])
+        if final is not None:
+            (run_dir / "final.json").write_text(json.dumps(final))
+        return subprocess.CompletedProcess(cmd, returncode)
+
+    monkeypatch.setattr(abl.subprocess, "run", fake_run)
+
+
+def test_worker_record_is_kept_and_interrupts_stay_partial(tmp_path, monkeypatch):
+    run = PlannedRun("v", 0, {}, {}, {}, tmp_path / "v" / "seed-0")
+    own = {"status": "failed", "message": "out of memory at batch size 64; lower --batch-size"}
+    _fake_worker(monkeypatch, 1, own)
+    _launch(run, {})
+    assert run.status == "failed" and json.loads((run.run_dir / "final.json").read_text()) == own
+    run2 = PlannedRun("w", 0, {}, {}, {}, tmp_path / "w" / "seed-0")
+    _fake_worker(monkeypatch, -signal.SIGINT)
+    _launch(run2, {})
+    assert run2.status == "partial" and not (run2.run_dir / "final.json").exists()  # resumed next time
+    run3 = PlannedRun("x", 0, {}, {}, {}, tmp_path / "x" / "seed-0")
+    _fake_worker(monkeypatch, -signal.SIGKILL)
+    _launch(run3, {})
+    final = json.loads((run3.run_dir / "final.json").read_text())
+    assert run3.status == "failed" and "killed by signal 9" in final["message"]
+
+
+def test_axes_hold_resolved_values(tmp_path):
+    path = _ablation(tmp_path, grid={}, variants=[{"name": "base"}, {"name": "naive", "set": {"module": "naive"}},
+                                                  {"name": "no-aux", "set": {"aux.enabled": False}}])  # fmt: skip
+    plan = plan_ablation(path, tmp_path / "o")
+    axes = {r.variant: r.axes for r in plan.runs}
+    assert axes["base"] == {"module": "reduced", "aux.enabled": True}  # defaults, not blanks
+    assert axes["naive"] == {"module": "naive", "aux.enabled": True}
+    assert axes["no-aux"] == {"module": "reduced", "aux.enabled": False}
+
+
 def test_crashing_run_is_recorded(tmp_path):
     run = PlannedRun("broken", 0, {}, {}, {}, tmp_path / "broken" / "seed-0")
     run.request = {"spec_path": str(tmp_path / "missing.yaml"), "overrides": {}, "recipe": {}, "seed": 0}
@@ -150,6 +190,8 @@ def test_crashing_run_is_recorded(tmp_path):
         ({"grid": {"module": ["fancy"]}}, "variant module-fancy"),
         ({"recipe": {"epochz": 2}}, "recipe: unknown field 'epochz'"),
         ({"recipe": {"epochs": 0}}, "--epochs 0"),
+        ({"recipe": {"epochs": "two"}}, "recipe.epochs: Input should be a valid integer"),
+        ({"recipe": {"epochs": 1.5}}, "recipe.epochs: Input should be a valid integer"),
         ({"seeds": [1, 1]}, "seeds: Value error, must be distinct"),
         ({"baseline": "nope"}, "baseline: 'nope' is not a variant"),
         ({"variants": [{"name": "a"}, {"name": "a"}]}, "variant names must be unique"),

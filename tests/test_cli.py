@@ -172,3 +172,17 @@ def test_fuzzed_specs_through_the_cli(raw, small, tmp_path_factory):
         assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     else:
         json.loads(result.stdout)
+
+
+def test_unwritable_outputs_and_rgb_only(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    result = _run("count", str(SMALL), "--format", "csv", "--output", str(blocker / "x.csv"))
+    assert result.exit_code == 2 and "cannot write here" in result.stderr and "Traceback" not in result.output
+    result = _run("train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
+                  "--device", "cpu", "--workers", "0", "--out", str(blocker))  # fmt: skip
+    assert result.exit_code == 2 and "afile" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = _run("count", "--set", "in_channels=1", "--set", "transform_input=true")
+    assert result.exit_code == 2 and "transform_input" in result.stderr
+    result = _run("train", str(SMALL), "--set", "in_channels=1", "--out", str(tmp_path / "g"))
+    assert result.exit_code == 2 and "RGB" in result.stderr

@@ -478,3 +478,16 @@ def test_cifar10_from_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     resized = load_data("cifar10", root=tmp_path, image_size=48)
     assert resized.train_tensors is not None and resized.train_tensors[0].shape == (25, 3, 48, 48)
     assert resized.val[0][0].shape == (3, 48, 48) and resized.train[0][0].shape == (3, 48, 48)
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "val"):
+        (tmp_path / split / "a").mkdir(parents=True)
+        Image.new("RGB", (40, 40), "red").save(tmp_path / split / "a" / "ok.png")
+    (tmp_path / "val" / "a" / "bad.jpg").write_bytes(b"not an image")
+    bundle = load_data(f"imagefolder:{tmp_path}", image_size=32)
+    with pytest.raises(IbenchError, match=r"bad\.jpg: unreadable image"):
+        for i in range(len(bundle.val)):
+            bundle.val[i]

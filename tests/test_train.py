@@ -15,6 +15,7 @@ from conftest import ROOT, SMALL
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
+from inception_bench.count import count
 from inception_bench.errors import IbenchError
 from inception_bench.evaluate import evaluate, torchvision_model
 from inception_bench.spec import load_spec
@@ -63,8 +64,6 @@ def test_run_directory_contents(trained):
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)  # no code can run from a checkpoint
     assert ckpt["epoch"] == 3 and ckpt["averaged"] is not None
     # params and ops come from the same counting as `ibench count` of the same variant
-    from inception_bench.count import count
-
     assert saved["params"] == count(load_spec(SMALL, TINY)).total["params"]
 
 
@@ -92,6 +91,24 @@ def test_resume_reaches_the_same_result(trained, tmp_path):
     a = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(partial / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_on_the_streaming_loader_path(tmp_path):
+    # the paper recipe streams through a DataLoader (no on-device tensors): resuming must still be exact
+    kw = dict(recipe="paper", epochs=2, batch_size=64)
+    _train(tmp_path / "a", **kw)
+    assert _train(tmp_path / "b", stop_after=1, **kw)["status"] == "interrupted"
+    train(load_spec(SMALL, TINY), _recipe(**kw), tmp_path / "b", resume=True, quiet=True)
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+
+
+def test_image_size_is_the_trained_and_counted_size(tmp_path):
+    final = _train(tmp_path / "s", epochs=1, image_size=48)
+    assert final["ops"] == count(load_spec(SMALL, {**TINY, "input_size": 48})).total["ops"]
+    config = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert config["spec"]["input_size"] == 48
+    with pytest.raises(IbenchError, match="--image-size 0"):
+        _train(tmp_path / "z", image_size=0)
 
 
 def test_resume_refuses_a_different_config(trained, tmp_path):
@@ -164,9 +181,12 @@ def test_bad_train_options(tmp_path):
 
 def test_eval_crops_and_ensemble(trained, tmp_path):
     out, final = trained
-    one = evaluate([out / "checkpoint.pt"], data="synthetic", crops=1, device="cpu", out=tmp_path / "e1.json")
+    # --data defaults to the checkpoint's (synthetic, seed 1); one crop of a small image is the val transform,
+    # so the checkpoint's own validation accuracy is reproduced
+    one = evaluate([out / "checkpoint.pt"], crops=1, device="cpu", out=tmp_path / "e1.json")
     assert json.loads((tmp_path / "e1.json").read_text())["top1"] == one["top1"]
     assert one["images"] == 128 and 0 <= one["top1"] <= one["top5"] <= 1
+    assert abs(one["top1"] - final["val_top1"]) <= 1 / 128 and abs(one["top5"] - final["val_top5"]) <= 1 / 128
     ten = evaluate([out / "checkpoint.pt"], data="synthetic", crops=10, device="cpu")
     assert ten["cost"] == 10 and ten["images"] == 128
     ens = evaluate([out / "checkpoint.pt"] * 2, data="synthetic", crops=1, device="cpu")

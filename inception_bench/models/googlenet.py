@@ -8,9 +8,10 @@ Outputs: in eval mode (or with the aux heads off) ``forward`` returns the main l
 ``(N, num_classes)``. In training mode with aux heads it returns :class:`GoogLeNetOutputs` ``(logits, aux)``
 with ``aux`` a tuple of aux logits in attach order; the heads are not run at inference.
 
-Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights and zero biases (the paper's
-DistBelief init is unpublished; the BVLC reproduction uses Xavier); ``trunc_normal`` - torchvision's
-truncated normal (std 0.01, cut at +-2). Batch norm starts at weight 1, bias 0.
+Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights, conv biases 0.2 and linear
+biases 0 (the paper's DistBelief init is unpublished; this is the BVLC reproduction's); ``kaiming`` - He
+normal (fan out) with zero biases; ``trunc_normal`` - torchvision's truncated normal (std 0.01, cut at +-2).
+Batch norm starts at weight 1, bias 0.
 """
 
 from __future__ import annotations
