@@ -51,8 +51,6 @@ from inception_bench.spec import SPEC_DIR, display_path, load_spec, read_yaml, v
 ABLATION_DIR = SPEC_DIR / "ablations"
 REQUEST = "request.json"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"
-# recipe fields that may differ between an interrupted run and its continuation (machine-specific)
-_MACHINE_FIELDS = ("device", "workers", "data_root", "compile")
 
 
 class VariantSpec(BaseModel):
@@ -219,8 +217,9 @@ def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
 
 
 def _comparable(request: dict[str, Any]) -> dict[str, Any]:
-    recipe = {k: v for k, v in request.get("recipe", {}).items() if k not in _MACHINE_FIELDS}
-    return {"spec": request.get("spec"), "recipe": recipe, "seed": request.get("seed")}
+    from inception_bench.train import portable_recipe
+
+    return {"spec": request.get("spec"), "recipe": portable_recipe(request.get("recipe")), "seed": request.get("seed")}
 
 
 def _status(run: PlannedRun) -> str:

@@ -212,7 +212,7 @@ def count(loaded: LoadedSpec) -> CountReport:
         modules = [getattr(model, p.attr) for p in layers if hasattr(model, p.attr)]
         params = sum(_weights(m) for m in modules)
         ops = sum(macs.get(p.attr, 0) for p in layers if hasattr(model, p.attr))
-        out = layers[-1].out_shape if layers else layers_in_shape(plan, row)
+        out = layers[-1].out_shape if layers else _shape_before(plan, row)
         pp, ppct, pmatch = _diff(params, parse_figure(row.params) if row.params else None)
         po, opct, omatch = _diff(ops, parse_figure(row.ops) if row.ops else None)
         table = table_arithmetic(spec, row, prev_claimed_depth)
@@ -275,7 +275,7 @@ def count(loaded: LoadedSpec) -> CountReport:
     )
 
 
-def layers_in_shape(plan: list[Any], row: Any) -> tuple[int, int, int]:
+def _shape_before(plan: list[Any], row: Any) -> tuple[int, int, int]:
     """The shape flowing past a row that builds no module (an inception row with repeat 0)."""
     before = None
     for p in plan:

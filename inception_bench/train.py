@@ -571,23 +571,23 @@ def _config(
     }
 
 
-# What must not change between an interrupted run and its resumption (device and versions may).
+# What must not change between an interrupted run and its resumption; the machine-specific recipe fields may.
 _RESUME_KEYS = ("spec", "recipe", "world_size")
-_RESUME_RECIPE_FREE = ("device", "workers", "compile", "data_root")
+MACHINE_FIELDS = ("device", "workers", "compile", "data_root")
+
+
+def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
+    """A recipe without its machine-specific fields: what must match for a run to be continued."""
+    return {k: v for k, v in (recipe or {}).items() if k not in MACHINE_FIELDS}
 
 
 def _check_same_config(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
     for key in _RESUME_KEYS:
         a, b = old.get(key), new.get(key)
         if key == "recipe":
-            a = {k: v for k, v in (a or {}).items() if k not in _RESUME_RECIPE_FREE}
-            b = {k: v for k, v in (b or {}).items() if k not in _RESUME_RECIPE_FREE}
+            a, b = portable_recipe(a), portable_recipe(b)
         if a != b:
-            diff = (
-                sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k))
-                if isinstance(a, dict)
-                else []
-            )
+            diff = sorted(k for k in {**a, **b} if a.get(k) != b.get(k)) if isinstance(a, dict) else []
             raise IbenchError(
                 f"--resume {path}: the run was started with a different {key}"
                 + (f" ({', '.join(diff)})" if diff else "")
