@@ -20,12 +20,12 @@ demo: $(STAMP)
 	$(BIN)/ibench report runs/quick --out runs/quick/report
 
 test: $(STAMP)
-	$(BIN)/ruff check inception_bench tests
+	$(BIN)/ruff check inception_bench tests scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check inception_bench tests
-	$(BIN)/ruff format --check inception_bench tests
+	$(BIN)/ruff check inception_bench tests scripts
+	$(BIN)/ruff format --check inception_bench tests scripts
 
 results-count: $(STAMP)
 	$(BIN)/ibench count --format markdown --output results/count/googlenet.md

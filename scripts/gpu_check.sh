@@ -3,11 +3,16 @@
 # baseline, bf16 + channels_last, + torch.compile; torchvision's googlenet measured in the same runs), a
 # torch.profiler breakdown of the fast path, and short trainings on synthetic 224x224 data and on digits.
 # Usage: bash scripts/gpu_check.sh [OUT_DIR]     (default results/bench/gpu-<date>)
+# Runs `ibench` if installed, else `python3 -m inception_bench` from this checkout. The lent GPU machines have
+# torch, torchvision, typer, rich, pandas, scipy and matplotlib but (as of 2026-11-17) not pydantic or fvcore:
+# carry wheels for pydantic, pydantic-core, annotated-types, typing-inspection, fvcore, yacs and termcolor
+# (Python 3.12) as the device tool's README describes, and put them on PYTHONPATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-results/bench/gpu-$(date +%Y-%m-%d)}
-IBENCH=${IBENCH:-ibench}
-PY=${PYTHON:-python}
+PY=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+IBENCH=${IBENCH:-$(command -v ibench || echo "$PY -m inception_bench")}
 B=${BATCH:-128}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
