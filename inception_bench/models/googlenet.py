@@ -70,11 +70,6 @@ class GoogLeNet(nn.Module):
                 self.aux_after[layer.attr] = f"aux{i}"
         _init_weights(self, spec.init)
 
-    @property
-    def aux_heads(self) -> dict[str, nn.Module]:
-        """Aux head attribute -> module, in attach order."""
-        return {name: getattr(self, name) for name in self.aux_after.values()}
-
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         # torchvision's transform_input: re-normalise from ImageNet mean/std to the (x - 0.5) / 0.5 its
         # ported TF-slim weights expect.
