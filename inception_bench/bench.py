@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from inception_bench.errors import IbenchError
@@ -107,14 +106,13 @@ def _sync(device: torch.device) -> None:
 
 
 def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
-    if isinstance(output, GoogLeNetOutputs):
-        return F.cross_entropy(output.logits, target) + aux_weight * sum(F.cross_entropy(a, target) for a in output.aux)
-    if isinstance(output, tuple):  # torchvision's GoogLeNetOutputs(logits, aux2, aux1)
+    """``train.loss_fn``, also for torchvision's output tuple ``(logits, aux2, aux1)``."""
+    from inception_bench.train import loss_fn
+
+    if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
         logits, *aux = output
-        return F.cross_entropy(logits, target) + aux_weight * sum(
-            F.cross_entropy(a, target) for a in aux if a is not None
-        )
-    return F.cross_entropy(output, target)
+        output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
+    return loss_fn(output, target, aux_weight)
 
 
 def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int,

@@ -107,7 +107,7 @@ def evaluate(
     same_data = data.lower() == str(recipe.get("data", "")).lower()
     bundle = load_data(
         data, root=data_root, image_size=size, recipe="none", seed=int(recipe.get("seed", 0)) if same_data else 0,
-        num_classes=classes.copy().pop() if data.lower() == "synthetic" and len(classes) == 1 else None,
+        num_classes=next(iter(classes)) if data.lower() == "synthetic" and len(classes) == 1 else None,
     )  # fmt: skip
     if classes != {bundle.num_classes}:
         raise IbenchError(f"--data {data} has {bundle.num_classes} classes, the models {sorted(classes)}")

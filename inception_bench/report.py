@@ -522,7 +522,7 @@ def _md_block_to_html(md: str) -> str:
             while i < len(lines) and lines[i].startswith("|"):
                 block.append([c.strip() for c in lines[i].strip("|").split("|")])
                 i += 1
-            out.append(_html_table(block[0], [r for r in block[2:]]))
+            out.append(_html_table(block[0], block[2:]))
             continue
         if line.startswith("- "):
             items = []
