@@ -20,12 +20,13 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,16 @@ from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNetOutputs, build_model
 from inception_bench.spec import LoadedSpec
 
-# Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision.
+# Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
+# match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
+# unless torch.backends.cudnn.allow_tf32 is off; "fp32-strict" (plain fp32 units) applies then.
 PEAK_TMACS = {
-    "H100": {"bf16": 494.7, "fp16": 494.7, "fp32": 33.5},  # SXM: 989 TFLOPS bf16 dense, 67 fp32
-    "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 33.5},
-    "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 9.75},
+    "H100 PCIe": {"bf16": 378.0, "fp16": 378.0, "fp32": 189.0, "fp32-strict": 25.6},  # 756 TFLOPS bf16 dense
+    "H100": {"bf16": 494.7, "fp16": 494.7, "fp32": 247.4, "fp32-strict": 33.5},  # SXM: 989 bf16, 495 tf32, 67 fp32
+    "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 247.4, "fp32-strict": 33.5},
+    "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 78.0, "fp32-strict": 9.75},
 }
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
@@ -52,6 +57,8 @@ class BenchSettings:
     precision: str = "fp32"  # fp32 | bf16 | fp16
     channels_last: bool = False
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
+    inductor: dict[str, Any] = field(default_factory=dict)  # torch._inductor.config settings, e.g. freezing=True
     device: str = "auto"
     steps: int = 20
     warmup: int = 5
@@ -65,9 +72,26 @@ class BenchSettings:
             (self.precision in ("fp32", "bf16", "fp16"), "--precision", self.precision, "use fp32, bf16 or fp16"),
             (self.steps >= 1, "--steps", self.steps, "must be at least 1"),
             (self.warmup >= 0, "--warmup", self.warmup, "must be >= 0"),
+            (self.compile_mode in COMPILE_MODES, "--compile-mode", self.compile_mode, "use " + "|".join(COMPILE_MODES)),
         ]:
             if not ok:
                 raise IbenchError(f"{option} {value}: {why}")
+        if self.inductor and not self.compile:
+            raise IbenchError("--inductor: applies to torch.compile only; add --compile")
+        if self.inductor:
+            from torch._inductor import config
+
+            known = set(config.get_config_copy())
+            for key in self.inductor:
+                if key not in known:
+                    raise IbenchError(f"--inductor {key}: not a torch._inductor.config setting (e.g. freezing=true)")
+
+    def compile_label(self) -> str:
+        """``compile_mode`` of a row: the mode, then any inductor settings ("" when not compiled)."""
+        if not self.compile:
+            return ""
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.inductor.items()))
+        return self.compile_mode + (f"; {extra}" if extra else "")
 
 
 @dataclass
@@ -78,6 +102,7 @@ class BenchRow:
     precision: str
     channels_last: bool
     compile: bool
+    compile_mode: str  # "" when not compiled
     batch_size: int
     image_size: int
     images_per_sec: float
@@ -121,7 +146,10 @@ def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torc
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings.precision)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=fmt)
-    runner: nn.Module = torch.compile(model) if settings.compile else model  # type: ignore[assignment]
+    runner: nn.Module = model
+    if settings.compile:
+        compile_mode = None if settings.compile_mode == "default" else settings.compile_mode
+        runner = torch.compile(model, mode=compile_mode)  # type: ignore[assignment]
     optimizer = (
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
         if mode == "train"
@@ -191,6 +219,8 @@ def _peak(device: torch.device, precision: str, override: float | None) -> float
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
+    if precision == "fp32" and not torch.backends.cudnn.allow_tf32:
+        precision = "fp32-strict"
     for key, peaks in PEAK_TMACS.items():
         if key in name:
             return peaks[precision]
@@ -206,13 +236,17 @@ def _tv_counts(image_size: int) -> tuple[int, int]:
     return total["params"], total["ops"]
 
 
+# A model to measure: name, factory, classes, params, MACs, aux loss weight.
+Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
+
+
 def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool = True) -> list[BenchRow]:
     """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model."""
     import datetime
 
     from inception_bench.count import count
     from inception_bench.spec import load_spec
-    from inception_bench.train import device_name, resolve_device
+    from inception_bench.train import resolve_device
 
     settings.validate()
     device = resolve_device(settings.device)
@@ -223,7 +257,7 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
     modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
     peak = _peak(device, settings.precision, settings.peak_tmacs)
     date = datetime.date.today().isoformat()
-    entries: list[tuple[str, Callable[[], nn.Module], int, int, int, float]] = []
+    entries: list[Entry] = []
     for name, loaded in variants:
         sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
         totals = count(sized).total
@@ -238,30 +272,46 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
                                                                                init_weights=True), 1000, params, macs,
                         0.3))  # fmt: skip
     rows: list[BenchRow] = []
-    for mode in modes:
-        baseline = None
-        measured = []
-        for name, factory, classes, params, macs, aux_weight in entries:
-            torch.manual_seed(0)
-            step = make_step(factory(), mode, settings, device, classes, aux_weight)
-            m = measure(step, settings, device)
-            ips = m["batch"] / m["median"]
-            rate = (3 if mode == "train" else 1) * macs * ips / 1e12
-            measured.append((name, m, ips, params, macs, rate))
-            if name == "torchvision googlenet":
-                baseline = ips
-        for name, m, ips, params, macs, rate in measured:
-            rows.append(
-                BenchRow(
-                    model=name, mode=mode, device=device_name(device), precision=settings.precision,
-                    channels_last=settings.channels_last, compile=settings.compile, batch_size=m["batch"],
-                    image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
-                    step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
-                    tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
-                    vs_torchvision=ips / baseline if baseline else None, note=m["note"],
-                    torch_version=str(torch.__version__), date=date,
-                )
-            )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if settings.inductor:
+            from torch._inductor import config
+
+            stack.enter_context(config.patch(settings.inductor))
+        for mode in modes:
+            rows += _measure_mode(mode, entries, settings, device, peak, date)
+    return rows
+
+
+def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, device: torch.device,
+                  peak: float | None, date: str) -> list[BenchRow]:  # fmt: skip
+    """All entries in one mode; each row's ``vs_torchvision`` is against torchvision's row of this mode."""
+    from inception_bench.train import device_name
+
+    rows: list[BenchRow] = []
+    baseline = None
+    measured = []
+    for name, factory, classes, params, macs, aux_weight in entries:
+        torch.manual_seed(0)
+        step = make_step(factory(), mode, settings, device, classes, aux_weight)
+        m = measure(step, settings, device)
+        ips = m["batch"] / m["median"]
+        rate = (3 if mode == "train" else 1) * macs * ips / 1e12
+        measured.append((name, m, ips, params, macs, rate))
+        if name == "torchvision googlenet":
+            baseline = ips
+    for name, m, ips, params, macs, rate in measured:
+        rows.append(
+            BenchRow(
+                model=name, mode=mode, device=device_name(device), precision=settings.precision,
+                channels_last=settings.channels_last, compile=settings.compile,
+                compile_mode=settings.compile_label(), batch_size=m["batch"],
+                image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
+                step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
+                tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
+                vs_torchvision=ips / baseline if baseline else None, note=m["note"],
+                torch_version=str(torch.__version__), date=date,
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -291,11 +341,27 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
 
 COLUMNS = [
-    ("model", "model"), ("mode", "mode"), ("batch_size", "batch"), ("images_per_sec", "img/s"),
+    ("model", "model"), ("mode", "mode"), ("setup", "setup"), ("batch_size", "batch"), ("images_per_sec", "img/s"),
     ("step_ms_median", "step ms"), ("step_ms_iqr", "IQR ms"), ("peak_memory_mb", "peak MiB"),
     ("params", "params"), ("macs", "MACs"), ("tmacs_per_sec", "TMAC/s"), ("peak_fraction", "of peak"),
     ("vs_torchvision", "vs tv"), ("note", "note"),
 ]  # fmt: skip
+
+
+def setup_label(row: dict[str, Any]) -> str:
+    """A row's settings in words, e.g. ``bf16 + channels_last + compile (reduce-overhead)``."""
+    parts = [str(row.get("precision"))]
+    if str(row.get("channels_last")) == "True":
+        parts.append("channels_last")
+    if str(row.get("compile")) == "True":
+        mode = row.get("compile_mode")
+        parts.append("compile" + (f" ({mode})" if isinstance(mode, str) and mode not in ("", "default") else ""))
+    return " + ".join(parts)
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows (``BenchRow`` fields, from this run or a CSV) as the cells of ``COLUMNS``."""
+    return [[setup_label(r) if k == "setup" else format_cell(k, r.get(k)) for k, _ in COLUMNS] for r in rows]
 
 
 def format_cell(key: str, value: Any) -> str:

@@ -356,6 +356,16 @@ def bench_(
     precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="channels_last memory format.")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
+    compile_mode: Annotated[
+        str, typer.Option(help="torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune.")
+    ] = "default",
+    inductor: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="torch._inductor.config KEY=VALUE for --compile, repeatable (e.g. freezing=true for inference).",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
     steps: Annotated[int, typer.Option(help="Timed steps per measurement.")] = 20,
     warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 5,
@@ -372,8 +382,11 @@ def bench_(
 ) -> None:
     """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
     with user_errors():
+        from dataclasses import asdict
+
         from inception_bench import bench as b
         from inception_bench.spec import SPEC_DIR, display_path, load_spec, read_yaml, variant_overrides
+        from inception_bench.spec import parse_overrides as parse_settings
 
         overrides = variant_overrides(module.value if module else None, aux, set_)
         if spec is None:
@@ -393,7 +406,8 @@ def bench_(
             variants = list(seen.items())  # type: ignore[arg-type]
         settings = b.BenchSettings(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
-            channels_last=channels_last, compile=compile_, device=device, steps=steps, warmup=warmup,
+            channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
+            inductor=parse_settings(inductor, "--inductor"), device=device, steps=steps, warmup=warmup,
             peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
@@ -401,12 +415,9 @@ def bench_(
             b.append_rows(rows, output)
         if fmt is BenchFormat.json:
             import json
-            from dataclasses import asdict
 
             sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         elif fmt is BenchFormat.csv:
-            from dataclasses import asdict
-
             import pandas as pd
 
             sys.stdout.write(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False))
@@ -415,13 +426,10 @@ def bench_(
             from rich.table import Table
 
             r0 = rows[0]
-            table = Table(
-                *[label for _, label in b.COLUMNS],
-                title=f"{r0.device}, {r0.precision}, {r0.image_size}px, channels_last {r0.channels_last}, "
-                f"compile {r0.compile}, torch {r0.torch_version}",
-            )
-            for r in rows:
-                table.add_row(*[b.format_cell(k, getattr(r, k)) for k, _ in b.COLUMNS])
+            table = Table(*[label for _, label in b.COLUMNS],
+                          title=f"{r0.device}, {r0.image_size}px, torch {r0.torch_version}")  # fmt: skip
+            for cells in b.table_rows([asdict(r) for r in rows]):
+                table.add_row(*cells)
             Console(width=max(Console().width, 150)).print(table)
 
 

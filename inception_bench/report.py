@@ -372,25 +372,25 @@ def _bench_section(path: Path) -> Section:
     """The rows of an ``ibench bench --output`` CSV file."""
     import pandas as pd
 
-    from inception_bench.bench import COLUMNS, format_cell
+    from inception_bench.bench import COLUMNS, table_rows
 
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as e:
         raise IbenchError(f"{path}: corrupt benchmark file ({' '.join(str(e).split())[:120]})") from None
-    keys = [k for k, _ in COLUMNS]
-    needed = set(keys) | {"device", "precision", "image_size", "torch_version", "date"}
+    keys = [k for k, _ in COLUMNS if k != "setup"]
+    needed = set(keys) | {"device", "precision", "channels_last", "compile", "image_size", "torch_version", "date"}
     if not needed <= set(frame.columns):
         missing = ", ".join(sorted(needed - set(frame.columns)))
         raise IbenchError(f"{path}: not an `ibench bench --output` CSV (missing columns {missing})")
     frame = frame.astype(object).where(frame.notna(), None)
-    rows = [[format_cell(k, r.get(k)) for k in keys] for r in frame.to_dict("records")]
+    rows = table_rows(frame.to_dict("records"))
     settings = sorted(
-        {f"{r['device']}, {r['precision']}, {r['image_size']}px, torch {r['torch_version']}, {r['date']}"
+        {f"{r['device']}, {r['image_size']}px, torch {r['torch_version']}, {r['date']}"
          for r in frame.to_dict("records")}
     )  # fmt: skip
     return Section(
-        f"Throughput ({path.name})",
+        f"Throughput ({path.parent.name}/{path.name})",
         ["Measured with `ibench bench`: " + "; ".join(settings) + ". `vs tv`: images/s over torchvision's "
          "googlenet in the same run. TMAC/s counts 3x the forward MACs for a training step."],
         [([label for _, label in COLUMNS], rows)],

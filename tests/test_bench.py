@@ -16,6 +16,7 @@ from inception_bench import bench as b
 from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
+from inception_bench.models import build_model
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -42,6 +43,7 @@ def test_fields_and_ratio(rows):
     for r in rows:
         assert r["peak_memory_mb"] > 0 and r["step_ms_iqr"] >= 0 and r["device"].startswith("cpu")
         assert r["peak_fraction"] is None  # no known peak for a CPU
+        assert r["compile"] is False and r["compile_mode"] == ""
         factor = 3 if r["mode"] == "train" else 1
         assert r["tmacs_per_sec"] == pytest.approx(factor * r["macs"] * r["images_per_sec"] / 1e12)
     ours = rows[0]
@@ -84,12 +86,66 @@ def test_append_and_bad_options(tmp_path):
     report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep")])  # ibench report shows it
     assert report.exit_code == 0, report.output
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "## Throughput (bench.csv)" in md and md.count("| specs/googlenet-small.yaml | infer |") == 2
+    assert (
+        f"## Throughput ({tmp_path.name}/bench.csv)" in md
+        and md.count("| specs/googlenet-small.yaml | infer | fp32 |") == 2
+    )
     for args, expect in [
         (["--precision", "bf16"], "--precision bf16: only on CUDA"),
         (["--mode", "sideways"], "--mode sideways"),
         (["--batch-size", "0"], "--batch-size 0"),
         (["--device", "cuda"], "--device cuda"),
+        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest"),
     ]:
         result = runner.invoke(app, ["bench", str(SMALL), *TINY, *args])
         assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
+
+
+def test_setup_label_reads_rows_and_old_csvs():
+    row = {"precision": "bf16", "channels_last": True, "compile": True, "compile_mode": "reduce-overhead"}
+    assert b.setup_label(row) == "bf16 + channels_last + compile (reduce-overhead)"
+    assert b.setup_label({**row, "compile_mode": "default"}) == "bf16 + channels_last + compile"
+    # a CSV read back by pandas: booleans as strings or numpy bools, no compile_mode column in older files
+    assert b.setup_label({"precision": "fp32", "channels_last": "False", "compile": "True"}) == "fp32 + compile"
+    assert (
+        b.setup_label({"precision": "fp32", "channels_last": False, "compile": False, "compile_mode": float("nan")})
+        == "fp32"
+    )
+
+
+def _step_changes_weights(mode: str, settings: b.BenchSettings) -> bool:
+    spec = load_spec(SMALL, {"width_mult": 0.125}).spec
+    model = build_model(spec)
+    before = [p.detach().clone() for p in model.parameters()]
+    step = b.make_step(model, mode, settings, torch.device("cpu"), spec.num_classes, spec.aux.loss_weight)
+    step(2)
+    return any(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
+
+
+def test_train_steps_update_weights_and_infer_steps_do_not(monkeypatch):
+    compiled = []
+
+    def fake_compile(model, mode=None):  # the settings reach torch.compile; the step logic is what is tested
+        compiled.append(mode)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    for compile_mode in ("default", "reduce-overhead"):
+        settings = b.BenchSettings(image_size=32, compile=True, compile_mode=compile_mode)
+        assert _step_changes_weights("train", settings)
+        assert not _step_changes_weights("infer", settings)
+    assert compiled == [None, None, "reduce-overhead", "reduce-overhead"]
+    assert _step_changes_weights("train", b.BenchSettings(image_size=32))
+
+
+def test_inductor_settings_are_checked_and_recorded():
+    settings = b.BenchSettings(compile=True, compile_mode="reduce-overhead", inductor={"freezing": True})
+    settings.validate()
+    assert settings.compile_label() == "reduce-overhead; freezing=True"
+    assert b.BenchSettings().compile_label() == ""
+    with pytest.raises(IbenchError, match="--inductor: applies to torch.compile only"):
+        b.BenchSettings(inductor={"freezing": True}).validate()
+    with pytest.raises(IbenchError, match="--inductor fastest: not a torch._inductor.config setting"):
+        b.BenchSettings(compile=True, inductor={"fastest": 1}).validate()
+    result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--compile", "--inductor", "nonsense"])
+    assert result.exit_code == 2 and "--inductor 'nonsense': expected KEY=VALUE" in result.stderr, result.output
