@@ -76,15 +76,18 @@ class BenchSettings:
         ]:
             if not ok:
                 raise IbenchError(f"{option} {value}: {why}")
-        if self.inductor and not self.compile:
-            raise IbenchError("--inductor: applies to torch.compile only; add --compile")
+        for option, given in (("--inductor", bool(self.inductor)), ("--compile-mode", self.compile_mode != "default")):
+            if given and not self.compile:
+                raise IbenchError(f"{option}: applies to torch.compile only; add --compile")
         if self.inductor:
             from torch._inductor import config
 
-            known = set(config.get_config_copy())
-            for key in self.inductor:
-                if key not in known:
+            current = config.get_config_copy()
+            for key, value in self.inductor.items():
+                if key not in current:
                     raise IbenchError(f"--inductor {key}: not a torch._inductor.config setting (e.g. freezing=true)")
+                if isinstance(current[key], bool) and not isinstance(value, bool):
+                    raise IbenchError(f"--inductor {key}={value}: {key} takes true or false")
 
     def compile_label(self) -> str:
         """``compile_mode`` of a row: the mode, then any inductor settings ("" when not compiled)."""
@@ -213,13 +216,24 @@ def measure(step: Callable[[int], None], settings: BenchSettings, device: torch.
 
 
 # ------------------------------------------------------------------------------------------------ running
+def _convs_use_tf32() -> bool:
+    """Whether cuDNN may run fp32 convolutions in TF32 (PyTorch's default), by the newer or the legacy setting."""
+    setting = getattr(getattr(torch.backends.cudnn, "conv", None), "fp32_precision", "none")
+    if setting in ("tf32", "ieee"):
+        return setting == "tf32"
+    try:
+        return bool(torch.backends.cudnn.allow_tf32)
+    except RuntimeError:  # newer torch refuses the legacy read when the new API was used
+        return True
+
+
 def _peak(device: torch.device, precision: str, override: float | None) -> float | None:
     if override:
         return override
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
-    if precision == "fp32" and not torch.backends.cudnn.allow_tf32:
+    if precision == "fp32" and not _convs_use_tf32():
         precision = "fp32-strict"
     for key, peaks in PEAK_TMACS.items():
         if key in name:

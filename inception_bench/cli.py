@@ -407,7 +407,7 @@ def bench_(
         settings = b.BenchSettings(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
-            inductor=parse_settings(inductor, "--inductor"), device=device, steps=steps, warmup=warmup,
+            inductor=parse_settings(inductor, "--inductor", "freezing=true"), device=device, steps=steps, warmup=warmup,
             peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]

@@ -483,13 +483,13 @@ def check_claims(spec: Spec) -> None:
 
 
 # --------------------------------------------------------------------------------------------- loading
-def parse_overrides(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
+def parse_overrides(items: list[str] | None, option: str = "--set", example: str = "width_mult=0.5") -> dict[str, Any]:
     """``["aux.enabled=false", "layers.4e.5x5=0"]`` -> ``{"aux.enabled": False, "layers.4e.5x5": 0}``."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} width_mult=0.5")
+            raise SpecError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} {example}")
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as e:

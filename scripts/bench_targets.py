@@ -1,35 +1,42 @@
 """Issue 6's GPU targets from an ``ibench bench`` CSV: the fastest setup of our models per mode, against the fp32
-eager torchvision baseline measured in the same file, and its multiply-add rate as a fraction of the peak.
+eager torchvision baseline on the same device and image size in the same file, and its multiply-add rate as a
+fraction of the device's peak.
 
     python scripts/bench_targets.py results/bench/gpu-<date>/bench.csv
 """
 
 from __future__ import annotations
 
+import math
 import sys
 
 import pandas as pd
 
+from inception_bench.bench import setup_label
+
 TARGETS = {"train": 3.0, "infer": 4.0}
+TV = "torchvision googlenet"
 
 
 def main(path: str) -> None:
-    f = pd.read_csv(path)
-    f["compile_mode"] = f["compile_mode"].fillna("")
+    f = pd.read_csv(path, dtype={"compile_mode": str})
+    f["compile_mode"] = f["compile_mode"].fillna("") if "compile_mode" in f else ""
+    eager_fp32_tv = (f.model == TV) & (f.precision == "fp32") & (f["compile"].astype(str) != "True")
     for mode, target in TARGETS.items():
-        tv = f[(f.model == "torchvision googlenet") & (f["mode"] == mode) & (f.precision == "fp32") & ~f["compile"]]
-        ours = f[(f.model != "torchvision googlenet") & (f["mode"] == mode)]
-        if tv.empty or ours.empty:
-            print(f"{mode}: not measured (needs fp32 eager torchvision and one of our models)")
-            continue
-        best, base = ours.loc[ours.images_per_sec.idxmax()], tv.images_per_sec.iloc[0]
-        setup = best.precision + (" + channels_last" if best.channels_last else "")
-        setup += f" + compile ({best.compile_mode})" if best["compile"] else ""
-        ratio = best.images_per_sec / base
-        print(f"{mode}: {best.model}, {setup}, batch {best.batch_size}: {best.images_per_sec:,.0f} img/s = "
-              f"{ratio:.2f}x the fp32 eager torchvision baseline ({base:,.0f} img/s), target {target}x: "
-              f"{'met' if ratio >= target else 'MISSED'}; {best.tmacs_per_sec:.1f} TMAC/s = "
-              f"{best.peak_fraction:.1%} of the dense {best.precision} peak")  # fmt: skip
+        for _, base in f[eager_fp32_tv & (f["mode"] == mode)].drop_duplicates(["device", "image_size"]).iterrows():
+            same = (f["mode"] == mode) & (f.device == base.device) & (f.image_size == base.image_size)
+            ours = f[same & (f.model != TV)]
+            if ours.empty:
+                continue
+            best = ours.loc[ours.images_per_sec.idxmax()]
+            ratio = best.images_per_sec / base.images_per_sec
+            fraction = best.peak_fraction
+            peak = "no known peak" if not isinstance(fraction, float) or math.isnan(fraction) else (
+                f"{fraction:.1%} of the dense {best.precision} peak")  # fmt: skip
+            print(f"{mode} ({base.device}, {base.image_size}px): {best.model}, {setup_label(best.to_dict())}, batch "
+                  f"{best.batch_size}: {best.images_per_sec:,.0f} img/s = {ratio:.2f}x the fp32 eager torchvision "
+                  f"baseline ({base.images_per_sec:,.0f} img/s), target {target}x: "
+                  f"{'met' if ratio >= target else 'MISSED'}; {best.tmacs_per_sec:.1f} TMAC/s, {peak}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 # torch, torchvision, rich, pandas, scipy and matplotlib but (as of 2026-11-17) not pydantic or fvcore: carry
 # wheels for pydantic, pydantic-core, annotated-types, typing-inspection, typing-extensions, fvcore, iopath, yacs
 # and termcolor (and typer, annotated-doc, shellingham for a known typer) as the device tool's README describes.
+# Needs bash >= 4.4 (empty arrays under set -u).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-results/bench/gpu-$(date +%Y-%m-%d)}
@@ -30,15 +31,15 @@ mkdir -p "$OUT"
 rm -f "$OUT/bench.csv"
 
 left() { echo $((BUDGET - SECONDS)); }
-phase() {  # NAME SECONDS_NEEDED COMMAND...: run COMMAND unless fewer seconds are left; never past the budget
+phase() {  # NAME SECONDS_NEEDED(>=5) COMMAND...: run COMMAND unless fewer seconds are left; never past the budget
   local name=$1 need=$2
   shift 2
   if [ "$(left)" -lt "$need" ]; then
-    echo "== skipped $name: $(left) s left, needs about $need"
+    echo "== skipped $name: $(left) s left, needs about $need" >&2
     return
   fi
-  echo "== $name ($(left) s left)"
-  timeout --kill-after=5 "$(($(left) - 5))" "$@" || echo "!! $name: exit status $?"
+  echo "== $name ($(left) s left)" >&2
+  timeout --kill-after=5 "$(($(left) - 2))" "$@" || echo "!! $name: exit status $?" >&2
 }
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -51,14 +52,13 @@ phase "bench fp32 eager" 40 $IBENCH bench $SPEC "${COMMON[@]}" --precision fp32 
 FASTOPTS=(--precision "$FAST" --channels-last --compile --warmup 10 --no-torchvision)
 if [ "$DEV" != cpu ]; then FASTOPTS+=(--compile-mode reduce-overhead); fi  # CUDA graphs
 phase "bench $FAST channels_last compile" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
-phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" 2>&1 | tee "$OUT/targets.txt"
+phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
 
 # 2. where the time goes in a training step
 PROFILE=(--device "$DEV" --precision "$FAST" --channels-last --batch-size "$B" --image-size "$SIZE" --steps 5
   "${EXTRA[@]}")
-phase "profile compiled" 50 $PY scripts/profile_step.py $SPEC "${PROFILE[@]}" --compile \
-  > "$OUT/profile-compile.txt" 2>&1
-phase "profile eager" 30 $PY scripts/profile_step.py $SPEC "${PROFILE[@]}" > "$OUT/profile-eager.txt" 2>&1
+phase "profile compiled" 50 $PY scripts/profile_step.py $SPEC "${PROFILE[@]}" --compile > "$OUT/profile-compile.txt"
+phase "profile eager" 30 $PY scripts/profile_step.py $SPEC "${PROFILE[@]}" > "$OUT/profile-eager.txt"
 tail -qn 1 "$OUT"/profile-*.txt
 
 # 3. compile without CUDA graphs; eager bf16 for every default variant; the training command itself (data on the
@@ -76,4 +76,6 @@ phase "train digits" 60 $IBENCH train specs/googlenet-small.yaml --data digits -
 rm -f "$OUT"/train-*/checkpoint.pt
 phase report 20 $IBENCH report "$OUT" --out "$OUT/report" > /dev/null
 echo "== done in $SECONDS s"
-cat "$OUT/targets.txt"
+if [ -f "$OUT/bench.csv" ]; then  # again, with every row measured
+  $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
+fi

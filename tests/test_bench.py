@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -147,5 +148,36 @@ def test_inductor_settings_are_checked_and_recorded():
         b.BenchSettings(inductor={"freezing": True}).validate()
     with pytest.raises(IbenchError, match="--inductor fastest: not a torch._inductor.config setting"):
         b.BenchSettings(compile=True, inductor={"fastest": 1}).validate()
+    with pytest.raises(IbenchError, match="--inductor freezing=abc: freezing takes true or false"):
+        b.BenchSettings(compile=True, inductor={"freezing": "abc"}).validate()
+    with pytest.raises(IbenchError, match="--compile-mode: applies to torch.compile only"):
+        b.BenchSettings(compile_mode="reduce-overhead").validate()
     result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--compile", "--inductor", "nonsense"])
     assert result.exit_code == 2 and "--inductor 'nonsense': expected KEY=VALUE" in result.stderr, result.output
+
+
+def test_peak_by_device_name_and_tf32(monkeypatch):
+    cuda = torch.device("cuda")
+    for name, precision, expect in [  # vendor datasheets: dense TFLOPS / 2 = 10^12 MAC/s
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.4 / 2), ("NVIDIA H100 PCIe", "bf16", 756 / 2),
+        ("NVIDIA H100 80GB HBM3", "fp32", 494.7 / 2), ("NVIDIA A100-SXM4-80GB", "bf16", 312 / 2),
+        ("NVIDIA GeForce GTX 1080", "bf16", None),
+    ]:  # fmt: skip
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device, n=name: n)
+        got = b._peak(cuda, precision, None)
+        assert got == (pytest.approx(expect, rel=0.01) if expect else None), (name, precision)
+    monkeypatch.setattr(b, "_convs_use_tf32", lambda: False)  # strict fp32: the plain fp32 units, 67 TFLOPS
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "NVIDIA H100 80GB HBM3")
+    assert b._peak(cuda, "fp32", None) == pytest.approx(67 / 2, rel=0.01)
+    assert b._peak(cuda, "bf16", 100.0) == 100.0 and b._peak(torch.device("cpu"), "fp32", None) is None
+
+
+def test_report_reads_bench_csvs_written_before_compile_mode(tmp_path):
+    old = tmp_path / "old" / "bench.csv"
+    old.parent.mkdir()
+    frame = pd.read_csv(Path(__file__).parents[1] / "results" / "bench" / "cpu-torchvision-spec.csv")
+    assert "compile_mode" not in frame
+    frame.to_csv(old, index=False)
+    result = runner.invoke(app, ["report", str(old), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    assert "| specs/googlenet-torchvision.yaml | train | fp32 | 16 |" in (tmp_path / "rep" / "report.md").read_text()
