@@ -146,7 +146,9 @@ def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
 def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int,
               aux_weight: float) -> Callable[[int], None]:  # fmt: skip
     """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings.precision)
+    from inception_bench.train import autocast_for, train_step
+
+    autocast = autocast_for(device, settings.precision)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=fmt)
     runner: nn.Module = model
@@ -170,18 +172,13 @@ def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torc
 
     def step(n: int) -> None:
         x, y = batch(n)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            if optimizer is None:
-                model.eval()
-                with torch.inference_mode():
-                    runner(x)
-                return
-            model.train()
-            loss = _loss(runner(x), y, aux_weight)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        if optimizer is None:
+            model.eval()
+            with autocast(), torch.inference_mode():
+                runner(x)
+            return
+        model.train()
+        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, loss=_loss)
 
     return step
 

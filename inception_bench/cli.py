@@ -385,8 +385,14 @@ def bench_(
         from dataclasses import asdict
 
         from inception_bench import bench as b
-        from inception_bench.spec import SPEC_DIR, display_path, load_spec, read_yaml, variant_overrides
-        from inception_bench.spec import parse_overrides as parse_settings
+        from inception_bench.spec import (
+            SPEC_DIR,
+            display_path,
+            load_spec,
+            parse_overrides,
+            read_yaml,
+            variant_overrides,
+        )
 
         overrides = variant_overrides(module.value if module else None, aux, set_)
         if spec is None:
@@ -407,8 +413,8 @@ def bench_(
         settings = b.BenchSettings(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
-            inductor=parse_settings(inductor, "--inductor", "freezing=true"), device=device, steps=steps, warmup=warmup,
-            peak_tmacs=peak_tmacs,
+            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), device=device, steps=steps,
+            warmup=warmup, peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
         if output is not None:

@@ -29,6 +29,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,26 @@ def loss_fn(output: torch.Tensor | GoogLeNetOutputs, target: torch.Tensor, aux_w
             loss = loss + aux_weight * F.cross_entropy(aux, target)
         return loss
     return F.cross_entropy(output, target)
+
+
+def autocast_for(device: torch.device, precision: str) -> Callable[[], Any]:
+    """A factory of autocast contexts for ``precision`` (bf16 | fp16; fp32 gives a disabled one)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def train_step(runner: nn.Module, images: torch.Tensor, target: torch.Tensor, optimizer: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler, autocast: Callable[[], Any], aux_weight: float,
+               loss: Callable[[Any, torch.Tensor, float], torch.Tensor] = loss_fn) -> torch.Tensor:  # fmt: skip
+    """One SGD step as ``ibench train`` runs it (and ``ibench bench`` times it): forward under autocast, the loss
+    with the aux heads weighted, backward (scaled for fp16), optimizer step. Returns the loss; no host sync."""
+    with autocast():
+        value = loss(runner(images), target, aux_weight)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(value).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return value
 
 
 def _ema_with_warmup(decay: float) -> Any:
@@ -434,10 +455,7 @@ def train(
         train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if recipe.compile:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-
-    def autocast() -> Any:
-        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    autocast = autocast_for(device, precision)
 
     if dist_info.main:
         try:
@@ -466,12 +484,7 @@ def train(
                 target = target.to(device, non_blocking=True)
                 if channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
-                with autocast():
-                    loss = loss_fn(train_model(images), target, aux_weight)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+                loss = train_step(train_model, images, target, optimizer, scaler, autocast, aux_weight)
                 if averaged is not None:
                     averaged.update_parameters(model)
                 loss_sum += loss.detach() * len(target)
