@@ -13,6 +13,8 @@ Conventions
   by the device's dense peak for the precision when known (``--peak-tmacs`` or the table below).
 - Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` of that measurement; on the CPU, the process's
   peak resident set size so far (it only grows: run one variant per process for per-variant figures).
+- ``fuse_1x1`` runs our models with each reduced Inception module's three input 1x1 convolutions as one
+  (:meth:`GoogLeNet.fuse_1x1`; same weights and arithmetic). torchvision's model is always run as it is.
 - A batch size that runs out of memory is halved until it fits; the row says so (``note``).
 - Every variant's images/s is also given as a ratio to torchvision's ``googlenet(weights=None)`` measured in
   the same process under the same settings (``--no-torchvision`` skips it).
@@ -36,6 +38,7 @@ from torch import nn
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNetOutputs, build_model
 from inception_bench.spec import LoadedSpec
+from inception_bench.train import COMPILE_MODES
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -46,7 +49,6 @@ PEAK_TMACS = {
     "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 247.4, "fp32-strict": 33.5},
     "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 78.0, "fp32-strict": 9.75},
 }
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
@@ -59,6 +61,7 @@ class BenchSettings:
     compile: bool = False
     compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
     inductor: dict[str, Any] = field(default_factory=dict)  # torch._inductor.config settings, e.g. freezing=True
+    fuse_1x1: bool = False  # our models' input 1x1 convolutions run as one per Inception module
     device: str = "auto"
     steps: int = 20
     warmup: int = 5
@@ -106,6 +109,7 @@ class BenchRow:
     channels_last: bool
     compile: bool
     compile_mode: str  # "" when not compiled
+    fuse_1x1: bool  # always False for torchvision's model
     batch_size: int
     image_size: int
     images_per_sec: float
@@ -247,6 +251,8 @@ def _tv_counts(image_size: int) -> tuple[int, int]:
     return total["params"], total["ops"]
 
 
+TORCHVISION = "torchvision googlenet"  # the baseline's name in rows
+
 # A model to measure: name, factory, classes, params, MACs, aux loss weight.
 Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
 
@@ -273,15 +279,14 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
         sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
         totals = count(sized).total
         spec = sized.spec
-        entries.append((name, lambda s=spec: build_model(s), spec.num_classes, totals["params"], totals["ops"],
-                        spec.aux.loss_weight))  # fmt: skip
+        entries.append((name, lambda s=spec: build_model(s).fuse_1x1(settings.fuse_1x1), spec.num_classes,
+                        totals["params"], totals["ops"], spec.aux.loss_weight))  # fmt: skip
     if torchvision:
         import torchvision as tv
 
         params, macs = _tv_counts(settings.image_size)
-        entries.append(("torchvision googlenet", lambda: tv.models.googlenet(weights=None, aux_logits=True,
-                                                                               init_weights=True), 1000, params, macs,
-                        0.3))  # fmt: skip
+        entries.append((TORCHVISION, lambda: tv.models.googlenet(weights=None, aux_logits=True, init_weights=True),
+                        1000, params, macs, 0.3))  # fmt: skip
     rows: list[BenchRow] = []
     with contextlib.ExitStack() as stack:
         if settings.inductor:
@@ -308,14 +313,15 @@ def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, devi
         ips = m["batch"] / m["median"]
         rate = (3 if mode == "train" else 1) * macs * ips / 1e12
         measured.append((name, m, ips, params, macs, rate))
-        if name == "torchvision googlenet":
+        if name == TORCHVISION:
             baseline = ips
     for name, m, ips, params, macs, rate in measured:
         rows.append(
             BenchRow(
                 model=name, mode=mode, device=device_name(device), precision=settings.precision,
                 channels_last=settings.channels_last, compile=settings.compile,
-                compile_mode=settings.compile_label(), batch_size=m["batch"],
+                compile_mode=settings.compile_label(), fuse_1x1=settings.fuse_1x1 and name != TORCHVISION,
+                batch_size=m["batch"],
                 image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
                 step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
                 tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
@@ -360,10 +366,12 @@ COLUMNS = [
 
 
 def setup_label(row: dict[str, Any]) -> str:
-    """A row's settings in words, e.g. ``bf16 + channels_last + compile (reduce-overhead)``."""
+    """A row's settings in words, e.g. ``bf16 + channels_last + fused 1x1 + compile (reduce-overhead)``."""
     parts = [str(row.get("precision"))]
     if str(row.get("channels_last")) == "True":
         parts.append("channels_last")
+    if str(row.get("fuse_1x1")) == "True":  # older CSVs have no such column
+        parts.append("fused 1x1")
     if str(row.get("compile")) == "True":
         mode = row.get("compile_mode")
         parts.append("compile" + (f" ({mode})" if isinstance(mode, str) and mode not in ("", "default") else ""))

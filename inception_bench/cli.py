@@ -54,6 +54,17 @@ AuxOpt = Annotated[
     bool | None,
     typer.Option("--aux/--no-aux", help="Auxiliary classifiers on or off. Default: the spec's.", show_default=False),
 ]
+CompileModeOpt = Annotated[
+    str,
+    typer.Option(help="torch.compile mode (with --compile): default | reduce-overhead (CUDA graphs) | max-autotune."),
+]
+Fuse1x1Opt = Annotated[
+    bool,
+    typer.Option(
+        "--fuse-1x1",
+        help="Run each Inception module's three 1x1 convolutions on its input as one (same weights and arithmetic).",
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -185,6 +196,8 @@ def train(
         bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format.")
     ] = True,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    compile_mode: CompileModeOpt = "default",
+    fuse_1x1: Fuse1x1Opt = False,
     workers: Annotated[int, typer.Option(help="DataLoader workers (streamed data sets).")] = 4,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
@@ -202,7 +215,8 @@ def train(
             data=data, data_root=str(data_root), recipe=recipe, image_size=image_size, epochs=epochs,
             batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
             averaging=averaging, ema_decay=ema_decay, seed=seed, device=device, precision=precision,
-            channels_last=channels_last, compile=compile_, workers=workers,
+            channels_last=channels_last, compile=compile_, compile_mode=compile_mode, fuse_1x1=fuse_1x1,
+            workers=workers,
         )  # fmt: skip
         final = run_training(loaded, r, out, resume=resume)
         if final["status"] != "completed":
@@ -356,9 +370,7 @@ def bench_(
     precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="channels_last memory format.")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
-    compile_mode: Annotated[
-        str, typer.Option(help="torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune.")
-    ] = "default",
+    compile_mode: CompileModeOpt = "default",
     inductor: Annotated[
         list[str] | None,
         typer.Option(
@@ -366,6 +378,7 @@ def bench_(
             show_default=False,
         ),
     ] = None,
+    fuse_1x1: Fuse1x1Opt = False,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
     steps: Annotated[int, typer.Option(help="Timed steps per measurement.")] = 20,
     warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 5,
@@ -413,7 +426,8 @@ def bench_(
         settings = b.BenchSettings(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
-            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), device=device, steps=steps,
+            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), fuse_1x1=fuse_1x1, device=device,
+            steps=steps,
             warmup=warmup, peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]

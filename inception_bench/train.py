@@ -5,9 +5,11 @@ Recipe (paper section 6, where it is known): SGD with momentum 0.9; learning rat
 ``spec.aux.loss_weight`` (0.3) and ignored at inference; Polyak averaging of the weights, here an exponential
 moving average through ``torch.optim.swa_utils.AveragedModel`` (``averaging="ema"``), used for evaluation.
 
-On CUDA: bf16 autocast by default (fp16 uses a GradScaler), cudnn.benchmark, optional ``torch.compile``,
-fused SGD. channels_last memory format by default on every device (on the CPU it makes the pool branches'
-max pools 10x faster; see ``results/bench/profile-cpu.md``).
+On CUDA: bf16 autocast by default (fp16 uses a GradScaler), cudnn.benchmark, optional ``torch.compile`` (with
+``compile_mode="reduce-overhead"`` for CUDA graphs), fused SGD; ``fuse_1x1`` runs each Inception module's input
+1x1 convolutions as one (:meth:`GoogLeNet.fuse_1x1`, same weights and arithmetic). channels_last memory format
+by default on every device (on the CPU it makes the pool branches' max pools 10x faster; see
+``results/bench/profile-cpu.md``).
 
 Several GPUs/machines: launch with torchrun (``torchrun --nproc_per_node N -m inception_bench train ...``);
 each process trains on its shard with ``batch_size`` images, so the effective batch is
@@ -45,6 +47,7 @@ from inception_bench.results import atomic_write_bytes, atomic_write_text
 from inception_bench.spec import LoadedSpec, Spec, display_path
 
 CHECKPOINT = "checkpoint.pt"
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # torch.compile's
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Recipe:
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
     channels_last: bool = True  # faster on CUDA and on the CPU (pooling: see results/bench/profile-cpu.md)
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
+    fuse_1x1: bool = False  # each Inception module's input 1x1 convolutions as one (same weights and arithmetic)
     workers: int = 4
 
     def validate(self) -> None:
@@ -85,6 +90,8 @@ class Recipe:
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision", "use auto, fp32, bf16 or fp16"),
             (self.workers >= 0, "--workers", "must be >= 0"),
             (self.image_size is None or self.image_size >= 8, "--image-size", "must be at least 8 pixels"),
+            (self.compile_mode in COMPILE_MODES, "--compile-mode", "use " + " | ".join(COMPILE_MODES)),
+            (self.compile or self.compile_mode == "default", "--compile-mode", "needs --compile"),
         ]
         for ok, option, why in checks:
             if not ok:
@@ -424,7 +431,7 @@ def train(
         torch.backends.cudnn.allow_tf32 = True
 
     bundle, train_loader, val_loader = _loaders(recipe, spec, device, dist_info)
-    model = build_model(spec).to(device)
+    model = build_model(spec).fuse_1x1(recipe.fuse_1x1).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type == "cuda"
@@ -454,7 +461,8 @@ def train(
 
         train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if recipe.compile:
-        train_model = torch.compile(train_model)  # type: ignore[assignment]
+        mode = None if recipe.compile_mode == "default" else recipe.compile_mode
+        train_model = torch.compile(train_model, mode=mode)  # type: ignore[assignment]
     autocast = autocast_for(device, precision)
 
     if dist_info.main:
@@ -584,9 +592,10 @@ def _config(
     }
 
 
-# What must not change between an interrupted run and its resumption; the machine-specific recipe fields may.
+# What must not change between an interrupted run and its resumption; the recipe fields that say where and how,
+# not what, is computed may.
 _RESUME_KEYS = ("spec", "recipe", "world_size")
-MACHINE_FIELDS = ("device", "workers", "compile", "data_root")
+MACHINE_FIELDS = ("device", "workers", "compile", "compile_mode", "fuse_1x1", "data_root")
 
 
 def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Issue 6's GPU targets from an ``ibench bench`` CSV: the fastest setup of our models per mode, against the fp32
 eager torchvision baseline on the same device and image size in the same file, and its multiply-add rate as a
-fraction of the device's peak.
+fraction of the device's peak; then every setup of ours in that mode against the same baseline (an A/B such as
+with and without ``--fuse-1x1`` reads off these lines).
 
     python scripts/bench_targets.py results/bench/gpu-<date>/bench.csv
 """
@@ -12,10 +13,10 @@ import sys
 
 import pandas as pd
 
+from inception_bench.bench import TORCHVISION as TV
 from inception_bench.bench import setup_label
 
 TARGETS = {"train": 3.0, "infer": 4.0}
-TV = "torchvision googlenet"
 
 
 def main(path: str) -> None:
@@ -37,6 +38,10 @@ def main(path: str) -> None:
                   f"{best.batch_size}: {best.images_per_sec:,.0f} img/s = {ratio:.2f}x the fp32 eager torchvision "
                   f"baseline ({base.images_per_sec:,.0f} img/s), target {target}x: "
                   f"{'met' if ratio >= target else 'MISSED'}; {best.tmacs_per_sec:.1f} TMAC/s, {peak}")  # fmt: skip
+            for _, row in ours.sort_values("images_per_sec", ascending=False).iterrows():
+                print(f"  {row.model}, {setup_label(row.to_dict())}: {row.images_per_sec:,.0f} img/s = "
+                      f"{row.images_per_sec / base.images_per_sec:.2f}x, step {row.step_ms_median:.2f} ms "
+                      f"(IQR {row.step_ms_iqr:.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Profile training steps of a spec variant with torch.profiler and print where the time goes.
 
     python scripts/profile_step.py [SPEC] [--device cuda] [--precision bf16] [--channels-last] [--compile]
-        [--batch-size 128] [--image-size 224] [--steps 5] [--set KEY=VALUE ...]
+        [--compile-mode reduce-overhead] [--fuse-1x1] [--batch-size 128] [--image-size 224] [--steps 5]
+        [--set KEY=VALUE ...]
 
 Prints the top operators by self time (device time on CUDA) and the share of time in convolutions, batch
 norm, pooling/concat, the optimizer and the rest; writes a Chrome trace next to --trace if given.
@@ -27,6 +28,8 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile-mode", default="default")
+    ap.add_argument("--fuse-1x1", action="store_true")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--steps", type=int, default=5)
@@ -40,9 +43,12 @@ def main() -> None:
     device = resolve_device(args.device)
     settings = BenchSettings(
         mode=args.mode, batch_size=args.batch_size, image_size=args.image_size, precision=args.precision,
-        channels_last=args.channels_last, compile=args.compile, device=str(device),
+        channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
+        fuse_1x1=args.fuse_1x1, device=str(device),
     )  # fmt: skip
-    step = make_step(build_model(spec), args.mode, settings, device, spec.num_classes, spec.aux.loss_weight)
+    settings.validate()
+    model = build_model(spec).fuse_1x1(args.fuse_1x1)
+    step = make_step(model, args.mode, settings, device, spec.num_classes, spec.aux.loss_weight)
     for _ in range(3):  # warm-up (and compilation)
         step(args.batch_size)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])

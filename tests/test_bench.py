@@ -17,7 +17,7 @@ from inception_bench import bench as b
 from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
-from inception_bench.models import build_model
+from inception_bench.models import GoogLeNet, build_model
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -102,9 +102,26 @@ def test_append_and_bad_options(tmp_path):
         assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
 
 
+def test_fused_1x1_rows(monkeypatch):
+    fused = []
+    original = GoogLeNet.fuse_1x1
+
+    def spy(self, enabled=True):
+        fused.append(enabled)
+        return original(self, enabled)
+
+    monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
+    result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--fuse-1x1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ours, tv = json.loads(result.stdout)
+    assert fused == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # torchvision runs as it is
+    assert b.setup_label(ours) == "fp32 + fused 1x1" and b.setup_label(tv) == "fp32"
+
+
 def test_setup_label_reads_rows_and_old_csvs():
     row = {"precision": "bf16", "channels_last": True, "compile": True, "compile_mode": "reduce-overhead"}
     assert b.setup_label(row) == "bf16 + channels_last + compile (reduce-overhead)"
+    assert b.setup_label({**row, "fuse_1x1": True}) == "bf16 + channels_last + fused 1x1 + compile (reduce-overhead)"
     assert b.setup_label({**row, "compile_mode": "default"}) == "bf16 + channels_last + compile"
     # a CSV read back by pandas: booleans as strings or numpy bools, no compile_mode column in older files
     assert b.setup_label({"precision": "fp32", "channels_last": "False", "compile": "True"}) == "fp32 + compile"

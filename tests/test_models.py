@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 from conftest import BASE, SMALL, TORCHVISION
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from inception_bench.models import GoogLeNetOutputs, build_model
 from inception_bench.models.blocks import InceptionNaive, InceptionReduced
@@ -113,3 +117,69 @@ def test_backward_reaches_every_parameter(module):
     (out.logits.sum() + sum(a.sum() for a in out.aux)).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing
+
+
+class _CountConvs(TorchFunctionMode):
+    """Counts F.conv2d calls (nn.Conv2d's and the fused path's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += func is F.conv2d
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize(
+    "path, overrides, fused_away",
+    [
+        (BASE, {}, 9 * 2),  # the paper's network: 3 input 1x1 convs -> 1 in each of the 9 modules
+        (TORCHVISION, {"input_size": 64}, 9 * 2),  # batch norm: each branch keeps its own BN on its slice
+        (SMALL, {"width_mult": 0.25, "layers.*.5x5": 0}, 9 * 1),  # no 5x5 branch: 2 convs -> 1
+        (SMALL, {"width_mult": 0.25, "layers.*.1x1": 0, "layers.*.3x3": 0}, 0),  # one 1x1 left: nothing to fuse
+    ],
+)
+def test_fused_1x1_computes_the_same_function(path, overrides, fused_away):
+    torch.manual_seed(0)
+    ref = build_model(load_spec(path, overrides).spec).double().train()
+    fused = copy.deepcopy(ref).fuse_1x1()
+    assert fused.state_dict().keys() == ref.state_dict().keys()
+    size = load_spec(path, overrides).spec.input_size
+    x = torch.randn(2, 3, size, size, dtype=torch.float64)
+    outputs, calls = [], []
+    for model in (ref, fused):
+        torch.manual_seed(1)  # the same dropout masks
+        with _CountConvs() as counter:
+            out = model(x)
+        (out.logits.sum() + sum((i + 2) * a.sum() for i, a in enumerate(out.aux))).backward()
+        outputs.append(out)
+        calls.append(counter.calls)
+    assert calls[0] - calls[1] == fused_away
+
+    def close(got: torch.Tensor, expect: torch.Tensor, name: str = "") -> None:
+        # float64: only the summation order differs, ~1e-13 of the tensor's scale (float32 would be ~1e-5)
+        scale = expect.abs().max().item()
+        torch.testing.assert_close(got, expect, rtol=0, atol=1e-10 * max(scale, 1.0), msg=name)
+
+    for a, b in zip([outputs[0].logits, *outputs[0].aux], [outputs[1].logits, *outputs[1].aux], strict=True):
+        close(b, a)
+    for (name, p), q in zip(ref.named_parameters(), fused.parameters(), strict=True):
+        close(q.grad, p.grad, name)
+    for (name, buf), other in zip(ref.named_buffers(), fused.buffers(), strict=True):  # BN running statistics
+        close(other.double(), buf.double(), name)
+    ref.eval(), fused.eval()
+    with torch.inference_mode():
+        close(fused(x), ref(x))
+
+
+def test_fuse_1x1_leaves_naive_modules_alone_and_can_be_undone():
+    naive = _model(module="naive", width_mult=0.25).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with _CountConvs() as before:
+        expect = naive(x)
+    with _CountConvs() as after, torch.no_grad():
+        got = naive.fuse_1x1()(x)
+    assert before.calls == after.calls and torch.equal(got, expect)
+    reduced = _model(width_mult=0.25).fuse_1x1().fuse_1x1(False)
+    assert not any(m.fuse_1x1 for m in reduced.modules() if isinstance(m, InceptionReduced))

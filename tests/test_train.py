@@ -111,6 +111,18 @@ def test_image_size_is_the_trained_and_counted_size(tmp_path):
         _train(tmp_path / "z", image_size=0)
 
 
+def test_fused_1x1_is_an_execution_option_a_run_resumes_across(tmp_path):
+    # the function computed is the same (tests/test_models.py checks it in float64; in float32 the summation order
+    # differs, which this short, chaotic synthetic run amplifies, so its metrics are not compared here), so a run
+    # may be resumed with it switched, as with --compile
+    partial = tmp_path / "fused"
+    assert _train(partial, stop_after=1, fuse_1x1=True)["status"] == "interrupted"
+    assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is True
+    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
+    assert final["status"] == "completed" and len(_metrics(partial)) == 3
+    assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is False  # the resumed run's
+
+
 def test_resume_refuses_a_different_config(trained, tmp_path):
     out, _ = trained
     copy = tmp_path / "d"
@@ -173,6 +185,8 @@ def test_bad_train_options(tmp_path):
         (["--device", "cuda"], "--device cuda"),
         (["--precision", "bf16", "--device", "cpu"], "--precision bf16"),
         (["--schedule", "wavy"], "--schedule wavy"),
+        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: use default | reduce-overhead"),
+        (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: needs --compile"),
     ]:
         result = runner.invoke(app, ["train", "--out", str(tmp_path / "z"), *args])
         assert result.exit_code == 2, (args, result.output)

@@ -4,7 +4,9 @@
   reductions and projections included; the conv has a bias unless batch norm follows it.
 - :class:`SeparableStem`: the separable-conv1 hypothesis (depthwise 7x7 with depth multiplier 8, then 1x1).
 - :class:`InceptionReduced` (Figure 2b) and :class:`InceptionNaive` (Figure 2a): four branches concatenated
-  along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out.
+  along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out. ``InceptionReduced`` can
+  run its three 1x1 convolutions on the module input as one (``fuse_1x1``, an execution option: same weights,
+  same arithmetic).
 - :class:`AuxClassifier`: the auxiliary head of section 5.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -76,7 +79,17 @@ class _Inception(nn.Module):
 
 
 class InceptionReduced(_Inception):
-    """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj."""
+    """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj.
+
+    ``fuse_1x1`` (off by default; an execution option, not architecture): the three 1x1 convolutions that read
+    the module input (#1x1, #3x3 reduce, #5x5 reduce) run as one convolution whose weight is theirs concatenated
+    along output channels, and its output is split back. Parameters, state dict, multiply-adds and the function
+    computed are unchanged (up to floating-point summation order); the device runs one larger GEMM instead of
+    three small ones, reads the input once, and in training sums one input gradient instead of three (the
+    "horizontal fusion" inference engines apply to GoogLeNet).
+    """
+
+    fuse_1x1: bool = False
 
     def __init__(
         self,
@@ -107,6 +120,29 @@ class InceptionReduced(_Inception):
             if pool_proj
             else None
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the branches that start with a 1x1 conv on x: (that conv block, what follows it in the branch)
+        heads = [(self.branch1x1, None)] if self.branch1x1 is not None else []
+        heads += [(b.reduce, b.conv) for b in (self.branch3x3, self.branch5x5) if b is not None]
+        if not self.fuse_1x1 or len(heads) < 2:
+            return super().forward(x)
+        blocks = [block for block, _ in heads]
+        biases = [block.conv.bias for block in blocks]
+        y = F.conv2d(
+            x,
+            torch.cat([block.conv.weight for block in blocks]),
+            torch.cat(biases) if biases[0] is not None else None,  # type: ignore[arg-type]
+        )
+        sizes = [block.conv.out_channels for block in blocks]
+        if blocks[0].bn is None:  # ReLU once over the fresh conv output (in place: nothing else reads it)
+            parts = list(F.relu(y, inplace=True).split(sizes, dim=1))
+        else:  # each branch's own batch norm (and running statistics) on its slice, then its ReLU
+            parts = [block.relu(block.bn(p)) for block, p in zip(blocks, y.split(sizes, dim=1), strict=True)]
+        outs = [p if rest is None else rest(p) for (_, rest), p in zip(heads, parts, strict=True)]
+        if self.branch_pool is not None:
+            outs.append(self.branch_pool(x))
+        return torch.cat(outs, dim=1)
 
 
 class InceptionNaive(_Inception):

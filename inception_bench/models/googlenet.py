@@ -70,6 +70,15 @@ class GoogLeNet(nn.Module):
                 self.aux_after[layer.attr] = f"aux{i}"
         _init_weights(self, spec.init)
 
+    def fuse_1x1(self, enabled: bool = True) -> GoogLeNet:
+        """Run each reduced Inception module's 1x1 convolutions on its input as one convolution (see
+        :class:`InceptionReduced`): an execution option that keeps the weights, the state dict and the counts.
+        Naive modules have no 1x1 convolutions to fuse. Returns the model."""
+        for module in self.modules():
+            if isinstance(module, InceptionReduced):
+                module.fuse_1x1 = enabled
+        return self
+
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         # torchvision's transform_input: re-normalise from ImageNet mean/std to the (x - 0.5) / 0.5 its
         # ported TF-slim weights expect.
