@@ -38,7 +38,7 @@ from torch import nn
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNetOutputs, build_model
 from inception_bench.spec import LoadedSpec
-from inception_bench.train import COMPILE_MODES
+from inception_bench.train import autocast_for, check_compile_mode, device_name, loss_fn, resolve_device, train_step
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -75,13 +75,12 @@ class BenchSettings:
             (self.precision in ("fp32", "bf16", "fp16"), "--precision", self.precision, "use fp32, bf16 or fp16"),
             (self.steps >= 1, "--steps", self.steps, "must be at least 1"),
             (self.warmup >= 0, "--warmup", self.warmup, "must be >= 0"),
-            (self.compile_mode in COMPILE_MODES, "--compile-mode", self.compile_mode, "use " + "|".join(COMPILE_MODES)),
         ]:
             if not ok:
                 raise IbenchError(f"{option} {value}: {why}")
-        for option, given in (("--inductor", bool(self.inductor)), ("--compile-mode", self.compile_mode != "default")):
-            if given and not self.compile:
-                raise IbenchError(f"{option}: applies to torch.compile only; add --compile")
+        check_compile_mode(self.compile, self.compile_mode)
+        if self.inductor and not self.compile:
+            raise IbenchError("--inductor: applies to torch.compile only; add --compile")
         if self.inductor:
             from torch._inductor import config
 
@@ -109,7 +108,7 @@ class BenchRow:
     channels_last: bool
     compile: bool
     compile_mode: str  # "" when not compiled
-    fuse_1x1: bool  # always False for torchvision's model
+    fuse_1x1: bool  # whether 1x1 convolutions ran fused (never for torchvision's model or naive modules)
     batch_size: int
     image_size: int
     images_per_sec: float
@@ -139,8 +138,6 @@ def _sync(device: torch.device) -> None:
 
 def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
     """``train.loss_fn``, also for torchvision's output tuple ``(logits, aux2, aux1)``."""
-    from inception_bench.train import loss_fn
-
     if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
         logits, *aux = output
         output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
@@ -150,8 +147,6 @@ def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
 def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int,
               aux_weight: float) -> Callable[[int], None]:  # fmt: skip
     """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
-    from inception_bench.train import autocast_for, train_step
-
     autocast = autocast_for(device, settings.precision)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=fmt)
@@ -263,7 +258,6 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
 
     from inception_bench.count import count
     from inception_bench.spec import load_spec
-    from inception_bench.train import resolve_device
 
     settings.validate()
     device = resolve_device(settings.device)
@@ -301,15 +295,15 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
 def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, device: torch.device,
                   peak: float | None, date: str) -> list[BenchRow]:  # fmt: skip
     """All entries in one mode; each row's ``vs_torchvision`` is against torchvision's row of this mode."""
-    from inception_bench.train import device_name
-
     rows: list[BenchRow] = []
     baseline = None
     measured = []
     for name, factory, classes, params, macs, aux_weight in entries:
         torch.manual_seed(0)
-        step = make_step(factory(), mode, settings, device, classes, aux_weight)
+        model = factory()
+        step = make_step(model, mode, settings, device, classes, aux_weight)
         m = measure(step, settings, device)
+        m["fused_1x1"] = bool(getattr(model, "fused_1x1", False))  # torchvision's model and naive modules: never
         ips = m["batch"] / m["median"]
         rate = (3 if mode == "train" else 1) * macs * ips / 1e12
         measured.append((name, m, ips, params, macs, rate))
@@ -320,8 +314,7 @@ def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, devi
             BenchRow(
                 model=name, mode=mode, device=device_name(device), precision=settings.precision,
                 channels_last=settings.channels_last, compile=settings.compile,
-                compile_mode=settings.compile_label(), fuse_1x1=settings.fuse_1x1 and name != TORCHVISION,
-                batch_size=m["batch"],
+                compile_mode=settings.compile_label(), fuse_1x1=m["fused_1x1"], batch_size=m["batch"],
                 image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
                 step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
                 tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,

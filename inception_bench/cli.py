@@ -56,13 +56,17 @@ AuxOpt = Annotated[
 ]
 CompileModeOpt = Annotated[
     str,
-    typer.Option(help="torch.compile mode (with --compile): default | reduce-overhead (CUDA graphs) | max-autotune."),
+    typer.Option(
+        help="torch.compile mode (with --compile): default | reduce-overhead (CUDA graphs) | max-autotune | "
+        "max-autotune-no-cudagraphs."
+    ),
 ]
 Fuse1x1Opt = Annotated[
     bool,
     typer.Option(
         "--fuse-1x1",
-        help="Run each Inception module's three 1x1 convolutions on its input as one (same weights and arithmetic).",
+        help="Run each reduced Inception module's three 1x1 convolutions on its input as one (same weights and "
+        "arithmetic; naive modules have none to fuse).",
     ),
 ]
 SetOpt = Annotated[

@@ -50,6 +50,14 @@ CHECKPOINT = "checkpoint.pt"
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # torch.compile's
 
 
+def check_compile_mode(compile: bool, mode: str) -> None:
+    """``--compile-mode``: one of torch.compile's modes, and only with ``--compile``."""
+    if mode not in COMPILE_MODES:
+        raise IbenchError(f"--compile-mode {mode}: use " + " | ".join(COMPILE_MODES))
+    if mode != "default" and not compile:
+        raise IbenchError(f"--compile-mode {mode}: applies to torch.compile only; add --compile")
+
+
 @dataclass
 class Recipe:
     """How to train. Defaults follow the paper where it applies (see the module docstring)."""
@@ -90,12 +98,11 @@ class Recipe:
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision", "use auto, fp32, bf16 or fp16"),
             (self.workers >= 0, "--workers", "must be >= 0"),
             (self.image_size is None or self.image_size >= 8, "--image-size", "must be at least 8 pixels"),
-            (self.compile_mode in COMPILE_MODES, "--compile-mode", "use " + " | ".join(COMPILE_MODES)),
-            (self.compile or self.compile_mode == "default", "--compile-mode", "needs --compile"),
         ]
         for ok, option, why in checks:
             if not ok:
                 raise IbenchError(f"{option} {getattr(self, option[2:].replace('-', '_'))}: {why}")
+        check_compile_mode(self.compile, self.compile_mode)
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels for the lent GPU machine (Python 3.12, x86-64), whose image has torch, torchvision, typer, rich, pandas,
 # scipy and matplotlib but not pydantic or fvcore (device tool's KINDS.md, 2026-11-17). Run here, from PyPI, before
-# the device call; the folder .whl is kept out of git through .git/info/exclude and travels with `carry: [".whl"]`.
+# the device call; the folder .whl is ignored by git (.gitignore) and travels with `carry: [".whl"]`.
 # The versions are the ones this checkout's .venv runs. On the GPU machine, first:
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
 #     .whl/*.whl && export PYTHONPATH=/tmp/site
@@ -9,7 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 rm -rf .whl && mkdir .whl
 binary=()
 for name in pydantic pydantic_core annotated-types typing-inspection typing_extensions yacs termcolor; do

@@ -11,11 +11,13 @@ norm, pooling/concat, the optimizer and the rest; writes a Chrome trace next to 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
 from inception_bench.bench import BenchSettings, make_step
+from inception_bench.errors import IbenchError
 from inception_bench.models import build_model
 from inception_bench.spec import load_spec, parse_overrides
 from inception_bench.train import resolve_device
@@ -80,4 +82,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except IbenchError as e:
+        sys.exit(f"error: {e}")

@@ -116,6 +116,10 @@ def test_fused_1x1_rows(monkeypatch):
     ours, tv = json.loads(result.stdout)
     assert fused == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # torchvision runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1" and b.setup_label(tv) == "fp32"
+    naive = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--module", "naive", "--fuse-1x1",
+                                "--no-torchvision", "--format", "json"])  # fmt: skip
+    assert naive.exit_code == 0, naive.output
+    assert json.loads(naive.stdout)[0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
 
 
 def test_setup_label_reads_rows_and_old_csvs():
@@ -167,7 +171,7 @@ def test_inductor_settings_are_checked_and_recorded():
         b.BenchSettings(compile=True, inductor={"fastest": 1}).validate()
     with pytest.raises(IbenchError, match="--inductor freezing=abc: freezing takes true or false"):
         b.BenchSettings(compile=True, inductor={"freezing": "abc"}).validate()
-    with pytest.raises(IbenchError, match="--compile-mode: applies to torch.compile only"):
+    with pytest.raises(IbenchError, match="--compile-mode reduce-overhead: applies to torch.compile only"):
         b.BenchSettings(compile_mode="reduce-overhead").validate()
     result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--compile", "--inductor", "nonsense"])
     assert result.exit_code == 2 and "--inductor 'nonsense': expected KEY=VALUE" in result.stderr, result.output

@@ -182,4 +182,74 @@ def test_fuse_1x1_leaves_naive_modules_alone_and_can_be_undone():
         got = naive.fuse_1x1()(x)
     assert before.calls == after.calls and torch.equal(got, expect)
     reduced = _model(width_mult=0.25).fuse_1x1().fuse_1x1(False)
-    assert not any(m.fuse_1x1 for m in reduced.modules() if isinstance(m, InceptionReduced))
+    assert not reduced.fused_1x1 and not any(m.fused_1x1 for m in reduced.modules() if isinstance(m, InceptionReduced))
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_1x1_under_bf16_autocast_and_channels_last(device):
+    # the fast path's setting: fused and unfused are each as close to a float64 reference as bf16 allows
+    torch.manual_seed(0)
+    ref = build_model(load_spec(BASE, {"width_mult": 0.25}).spec).train()
+    x = torch.randn(4, 3, 224, 224)
+    grads = {}
+    for name in ("float64", "unfused", "fused"):
+        model = copy.deepcopy(ref)
+        if name == "float64":
+            model, inputs, autocast = model.double(), x.double(), torch.autocast("cpu", enabled=False)
+        else:
+            model = model.fuse_1x1(name == "fused").to(device, memory_format=torch.channels_last)
+            inputs = x.to(device).contiguous(memory_format=torch.channels_last)
+            autocast = torch.autocast(device, dtype=torch.bfloat16)
+        model.dropout.p = model.aux1.dropout.p = model.aux2.dropout.p = 0.0  # no masks to keep equal across devices
+        with autocast:
+            out = model(inputs)
+        (out.logits.float().sum() + sum(a.float().sum() for a in out.aux)).backward()
+        grads[name] = torch.cat([p.grad.double().cpu().flatten() for p in model.parameters()])
+        grads[name + " logits"] = out.logits.double().cpu()
+    for what in ("", " logits"):
+        expect = grads["float64" + what]
+        errors = {name: _relative_error(grads[name + what], expect) for name in ("unfused", "fused")}
+        assert errors["unfused"] < 0.05 and errors["fused"] < max(2 * errors["unfused"], 1e-3), (what, errors)
+
+
+def _relative_error(got: torch.Tensor, expect: torch.Tensor) -> float:
+    return ((got.double() - expect.double()).norm() / expect.double().norm()).item()
+
+
+def test_fuse_1x1_flag_is_guarded_by_torch_compile():
+    # switching the flag on a compiled model re-traces it: each graph has the conv calls of its own path
+    convs_per_graph = []
+
+    def recording_backend(gm, example_inputs):
+        convs_per_graph.append(sum(n.op == "call_function" and n.target is F.conv2d for n in gm.graph.nodes))
+        return gm.forward
+
+    model = _model(width_mult=0.25).eval()
+    compiled = torch.compile(model, backend=recording_backend)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        outs = [compiled(x), compiled(x)]
+        model.fuse_1x1()
+        outs += [compiled(x), compiled(x)]
+    assert convs_per_graph == [57, 57 - 9 * 2]  # one graph each, the 2nd and 4th calls reuse them
+    assert _relative_error(outs[2], outs[0]) < 1e-5
+
+
+def test_fused_1x1_traces_through_aot_autograd():
+    # aot_eager: torch.compile's functionalisation (the in-place ReLU, the split) and autograd tracing, without
+    # code generation (fast on a CPU); fused and compiled against unfused and eager, in float64 (in float32 the
+    # small spec's batch norm over 2 images amplifies the summation-order difference to ~3e-4)
+    torch.manual_seed(0)
+    ref = _model(width_mult=0.25).double().train()
+    fused = copy.deepcopy(ref).fuse_1x1()
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    results = []
+    for model, runner in ((ref, ref), (fused, torch.compile(fused, backend="aot_eager"))):
+        torch.manual_seed(1)
+        out = runner(x)
+        (out.logits.sum() + sum(a.sum() for a in out.aux)).backward()
+        results.append(torch.cat([out.logits.flatten()] + [p.grad.flatten() for p in model.parameters()]))
+    assert _relative_error(results[1], results[0]) < 1e-9

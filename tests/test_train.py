@@ -18,6 +18,7 @@ from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
 from inception_bench.evaluate import evaluate, torchvision_model
+from inception_bench.models import GoogLeNet
 from inception_bench.spec import load_spec
 from inception_bench.train import Recipe, load_checkpoint, train
 
@@ -168,14 +169,25 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
 
 
-@pytest.mark.parametrize("args", [["--module", "naive"], ["--module", "reduced", "--no-aux"], ["--aux"]])
-def test_variants_train_through_the_cli(tmp_path, args):
+@pytest.mark.parametrize(
+    "args", [["--module", "naive"], ["--module", "reduced", "--no-aux"], ["--aux"], ["--fuse-1x1"]]
+)
+def test_variants_train_through_the_cli(tmp_path, args, monkeypatch):
+    fused = []
+    original = GoogLeNet.fuse_1x1
+
+    def spy(self, enabled=True):
+        fused.append(enabled)
+        return original(self, enabled)
+
+    monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
     result = runner.invoke(
         app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
               "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "v"), *args],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "v" / "final.json").read_text())["status"] == "completed"
+    assert fused == ["--fuse-1x1" in args]  # the trained model, built once
 
 
 def test_bad_train_options(tmp_path):
@@ -186,7 +198,7 @@ def test_bad_train_options(tmp_path):
         (["--precision", "bf16", "--device", "cpu"], "--precision bf16"),
         (["--schedule", "wavy"], "--schedule wavy"),
         (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: use default | reduce-overhead"),
-        (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: needs --compile"),
+        (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: applies to torch.compile only"),
     ]:
         result = runner.invoke(app, ["train", "--out", str(tmp_path / "z"), *args])
         assert result.exit_code == 2, (args, result.output)

@@ -5,7 +5,7 @@
 - :class:`SeparableStem`: the separable-conv1 hypothesis (depthwise 7x7 with depth multiplier 8, then 1x1).
 - :class:`InceptionReduced` (Figure 2b) and :class:`InceptionNaive` (Figure 2a): four branches concatenated
   along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out. ``InceptionReduced`` can
-  run its three 1x1 convolutions on the module input as one (``fuse_1x1``, an execution option: same weights,
+  run its three 1x1 convolutions on the module input as one (``fused_1x1``, an execution option: same weights,
   same arithmetic).
 - :class:`AuxClassifier`: the auxiliary head of section 5.
 """
@@ -81,7 +81,7 @@ class _Inception(nn.Module):
 class InceptionReduced(_Inception):
     """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj.
 
-    ``fuse_1x1`` (off by default; an execution option, not architecture): the three 1x1 convolutions that read
+    ``fused_1x1`` (off by default; an execution option, not architecture): the three 1x1 convolutions that read
     the module input (#1x1, #3x3 reduce, #5x5 reduce) run as one convolution whose weight is theirs concatenated
     along output channels, and its output is split back. Parameters, state dict, multiply-adds and the function
     computed are unchanged (up to floating-point summation order); the device runs one larger GEMM instead of
@@ -89,7 +89,7 @@ class InceptionReduced(_Inception):
     "horizontal fusion" inference engines apply to GoogLeNet).
     """
 
-    fuse_1x1: bool = False
+    fused_1x1: bool = False
 
     def __init__(
         self,
@@ -125,7 +125,7 @@ class InceptionReduced(_Inception):
         # the branches that start with a 1x1 conv on x: (that conv block, what follows it in the branch)
         heads = [(self.branch1x1, None)] if self.branch1x1 is not None else []
         heads += [(b.reduce, b.conv) for b in (self.branch3x3, self.branch5x5) if b is not None]
-        if not self.fuse_1x1 or len(heads) < 2:
+        if not self.fused_1x1 or len(heads) < 2:
             return super().forward(x)
         blocks = [block for block, _ in heads]
         biases = [block.conv.bias for block in blocks]

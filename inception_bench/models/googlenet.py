@@ -76,8 +76,13 @@ class GoogLeNet(nn.Module):
         Naive modules have no 1x1 convolutions to fuse. Returns the model."""
         for module in self.modules():
             if isinstance(module, InceptionReduced):
-                module.fuse_1x1 = enabled
+                module.fused_1x1 = enabled
         return self
+
+    @property
+    def fused_1x1(self) -> bool:
+        """Whether any Inception module runs its 1x1 convolutions fused (never for naive modules)."""
+        return any(isinstance(m, InceptionReduced) and m.fused_1x1 for m in self.modules())
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         # torchvision's transform_input: re-normalise from ImageNet mean/std to the (x - 0.5) / 0.5 its
