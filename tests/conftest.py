@@ -27,5 +27,21 @@ def write_spec(tmp_path: Path):
     return write
 
 
+@pytest.fixture
+def fuse_1x1_calls(monkeypatch) -> list[bool]:
+    """The ``enabled`` argument of every ``GoogLeNet.fuse_1x1`` call during the test, in order."""
+    from inception_bench.models import GoogLeNet
+
+    calls: list[bool] = []
+    original = GoogLeNet.fuse_1x1
+
+    def spy(self, enabled: bool = True):
+        calls.append(enabled)
+        return original(self, enabled)
+
+    monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
+    return calls
+
+
 def row(raw: dict, row_id: str) -> dict:
     return next(r for r in raw["layers"] if str(r["id"]) == row_id)

@@ -17,7 +17,7 @@ from inception_bench import bench as b
 from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
-from inception_bench.models import GoogLeNet, build_model
+from inception_bench.models import build_model
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -102,19 +102,11 @@ def test_append_and_bad_options(tmp_path):
         assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
 
 
-def test_fused_1x1_rows(monkeypatch):
-    fused = []
-    original = GoogLeNet.fuse_1x1
-
-    def spy(self, enabled=True):
-        fused.append(enabled)
-        return original(self, enabled)
-
-    monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
+def test_fused_1x1_rows(fuse_1x1_calls):
     result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--fuse-1x1", "--format", "json"])
     assert result.exit_code == 0, result.output
     ours, tv = json.loads(result.stdout)
-    assert fused == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # torchvision runs as it is
+    assert fuse_1x1_calls == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # tv runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1" and b.setup_label(tv) == "fp32"
     naive = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--module", "naive", "--fuse-1x1",
                                 "--no-torchvision", "--format", "json"])  # fmt: skip

@@ -18,7 +18,6 @@ from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
 from inception_bench.evaluate import evaluate, torchvision_model
-from inception_bench.models import GoogLeNet
 from inception_bench.spec import load_spec
 from inception_bench.train import Recipe, load_checkpoint, train
 
@@ -172,22 +171,14 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
 @pytest.mark.parametrize(
     "args", [["--module", "naive"], ["--module", "reduced", "--no-aux"], ["--aux"], ["--fuse-1x1"]]
 )
-def test_variants_train_through_the_cli(tmp_path, args, monkeypatch):
-    fused = []
-    original = GoogLeNet.fuse_1x1
-
-    def spy(self, enabled=True):
-        fused.append(enabled)
-        return original(self, enabled)
-
-    monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
+def test_variants_train_through_the_cli(tmp_path, args, fuse_1x1_calls):
     result = runner.invoke(
         app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
               "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "v"), *args],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "v" / "final.json").read_text())["status"] == "completed"
-    assert fused == ["--fuse-1x1" in args]  # the trained model, built once
+    assert fuse_1x1_calls == ["--fuse-1x1" in args]  # the trained model, built once
 
 
 def test_bad_train_options(tmp_path):
