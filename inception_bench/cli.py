@@ -431,8 +431,7 @@ def bench_(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
             inductor=parse_overrides(inductor, "--inductor", "freezing=true"), fuse_1x1=fuse_1x1, device=device,
-            steps=steps,
-            warmup=warmup, peak_tmacs=peak_tmacs,
+            steps=steps, warmup=warmup, peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
         if output is not None:
