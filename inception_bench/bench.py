@@ -14,7 +14,9 @@ Conventions
 - Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` of that measurement; on the CPU, the process's
   peak resident set size so far (it only grows: run one variant per process for per-variant figures).
 - ``fuse_1x1`` runs our models with each reduced Inception module's three input 1x1 convolutions as one
-  (:meth:`GoogLeNet.fuse_1x1`; same weights and arithmetic). torchvision's model is always run as it is.
+  (:meth:`GoogLeNet.fuse_1x1`; same weights and arithmetic); ``s2d_stem`` runs their conv1 on 2x2
+  space-to-depth blocks (:meth:`GoogLeNet.space_to_depth_stem`; same weights and function, and MACs still
+  counted as the network's). torchvision's model is always run as it is.
 - A batch size that runs out of memory is halved until it fits; the row says so (``note``).
 - Every variant's images/s is also given as a ratio to torchvision's ``googlenet(weights=None)`` measured in
   the same process under the same settings (``--no-torchvision`` skips it).
@@ -36,9 +38,17 @@ import torch
 from torch import nn
 
 from inception_bench.errors import IbenchError
-from inception_bench.models import GoogLeNetOutputs, build_model
+from inception_bench.models import GoogLeNetOutputs
 from inception_bench.spec import LoadedSpec
-from inception_bench.train import autocast_for, check_compile_mode, device_name, loss_fn, resolve_device, train_step
+from inception_bench.train import (
+    autocast_for,
+    build_for_run,
+    check_compile_mode,
+    device_name,
+    loss_fn,
+    resolve_device,
+    train_step,
+)
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -62,6 +72,7 @@ class BenchSettings:
     compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
     inductor: dict[str, Any] = field(default_factory=dict)  # torch._inductor.config settings, e.g. freezing=True
     fuse_1x1: bool = False  # our models' input 1x1 convolutions run as one per Inception module
+    s2d_stem: bool = False  # our models' conv1 runs on space-to-depth blocks
     device: str = "auto"
     steps: int = 20
     warmup: int = 5
@@ -109,6 +120,7 @@ class BenchRow:
     compile: bool
     compile_mode: str  # "" when not compiled
     fuse_1x1: bool  # whether 1x1 convolutions ran fused (never for torchvision's model or naive modules)
+    s2d_stem: bool  # whether conv1 ran on space-to-depth blocks (never for torchvision's model)
     batch_size: int
     image_size: int
     images_per_sec: float
@@ -273,8 +285,8 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
         sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
         totals = count(sized).total
         spec = sized.spec
-        entries.append((name, lambda s=spec: build_model(s).fuse_1x1(settings.fuse_1x1), spec.num_classes,
-                        totals["params"], totals["ops"], spec.aux.loss_weight))  # fmt: skip
+        entries.append((name, lambda s=spec: build_for_run(s, settings.fuse_1x1, settings.s2d_stem),
+                        spec.num_classes, totals["params"], totals["ops"], spec.aux.loss_weight))  # fmt: skip
     if torchvision:
         import torchvision as tv
 
@@ -304,6 +316,7 @@ def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, devi
         step = make_step(model, mode, settings, device, classes, aux_weight)
         m = measure(step, settings, device)
         m["fused_1x1"] = bool(getattr(model, "fused_1x1", False))  # torchvision's model and naive modules: never
+        m["s2d_stem"] = bool(getattr(model, "s2d_stem", False))
         ips = m["batch"] / m["median"]
         rate = (3 if mode == "train" else 1) * macs * ips / 1e12
         measured.append((name, m, ips, params, macs, rate))
@@ -314,7 +327,8 @@ def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, devi
             BenchRow(
                 model=name, mode=mode, device=device_name(device), precision=settings.precision,
                 channels_last=settings.channels_last, compile=settings.compile,
-                compile_mode=settings.compile_label(), fuse_1x1=m["fused_1x1"], batch_size=m["batch"],
+                compile_mode=settings.compile_label(), fuse_1x1=m["fused_1x1"], s2d_stem=m["s2d_stem"],
+                batch_size=m["batch"],
                 image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
                 step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
                 tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
@@ -365,6 +379,8 @@ def setup_label(row: dict[str, Any]) -> str:
         parts.append("channels_last")
     if str(row.get("fuse_1x1")) == "True":  # older CSVs have no such column
         parts.append("fused 1x1")
+    if str(row.get("s2d_stem")) == "True":
+        parts.append("s2d stem")
     if str(row.get("compile")) == "True":
         mode = row.get("compile_mode")
         parts.append("compile" + (f" ({mode})" if isinstance(mode, str) and mode not in ("", "default") else ""))

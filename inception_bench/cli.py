@@ -69,6 +69,14 @@ Fuse1x1Opt = Annotated[
         "arithmetic; naive modules have none to fuse).",
     ),
 ]
+S2dStemOpt = Annotated[
+    bool,
+    typer.Option(
+        "--s2d-stem",
+        help="Run conv1 (stride 2) on 2x2 space-to-depth blocks of the image: a 4x4 stride-1 convolution over 16 "
+        "channels, same weights and function (a GPU speed option).",
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -202,6 +210,7 @@ def train(
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     compile_mode: CompileModeOpt = "default",
     fuse_1x1: Fuse1x1Opt = False,
+    s2d_stem: S2dStemOpt = False,
     workers: Annotated[int, typer.Option(help="DataLoader workers (streamed data sets).")] = 4,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
@@ -220,7 +229,7 @@ def train(
             batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
             averaging=averaging, ema_decay=ema_decay, seed=seed, device=device, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode, fuse_1x1=fuse_1x1,
-            workers=workers,
+            s2d_stem=s2d_stem, workers=workers,
         )  # fmt: skip
         final = run_training(loaded, r, out, resume=resume)
         if final["status"] != "completed":
@@ -383,6 +392,7 @@ def bench_(
         ),
     ] = None,
     fuse_1x1: Fuse1x1Opt = False,
+    s2d_stem: S2dStemOpt = False,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
     steps: Annotated[int, typer.Option(help="Timed steps per measurement.")] = 20,
     warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 5,
@@ -430,8 +440,8 @@ def bench_(
         settings = b.BenchSettings(
             mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
             channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
-            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), fuse_1x1=fuse_1x1, device=device,
-            steps=steps, warmup=warmup, peak_tmacs=peak_tmacs,
+            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), fuse_1x1=fuse_1x1, s2d_stem=s2d_stem,
+            device=device, steps=steps, warmup=warmup, peak_tmacs=peak_tmacs,
         )  # fmt: skip
         rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
         if output is not None:

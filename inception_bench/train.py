@@ -7,7 +7,8 @@ moving average through ``torch.optim.swa_utils.AveragedModel`` (``averaging="ema
 
 On CUDA: bf16 autocast by default (fp16 uses a GradScaler), cudnn.benchmark, optional ``torch.compile`` (with
 ``compile_mode="reduce-overhead"`` for CUDA graphs), fused SGD; ``fuse_1x1`` runs each Inception module's input
-1x1 convolutions as one (:meth:`GoogLeNet.fuse_1x1`, same weights and arithmetic). channels_last memory format
+1x1 convolutions as one (:meth:`GoogLeNet.fuse_1x1`) and ``s2d_stem`` runs conv1 on space-to-depth blocks
+(:meth:`GoogLeNet.space_to_depth_stem`), both with the same weights and function. channels_last memory format
 by default on every device (on the CPU it makes the pool branches' max pools 10x faster; see
 ``results/bench/profile-cpu.md``).
 
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_bench.errors import IbenchError
-from inception_bench.models import GoogLeNetOutputs, build_model
+from inception_bench.models import GoogLeNet, GoogLeNetOutputs, build_model
 from inception_bench.results import atomic_write_bytes, atomic_write_text
 from inception_bench.spec import LoadedSpec, Spec, display_path
 
@@ -82,6 +83,7 @@ class Recipe:
     compile: bool = False
     compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
     fuse_1x1: bool = False  # each Inception module's input 1x1 convolutions as one (same weights and arithmetic)
+    s2d_stem: bool = False  # conv1 on 2x2 space-to-depth blocks (same weights and function)
     workers: int = 4
 
     def validate(self) -> None:
@@ -106,6 +108,18 @@ class Recipe:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def build_for_run(spec: Spec, fuse_1x1: bool = False, s2d_stem: bool = False) -> GoogLeNet:
+    """The spec's network with a run's execution options, which keep its weights and function: ``fuse_1x1``
+    (:meth:`GoogLeNet.fuse_1x1`) and ``s2d_stem`` (:meth:`GoogLeNet.space_to_depth_stem`)."""
+    model = build_model(spec).fuse_1x1(fuse_1x1)
+    if s2d_stem:
+        try:
+            model.space_to_depth_stem()
+        except ValueError as e:
+            raise IbenchError(f"--s2d-stem: {e}; leave it off for this spec") from None
+    return model
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -438,7 +452,7 @@ def train(
         torch.backends.cudnn.allow_tf32 = True
 
     bundle, train_loader, val_loader = _loaders(recipe, spec, device, dist_info)
-    model = build_model(spec).fuse_1x1(recipe.fuse_1x1).to(device)
+    model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type == "cuda"
@@ -602,7 +616,7 @@ def _config(
 # What must not change between an interrupted run and its resumption; the recipe fields that say where and how,
 # not what, is computed may.
 _RESUME_KEYS = ("spec", "recipe", "world_size")
-MACHINE_FIELDS = ("device", "workers", "compile", "compile_mode", "fuse_1x1", "data_root")
+MACHINE_FIELDS = ("device", "workers", "compile", "compile_mode", "fuse_1x1", "s2d_stem", "data_root")
 
 
 def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:

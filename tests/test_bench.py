@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from conftest import SMALL
+from conftest import SMALL, TORCHVISION
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
@@ -97,6 +97,7 @@ def test_append_and_bad_options(tmp_path):
         (["--batch-size", "0"], "--batch-size 0"),
         (["--device", "cuda"], "--device cuda"),
         (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest"),
+        (["--s2d-stem"], "--s2d-stem: the space-to-depth stem needs a stride-2 conv1; this spec's is 3x3/1"),
     ]:
         result = runner.invoke(app, ["bench", str(SMALL), *TINY, *args])
         assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
@@ -112,6 +113,18 @@ def test_fused_1x1_rows(fuse_1x1_calls):
                                 "--no-torchvision", "--format", "json"])  # fmt: skip
     assert naive.exit_code == 0, naive.output
     assert json.loads(naive.stdout)[0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
+
+
+def test_s2d_stem_rows():
+    # the torchvision-compatible spec has the paper's 7x7/2 conv1; the small spec's 3x3/1 is refused (above)
+    result = runner.invoke(app, ["bench", str(TORCHVISION), *TINY, "--image-size", "64", "--mode", "infer",
+                                 "--s2d-stem", "--fuse-1x1", "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ours, tv = json.loads(result.stdout)
+    assert ours["s2d_stem"] is True and tv["s2d_stem"] is False  # torchvision's model runs as it is
+    assert b.setup_label(ours) == "fp32 + fused 1x1 + s2d stem" and b.setup_label(tv) == "fp32"
+    # MACs stay the network's (the blocks' zero padding is not counted as work)
+    assert ours["macs"] == count(load_spec(TORCHVISION, {"width_mult": 0.125, "input_size": 64})).total["ops"]
 
 
 def test_setup_label_reads_rows_and_old_csvs():

@@ -13,7 +13,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from inception_bench.models import GoogLeNetOutputs, build_model
-from inception_bench.models.blocks import InceptionNaive, InceptionReduced
+from inception_bench.models.blocks import ConvBlock, InceptionNaive, InceptionReduced, space_to_depth_conv
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
 from inception_bench.spec import load_spec
 
@@ -119,16 +119,32 @@ def test_backward_reaches_every_parameter(module):
     assert not missing
 
 
-class _CountConvs(TorchFunctionMode):
-    """Counts F.conv2d calls (nn.Conv2d's and the fused path's)."""
+class _Convs(TorchFunctionMode):
+    """Records each F.conv2d call (nn.Conv2d's and the execution options' own) as (weight shape, stride)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls = 0
+        self.calls: list[tuple] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.calls += func is F.conv2d
+        if func is F.conv2d:
+            stride = args[3] if len(args) > 3 else (kwargs or {}).get("stride", 1)
+            self.calls.append((tuple(args[1].shape), stride))
         return func(*args, **(kwargs or {}))
+
+
+def _train_step_each(models: list[nn.Module], x: torch.Tensor) -> tuple[list, list[list[tuple]]]:
+    """A forward and backward pass of each model on ``x`` with the same dropout masks: their outputs and the
+    F.conv2d calls of each forward."""
+    outputs, convs = [], []
+    for model in models:
+        torch.manual_seed(1)
+        with _Convs() as recorder:
+            out = model(x)
+        (out.logits.sum() + sum((i + 2) * a.sum() for i, a in enumerate(out.aux))).backward()
+        outputs.append(out)
+        convs.append(recorder.calls)
+    return outputs, convs
 
 
 @pytest.mark.parametrize(
@@ -147,40 +163,84 @@ def test_fused_1x1_computes_the_same_function(path, overrides, fused_away):
     assert fused.state_dict().keys() == ref.state_dict().keys()
     size = load_spec(path, overrides).spec.input_size
     x = torch.randn(2, 3, size, size, dtype=torch.float64)
-    outputs, calls = [], []
-    for model in (ref, fused):
-        torch.manual_seed(1)  # the same dropout masks
-        with _CountConvs() as counter:
-            out = model(x)
-        (out.logits.sum() + sum((i + 2) * a.sum() for i, a in enumerate(out.aux))).backward()
-        outputs.append(out)
-        calls.append(counter.calls)
-    assert calls[0] - calls[1] == fused_away
+    outputs, convs = _train_step_each([ref, fused], x)
+    assert len(convs[0]) - len(convs[1]) == fused_away
+    _assert_same_training_step(ref, fused, outputs, x)
 
-    def close(got: torch.Tensor, expect: torch.Tensor, name: str = "") -> None:
-        # float64: only the summation order differs, ~1e-13 of the tensor's scale (float32 would be ~1e-5)
-        scale = expect.abs().max().item()
-        torch.testing.assert_close(got, expect, rtol=0, atol=1e-10 * max(scale, 1.0), msg=name)
 
+def _close64(got: torch.Tensor, expect: torch.Tensor, name: str = "") -> None:
+    # float64: only the summation order differs, ~1e-13 of the tensor's scale (float32 would be ~1e-5)
+    scale = expect.abs().max().item()
+    torch.testing.assert_close(got, expect, rtol=0, atol=1e-10 * max(scale, 1.0), msg=name)
+
+
+def _assert_same_training_step(ref: nn.Module, other: nn.Module, outputs: list, x: torch.Tensor) -> None:
+    """After one training step of each (``outputs``): same logits, aux logits, gradients, BN statistics, and
+    the same eval-mode output."""
     for a, b in zip([outputs[0].logits, *outputs[0].aux], [outputs[1].logits, *outputs[1].aux], strict=True):
-        close(b, a)
-    for (name, p), q in zip(ref.named_parameters(), fused.parameters(), strict=True):
-        close(q.grad, p.grad, name)
-    for (name, buf), other in zip(ref.named_buffers(), fused.buffers(), strict=True):  # BN running statistics
-        close(other.double(), buf.double(), name)
-    ref.eval(), fused.eval()
+        _close64(b, a)
+    for (name, p), q in zip(ref.named_parameters(), other.parameters(), strict=True):
+        _close64(q.grad, p.grad, name)
+    for (name, buf), b in zip(ref.named_buffers(), other.buffers(), strict=True):  # BN running statistics
+        _close64(b.double(), buf.double(), name)
+    ref.eval(), other.eval()
     with torch.inference_mode():
-        close(fused(x), ref(x))
+        _close64(other(x), ref(x))
+
+
+@pytest.mark.parametrize(
+    "kernel, padding, height, width",
+    [(7, 3, 224, 224), (7, 3, 33, 20), (5, 2, 17, 18), (3, 1, 9, 9), (3, 0, 11, 10), (4, 1, 12, 13)],
+)
+def test_space_to_depth_conv_is_the_stride_2_convolution(kernel, padding, height, width):
+    # against torch's own strided convolution: output and the gradients of input, weight and bias
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 8, kernel, stride=2, padding=padding).double()
+    x = torch.randn(2, 3, height, width, dtype=torch.float64, requires_grad=True)
+    results = []
+    for run in (conv, lambda t: space_to_depth_conv(t, conv)):
+        out = run(x)
+        grads = torch.autograd.grad((out * torch.arange(out.numel()).view_as(out).sin()).sum(),
+                                    (x, conv.weight, conv.bias))  # fmt: skip
+        results.append((out, *grads))
+    assert results[1][0].shape == results[0][0].shape
+    for got, expect in zip(results[1], results[0], strict=True):
+        _close64(got, expect)
+
+
+@pytest.mark.parametrize("path, overrides", [(BASE, {}), (TORCHVISION, {"input_size": 65})])
+def test_s2d_stem_computes_the_same_function(path, overrides):
+    # with the fused 1x1 path too, as the fast path runs them; the paper's spec, and torchvision's (batch norm)
+    # at an odd image size (the blocks need one more row and column of padding)
+    torch.manual_seed(0)
+    spec = load_spec(path, overrides).spec
+    ref = build_model(spec).double().train()
+    fast = copy.deepcopy(ref).space_to_depth_stem().fuse_1x1()
+    assert fast.s2d_stem and not ref.s2d_stem and fast.state_dict().keys() == ref.state_dict().keys()
+    x = torch.randn(2, 3, spec.input_size, spec.input_size, dtype=torch.float64)
+    outputs, convs = _train_step_each([ref, fast], x)
+    # conv1: 64 filters of 7x7/2 over 3 channels, run as 4x4/1 over 2x2 blocks of 4 channels (one of zeros)
+    assert [c[0] for c in convs] == [((64, 3, 7, 7), (2, 2)), ((64, 16, 4, 4), 1)]
+    _assert_same_training_step(ref, fast, outputs, x)
+
+
+def test_s2d_stem_needs_a_plain_stride_2_conv1():
+    with pytest.raises(ValueError, match="stride-2 conv1; this spec's is 3x3/1"):
+        _model(width_mult=0.25).space_to_depth_stem()  # the small spec's stem keeps 32x32 images at full size
+    with pytest.raises(ValueError, match="not the separable stem"):
+        _model(BASE, stem="separable").space_to_depth_stem()
+    model = _model(BASE, width_mult=0.25).space_to_depth_stem().space_to_depth_stem(False)
+    assert not model.s2d_stem
 
 
 def test_fuse_1x1_leaves_naive_modules_alone_and_can_be_undone():
     naive = _model(module="naive", width_mult=0.25).eval()
     x = torch.randn(1, 3, 32, 32)
-    with _CountConvs() as before:
+    with _Convs() as before:
         expect = naive(x)
-    with _CountConvs() as after, torch.no_grad():
+    with _Convs() as after, torch.no_grad():
         got = naive.fuse_1x1()(x)
-    assert before.calls == after.calls and torch.equal(got, expect)
+    assert len(before.calls) == len(after.calls) and torch.equal(got, expect)
     reduced = _model(width_mult=0.25).fuse_1x1().fuse_1x1(False)
     assert not reduced.fused_1x1 and not any(m.fused_1x1 for m in reduced.modules() if isinstance(m, InceptionReduced))
 
@@ -193,18 +253,20 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_fused_1x1_under_bf16_autocast_and_channels_last(device):
-    # the fast path's setting: fused and unfused are each as close to a float64 reference as bf16 allows
+def test_fast_path_options_under_bf16_autocast_and_channels_last(device):
+    # the fast path's setting: unfused, fused, and fused with the space-to-depth stem are each as close to a
+    # float64 reference as bf16 allows
     torch.manual_seed(0)
     ref = build_model(load_spec(BASE, {"width_mult": 0.25}).spec).train()
     x = torch.randn(4, 3, 224, 224)
     grads = {}
-    for name in ("float64", "unfused", "fused"):
+    for name in ("float64", "unfused", "fused", "fused+s2d"):
         model = copy.deepcopy(ref)
         if name == "float64":
             model, inputs, autocast = model.double(), x.double(), torch.autocast("cpu", enabled=False)
         else:
-            model = model.fuse_1x1(name == "fused").to(device, memory_format=torch.channels_last)
+            model = model.fuse_1x1(name != "unfused").space_to_depth_stem(name == "fused+s2d")
+            model = model.to(device, memory_format=torch.channels_last)
             inputs = x.to(device).contiguous(memory_format=torch.channels_last)
             autocast = torch.autocast(device, dtype=torch.bfloat16)
         model.dropout.p = model.aux1.dropout.p = model.aux2.dropout.p = 0.0  # no masks to keep equal across devices
@@ -215,8 +277,9 @@ def test_fused_1x1_under_bf16_autocast_and_channels_last(device):
         grads[name + " logits"] = out.logits.double().cpu()
     for what in ("", " logits"):
         expect = grads["float64" + what]
-        errors = {name: _relative_error(grads[name + what], expect) for name in ("unfused", "fused")}
-        assert errors["unfused"] < 0.05 and errors["fused"] < max(2 * errors["unfused"], 1e-3), (what, errors)
+        errors = {name: _relative_error(grads[name + what], expect) for name in ("unfused", "fused", "fused+s2d")}
+        assert errors["unfused"] < 0.05, (what, errors)
+        assert max(errors["fused"], errors["fused+s2d"]) < max(2 * errors["unfused"], 1e-3), (what, errors)
 
 
 def test_fuse_1x1_flag_is_guarded_by_torch_compile():
@@ -254,3 +317,18 @@ def test_fused_1x1_traces_through_aot_autograd():
         (out.logits.sum() + sum(a.sum() for a in out.aux)).backward()
         results.append(torch.cat([out.logits.flatten()] + [p.grad.flatten() for p in model.parameters()]))
     assert _relative_error(results[1], results[0]) < 1e-9
+
+
+def test_s2d_stem_traces_through_aot_autograd():
+    # the padding, pixel_unshuffle and the weight's rearrangement under torch.compile's tracing, with gradients
+    torch.manual_seed(0)
+    block = ConvBlock(3, 16, 7, stride=2).double()
+    s2d = copy.deepcopy(block)
+    s2d.space_to_depth = True
+    x = torch.randn(2, 3, 37, 40, dtype=torch.float64)
+    results = []
+    for model, runner in ((block, block), (s2d, torch.compile(s2d, backend="aot_eager"))):
+        out = runner(x)
+        out.pow(2).sum().backward()
+        results.append(torch.cat([out.flatten()] + [p.grad.flatten() for p in model.parameters()]))
+    assert _relative_error(results[1], results[0]) < 1e-12

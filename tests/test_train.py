@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 import torchvision
-from conftest import ROOT, SMALL
+from conftest import ROOT, SMALL, TORCHVISION
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
@@ -190,10 +190,25 @@ def test_bad_train_options(tmp_path):
         (["--schedule", "wavy"], "--schedule wavy"),
         (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: use default | reduce-overhead"),
         (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: applies to torch.compile only"),
+        (["--s2d-stem"], "--s2d-stem: the space-to-depth stem needs a stride-2 conv1; this spec's is 3x3/1"),
     ]:
         result = runner.invoke(app, ["train", "--out", str(tmp_path / "z"), *args])
         assert result.exit_code == 2, (args, result.output)
         assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "z").exists()  # refused before anything was written
+
+
+def test_s2d_stem_trains_through_the_cli(tmp_path, monkeypatch):
+    from inception_bench.models import GoogLeNet
+
+    calls, original = [], GoogLeNet.space_to_depth_stem
+    monkeypatch.setattr(GoogLeNet, "space_to_depth_stem", lambda self, on=True: calls.append(on) or original(self, on))
+    result = runner.invoke(
+        app, ["train", str(TORCHVISION), "--set", "width_mult=0.125", "--image-size", "64", "--data", "synthetic",
+              "--epochs", "1", "--device", "cpu", "--workers", "0", "--s2d-stem", "--out", str(tmp_path / "s")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert calls == [True] and json.loads((tmp_path / "s" / "config.json").read_text())["recipe"]["s2d_stem"] is True
 
 
 def test_eval_crops_and_ensemble(trained, tmp_path):

@@ -1,7 +1,9 @@
 """Building blocks of GoogLeNet, named as in the paper's figures.
 
 - :class:`ConvBlock`: conv -> (batch norm) -> ReLU. The paper applies ReLU after every convolution, the
-  reductions and projections included; the conv has a bias unless batch norm follows it.
+  reductions and projections included; the conv has a bias unless batch norm follows it. A stride-2 block can
+  run its convolution on 2x2 space-to-depth blocks (``space_to_depth``, an execution option for conv1:
+  :func:`space_to_depth_conv`).
 - :class:`SeparableStem`: the separable-conv1 hypothesis (depthwise 7x7 with depth multiplier 8, then 1x1).
 - :class:`InceptionReduced` (Figure 2b) and :class:`InceptionNaive` (Figure 2a): four branches concatenated
   along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out. ``InceptionReduced`` can
@@ -19,8 +21,39 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` for a stride-2 convolution (square kernel k, groups 1, zero padding p), computed as a
+    stride-1 convolution over 2x2 space-to-depth blocks of the input.
+
+    The input is zero-padded (p on the top and left, as much as the blocks need on the bottom and right; its
+    channels up to a multiple of 4) and each 2x2 pixel block becomes one pixel of 4x the channels
+    (``pixel_unshuffle``); the weight, zero-padded to an even kernel 2 x ceil(k/2) and to the same channels,
+    goes through the same rearrangement. Output[i] = sum_k w[k] x[2i - p + k] either way, so the result is the
+    same up to floating-point summation order, and gradients reach ``conv.weight`` and ``conv.bias`` unchanged.
+    For conv1 (7x7/2 over 3 channels, which GPU tensor-core kernels pad to 8 channels in a separate pass) this
+    is a 4x4/1 convolution over 16 channels: 256 multiply-adds per output instead of 147 (392 padded), in a
+    shape tensor cores run well (the stem trick of MLPerf ResNet-50 submissions). Whether it is faster is for
+    ``ibench bench --s2d-stem`` to say on each device.
+    """
+    out_ch, in_ch, k, _ = conv.weight.shape
+    p = conv.padding[0]  # type: ignore[index]
+    channels = -(-in_ch // 4) * 4
+    half = -(-k // 2)  # the kernel in blocks
+    weight = F.pad(conv.weight, (0, 2 * half - k, 0, 2 * half - k, 0, channels - in_ch))
+    out_h, out_w = ((n + 2 * p - k) // 2 + 1 for n in x.shape[-2:])
+    bottom, right = (2 * (o - 1 + half) - n - p for o, n in zip((out_h, out_w), x.shape[-2:], strict=True))
+    blocks = F.pixel_unshuffle(F.pad(x, (p, right, p, bottom, 0, channels - in_ch)), 2)
+    return F.conv2d(blocks, F.pixel_unshuffle(weight, 2), conv.bias)
+
+
 class ConvBlock(nn.Module):
-    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU."""
+    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU.
+
+    ``space_to_depth`` (off by default; stride-2 blocks only): the convolution runs as
+    :func:`space_to_depth_conv`, with the same weights and the same function.
+    """
+
+    space_to_depth: bool = False
 
     def __init__(
         self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, bn: bool = False, bn_eps: float = 1e-5
@@ -31,7 +64,7 @@ class ConvBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
+        x = space_to_depth_conv(x, self.conv) if self.space_to_depth else self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
         return self.relu(x)

@@ -79,6 +79,24 @@ class GoogLeNet(nn.Module):
                 module.fused_1x1 = enabled
         return self
 
+    def space_to_depth_stem(self, enabled: bool = True) -> GoogLeNet:
+        """Run conv1 on 2x2 space-to-depth blocks of the image (:func:`space_to_depth_conv`): an execution option
+        that keeps the weights, the state dict, the counts and the function. Needs a plain stride-2 conv1 (not
+        the separable stem). Returns the model."""
+        conv1 = getattr(self, "conv1", None)
+        if not isinstance(conv1, ConvBlock):
+            raise ValueError("the space-to-depth stem needs a plain conv1, not the separable stem")
+        if conv1.conv.stride != (2, 2):
+            k, stride = conv1.conv.kernel_size[0], conv1.conv.stride[0]
+            raise ValueError(f"the space-to-depth stem needs a stride-2 conv1; this spec's is {k}x{k}/{stride}")
+        conv1.space_to_depth = enabled
+        return self
+
+    @property
+    def s2d_stem(self) -> bool:
+        """Whether conv1 runs on space-to-depth blocks."""
+        return bool(getattr(getattr(self, "conv1", None), "space_to_depth", False))
+
     @property
     def fused_1x1(self) -> bool:
         """Whether any Inception module runs its 1x1 convolutions fused (never for naive modules)."""
