@@ -2,16 +2,21 @@
 # The CUDA path in one prepared script, in priority order within a time budget (default 480 s; later phases are
 # skipped, not cut, when too little is left). Seen on 2026-11-27 (results/bench/gpu-2026-11-27/README.md): the first
 # (cold) compile of a training and an inference graph takes about 150 s on a fresh machine; later ones hit the cache.
-#   0. the fused 1x1 path against the unfused one and a float64 reference on the GPU, bf16 + channels_last (pytest)
-#   1. the benchmark grid at 224x224: the fp32 eager baseline (the paper's spec and torchvision's googlenet), then
-#      the fast path, bf16 + channels_last + torch.compile with CUDA graphs (reduce-overhead), with and without
-#      --fuse-1x1 (each Inception module's three input 1x1 convolutions as one), then both again from the compile
-#      cache (an A/B, alternated, in one run); targets.txt (scripts/bench_targets.py) gives the fastest setup's
-#      ratio to fp32 eager torchvision, its fraction of peak, and every setup's ratio
-#   2. a torch.profiler breakdown of a compiled training step (fused; without CUDA graphs, which the profiler
-#      does not see into when they were captured before it started; they change launches, not kernels)
-#   3. `ibench train` on the fast path (compiled with CUDA graphs, fused) on synthetic 224x224 data, `ibench train`
-#      on digits as on 2026-11-27 (eager), and `ibench report` of it all
+#   0. the execution options (--fuse-1x1, --s2d-stem) against the plain model and a float64 reference on the GPU,
+#      bf16 + channels_last (pytest)
+#   1. the fp32 eager baseline at 224x224 (the paper's spec and torchvision's googlenet)
+#   2. conv1 alone, plain and on space-to-depth blocks (scripts/stem_bench.py, eager): what --s2d-stem buys
+#   3. the fast path with every lead on: bf16 + channels_last + torch.compile with CUDA graphs (reduce-overhead)
+#      + --fuse-1x1 (each Inception module's three input 1x1 convolutions as one) + --s2d-stem; targets.txt
+#      (scripts/bench_targets.py) gives the fastest setup's ratio to fp32 eager torchvision, its fraction of peak,
+#      and every setup's ratio
+#   4. a torch.profiler breakdown of that compiled training step, with every convolution's time by layer (without
+#      CUDA graphs, which the profiler does not see into when they were captured before it started; they change
+#      launches, not kernels)
+#   5. the A/B: the fast path without the leads (as on 2026-11-27), then both again from the compile cache,
+#      alternated, and inference under max-autotune (inductor's own convolution and GEMM kernels where faster)
+#   6. `ibench train` on the fast path on synthetic 224x224 data, `ibench train` on digits as on 2026-11-27
+#      (eager), and `ibench report` of it all
 # Usage: bash scripts/gpu_check.sh [OUT_DIR]     (default results/bench/gpu-<date>)
 # Settings from the environment: BATCH (256), BUDGET (480 s), DEVICE (cuda), SIZE (224), FAST (bf16), STEPS (20),
 # PYTHON (python3), EXTRA (more options for every bench, profile and train). A dry run of the logic on a CPU:
@@ -20,6 +25,10 @@
 # torch, torchvision, typer, rich, pandas, scipy, matplotlib and pytest but not pydantic or fvcore: `bash
 # scripts/gpu_wheels.sh` here puts the missing wheels in .whl; carry it and install them first (that script's
 # header gives the line). Needs bash >= 4.4 (empty arrays under set -u).
+# The device tool brings back at most 8 files from $OUT, so pack the folder; one call (timeout_s about BUDGET + 60):
+#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+#     .whl/*.whl && export PYTHONPATH=/tmp/site || exit; set -o pipefail; BUDGET=480 bash scripts/gpu_check.sh \
+#     /tmp/gpu 2>&1 | tee $OUT/log.txt; tar czf $OUT/gpu.tgz -C /tmp gpu
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-results/bench/gpu-$(date +%Y-%m-%d)}
@@ -50,32 +59,43 @@ phase() {  # NAME SECONDS_NEEDED(>=5) COMMAND...: run COMMAND unless fewer secon
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"
   date -u; } 2>&1 | tee "$OUT/device.txt"
 
-# 0. fused = unfused on this device, in the fast path's precision and layout
-phase "fused 1x1 check" 20 $PY -m pytest -q -p no:cacheprovider tests/test_models.py -k bf16 -rs
+# 0. the execution options compute what the plain model does, on this device, in the fast path's precision and layout
+phase "execution options check" 20 $PY -m pytest -q -p no:cacheprovider tests/test_models.py -k bf16 -rs
 
-# 1. the grid: the fp32 eager baseline (the paper's spec and torchvision's googlenet), then the fast path with fused
-#    and unfused 1x1 convolutions, alternated: cold compiles first, then the same from the compile cache
+# 1. the fp32 eager baseline (the paper's spec and torchvision's googlenet)
 phase "bench fp32 eager" 40 $IBENCH bench $SPEC "${COMMON[@]}" --precision fp32 --warmup 5
+
+# 2. conv1 alone: the 3-channel 7x7/2 convolution against its space-to-depth form
+phase "conv1 plain vs space-to-depth" 20 $PY scripts/stem_bench.py --device "$DEV" --precision "$FAST" \
+  --batch-size "$B" --image-size "$SIZE" --steps "$STEPS" | tee "$OUT/stem.txt"
+
+# 3. the fast path with every lead on; the targets
 CUDAGRAPHS=()
 if [ "$DEV" != cpu ]; then CUDAGRAPHS=(--compile-mode reduce-overhead); fi
 FASTOPTS=(--precision "$FAST" --channels-last --compile "${CUDAGRAPHS[@]}" --warmup 10 --no-torchvision)
-phase "bench $FAST channels_last compile fused-1x1" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" --fuse-1x1
-phase "bench $FAST channels_last compile" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
+LEADS=(--fuse-1x1 --s2d-stem)
+phase "bench fast path + leads" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
 phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
-phase "bench $FAST channels_last compile (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
-phase "bench $FAST channels_last compile fused-1x1 (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" \
-  --fuse-1x1
 
-# 2. where the time goes in a compiled training step
+# 4. where the time goes in that compiled training step
 phase "profile compiled" 90 $PY scripts/profile_step.py $SPEC --device "$DEV" --precision "$FAST" --channels-last \
-  --batch-size "$B" --image-size "$SIZE" --steps 5 --compile --fuse-1x1 "${EXTRA[@]}" > "$OUT/profile-compile.txt"
-tail -n 1 "$OUT/profile-compile.txt"
+  --batch-size "$B" --image-size "$SIZE" --steps 5 --compile "${LEADS[@]}" "${EXTRA[@]}" > "$OUT/profile-compile.txt"
+grep -A 12 "^per step" "$OUT/profile-compile.txt"
 
-# 3. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
+# 5. the A/B: without the leads (a cold compile), then both again from the cache; inference under max-autotune
+phase "bench fast path" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
+phase "bench fast path + leads (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
+phase "bench fast path (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
+AUTOTUNE=(--compile-mode max-autotune)
+if [ "$DEV" = cpu ]; then AUTOTUNE=(); fi
+phase "bench fast path + leads, max-autotune (infer)" 150 $IBENCH bench $SPEC "${COMMON[@]}" --mode infer \
+  --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision "${LEADS[@]}"
+
+# 6. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
 #    as on 2026-11-27; the report
 rm -rf "$OUT/train-synthetic" "$OUT/train-digits"
 phase "train synthetic (fast path)" 150 $IBENCH train $SPEC --data synthetic --set num_classes=10 --epochs 3 \
-  --batch-size "$B" --schedule cosine --image-size "$SIZE" --compile "${CUDAGRAPHS[@]}" --fuse-1x1 "${EXTRA[@]}" \
+  --batch-size "$B" --schedule cosine --image-size "$SIZE" --compile "${CUDAGRAPHS[@]}" "${LEADS[@]}" "${EXTRA[@]}" \
   --device "$DEV" --out "$OUT/train-synthetic" 2>&1 | tail -n 2
 phase "train digits" 60 $IBENCH train specs/googlenet-small.yaml --data digits --epochs 8 --schedule cosine \
   --device "$DEV" --out "$OUT/train-digits" 2>&1 | tail -n 2

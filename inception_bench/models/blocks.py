@@ -35,15 +35,21 @@ def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     shape tensor cores run well (the stem trick of MLPerf ResNet-50 submissions). Whether it is faster is for
     ``ibench bench --s2d-stem`` to say on each device.
     """
-    out_ch, in_ch, k, _ = conv.weight.shape
+    _, in_ch, k, _ = conv.weight.shape
     p = conv.padding[0]  # type: ignore[index]
-    channels = -(-in_ch // 4) * 4
     half = -(-k // 2)  # the kernel in blocks
-    weight = F.pad(conv.weight, (0, 2 * half - k, 0, 2 * half - k, 0, channels - in_ch))
     out_h, out_w = ((n + 2 * p - k) // 2 + 1 for n in x.shape[-2:])
     bottom, right = (2 * (o - 1 + half) - n - p for o, n in zip((out_h, out_w), x.shape[-2:], strict=True))
-    blocks = F.pixel_unshuffle(F.pad(x, (p, right, p, bottom, 0, channels - in_ch)), 2)
-    return F.conv2d(blocks, F.pixel_unshuffle(weight, 2), conv.bias)
+    blocks = F.pixel_unshuffle(F.pad(x, (p, right, p, bottom, 0, -in_ch % 4)), 2)
+    return F.conv2d(blocks, space_to_depth_weight(conv.weight), conv.bias)
+
+
+def space_to_depth_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A stride-2 convolution's weight ``(out, in, k, k)`` for :func:`space_to_depth_conv`: zero-padded to
+    channels a multiple of 4 and to an even kernel, then rearranged like the input,
+    ``(out, 16 x ceil(in / 4), ceil(k / 2), ceil(k / 2))``; differentiable."""
+    _, in_ch, k, _ = weight.shape
+    return F.pixel_unshuffle(F.pad(weight, (0, k % 2, 0, k % 2, 0, -in_ch % 4)), 2)
 
 
 class ConvBlock(nn.Module):
