@@ -285,6 +285,8 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
         sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
         totals = count(sized).total
         spec = sized.spec
+        if settings.s2d_stem:  # refuse a spec before measuring any
+            build_for_run(spec, s2d_stem=True)
         entries.append((name, lambda s=spec: build_for_run(s, settings.fuse_1x1, settings.s2d_stem),
                         spec.num_classes, totals["params"], totals["ops"], spec.aux.loss_weight))  # fmt: skip
     if torchvision:

@@ -443,6 +443,8 @@ def train(
     from inception_bench.count import count as count_ops
 
     totals = count_ops(loaded).total  # builds a model: done before seeding so it cannot shift the RNG streams
+    if recipe.s2d_stem:  # refuse a stem it cannot run before loading data (also a throwaway model, before seeding)
+        build_for_run(spec, s2d_stem=True)
     random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     torch.manual_seed(recipe.seed)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The CUDA path in one prepared script, in priority order within a time budget (default 480 s; later phases are
-# skipped, not cut, when too little is left). Seen on 2026-11-27 (results/bench/gpu-2026-11-27/README.md): the first
-# (cold) compile of a training and an inference graph takes about 150 s on a fresh machine; later ones hit the cache.
+# The CUDA path in one prepared script, in priority order within a time budget (default 480 s; a phase is skipped
+# when less is left than it needs, and one still running at the budget is stopped). Seen on 2026-11-27
+# (results/bench/gpu-2026-11-27/README.md): the first (cold) compile of a training and an inference graph takes
+# about 150 s on a fresh machine; later ones hit the cache.
 #   0. the execution options (--fuse-1x1, --s2d-stem) against the plain model and a float64 reference on the GPU,
 #      bf16 + channels_last (pytest)
 #   1. the fp32 eager baseline at 224x224 (the paper's spec and torchvision's googlenet)
@@ -10,12 +11,14 @@
 #      + --fuse-1x1 (each Inception module's three input 1x1 convolutions as one) + --s2d-stem; targets.txt
 #      (scripts/bench_targets.py) gives the fastest setup's ratio to fp32 eager torchvision, its fraction of peak,
 #      and every setup's ratio
-#   4. a torch.profiler breakdown of that compiled training step, with every convolution's time by layer (without
-#      CUDA graphs, which the profiler does not see into when they were captured before it started; they change
-#      launches, not kernels)
-#   5. the A/B: the fast path without the leads (as on 2026-11-27), then both again from the compile cache,
-#      alternated, and inference under max-autotune (inductor's own convolution and GEMM kernels where faster)
-#   6. `ibench train` on the fast path on synthetic 224x224 data, `ibench train` on digits as on 2026-11-27
+#   4. the A/B: the fast path without the leads (as on 2026-11-27; a second cold compile, which reuses many of the
+#      first one's kernels), and the targets again
+#   5. a torch.profiler breakdown of the leads' compiled training step, with every convolution's time by layer
+#      (without CUDA graphs, which the profiler does not see into when they were captured before it started; they
+#      change launches, not kernels)
+#   6. both fast paths again from the compile cache (only when both ran cold), and inference under max-autotune
+#      (inductor's own convolution and GEMM kernels where faster; its autotuning is slow, so it comes late)
+#   7. `ibench train` on the fast path on synthetic 224x224 data, `ibench train` on digits as on 2026-11-27
 #      (eager), and `ibench report` of it all
 # Usage: bash scripts/gpu_check.sh [OUT_DIR]     (default results/bench/gpu-<date>)
 # Settings from the environment: BATCH (256), BUDGET (480 s), DEVICE (cuda), SIZE (224), FAST (bf16), STEPS (20),
@@ -48,7 +51,7 @@ phase() {  # NAME SECONDS_NEEDED(>=5) COMMAND...: run COMMAND unless fewer secon
   shift 2
   if [ "$(left)" -lt "$need" ]; then
     echo "== skipped $name: $(left) s left, needs about $need" >&2
-    return
+    return 1
   fi
   echo "== $name ($(left) s left)" >&2
   timeout --kill-after=5 "$(($(left) - 2))" "$@" || echo "!! $name: exit status $?" >&2
@@ -77,21 +80,26 @@ LEADS=(--fuse-1x1 --s2d-stem)
 phase "bench fast path + leads" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
 phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
 
-# 4. where the time goes in that compiled training step
-phase "profile compiled" 90 $PY scripts/profile_step.py $SPEC --device "$DEV" --precision "$FAST" --channels-last \
+# 4. the A/B: the fast path without the leads (a cold compile); the targets again, with both
+phase "bench fast path" 150 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" && PLAIN_RAN=1
+phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
+
+# 5. where the time goes in the leads' compiled training step (its graph is in the compile cache by now)
+phase "profile compiled" 60 $PY scripts/profile_step.py $SPEC --device "$DEV" --precision "$FAST" --channels-last \
   --batch-size "$B" --image-size "$SIZE" --steps 5 --compile "${LEADS[@]}" "${EXTRA[@]}" > "$OUT/profile-compile.txt"
 grep -A 12 "^per step" "$OUT/profile-compile.txt"
 
-# 5. the A/B: without the leads (a cold compile), then both again from the cache; inference under max-autotune
-phase "bench fast path" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
-phase "bench fast path + leads (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
-phase "bench fast path (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
+# 6. both again from the compile cache, alternated (only if both compiled above); inference under max-autotune
+if [ -n "${PLAIN_RAN:-}" ]; then
+  phase "bench fast path + leads (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
+  phase "bench fast path (again)" 60 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}"
+fi
 AUTOTUNE=(--compile-mode max-autotune)
 if [ "$DEV" = cpu ]; then AUTOTUNE=(); fi
-phase "bench fast path + leads, max-autotune (infer)" 150 $IBENCH bench $SPEC "${COMMON[@]}" --mode infer \
+phase "bench fast path + leads, max-autotune (infer)" 240 $IBENCH bench $SPEC "${COMMON[@]}" --mode infer \
   --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision "${LEADS[@]}"
 
-# 6. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
+# 7. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
 #    as on 2026-11-27; the report
 rm -rf "$OUT/train-synthetic" "$OUT/train-digits"
 phase "train synthetic (fast path)" 150 $IBENCH train $SPEC --data synthetic --set num_classes=10 --epochs 3 \

@@ -41,16 +41,17 @@ from inception_bench.train import build_for_run, resolve_device
 # Kinds of time, first match wins, on lower-cased kernel or operator names. inductor names its kernels after the
 # operators they fuse (``triton_poi_fused__to_copy_convolution_relu_2`` is the bias + ReLU + cast epilogue of a
 # convolution that cuDNN ran), so its pointwise and reduction kernels are sorted apart from the GEMMs.
+_GEMM_KERNELS = ("triton_tem", "cudnn", "cutlass", "xmma", "nvjet", "gemm", "fprop", "dgrad", "wgrad", "fft")
 KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("padding to 8 channels", ("addpadding",)),
     ("layout conversion", ("nchwtonhwc", "nhwctonchw", "transpose")),
     ("optimizer", ("foreach", "sgd", "multi_tensor", "optimizer")),
-    ("convolution / GEMM", ("triton_tem", "cudnn", "cutlass", "xmma", "nvjet", "gemm", "aten::mkldnn_conv")),
+    ("batch norm", ("batch_norm", "batchnorm", "bn_fw", "bn_bw", "bn_")),  # before "cudnn": cuDNN's BN kernels
+    ("convolution / GEMM", _GEMM_KERNELS),
     ("pooling", ("pool",)),
-    ("batch norm", ("batch_norm", "bn_", "batchnorm")),
     ("inductor fused elementwise", ("triton_",)),
-    ("convolution / GEMM", ("conv", "aten::mm", "aten::addmm")),
-    ("concatenation", ("cat",)),
+    ("convolution / GEMM", ("conv", "aten::mm", "aten::addmm")),  # CPU operators, cuDNN's convolve kernels
+    ("concatenation", ("catarray", "aten::cat")),
 ]
 
 
@@ -184,4 +185,5 @@ if __name__ == "__main__":
     try:
         main()
     except IbenchError as e:
-        sys.exit(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

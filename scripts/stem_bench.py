@@ -4,10 +4,10 @@
         [--steps 20] [--width 64]
 
 conv1 is the paper's 7x7/2 over 3 channels with ``--width`` filters, channels_last, eager, cudnn.benchmark on,
-under autocast for bf16/fp16. Three ways: ``plain`` (nn.Conv2d), ``s2d`` (:func:`space_to_depth_conv`: pad,
-pixel_unshuffle, 4x4/1 convolution; the unshuffle is a copy that torch.compile fuses into the input's cast,
-eager does not) and ``s2d conv only`` (the 4x4/1 convolution on blocks made beforehand: what the compiled path
-pays at best). Forward under inference_mode, and forward + backward (weight and bias gradients; the image needs
+under autocast for bf16/fp16. Three ways: ``plain`` (nn.Conv2d), ``s2d`` (:func:`space_to_depth_conv`: cast, pad,
+pixel_unshuffle, 4x4/1 convolution; eager runs the rearranging as copies of its own, which torch.compile can fuse
+into one) and ``s2d conv only`` (the 4x4/1 convolution on blocks made beforehand: the least a compiled path can
+pay). Forward under inference_mode, and forward + backward (weight and bias gradients; the image needs
 none, as in training). Prints the median ms per call over ``--steps`` timed calls after 5 warm-up calls, each
 synchronised, and each way's speed-up over ``plain`` (plain's time / its time).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inception_bench.errors import IbenchError
 from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_weight
 from inception_bench.train import autocast_for, resolve_device
 
@@ -49,7 +51,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--width", type=int, default=64)
     args = ap.parse_args()
+    for option, value, least in [("--batch-size", args.batch_size, 1), ("--image-size", args.image_size, 8),
+                                 ("--steps", args.steps, 1), ("--width", args.width, 1)]:  # fmt: skip
+        if value < least:
+            raise IbenchError(f"{option} {value}: must be at least {least}")
     device = resolve_device(args.device)
+    if args.precision != "fp32" and device.type != "cuda":
+        raise IbenchError(f"--precision {args.precision}: only on CUDA; use --precision fp32 on the CPU")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     autocast = autocast_for(device, args.precision)
@@ -98,4 +106,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except IbenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

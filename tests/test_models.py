@@ -249,6 +249,7 @@ def _relative_error(got: torch.Tensor, expect: torch.Tensor) -> float:
     return ((got.double() - expect.double()).norm() / expect.double().norm()).item()
 
 
+CL = torch.channels_last
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
@@ -270,8 +271,11 @@ def test_fast_path_options_under_bf16_autocast_and_channels_last(device):
             inputs = x.to(device).contiguous(memory_format=torch.channels_last)
             autocast = torch.autocast(device, dtype=torch.bfloat16)
         model.dropout.p = model.aux1.dropout.p = model.aux2.dropout.p = 0.0  # no masks to keep equal across devices
+        layouts: list[bool] = []
+        model.conv1.register_forward_hook(lambda m, i, o, seen=layouts: seen.append(o.is_contiguous(memory_format=CL)))
         with autocast:
             out = model(inputs)
+        assert layouts == [name != "float64"], name  # conv1's output in the layout it was given (s2d included)
         (out.logits.float().sum() + sum(a.float().sum() for a in out.aux)).backward()
         grads[name] = torch.cat([p.grad.double().cpu().flatten() for p in model.parameters()])
         grads[name + " logits"] = out.logits.double().cpu()

@@ -199,16 +199,17 @@ def test_bad_train_options(tmp_path):
 
 
 def test_s2d_stem_trains_through_the_cli(tmp_path, monkeypatch):
-    from inception_bench.models import GoogLeNet
+    from inception_bench.models import blocks
 
-    calls, original = [], GoogLeNet.space_to_depth_stem
-    monkeypatch.setattr(GoogLeNet, "space_to_depth_stem", lambda self, on=True: calls.append(on) or original(self, on))
+    calls, original = [], blocks.space_to_depth_conv
+    monkeypatch.setattr(blocks, "space_to_depth_conv", lambda x, conv: calls.append(x.shape) or original(x, conv))
     result = runner.invoke(
         app, ["train", str(TORCHVISION), "--set", "width_mult=0.125", "--image-size", "64", "--data", "synthetic",
               "--epochs", "1", "--device", "cpu", "--workers", "0", "--s2d-stem", "--out", str(tmp_path / "s")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert calls == [True] and json.loads((tmp_path / "s" / "config.json").read_text())["recipe"]["s2d_stem"] is True
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["recipe"]["s2d_stem"] is True
+    assert calls and all(shape[1:] == (3, 64, 64) for shape in calls)  # conv1 of the trained model ran on blocks
 
 
 def test_eval_crops_and_ensemble(trained, tmp_path):

@@ -40,8 +40,18 @@ def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     half = -(-k // 2)  # the kernel in blocks
     out_h, out_w = ((n + 2 * p - k) // 2 + 1 for n in x.shape[-2:])
     bottom, right = (2 * (o - 1 + half) - n - p for o, n in zip((out_h, out_w), x.shape[-2:], strict=True))
+    device = x.device.type
+    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+        x = x.to(torch.get_autocast_dtype(device))  # rearrange in the precision the convolution reads: same values
     blocks = F.pixel_unshuffle(F.pad(x, (p, right, p, bottom, 0, -in_ch % 4)), 2)
-    return F.conv2d(blocks, space_to_depth_weight(conv.weight), conv.bias)
+    # CUDA's pixel_unshuffle returns NCHW whatever its input: give the convolution the layout it was given
+    weight = space_to_depth_weight(conv.weight).contiguous(memory_format=_layout(conv.weight))
+    return F.conv2d(blocks.contiguous(memory_format=_layout(x)), weight, conv.bias)
+
+
+def _layout(t: torch.Tensor) -> torch.memory_format:
+    channels_last = t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def space_to_depth_weight(weight: torch.Tensor) -> torch.Tensor:
