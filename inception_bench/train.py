@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNet, GoogLeNetOutputs, build_model
@@ -197,21 +199,37 @@ def train_step(runner: nn.Module, images: torch.Tensor, target: torch.Tensor, op
     return value
 
 
-def _ema_with_warmup(decay: float) -> Any:
-    """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates, so that short runs are not
-    dominated by their first weights (the warm-up timm's ModelEma uses). A ``multi_avg_fn`` for
-    ``AveragedModel``: one foreach kernel per device and dtype, the decay computed on the device (no sync)."""
+class WeightAverage(AveragedModel):
+    """An exponential moving average of a model's weights and buffers: a ``torch.optim.swa_utils.AveragedModel``
+    (its ``module``, state dict and ``n_averaged`` count) whose decay ramps up as min(decay, (1 + n) / (10 + n))
+    after n updates, so that short runs are not dominated by their first weights (timm's ModelEma warm-up).
+
+    ``update_parameters`` is AveragedModel's without its host reads of the device: torch's compares the count on
+    the host and copies it to the device on every update, which on CUDA waits for the GPU once per training step.
+    Here the count stays a CPU tensor (the averaged copy is made where the model is, the count on the CPU, and
+    neither moves) and the decay is a Python number, so an update is a few foreach kernels queued behind the step.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        super().__init__(model, use_buffers=True)
+        self.decay = decay
 
     @torch.no_grad()
-    def multi_avg_fn(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
-        if torch.is_floating_point(averaged[0]):
-            d = torch.clamp((1 + n) / (10 + n), max=decay).to(averaged[0].dtype)
-            torch._foreach_lerp_(averaged, current, 1 - d)
-        else:  # integer buffers (BN's num_batches_tracked): follow the model
-            for a, c in zip(averaged, current, strict=True):
+    def update_parameters(self, model: nn.Module) -> None:
+        n = int(self.n_averaged)  # a CPU tensor: no device sync
+        pairs = zip(chain(self.module.parameters(), self.module.buffers()),
+                    chain(model.parameters(), model.buffers()), strict=True)  # fmt: skip
+        averaged: list[torch.Tensor] = []
+        current: list[torch.Tensor] = []
+        for a, c in pairs:
+            if n == 0 or not torch.is_floating_point(a):  # the first update, and BN's batch counts: copies
                 a.copy_(c)
-
-    return multi_avg_fn
+            else:
+                averaged.append(a)
+                current.append(c)
+        if averaged:
+            torch._foreach_lerp_(averaged, current, 1 - min(self.decay, (1 + n) / (10 + n)))
+        self.n_averaged += 1
 
 
 def _rng_state() -> dict[str, Any]:
@@ -465,9 +483,7 @@ def train(
     scheduler = _scheduler(optimizer, recipe)
     averaged = None
     if recipe.averaging == "ema":
-        from torch.optim.swa_utils import AveragedModel
-
-        averaged = AveragedModel(model, multi_avg_fn=_ema_with_warmup(recipe.ema_decay), use_buffers=True)
+        averaged = WeightAverage(model, recipe.ema_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -522,7 +538,7 @@ def train(
                 seen += len(target)
                 steps += 1
                 if progress.bar is not None and (steps % 25 == 0 or steps == len(train_loader)):
-                    # the only host sync in the loop (besides AveragedModel's own), on a terminal, every 25 steps
+                    # the only host sync in the loop: on a terminal, every 25 steps
                     progress.step(
                         epoch,
                         loss.item(),

@@ -12,14 +12,17 @@ import pytest
 import torch
 import torchvision
 from conftest import ROOT, SMALL, TORCHVISION
+from torch import nn
+from torch.overrides import TorchFunctionMode
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
 from inception_bench.count import count
 from inception_bench.errors import IbenchError
 from inception_bench.evaluate import evaluate, torchvision_model
+from inception_bench.models import build_model
 from inception_bench.spec import load_spec
-from inception_bench.train import Recipe, load_checkpoint, train
+from inception_bench.train import Recipe, WeightAverage, autocast_for, load_checkpoint, loss_fn, train, train_step
 
 TINY = {"width_mult": 0.125}
 runner = CliRunner()
@@ -258,3 +261,54 @@ def test_ddp_two_processes_gloo(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["world_size"] == 2 and config["effective_batch_size"] == 2 * 64
     assert json.loads((out / "final.json").read_text())["status"] == "completed"
+
+
+def test_weight_average_follows_the_warm_up_recurrence():
+    # by hand: the first update copies; then e <- d e + (1 - d) w with d = min(decay, (1 + n) / (10 + n))
+    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
+    ema = WeightAverage(model, decay=0.3)
+    expect = None
+    for n, w in enumerate([1.0, 5.0, -2.0, 7.0, 3.0]):
+        model[0].weight.data.fill_(w)
+        model[1].num_batches_tracked.fill_(10 * n)
+        ema.update_parameters(model)
+        d = min(0.3, (1 + n) / (10 + n))
+        expect = w if expect is None else d * expect + (1 - d) * w
+        assert ema.module[0].weight.item() == pytest.approx(expect, rel=1e-6)
+        assert ema.module[1].num_batches_tracked.item() == 10 * n  # integer buffers follow the model
+    assert int(ema.n_averaged) == 5 and ema.n_averaged.device.type == "cpu"
+    restored = WeightAverage(model, decay=0.3)
+    restored.load_state_dict(ema.state_dict())  # the checkpoint layout of torch's AveragedModel
+    assert int(restored.n_averaged) == 5 and restored.module[0].weight.item() == pytest.approx(expect, rel=1e-6)
+
+
+class _HostReads(TorchFunctionMode):
+    """Every read of a tensor's value by the host (each one waits for the GPU when the tensor lives there)."""
+
+    READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, torch.Tensor]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in self.READS:
+            self.reads.append((func.__name__, args[0]))
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_training_step_reads_nothing_back_but_the_cpu_counter():
+    # the issue's "no host-device syncs in the step loop": forward, loss with aux heads, backward, SGD with
+    # momentum, and the weight average, three times; the only value read is the average's count, kept on the CPU
+    spec = load_spec(SMALL, TINY).spec
+    model = build_model(spec).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    ema = WeightAverage(model, decay=0.99)
+    images, target = torch.randn(4, 3, 32, 32), torch.randint(0, spec.num_classes, (4,))
+    with _HostReads() as spy:
+        for _ in range(3):
+            train_step(model, images, target, optimizer, scaler, autocast_for(torch.device("cpu"), "fp32"), 0.3,
+                       loss=loss_fn)  # fmt: skip
+            ema.update_parameters(model)
+    assert spy.reads and all(t is ema.n_averaged for _, t in spy.reads), [name for name, _ in spy.reads]
