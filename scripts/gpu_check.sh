@@ -4,7 +4,7 @@
 # (results/bench/gpu-2026-11-27/README.md): the first (cold) compile of a training and an inference graph takes
 # about 150 s on a fresh machine; later ones hit the cache.
 #   0. the execution options (--fuse-1x1, --s2d-stem) against the plain model and a float64 reference on the GPU,
-#      bf16 + channels_last (pytest)
+#      bf16 + channels_last, and a training step loop with no synchronising call (sync debug mode) (pytest)
 #   1. the fp32 eager baseline at 224x224 (the paper's spec and torchvision's googlenet)
 #   2. conv1 alone, plain and on space-to-depth blocks (scripts/stem_bench.py, eager): what --s2d-stem buys
 #   3. the fast path with every lead on: bf16 + channels_last + torch.compile with CUDA graphs (reduce-overhead)
@@ -62,8 +62,10 @@ phase() {  # NAME SECONDS_NEEDED(>=5) COMMAND...: run COMMAND unless fewer secon
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"
   date -u; } 2>&1 | tee "$OUT/device.txt"
 
-# 0. the execution options compute what the plain model does, on this device, in the fast path's precision and layout
-phase "execution options check" 20 $PY -m pytest -q -p no:cacheprovider tests/test_models.py -k bf16 -rs
+# 0. the execution options compute what the plain model does, on this device, in the fast path's precision and
+#    layout; a training step (with the weight average) makes no synchronising call
+phase "execution options and no-sync checks" 30 $PY -m pytest -q -p no:cacheprovider tests/test_models.py \
+  tests/test_train.py -k "bf16 or reads_nothing" -rs
 
 # 1. the fp32 eager baseline (the paper's spec and torchvision's googlenet)
 phase "bench fp32 eager" 40 $IBENCH bench $SPEC "${COMMON[@]}" --precision fp32 --warmup 5

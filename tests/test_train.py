@@ -264,22 +264,29 @@ def test_ddp_two_processes_gloo(tmp_path):
 
 
 def test_weight_average_follows_the_warm_up_recurrence():
-    # by hand: the first update copies; then e <- d e + (1 - d) w with d = min(decay, (1 + n) / (10 + n))
-    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
+    # by hand: the first update copies; then e <- d e + (1 - d) v with d = min(decay, (1 + n) / (10 + n)), for the
+    # weights and for batch norm's running statistics (which a training-mode forward moves); batch counts are copied
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1)).train()
     ema = WeightAverage(model, decay=0.3)
-    expect = None
+    expect: dict[str, float] = {}
     for n, w in enumerate([1.0, 5.0, -2.0, 7.0, 3.0]):
         model[0].weight.data.fill_(w)
-        model[1].num_batches_tracked.fill_(10 * n)
-        ema.update_parameters(model)
+        with torch.no_grad():
+            model(torch.randn(8, 1) + n)  # moves running_mean and running_var
         d = min(0.3, (1 + n) / (10 + n))
-        expect = w if expect is None else d * expect + (1 - d) * w
-        assert ema.module[0].weight.item() == pytest.approx(expect, rel=1e-6)
-        assert ema.module[1].num_batches_tracked.item() == 10 * n  # integer buffers follow the model
+        for name in ("0.weight", "1.running_mean", "1.running_var"):
+            value = model.state_dict()[name].item()
+            expect[name] = value if n == 0 else d * expect[name] + (1 - d) * value
+        ema.update_parameters(model)
+        for name, value in expect.items():
+            assert ema.module.state_dict()[name].item() == pytest.approx(value, rel=1e-6), (n, name)
+        assert ema.module[1].num_batches_tracked.item() == n + 1  # integer buffers follow the model
     assert int(ema.n_averaged) == 5 and ema.n_averaged.device.type == "cpu"
     restored = WeightAverage(model, decay=0.3)
     restored.load_state_dict(ema.state_dict())  # the checkpoint layout of torch's AveragedModel
-    assert int(restored.n_averaged) == 5 and restored.module[0].weight.item() == pytest.approx(expect, rel=1e-6)
+    assert int(restored.n_averaged) == 5
+    assert restored.module[0].weight.item() == pytest.approx(expect["0.weight"], rel=1e-6)
 
 
 class _HostReads(TorchFunctionMode):
@@ -297,18 +304,36 @@ class _HostReads(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_a_training_step_reads_nothing_back_but_the_cpu_counter():
+@pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+)
+def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
     # the "no host-device syncs in the step loop": forward, loss with aux heads, backward, SGD with
-    # momentum, and the weight average, three times; the only value read is the average's count, kept on the CPU
+    # momentum, and the weight average, three times. Everywhere: the only tensor value Python reads is the
+    # average's count, kept on the CPU. On CUDA also: torch reports no synchronising call at all (sync debug mode)
     spec = load_spec(SMALL, TINY).spec
-    model = build_model(spec).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    model = build_model(spec).to(device).train()
+    cuda = device == "cuda"
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4, fused=cuda or None)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
+    autocast = autocast_for(torch.device(device), "bf16" if cuda else "fp32")
     ema = WeightAverage(model, decay=0.99)
-    images, target = torch.randn(4, 3, 32, 32), torch.randint(0, spec.num_classes, (4,))
-    with _HostReads() as spy:
-        for _ in range(3):
-            train_step(model, images, target, optimizer, scaler, autocast_for(torch.device("cpu"), "fp32"), 0.3,
-                       loss=loss_fn)  # fmt: skip
-            ema.update_parameters(model)
+    images = torch.randn(4, 3, 32, 32, device=device)
+    target = torch.randint(0, spec.num_classes, (4,), device=device)
+
+    def step() -> None:
+        train_step(model, images, target, optimizer, scaler, autocast, 0.3, loss=loss_fn)
+        ema.update_parameters(model)
+
+    step()  # first calls: allocations, kernel selection
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        with _HostReads() as spy:
+            for _ in range(3):
+                step()
+    finally:
+        if cuda:
+            torch.cuda.set_sync_debug_mode("default")
     assert spy.reads and all(t is ema.n_averaged for _, t in spy.reads), [name for name, _ in spy.reads]
