@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_bench.errors import IbenchError
-from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_weight
+from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_input, space_to_depth_weight
 from inception_bench.train import autocast_for, resolve_device
 
 
@@ -65,9 +65,7 @@ def main() -> None:
     x = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device)
     x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), autocast():  # the blocks as the compiled path would have them: made once, in the precision
-        blocks = F.pixel_unshuffle(F.pad(x, (3, 3 + args.image_size % 2, 3, 3 + args.image_size % 2, 0, 1)), 2)
-        blocks = blocks.to({"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision])
-        blocks = blocks.contiguous(memory_format=torch.channels_last)
+        blocks = space_to_depth_input(x, conv)
 
     ways: dict[str, Callable[[], torch.Tensor]] = {
         "plain": lambda: conv(x),

@@ -35,6 +35,14 @@ def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     shape tensor cores run well (the stem trick of MLPerf ResNet-50 submissions). Whether it is faster is for
     ``ibench bench --s2d-stem`` to say on each device.
     """
+    weight = space_to_depth_weight(conv.weight).contiguous(memory_format=_layout(conv.weight))
+    return F.conv2d(space_to_depth_input(x, conv), weight, conv.bias)
+
+
+def space_to_depth_input(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """The input of :func:`space_to_depth_conv`'s stride-1 convolution: ``x`` zero-padded and rearranged into
+    2x2 blocks, ``(N, 16 x ceil(C / 4), H_out + ceil(k / 2) - 1, W_out + ceil(k / 2) - 1)`` for the
+    convolution's output size H_out x W_out; in the autocast dtype when autocast is on, in ``x``'s memory layout."""
     _, in_ch, k, _ = conv.weight.shape
     p = conv.padding[0]  # type: ignore[index]
     half = -(-k // 2)  # the kernel in blocks
@@ -44,9 +52,8 @@ def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
         x = x.to(torch.get_autocast_dtype(device))  # rearrange in the precision the convolution reads: same values
     blocks = F.pixel_unshuffle(F.pad(x, (p, right, p, bottom, 0, -in_ch % 4)), 2)
-    # CUDA's pixel_unshuffle returns NCHW whatever its input: give the convolution the layout it was given
-    weight = space_to_depth_weight(conv.weight).contiguous(memory_format=_layout(conv.weight))
-    return F.conv2d(blocks.contiguous(memory_format=_layout(x)), weight, conv.bias)
+    # CUDA's pixel_unshuffle returns NCHW whatever its input: keep the layout the convolution was given
+    return blocks.contiguous(memory_format=_layout(x))
 
 
 def _layout(t: torch.Tensor) -> torch.memory_format:
