@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import time
 from collections import defaultdict
 from typing import Any
@@ -33,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from torch.profiler import ProfilerActivity, profile
 
 from inception_bench.bench import BenchSettings, make_step
-from inception_bench.errors import IbenchError
+from inception_bench.errors import run_script
 from inception_bench.models.blocks import ConvBlock, InceptionReduced
 from inception_bench.spec import load_spec, parse_overrides
 from inception_bench.train import build_for_run, resolve_device
@@ -182,8 +181,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except IbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inception_bench.errors import IbenchError
+from inception_bench.errors import IbenchError, run_script
 from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_input, space_to_depth_weight
 from inception_bench.train import autocast_for, resolve_device
 
@@ -104,8 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except IbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)
