@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inception_bench.errors import SpecError
 
@@ -62,6 +62,14 @@ def parse_patch(text: str) -> tuple[int, int]:
     if not m or m.group(1) != m.group(2) or int(m.group(1)) < 1 or int(m.group(3)) < 1:
         raise ValueError(f"patch must look like '3x3/2' (square kernel / stride >= 1), got {text!r}")
     return int(m.group(1)), int(m.group(3))
+
+
+def _valid_patch(text: str) -> str:
+    parse_patch(text)
+    return text
+
+
+Patch = Annotated[str, AfterValidator(_valid_patch)]  # a row's "7x7/2", checked when the spec loads
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -136,19 +144,13 @@ class _Row(_Strict):
 
 class ConvRow(_Row):
     type: Literal["convolution"]
-    patch: str
+    patch: Patch
     reduce: int | None = Field(
         None, alias="3x3_reduce", ge=1, le=MAX_WIDTH, description="1x1 reduction before the conv"
     )
     width: int | None = Field(
         None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)"
     )
-
-    @field_validator("patch")
-    @classmethod
-    def _check_patch(cls, v: str) -> str:
-        parse_patch(v)
-        return v
 
     @model_validator(mode="after")
     def _width_known(self) -> ConvRow:
@@ -165,14 +167,8 @@ class ConvRow(_Row):
 
 class MaxPoolRow(_Row):
     type: Literal["max pool"]
-    patch: str
+    patch: Patch
     padding: int | None = Field(None, ge=0, description="default (kernel-1)//2")
-
-    @field_validator("patch")
-    @classmethod
-    def _check_patch(cls, v: str) -> str:
-        parse_patch(v)
-        return v
 
 
 class InceptionRow(_Row):
@@ -188,7 +184,7 @@ class InceptionRow(_Row):
 
 class AvgPoolRow(_Row):
     type: Literal["avg pool"]
-    patch: str | None = None
+    patch: Patch | None = None
 
 
 class DropoutRow(_Row):

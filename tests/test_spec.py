@@ -73,6 +73,8 @@ def test_paper_figures_convert_with_k_1024_and_m_1e6():
         (lambda r: row(r, "maxpool3").update(output="14x14x512"), "layers.maxpool3.output"),  # channel consistency
         (lambda r: row(r, "maxpool1").update(output="55x55x64"), "layers.maxpool1.output"),
         (lambda r: row(r, "avgpool").update(patch="5x5/1"), "layers.avgpool.patch"),
+        (lambda r: row(r, "avgpool").update(patch=""), "(id avgpool).patch: patch must look like"),  # fuzz-found
+        (lambda r: row(r, "maxpool1").update(patch="3x3"), "(id maxpool1).patch: patch must look like"),
         (lambda r: row(r, "4e").update({"5x5": -1}), "layers[11] (id 4e).5x5"),
         (lambda r: row(r, "4e").update({"5x5": "wide"}), "layers[11] (id 4e).5x5"),
         (lambda r: row(r, "4e").update(colour=1), "unknown field 'colour'"),
