@@ -25,30 +25,34 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+import datetime
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from inception_bench.errors import IbenchError
-from inception_bench.models import GoogLeNetOutputs
-from inception_bench.spec import LoadedSpec
-from inception_bench.train import (
+from inception_bench.count import totals
+from inception_bench.engine import (
     autocast_for,
     build_for_run,
-    check_compile_mode,
+    compiled,
     device_name,
-    loss_fn,
+    prepare_device,
     resolve_device,
+    resolve_precision,
     train_step,
 )
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.models import resolve_spec
+from inception_bench.settings import BenchSettings
+from inception_bench.spec import LoadedSpec, display_path, read_yaml
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -59,55 +63,19 @@ PEAK_TMACS = {
     "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 247.4, "fp32-strict": 33.5},
     "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 78.0, "fp32-strict": 9.75},
 }
+TORCHVISION = "torchvision googlenet"  # the baseline's name in rows
 
 
-@dataclass
-class BenchSettings:
-    mode: str = "both"  # train | infer | both
-    batch_size: int = 64
-    image_size: int = 224
-    precision: str = "fp32"  # fp32 | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
-    compile_mode: str = "default"  # torch.compile's mode: default | reduce-overhead (CUDA graphs) | max-autotune...
-    inductor: dict[str, Any] = field(default_factory=dict)  # torch._inductor.config settings, e.g. freezing=True
-    fuse_1x1: bool = False  # our models' input 1x1 convolutions run as one per Inception module
-    s2d_stem: bool = False  # our models' conv1 runs on space-to-depth blocks
-    device: str = "auto"
-    steps: int = 20
-    warmup: int = 5
-    peak_tmacs: float | None = None
+def check_inductor(settings: BenchSettings) -> None:
+    """Each ``inductor`` key must be a torch._inductor.config setting, booleans given as booleans."""
+    from torch._inductor import config
 
-    def validate(self) -> None:
-        for ok, option, value, why in [
-            (self.mode in ("train", "infer", "both"), "--mode", self.mode, "use train, infer or both"),
-            (self.batch_size >= 1, "--batch-size", self.batch_size, "must be at least 1"),
-            (self.image_size >= 8, "--image-size", self.image_size, "must be at least 8"),
-            (self.precision in ("fp32", "bf16", "fp16"), "--precision", self.precision, "use fp32, bf16 or fp16"),
-            (self.steps >= 1, "--steps", self.steps, "must be at least 1"),
-            (self.warmup >= 0, "--warmup", self.warmup, "must be >= 0"),
-        ]:
-            if not ok:
-                raise IbenchError(f"{option} {value}: {why}")
-        check_compile_mode(self.compile, self.compile_mode)
-        if self.inductor and not self.compile:
-            raise IbenchError("--inductor: applies to torch.compile only; add --compile")
-        if self.inductor:
-            from torch._inductor import config
-
-            current = config.get_config_copy()
-            for key, value in self.inductor.items():
-                if key not in current:
-                    raise IbenchError(f"--inductor {key}: not a torch._inductor.config setting (e.g. freezing=true)")
-                if isinstance(current[key], bool) and not isinstance(value, bool):
-                    raise IbenchError(f"--inductor {key}={value}: {key} takes true or false")
-
-    def compile_label(self) -> str:
-        """``compile_mode`` of a row: the mode, then any inductor settings ("" when not compiled)."""
-        if not self.compile:
-            return ""
-        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.inductor.items()))
-        return self.compile_mode + (f"; {extra}" if extra else "")
+    current = config.get_config_copy()
+    for key, value in settings.inductor.items():
+        if key not in current:
+            raise FieldError("inductor", "not a torch._inductor.config setting (e.g. freezing=true)", key)
+        if isinstance(current[key], bool) and not isinstance(value, bool):
+            raise FieldError("inductor", f"{key} takes true or false", f"{key}={value}")
 
 
 @dataclass
@@ -137,6 +105,22 @@ class BenchRow:
     date: str
 
 
+# --------------------------------------------------------------------------------------------- what to measure
+def targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, LoadedSpec]]:
+    """The named variants ``ibench bench`` measures: the paper's spec and the torchvision-compatible one (no
+    ``path``), one spec file, or every variant of an ablation file; ``overrides`` applied to each."""
+    if path is None:
+        return [
+            ("googlenet (paper)", resolve_spec("paper", overrides)),
+            ("googlenet-torchvision spec", resolve_spec("torchvision", overrides)),
+        ]
+    from inception_bench.ablate.plan import is_ablation, variant_specs
+
+    if is_ablation(read_yaml(path)):
+        return [(name, loaded.with_overrides(overrides)) for name, loaded in variant_specs(path)]
+    return [(display_path(path), resolve_spec(path, overrides))]
+
+
 # --------------------------------------------------------------------------------------------- measuring
 def _peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -148,24 +132,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _loss(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
-    """``train.loss_fn``, also for torchvision's output tuple ``(logits, aux2, aux1)``."""
-    if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
-        logits, *aux = output
-        output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
-    return loss_fn(output, target, aux_weight)
-
-
-def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int,
-              aux_weight: float) -> Callable[[int], None]:  # fmt: skip
+def make_step(
+    model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int, aux_weight: float
+) -> Callable[[int], None]:
     """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
     autocast = autocast_for(device, settings.precision)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=fmt)
-    runner: nn.Module = model
-    if settings.compile:
-        compile_mode = None if settings.compile_mode == "default" else settings.compile_mode
-        runner = torch.compile(model, mode=compile_mode)  # type: ignore[assignment]
+    runner = compiled(model, settings.compile, settings.compile_mode)
     optimizer = (
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
         if mode == "train"
@@ -189,7 +163,7 @@ def make_step(model: nn.Module, mode: str, settings: BenchSettings, device: torc
                 runner(x)
             return
         model.train()
-        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, loss=_loss)
+        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight)
 
     return step
 
@@ -214,7 +188,7 @@ def measure(step: Callable[[int], None], settings: BenchSettings, device: torch.
             break
         except torch.OutOfMemoryError:
             if batch == 1:
-                raise IbenchError(f"--batch-size {settings.batch_size}: out of memory even at batch 1") from None
+                raise FieldError("batch_size", "out of memory even at batch 1", settings.batch_size) from None
             batch //= 2
             note = f"out of memory at batch {settings.batch_size}; backed off to {batch}"
     median = statistics.median(times)
@@ -251,14 +225,9 @@ def _peak(device: torch.device, precision: str, override: float | None) -> float
 
 def _tv_counts(image_size: int) -> tuple[int, int]:
     """torchvision's googlenet in Table 1's conventions: the torchvision spec at this image size."""
-    from inception_bench.count import count
-    from inception_bench.spec import SPEC_DIR, load_spec
+    tv = totals(resolve_spec("torchvision", {"input_size": image_size}).spec)
+    return tv.params, tv.macs
 
-    total = count(load_spec(SPEC_DIR / "googlenet-torchvision.yaml", {"input_size": image_size})).total
-    return total["params"], total["ops"]
-
-
-TORCHVISION = "torchvision googlenet"  # the baseline's name in rows
 
 # A model to measure: name, factory, classes, params, MACs, aux loss weight.
 Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
@@ -266,35 +235,42 @@ Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
 
 def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool = True) -> list[BenchRow]:
     """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model."""
-    import datetime
-
-    from inception_bench.count import count
-    from inception_bench.spec import load_spec
-
-    settings.validate()
+    check_inductor(settings)
     device = resolve_device(settings.device)
-    if settings.precision != "fp32" and device.type != "cuda":
-        raise IbenchError(f"--precision {settings.precision}: only on CUDA; use --precision fp32 on the CPU")
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    resolve_precision(settings.precision, device)
+    prepare_device(device)
     modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
     peak = _peak(device, settings.precision, settings.peak_tmacs)
     date = datetime.date.today().isoformat()
     entries: list[Entry] = []
     for name, loaded in variants:
-        sized = load_spec(loaded.path, {**loaded.overrides, "input_size": settings.image_size})
-        totals = count(sized).total
-        spec = sized.spec
-        if settings.s2d_stem:  # refuse a spec before measuring any
-            build_for_run(spec, s2d_stem=True)
-        entries.append((name, lambda s=spec: build_for_run(s, settings.fuse_1x1, settings.s2d_stem),
-                        spec.num_classes, totals["params"], totals["ops"], spec.aux.loss_weight))  # fmt: skip
+        spec = loaded.with_overrides({"input_size": settings.image_size}).spec
+        counted = totals(spec)
+        build_for_run(spec, s2d_stem=settings.s2d_stem, meta=True)  # refuse a spec before measuring any
+        entries.append(
+            (
+                name,
+                lambda s=spec: build_for_run(s, settings.fuse_1x1, settings.s2d_stem),
+                spec.num_classes,
+                counted.params,
+                counted.macs,
+                spec.aux.loss_weight,
+            )
+        )
     if torchvision:
         import torchvision as tv
 
         params, macs = _tv_counts(settings.image_size)
-        entries.append((TORCHVISION, lambda: tv.models.googlenet(weights=None, aux_logits=True, init_weights=True),
-                        1000, params, macs, 0.3))  # fmt: skip
+        entries.append(
+            (
+                TORCHVISION,
+                lambda: tv.models.googlenet(weights=None, aux_logits=True, init_weights=True),
+                1000,
+                params,
+                macs,
+                0.3,
+            )
+        )
     rows: list[BenchRow] = []
     with contextlib.ExitStack() as stack:
         if settings.inductor:
@@ -306,8 +282,9 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
     return rows
 
 
-def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, device: torch.device,
-                  peak: float | None, date: str) -> list[BenchRow]:  # fmt: skip
+def _measure_mode(
+    mode: str, entries: list[Entry], settings: BenchSettings, device: torch.device, peak: float | None, date: str
+) -> list[BenchRow]:
     """All entries in one mode; each row's ``vs_torchvision`` is against torchvision's row of this mode."""
     rows: list[BenchRow] = []
     baseline = None
@@ -327,17 +304,31 @@ def _measure_mode(mode: str, entries: list[Entry], settings: BenchSettings, devi
     for name, m, ips, params, macs, rate in measured:
         rows.append(
             BenchRow(
-                model=name, mode=mode, device=device_name(device), precision=settings.precision,
-                channels_last=settings.channels_last, compile=settings.compile,
-                compile_mode=settings.compile_label(), fuse_1x1=m["fused_1x1"], s2d_stem=m["s2d_stem"],
+                model=name,
+                mode=mode,
+                device=device_name(device),
+                precision=settings.precision,
+                channels_last=settings.channels_last,
+                compile=settings.compile,
+                compile_mode=settings.compile_label(),
+                fuse_1x1=m["fused_1x1"],
+                s2d_stem=m["s2d_stem"],
                 batch_size=m["batch"],
-                image_size=settings.image_size, images_per_sec=ips, step_ms_median=1000 * m["median"],
-                step_ms_iqr=1000 * m["iqr"], peak_memory_mb=m["memory"], params=params, macs=macs,
-                tmacs_per_sec=rate, peak_fraction=rate / peak if peak else None,
-                vs_torchvision=ips / baseline if baseline else None, note=m["note"],
-                torch_version=str(torch.__version__), date=date,
+                image_size=settings.image_size,
+                images_per_sec=ips,
+                step_ms_median=1000 * m["median"],
+                step_ms_iqr=1000 * m["iqr"],
+                peak_memory_mb=m["memory"],
+                params=params,
+                macs=macs,
+                tmacs_per_sec=rate,
+                peak_fraction=rate / peak if peak else None,
+                vs_torchvision=ips / baseline if baseline else None,
+                note=m["note"],
+                torch_version=str(torch.__version__),
+                date=date,
             )
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -351,7 +342,7 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
     new = [asdict(r) for r in rows]
     if path.suffix == ".json":
-        hint = "give a new --output file or one written by `ibench bench`"
+        hint = "give a new output file or one written by `ibench bench`"
         old = read_json(path, hint).get("rows", []) if path.exists() else []
         if not isinstance(old, list):
             raise IbenchError(f"{path}: not an `ibench bench` JSON file ('rows' is not a list); {hint}")
@@ -367,11 +358,21 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
 
 COLUMNS = [
-    ("model", "model"), ("mode", "mode"), ("setup", "setup"), ("batch_size", "batch"), ("images_per_sec", "img/s"),
-    ("step_ms_median", "step ms"), ("step_ms_iqr", "IQR ms"), ("peak_memory_mb", "peak MiB"),
-    ("params", "params"), ("macs", "MACs"), ("tmacs_per_sec", "TMAC/s"), ("peak_fraction", "of peak"),
-    ("vs_torchvision", "vs tv"), ("note", "note"),
-]  # fmt: skip
+    ("model", "model"),
+    ("mode", "mode"),
+    ("setup", "setup"),
+    ("batch_size", "batch"),
+    ("images_per_sec", "img/s"),
+    ("step_ms_median", "step ms"),
+    ("step_ms_iqr", "IQR ms"),
+    ("peak_memory_mb", "peak MiB"),
+    ("params", "params"),
+    ("macs", "MACs"),
+    ("tmacs_per_sec", "TMAC/s"),
+    ("peak_fraction", "of peak"),
+    ("vs_torchvision", "vs tv"),
+    ("note", "note"),
+]
 
 
 def setup_label(row: dict[str, Any]) -> str:
@@ -412,3 +413,16 @@ def format_cell(key: str, value: Any) -> str:
     if key == "vs_torchvision":
         return f"{value:.2f}x"
     return str(value)
+
+
+def rich_table(rows: list[BenchRow]) -> Any:
+    """The rows as a rich table for the terminal, titled with the device, image size and torch version."""
+    from rich.table import Table
+
+    first = rows[0]
+    table = Table(
+        *[label for _, label in COLUMNS], title=f"{first.device}, {first.image_size}px, torch {first.torch_version}"
+    )
+    for cells in table_rows([asdict(r) for r in rows]):
+        table.add_row(*cells)
+    return table

@@ -1,6 +1,7 @@
-"""The ``ibench`` command line. Thin: each command parses its options and calls the module that does the
-work. Heavy modules (torch, fvcore, pandas) are imported inside the commands so ``ibench --help`` and option
-errors answer at once."""
+"""The ``ibench`` command line. Thin: each command parses its options, calls the module that does the work and
+prints what it returns. Library errors name fields (``recipe.lr``); :func:`user_errors` rewrites them into this
+command's option (``--lr``) and prints one line. Heavy modules (torch, fvcore, pandas) are imported inside the
+commands so ``ibench --help`` and option errors answer at once."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from inception_bench.errors import IbenchError
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.settings import BenchSettings, Recipe
 
 app = typer.Typer(
     help="GoogLeNet (Szegedy et al., 2014) from its architecture table: count, train, ablate, report.",
@@ -40,10 +42,27 @@ class CountFormat(StrEnum):
     markdown = "markdown"
 
 
+RECIPE, BENCH = Recipe(), BenchSettings()  # the defaults the options show
+
+
+class BenchFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _help(cls: type[Any], name: str, extra: str = "") -> str:
+    """An option's help: the settings field's description (one statement of each fact)."""
+    description = cls.model_fields[name].description or ""
+    return (description[:1].upper() + description[1:] + "." if description else "") + extra
+
+
 SpecArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Architecture spec YAML. Default: specs/googlenet.yaml (the paper's Table 1).", show_default=False
+        help="Architecture spec YAML, or a model name (paper, small, torchvision). Default: paper "
+        "(specs/googlenet.yaml, the paper's Table 1).",
+        show_default=False,
     ),
 ]
 ModuleOpt = Annotated[
@@ -54,29 +73,6 @@ AuxOpt = Annotated[
     bool | None,
     typer.Option("--aux/--no-aux", help="Auxiliary classifiers on or off. Default: the spec's.", show_default=False),
 ]
-CompileModeOpt = Annotated[
-    str,
-    typer.Option(
-        help="torch.compile mode (with --compile): default | reduce-overhead (CUDA graphs) | max-autotune | "
-        "max-autotune-no-cudagraphs."
-    ),
-]
-Fuse1x1Opt = Annotated[
-    bool,
-    typer.Option(
-        "--fuse-1x1",
-        help="Run each reduced Inception module's three 1x1 convolutions on its input as one (same weights and "
-        "arithmetic; naive modules have none to fuse).",
-    ),
-]
-S2dStemOpt = Annotated[
-    bool,
-    typer.Option(
-        "--s2d-stem",
-        help="Run conv1 (stride 2) on 2x2 space-to-depth blocks of the image: a 4x4 stride-1 convolution over 16 "
-        "channels, same weights and function (a GPU speed option).",
-    ),
-]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -86,13 +82,37 @@ SetOpt = Annotated[
         show_default=False,
     ),
 ]
+CompileOpt = Annotated[bool, typer.Option("--compile", help=_help(Recipe, "compile"))]
+CompileModeOpt = Annotated[str, typer.Option(help=_help(Recipe, "compile_mode"))]
+Fuse1x1Opt = Annotated[bool, typer.Option("--fuse-1x1", help=_help(Recipe, "fuse_1x1"))]
+S2dStemOpt = Annotated[
+    bool, typer.Option("--s2d-stem", help=_help(Recipe, "s2d_stem", " Stride-2 stems only (a GPU speed option)."))
+]
+DeviceOpt = Annotated[str, typer.Option(help=_help(Recipe, "device"))]
+
+
+def _option(ctx: typer.Context, field: str) -> str | None:
+    """The command's option that sets ``field`` (``recipe.lr`` -> ``--lr``), if it has one."""
+    parts = field.split(".")
+    if len(parts) == 2 and parts[0] in ("recipe", "bench"):
+        parts = parts[1:]
+    if len(parts) != 1:
+        return None
+    flag = "--" + parts[0].replace("_", "-")
+    return flag if any(flag in getattr(p, "opts", ()) for p in ctx.command.params) else None
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn an :class:`IbenchError` into one line on stderr and exit code 2 (no traceback)."""
+def user_errors(ctx: typer.Context) -> Iterator[None]:
+    """Turn an :class:`IbenchError` into one line on stderr and exit code 2 (no traceback); a field the command
+    sets through an option is named by that option."""
     try:
         yield
+    except FieldError as e:
+        option = _option(ctx, e.field)
+        message = f"{option}{e.value_text(' ')}: {e.why}" if option else str(e)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
     except IbenchError as e:
         message = str(e)
         if "Original Traceback" in message:  # re-raised from a DataLoader worker: keep the error's own line
@@ -110,15 +130,19 @@ def _write_or_print(text: str, output: Path | None) -> None:
         return
     from inception_bench.results import atomic_write_text
 
-    try:
-        atomic_write_text(output, text)
-    except OSError as e:
-        raise IbenchError(f"--output {output}: cannot write ({e.strerror}); choose a writable path") from None
+    atomic_write_text(output, text)
     typer.echo(f"wrote {output}", err=True)
+
+
+def _variant(spec: Path | str | None, module: ModuleKind | None, aux: bool | None, sets: list[str] | None) -> Any:
+    from inception_bench.spec import resolve_spec, variant_overrides
+
+    return resolve_spec(spec or "paper", variant_overrides(module.value if module else None, aux, sets))
 
 
 @app.command()
 def count(
+    ctx: typer.Context,
     spec: SpecArg = None,
     module: ModuleOpt = None,
     aux: AuxOpt = None,
@@ -135,115 +159,98 @@ def count(
     ] = None,
 ) -> None:
     """Parameters and multiply-adds per Table 1 row, against the paper's printed figures."""
-    with user_errors():
-        from inception_bench import count as counting
-        from inception_bench.spec import load_spec, variant_overrides
+    with user_errors(ctx):
+        loaded = _variant(spec, module, aux, set_)  # before importing torch: option errors answer at once
+        from inception_bench.count import compare_modules, render
+        from inception_bench.count import count as count_rows
 
-        overrides = variant_overrides(module.value if module else None, aux, set_)
         if compare:
-            reports = [counting.count(load_spec(spec, {**overrides, "module": kind})) for kind in ("reduced", "naive")]
-            cmp = counting.compare(reports[0], reports[1], ("reduced", "naive"))
+            cmp, notes = compare_modules(loaded)
             if fmt is CountFormat.json:
-                import json
-
-                _write_or_print(json.dumps(cmp, indent=2) + "\n", output)
+                _write_or_print(render.compare_json(cmp), output)
             elif fmt is CountFormat.csv:
-                import csv
-                import io
-
-                buf = io.StringIO()
-                writer = csv.DictWriter(buf, list(cmp["rows"][0]), lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(cmp["rows"] + [{"id": "total", "name": "total", **cmp["total"]}])
-                _write_or_print(buf.getvalue(), output)
+                _write_or_print(render.compare_csv(cmp), output)
             else:
-                text = counting.compare_markdown(cmp) + "\n" + counting.compare_summary(cmp) + "\n"
-                notes = "".join(f"note: {n}\n" for n in reports[1].notes)
-                _write_or_print(notes + "\n" + text, output)
+                _write_or_print(render.compare_markdown(cmp, notes), output)
             return
-        report = counting.count(load_spec(spec, overrides))
+        report = count_rows(loaded)
         if fmt is CountFormat.table and output is None:
-            counting.render_table(report)
+            from rich.console import Console
+
+            console = Console(highlight=False, width=max(Console().width, 112))
+            header, table, footer = render.rich_table(report)
+            for line in [*header, table, *footer]:
+                console.print(line, soft_wrap=True)
         elif fmt is CountFormat.json:
-            _write_or_print(counting.to_json(report) + "\n", output)
+            _write_or_print(render.to_json(report) + "\n", output)
         elif fmt is CountFormat.csv:
-            _write_or_print(counting.to_csv(report), output)
+            _write_or_print(render.to_csv(report), output)
         else:
             command = "ibench count " + " ".join(sys.argv[2:]) if output is not None else None
-            _write_or_print(counting.to_markdown(report, command), output)
-
-
-DEFAULT_TRAIN_SPEC = "specs/googlenet-small.yaml"
+            _write_or_print(render.to_markdown(report, command), output)
 
 
 @app.command()
 def train(
+    ctx: typer.Context,
     spec: Annotated[
         Path | None,
         typer.Argument(
-            help=f"Architecture spec YAML. Default: {DEFAULT_TRAIN_SPEC} (32x32 inputs).", show_default=False
+            help="Architecture spec YAML, or a model name. Default: small (specs/googlenet-small.yaml, 32x32 inputs).",
+            show_default=False,
         ),
     ] = None,
     module: ModuleOpt = None,
     aux: AuxOpt = None,
     set_: SetOpt = None,
-    data: Annotated[
-        str, typer.Option(help="digits | synthetic | cifar10 | cifar100 | imagenette | imagefolder:PATH")
-    ] = "digits",
-    data_root: Annotated[Path, typer.Option(help="Where downloadable data sets live.")] = Path("data"),
-    recipe: Annotated[str, typer.Option(help="Augmentation: paper | plain | none | auto (plain <= 64 px).")] = "auto",
-    image_size: Annotated[int | None, typer.Option(help="Training image side. Default: the spec's input_size.")] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Images per step and process.")] = 64,
-    lr: Annotated[float, typer.Option(help="Learning rate (SGD, momentum 0.9).")] = 0.05,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 2e-4,
-    schedule: Annotated[str, typer.Option(help="step (x0.96 every 8 epochs, the paper) | cosine (warm-up).")] = "step",
-    warmup_epochs: Annotated[int, typer.Option(help="Linear warm-up epochs (cosine).")] = 1,
-    averaging: Annotated[str, typer.Option(help="ema (Polyak-style weight averaging, evaluated) | none.")] = "ema",
-    ema_decay: Annotated[float, typer.Option(help="Decay of the weight average per step.")] = 0.99,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16.")] = "auto",
+    data: Annotated[str, typer.Option(help=_help(Recipe, "data"))] = RECIPE.data,
+    data_root: Annotated[str, typer.Option(help=_help(Recipe, "data_root"))] = RECIPE.data_root,
+    recipe: Annotated[str, typer.Option(help=_help(Recipe, "recipe"))] = RECIPE.recipe,
+    image_size: Annotated[int | None, typer.Option(help=_help(Recipe, "image_size"))] = RECIPE.image_size,
+    epochs: Annotated[int, typer.Option(help="Epochs.")] = RECIPE.epochs,
+    batch_size: Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))] = RECIPE.batch_size,
+    lr: Annotated[float, typer.Option(help=_help(Recipe, "lr", " Momentum 0.9."))] = RECIPE.lr,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
+    schedule: Annotated[str, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
+    warmup_epochs: Annotated[int, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
+    averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging", " Or none."))] = RECIPE.averaging,
+    ema_decay: Annotated[float, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
+    device: DeviceOpt = RECIPE.device,
+    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
     channels_last: Annotated[
-        bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format.")
-    ] = True,
-    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
-    compile_mode: CompileModeOpt = "default",
-    fuse_1x1: Fuse1x1Opt = False,
-    s2d_stem: S2dStemOpt = False,
-    workers: Annotated[int, typer.Option(help="DataLoader workers (streamed data sets).")] = 4,
+        bool, typer.Option("--channels-last/--no-channels-last", help=_help(Recipe, "channels_last"))
+    ] = RECIPE.channels_last,
+    compile: CompileOpt = RECIPE.compile,
+    compile_mode: CompileModeOpt = RECIPE.compile_mode,
+    fuse_1x1: Fuse1x1Opt = RECIPE.fuse_1x1,
+    s2d_stem: S2dStemOpt = RECIPE.s2d_stem,
+    workers: Annotated[int, typer.Option(help=_help(Recipe, "workers"))] = RECIPE.workers,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
 ) -> None:
     """Train a variant; writes config.json, metrics.jsonl, checkpoint.pt and final.json into --out.
 
     Several GPUs: torchrun --nproc_per_node N -m inception_bench train ... (batch size is per process)."""
-    with user_errors():
-        from inception_bench.spec import load_spec, variant_overrides
-        from inception_bench.train import Recipe
+    with user_errors(ctx):
+        from inception_bench.settings import parse
         from inception_bench.train import train as run_training
 
-        loaded = load_spec(spec or DEFAULT_TRAIN_SPEC, variant_overrides(module.value if module else None, aux, set_))
-        r = Recipe(
-            data=data, data_root=str(data_root), recipe=recipe, image_size=image_size, epochs=epochs,
-            batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-            averaging=averaging, ema_decay=ema_decay, seed=seed, device=device, precision=precision,
-            channels_last=channels_last, compile=compile_, compile_mode=compile_mode, fuse_1x1=fuse_1x1,
-            s2d_stem=s2d_stem, workers=workers,
-        )  # fmt: skip
-        final = run_training(loaded, r, out, resume=resume)
-        if final["status"] != "completed":
-            typer.echo(f"error: {final['message']} (recorded in {out / 'final.json'})", err=True)
+        loaded = _variant(spec or "small", module, aux, set_)
+        settings = {name: value for name, value in ctx.params.items() if name in Recipe.model_fields}
+        record = run_training(loaded, parse(Recipe, settings, "recipe"), out, resume=resume)
+        if record.status != "completed":
+            typer.echo(f"error: {record.message} (recorded in {out})", err=True)
             raise typer.Exit(1)
         typer.echo(
-            f"{final['status']}: val top-1 {final['val_top1']:.2%}, top-5 {final['val_top5']:.2%} after "
-            f"{final['epochs']} epochs, {final['train_images_per_sec']:.0f} img/s, {final['wall_seconds']:.0f} s "
-            f"-> {out}"
+            f"{record.status}: val top-1 {record.val_top1:.2%}, top-5 {record.val_top5:.2%} after {record.epochs} "
+            f"epochs, {record.train_images_per_sec:.0f} img/s, {record.wall_seconds:.0f} s -> {out}"
         )
 
 
 @app.command("eval")
 def eval_(
+    ctx: typer.Context,
     checkpoints: Annotated[
         list[Path] | None, typer.Argument(help="checkpoint.pt files; several = an ensemble.")
     ] = None,
@@ -253,38 +260,40 @@ def eval_(
             help="Data set whose validation split is evaluated. Default: the checkpoint's.", show_default=False
         ),
     ] = None,
-    data_root: Annotated[Path, typer.Option(help="Where downloadable data sets live.")] = Path("data"),
+    data_root: Annotated[Path, typer.Option(help=_help(Recipe, "data_root"))] = Path(RECIPE.data_root),
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
+    device: DeviceOpt = RECIPE.device,
     weights: Annotated[
         str | None, typer.Option(help="Add torchvision's googlenet: 'torchvision' (IMAGENET1K_V1) or a .pth path.")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="JSON record. Default: eval-<crops>crop.json.")] = None,
 ) -> None:
     """Top-1/top-5 accuracy and error of checkpoints (softmax averaged over crops and models)."""
-    with user_errors():
-        from inception_bench.evaluate import evaluate
-
-        target = out or Path(f"eval-{crops}crop.json")
-        r = evaluate(
-            checkpoints or [], data=data, data_root=str(data_root), crops=crops, batch_size=batch_size,
-            device=device, weights=weights, out=target,
-        )  # fmt: skip
+    with user_errors(ctx):
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table("models", "crops", "cost", "images", "top-1", "top-5", "top-1 error", "top-5 error")
-        table.add_row(
-            str(r["models"]), str(r["crops"]), str(r["cost"]), str(r["images"]), f"{r['top1']:.2%}",
-            f"{r['top5']:.2%}", f"{r['top1_error']:.2%}", f"{r['top5_error']:.2%}",
-        )  # fmt: skip
-        Console(highlight=False).print(table)
+        from inception_bench.evaluate import evaluate, rich_table
+        from inception_bench.results import eval_record_path
+
+        target = out or eval_record_path(crops)
+        r = evaluate(
+            checkpoints or [],
+            data=data,
+            data_root=str(data_root),
+            crops=crops,
+            batch_size=batch_size,
+            device=device,
+            weights=weights,
+            out=target,
+        )
+        Console(highlight=False).print(rich_table(r))
         typer.echo(f"wrote {target}")
 
 
 @app.command()
 def ablate(
+    ctx: typer.Context,
     ablation: Annotated[Path, typer.Argument(help="Ablation YAML (see specs/ablations/).")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: runs/<ablation name>.")] = None,
     jobs: Annotated[int, typer.Option(help="Runs at once (one process each).")] = 1,
@@ -301,71 +310,54 @@ def ablate(
     ] = False,
 ) -> None:
     """Run every (variant, seed) of an ablation; resumable, failure-isolated, parallel. Writes DIR/results.csv."""
-    with user_errors():
+    with user_errors(ctx):
         from inception_bench import ablate as abl
 
-        if jobs < 1:
-            raise IbenchError(f"--jobs {jobs}: must be at least 1")
-        device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices is not None else None
-        if device_list is not None and (not device_list or not all(d.isdigit() for d in device_list)):
-            raise IbenchError(f"--devices {devices}: use GPU indices separated by commas, e.g. --devices 0,1")
+        backend = abl.LocalBackend.from_text(jobs, devices)
         plan = abl.plan_ablation(ablation, out)
         runs = abl.select_shard(plan.runs, shard)
         typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
         if dry_run:
             from rich.console import Console
-            from rich.table import Table
 
-            table = Table("variant", "seeds", "params", "MACs", "status", "overrides", title=f"plan -> {plan.out}")
-            for row in abl.plan_rows(plan, runs):
-                table.add_row(
-                    row["variant"], row["seeds"], f"{row['params']:,}", f"{row['ops'] / 1e6:.1f}M", row["status"],
-                    row["overrides"],
-                )  # fmt: skip
-            Console(width=160).print(table)
+            Console(width=160).print(abl.plan_table(plan, runs))
             return
-        summary = abl.run_plan(
-            plan, runs, jobs=jobs, devices=device_list, retry_failed=retry_failed, rerun_changed=rerun_changed
-        )
+        summary = backend.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         typer.echo(
-            f"{summary['completed']}/{summary['total']} runs completed ({summary['ran']} run now, "
-            f"{summary['seconds']:.0f} s) -> {summary['results']}"
+            f"{summary.completed}/{summary.total} runs completed ({summary.ran} run now, "
+            f"{summary.seconds:.0f} s) -> {summary.results}"
         )
-        for variant, seed, status, error in summary["failed"]:
+        for variant, seed, status, error in summary.failed:
             typer.echo(f"  {status}: {variant} seed {seed}: {error}", err=True)
-        for variant, seed in summary["changed"]:
+        for variant, seed in summary.changed:
             typer.echo(
                 f"  changed: {variant} seed {seed}: its recorded config differs from the ablation file; "
                 "not mixed in (use --rerun-changed to redo it)",
                 err=True,
             )
-        if summary["failed"] or summary["changed"]:
+        if summary.failed or summary.changed:
             raise typer.Exit(1)
 
 
 @app.command()
 def report(
+    ctx: typer.Context,
     folders: Annotated[
         list[Path], typer.Argument(help="`ibench ablate` --out folders, run directories, `ibench bench` CSV files.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
 ) -> None:
     """Tables, words and plots from ablations: report.md (+ PNGs), self-contained report.html, summary.csv."""
-    with user_errors():
+    with user_errors(ctx):
         from inception_bench.report import write_report
 
         result = write_report(folders, out)
-        typer.echo(f"wrote {out}/report.md, report.html and summary.csv ({result['variants']} variants)")
-
-
-class BenchFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
+        typer.echo(f"wrote {out}/report.md, report.html and summary.csv ({len(result.summary)} variants)")
 
 
 @app.command("bench")
 def bench_(
+    ctx: typer.Context,
     spec: Annotated[
         Path | None,
         typer.Argument(
@@ -377,13 +369,17 @@ def bench_(
     module: ModuleOpt = None,
     aux: AuxOpt = None,
     set_: SetOpt = None,
-    mode: Annotated[str, typer.Option(help="train | infer | both.")] = "both",
-    batch_size: Annotated[int, typer.Option(help="Images per step (halved on out-of-memory).")] = 64,
-    image_size: Annotated[int, typer.Option(help="Square image side (sets the specs' input_size).")] = 224,
-    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")] = "fp32",
-    channels_last: Annotated[bool, typer.Option("--channels-last", help="channels_last memory format.")] = False,
-    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
-    compile_mode: CompileModeOpt = "default",
+    mode: Annotated[str, typer.Option(help="train | infer | both.")] = BENCH.mode,
+    batch_size: Annotated[int, typer.Option(help=_help(BenchSettings, "batch_size"))] = BENCH.batch_size,
+    image_size: Annotated[int, typer.Option(help=_help(BenchSettings, "image_size"))] = BENCH.image_size,
+    precision: Annotated[
+        str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")
+    ] = BENCH.precision,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="channels_last memory format.")
+    ] = BENCH.channels_last,
+    compile: CompileOpt = BENCH.compile,
+    compile_mode: CompileModeOpt = BENCH.compile_mode,
     inductor: Annotated[
         list[str] | None,
         typer.Option(
@@ -391,13 +387,13 @@ def bench_(
             show_default=False,
         ),
     ] = None,
-    fuse_1x1: Fuse1x1Opt = False,
-    s2d_stem: S2dStemOpt = False,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
-    steps: Annotated[int, typer.Option(help="Timed steps per measurement.")] = 20,
-    warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 5,
+    fuse_1x1: Fuse1x1Opt = BENCH.fuse_1x1,
+    s2d_stem: S2dStemOpt = BENCH.s2d_stem,
+    device: DeviceOpt = BENCH.device,
+    steps: Annotated[int, typer.Option(help=_help(BenchSettings, "steps"))] = BENCH.steps,
+    warmup: Annotated[int, typer.Option(help=_help(BenchSettings, "warmup"))] = BENCH.warmup,
     peak_tmacs: Annotated[
-        float | None, typer.Option(help="Device peak in 10^12 MAC/s (default: known GPUs).", show_default=False)
+        float | None, typer.Option(help=_help(BenchSettings, "peak_tmacs"), show_default=False)
     ] = None,
     torchvision: Annotated[
         bool, typer.Option("--torchvision/--no-torchvision", help="Measure torchvision's googlenet too.")
@@ -408,47 +404,22 @@ def bench_(
     ] = None,
 ) -> None:
     """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
-    with user_errors():
+    with user_errors(ctx):
+        import json
         from dataclasses import asdict
 
         from inception_bench import bench as b
-        from inception_bench.spec import (
-            SPEC_DIR,
-            display_path,
-            load_spec,
-            parse_overrides,
-            read_yaml,
-            variant_overrides,
-        )
+        from inception_bench.settings import parse
+        from inception_bench.spec import parse_overrides, variant_overrides
 
-        overrides = variant_overrides(module.value if module else None, aux, set_)
-        if spec is None:
-            variants = [
-                ("googlenet (paper)", load_spec(None, overrides)),
-                ("googlenet-torchvision spec", load_spec(SPEC_DIR / "googlenet-torchvision.yaml", overrides)),
-            ]
-        elif not {"grid", "variants", "seeds"} & set(read_yaml(spec)):
-            variants = [(display_path(spec), load_spec(spec, overrides))]
-        else:
-            from inception_bench.ablate import plan_ablation
-
-            plan = plan_ablation(spec, Path("/nonexistent-ibench-bench"))
-            seen: dict[str, object] = {}
-            for run in plan.runs:
-                seen.setdefault(run.variant, load_spec(plan.spec_path, {**run.overrides, **overrides}))
-            variants = list(seen.items())  # type: ignore[arg-type]
-        settings = b.BenchSettings(
-            mode=mode, batch_size=batch_size, image_size=image_size, precision=precision,
-            channels_last=channels_last, compile=compile_, compile_mode=compile_mode,
-            inductor=parse_overrides(inductor, "--inductor", "freezing=true"), fuse_1x1=fuse_1x1, s2d_stem=s2d_stem,
-            device=device, steps=steps, warmup=warmup, peak_tmacs=peak_tmacs,
-        )  # fmt: skip
-        rows = b.bench(variants, settings, torchvision=torchvision)  # type: ignore[arg-type]
+        values = {name: value for name, value in ctx.params.items() if name in BenchSettings.model_fields}
+        values["inductor"] = parse_overrides(inductor, "inductor", "freezing=true")
+        settings = parse(BenchSettings, values, "bench")
+        variants = b.targets(spec, variant_overrides(module.value if module else None, aux, set_))
+        rows = b.bench(variants, settings, torchvision=torchvision)
         if output is not None:
             b.append_rows(rows, output)
         if fmt is BenchFormat.json:
-            import json
-
             sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         elif fmt is BenchFormat.csv:
             import pandas as pd
@@ -456,14 +427,8 @@ def bench_(
             sys.stdout.write(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False))
         else:
             from rich.console import Console
-            from rich.table import Table
 
-            r0 = rows[0]
-            table = Table(*[label for _, label in b.COLUMNS],
-                          title=f"{r0.device}, {r0.image_size}px, torch {r0.torch_version}")  # fmt: skip
-            for cells in b.table_rows([asdict(r) for r in rows]):
-                table.add_row(*cells)
-            Console(width=max(Console().width, 150)).print(table)
+            Console(width=max(Console().width, 150)).print(b.rich_table(rows))
 
 
 def main() -> None:

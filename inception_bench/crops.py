@@ -163,9 +163,14 @@ class MultiCropDataset(Dataset):
     """Wrap a dataset of ``(image, label)``; items become ``(crops (K, C, size, size) normalised, label)``."""
 
     def __init__(
-        self, base: Dataset, size: int, crops: int, mean: tuple[float, ...], std: tuple[float, ...],
+        self,
+        base: Dataset,
+        size: int,
+        crops: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
         resize: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if crops not in CROP_COUNTS:
             raise ValueError(f"crops must be one of {CROP_COUNTS}, got {crops}")
         if len(mean) != len(std):

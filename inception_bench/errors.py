@@ -1,7 +1,17 @@
-"""The one exception type the CLI turns into a one-line message (no traceback, exit code 2)."""
+"""The exceptions the CLI turns into one line (no traceback, exit code 2).
+
+Library code names what is wrong in its own words: a file, or a field of a typed record (``recipe.momentum``,
+``data``, ``bench.batch_size``). Only ``cli.py`` knows which command-line option sets which field; it rewrites a
+:class:`FieldError` into that option's name (``--momentum 1.5: ...``).
+"""
+
+from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
+
+_NO_VALUE: Any = object()
 
 
 class IbenchError(Exception):
@@ -13,6 +23,41 @@ class IbenchError(Exception):
 
 class SpecError(IbenchError):
     """An invalid architecture spec or override."""
+
+
+class FieldError(IbenchError):
+    """A bad value of one named field: ``field`` is its dotted name (``recipe.lr``), ``value`` what was given
+    (left out of the message for flags), ``why`` what is wrong and how to fix it.
+
+    ``str(error)`` reads ``recipe.lr=0: Input should be greater than 0``.
+    """
+
+    def __init__(self, field: str, why: str, value: Any = _NO_VALUE) -> None:
+        self.field, self.why, self.value = field, why, value
+        super().__init__(f"{field}{self.value_text('=')}: {why}")
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _NO_VALUE
+
+    def value_text(self, separator: str) -> str:
+        """``separator`` + the value as typed (``=0``, `` 0``), or nothing for a flag."""
+        return f"{separator}{self.value}" if self.has_value else ""
+
+    def within(self, prefix: str) -> FieldError:
+        """The same error for a field nested one level down (``lr`` -> ``recipe.lr``)."""
+        return FieldError(f"{prefix}.{self.field}", self.why, self.value)
+
+
+def field_error(prefix: str, error: Any) -> FieldError:
+    """The first problem of a pydantic ``ValidationError`` as a :class:`FieldError` under ``prefix``."""
+    first = error.errors()[0]
+    field = ".".join([prefix, *(str(part) for part in first["loc"])]) if first["loc"] else prefix
+    why = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        why = "unknown field; check its spelling"
+    more = len(error.errors()) - 1
+    return FieldError(field, why + (f" (and {more} more)" if more else ""), first.get("input", _NO_VALUE))
 
 
 def run_script(main: Callable[[], None]) -> None:

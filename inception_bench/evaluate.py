@@ -6,60 +6,55 @@ Table 3. Accuracies and errors are fractions in 0..1. Crops: see :mod:`inception
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from inception_bench.crops import MultiCropDataset, average_probs
-from inception_bench.errors import IbenchError
-from inception_bench.results import atomic_write_text
-from inception_bench.spec import load_spec
-from inception_bench.train import load_checkpoint, model_from_checkpoint, resolve_device, topk_correct
-
-TORCHVISION_SPEC = Path(__file__).resolve().parent.parent / "specs" / "googlenet-torchvision.yaml"
+from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
+from inception_bench.crops import CROP_COUNTS, MultiCropDataset, average_probs
+from inception_bench.engine import resolve_device, topk_correct
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.models import GoogLeNet, build_model, resolve_spec
+from inception_bench.models.torchvision_compat import from_torchvision_state_dict
+from inception_bench.results import write_json
 
 
 def _check_writable(path: Path) -> None:
     """Fail before the work, not after it, when a result could not be written."""
     parent = Path(path).parent
     if parent.exists() and not parent.is_dir() or Path(path).is_dir():
-        raise IbenchError(f"--out {path}: not a writable file path; choose another")
+        raise FieldError("out", "not a writable file path; choose another", path)
 
 
-def torchvision_model(weights: str) -> nn.Module:
+def torchvision_model(weights: str) -> GoogLeNet:
     """torchvision's IMAGENET1K_V1 googlenet (``weights="torchvision"``, downloaded) or a state dict file, loaded
     into the torchvision-compatible spec with ``transform_input`` on, as torchvision does for these weights."""
-    from inception_bench.models import build_model
-    from inception_bench.models.torchvision_compat import from_torchvision_state_dict
-
     if weights == "torchvision":
         from torchvision.models import GoogLeNet_Weights
 
         try:
             state = GoogLeNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
         except Exception as e:  # URLError, OSError, ...
-            raise IbenchError(
-                f"--weights torchvision: the download failed ({type(e).__name__}; offline?); download "
-                f"{GoogLeNet_Weights.IMAGENET1K_V1.url} elsewhere and pass --weights PATH"
-            ) from None
+            why = (
+                f"the download failed ({type(e).__name__}; offline?); download {GoogLeNet_Weights.IMAGENET1K_V1.url} "
+                "elsewhere and give its path"
+            )
+            raise FieldError("weights", why, weights) from None
     else:
         path = Path(weights)
         if not path.is_file():
-            raise IbenchError(f"--weights {weights}: no such file; give a torchvision googlenet state dict (.pth)")
+            raise FieldError("weights", "no such file; give a torchvision googlenet state dict (.pth)", weights)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise IbenchError(f"--weights {weights}: not a readable state dict ({type(e).__name__})") from None
-    spec = load_spec(TORCHVISION_SPEC, {"transform_input": True}).spec
-    model = build_model(spec)
+            raise FieldError("weights", f"not a readable state dict ({type(e).__name__})", weights) from None
+    model = build_model(resolve_spec("torchvision", {"transform_input": True}).spec)
     try:
-        model.load_state_dict(from_torchvision_state_dict(state), strict=True)
+        model.load_state_dict(from_torchvision_state_dict(state, model), strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise IbenchError(f"--weights {weights}: not a torchvision googlenet state dict ({first})") from None
+        why = f"not a torchvision googlenet state dict ({str(e).splitlines()[0]})"
+        raise FieldError("weights", why, weights) from None
     return model
 
 
@@ -83,38 +78,42 @@ def evaluate(
     """
     from inception_bench.data import load_data
 
-    if crops not in (1, 10, 144):
-        raise IbenchError(f"--crops {crops}: use 1, 10 or 144")
+    if crops not in CROP_COUNTS:
+        raise FieldError("crops", "use 1, 10 or 144", crops)
     if not checkpoints and weights is None:
         raise IbenchError("give at least one CHECKPOINT (a run's checkpoint.pt) or --weights")
     if out is not None:
         _check_writable(out)
     dev = resolve_device(device)
     loaded = [load_checkpoint(Path(p)) for p in checkpoints]
-    models: list[nn.Module] = [model_from_checkpoint(c) for c in loaded]
+    models: list[GoogLeNet] = [model_from_checkpoint(c) for c in loaded]
     recipe = loaded[0].get("config", {}).get("recipe", {}) if loaded else {}
     if data is None:
         if not recipe.get("data"):
-            raise IbenchError("--data: required with --weights (e.g. --data imagefolder:/path/to/imagenet)")
+            raise FieldError("data", "required with torchvision weights (e.g. imagefolder:/path/to/imagenet)")
         data = str(recipe["data"])
     if weights is not None:
         models.append(torchvision_model(weights))
-    sizes = {m.spec.input_size for m in models}  # type: ignore[union-attr]
+    sizes = {m.spec.input_size for m in models}
     if len(sizes) != 1:
         raise IbenchError(f"the models take different input sizes {sorted(sizes)}; ensemble models of one size")
     size = sizes.pop()
-    classes = {m.spec.num_classes for m in models}  # type: ignore[union-attr]
+    classes = {m.spec.num_classes for m in models}
     same_data = data.lower() == str(recipe.get("data", "")).lower()
     bundle = load_data(
-        data, root=data_root, image_size=size, recipe="none", seed=int(recipe.get("seed", 0)) if same_data else 0,
-        num_classes=next(iter(classes)) if data.lower() == "synthetic" and len(classes) == 1 else None,
-    )  # fmt: skip
+        data,
+        root=data_root,
+        image_size=size,
+        recipe="none",
+        seed=int(recipe.get("seed", 0)) if same_data else 0,
+        num_classes=min(classes),
+    )
     if classes != {bundle.num_classes}:
-        raise IbenchError(f"--data {data} has {bundle.num_classes} classes, the models {sorted(classes)}")
-    if any(m.spec.in_channels != 3 for m in models):  # type: ignore[union-attr]
+        raise FieldError("data", f"has {bundle.num_classes} classes, the models {sorted(classes)}", data)
+    if any(m.spec.in_channels != 3 for m in models):
         raise IbenchError("the models take other than 3 input channels; the data sets here are RGB")
     if bundle.val_raw is None:
-        raise IbenchError(f"--data {data}: no raw validation images for multi-crop evaluation")
+        raise FieldError("data", "no raw validation images for multi-crop evaluation", data)
     resize = size if crops == 1 and size <= 64 else None
     dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std, resize=resize)
     loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops), shuffle=False)
@@ -142,5 +141,15 @@ def evaluate(
         "top5_error": 1 - top5 / total,
     }
     if out is not None:
-        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+        write_json(out, record)
     return record
+
+
+def rich_table(record: dict[str, Any]) -> Any:
+    """An evaluation record as a one-row rich table for the terminal."""
+    from rich.table import Table
+
+    table = Table("models", "crops", "cost", "images", "top-1", "top-5", "top-1 error", "top-5 error")
+    counts = [str(record[k]) for k in ("models", "crops", "cost", "images")]
+    table.add_row(*counts, *(f"{record[k]:.2%}" for k in ("top1", "top5", "top1_error", "top5_error")))
+    return table

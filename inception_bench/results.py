@@ -1,18 +1,39 @@
-"""Reading and writing result files: every write is atomic (a temp file in the same folder, then rename),
-so an interrupted run never leaves a half-written record or checkpoint behind."""
+"""Run records and the folders that hold them: the one module that knows file names and layouts.
+
+- A run folder (:class:`RunFolder`, what ``ibench train --out`` writes) holds ``config.json`` (what was run),
+  ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (after every epoch), ``final.json`` (the
+  :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``.
+- An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)
+  at ``<variant>/seed-<seed>/``, ``results.csv`` (one row per run, :data:`RESULT_COLUMNS` first),
+  ``ablation.json`` (what the grid is) and optionally ``bench.csv`` (``ibench bench --output``).
+- ``ibench eval`` writes ``eval-<crops>crop.json`` records (:func:`eval_record_path`).
+
+Every write is atomic (a temp file in the same folder, then rename), so an interrupted run never leaves a
+half-written record or checkpoint behind. Accuracies are fractions in 0..1, times in seconds.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from inception_bench.errors import IbenchError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from inception_bench.errors import FieldError, IbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+# ---------------------------------------------------------------------------------------------- atomic writes
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (readers see the old file or the new one, never a mix)."""
     path = Path(path)
@@ -40,59 +61,253 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-# ------------------------------------------------------------------------------------------- run records
-FINAL = "final.json"
-RESULT_COLUMNS = [
-    "variant", "seed", "status", "val_top1", "val_top5", "params", "ops", "train_images_per_sec",
-    "wall_seconds", "epochs", "error",
-]  # fmt: skip
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def read_json(path: Path, hint: str = "delete it to redo that run") -> dict:
+def read_json(path: Path, hint: str = "delete it to redo that run") -> dict[str, Any]:
     """A JSON object from a results file, or one clear error naming the file (and ``hint``)."""
-    import json
-
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise IbenchError(f"{path}: not found") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        reason = " ".join(str(e).split())
-        raise IbenchError(f"{path}: corrupt results file ({reason}); {hint}") from None
+        raise IbenchError(f"{path}: corrupt results file ({' '.join(str(e).split())}); {hint}") from None
     if not isinstance(data, dict):
         raise IbenchError(f"{path}: corrupt results file (expected a JSON object); {hint}")
     return data
 
 
-def write_json(path: Path, data: dict) -> None:
-    import json
+# -------------------------------------------------------------------------------------------------- records
+class RunStatus(StrEnum):
+    """Where a run stands. A record (``final.json``) says ``completed``, ``diverged`` or ``failed``; an ablation's
+    plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes) and ``changed`` (its
+    recorded request differs from the ablation file); ``interrupted`` is a run stopped early on purpose (tests);
+    ``incomplete-record`` a completed record without its metrics (reports)."""
 
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    new = "new"
+    partial = "partial"
+    completed = "completed"
+    diverged = "diverged"
+    failed = "failed"
+    changed = "changed"
+    interrupted = "interrupted"
+    incomplete_record = "incomplete-record"
+
+    @property
+    def finished(self) -> bool:
+        """A status a record ends with: the run is not resumed unless asked to retry."""
+        return self in (RunStatus.completed, RunStatus.diverged, RunStatus.failed)
 
 
-def write_results_csv(rows: list[dict], path: Path, extra_columns: list[str] | None = None) -> None:
-    """One row per run, the standard columns first, then ``extra_columns`` (one per varied axis), atomically."""
-    import pandas as pd
+class RunRecord(BaseModel):
+    """A run's outcome: ``final.json``. ``val_*`` are the evaluated model's (the weight average when there is one;
+    ``val_top1_raw`` the raw weights'); params/ops/params_all in Table 1's conventions (:mod:`inception_bench.count`);
+    ``exit_code`` is set when the ablation driver writes the record of a worker that died."""
 
-    columns = RESULT_COLUMNS + [c for c in (extra_columns or []) if c not in RESULT_COLUMNS]
-    frame = pd.DataFrame(rows)
-    for c in columns:
-        if c not in frame.columns:
-            frame[c] = None
-    rest = [c for c in frame.columns if c not in columns]
-    atomic_write_text(path, frame[columns + rest].to_csv(index=False))
+    model_config = ConfigDict(extra="ignore")
+
+    status: RunStatus
+    message: str = ""
+    val_top1: float | None = None
+    val_top5: float | None = None
+    val_top1_raw: float | None = None
+    params: int | None = None
+    ops: int | None = None
+    params_all: int | None = None
+    epochs: int = 0
+    train_images_per_sec: float | None = None
+    wall_seconds: float | None = None
+    device: str | None = None
+    data: str | None = None
+    exit_code: int | None = None
 
 
-def read_results_csv(path: Path):  # -> pandas.DataFrame
-    import pandas as pd
+# The columns of results.csv: who, how it ended, and the record's figures people compare.
+RECORD_COLUMNS = ["val_top1", "val_top5", "params", "ops", "train_images_per_sec", "wall_seconds", "epochs"]
+RESULT_COLUMNS = ["variant", "seed", "status", *RECORD_COLUMNS, "error"]
 
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise IbenchError(f"{path}: not found; run `ibench ablate` first") from None
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise IbenchError(f"{path}: corrupt results file ({' '.join(str(e).split())[:160]})") from None
-    missing = [c for c in ("variant", "seed", "status") if c not in frame.columns]
-    if missing:
-        raise IbenchError(f"{path}: not an ibench results.csv (missing columns {', '.join(missing)})")
-    return frame
+
+def result_row(variant: str, seed: int, status: RunStatus, record: RunRecord | None) -> dict[str, Any]:
+    """One results.csv row: the run's identity and status, and its record's figures when it has one."""
+    row: dict[str, Any] = {"variant": variant, "seed": seed, "status": str(status)}
+    if record is not None:
+        row.update(record.model_dump(include=set(RECORD_COLUMNS)))
+        row["error"] = record.message or None
+    return row
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One training run's folder (see the module docstring). Reads raise :class:`IbenchError` naming the file."""
+
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def record_path(self) -> Path:
+        return self.path / "final.json"
+
+    @property
+    def request_path(self) -> Path:
+        return self.path / "request.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "worker.log"
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def has_record(self) -> bool:
+        return self.record_path.exists()
+
+    def create(self, field: str = "out") -> None:
+        """Make the folder, or one error naming ``field`` (the option or setting that chose it)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise FieldError(field, "exists and is not a folder; choose a run directory", self.path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            why = f"cannot create it ({e.strerror}); choose a writable run directory"
+            raise FieldError(field, why, self.path) from None
+
+    def read_config(self) -> dict[str, Any]:
+        return read_json(self.config_path)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json(self.config_path, config)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The per-epoch rows (none when the run has not finished an epoch)."""
+        try:
+            lines = self.metrics_path.read_text().splitlines()
+            return [json.loads(line) for line in lines if line.strip()]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as e:
+            raise IbenchError(f"{self.metrics_path}: corrupt metrics file ({' '.join(str(e).split())})") from None
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def read_record(self) -> RunRecord | None:
+        """The run's record, or None while it has none."""
+        if not self.has_record():
+            return None
+        data = read_json(self.record_path)
+        try:
+            return RunRecord.model_validate(data)
+        except ValidationError as e:
+            why = e.errors()[0]["msg"]
+            raise IbenchError(f"{self.record_path}: corrupt results file ({why}); delete it to redo that run") from None
+
+    def write_record(self, record: RunRecord) -> None:
+        write_json(
+            self.record_path, record.model_dump(mode="json", exclude=set() if record.exit_code else {"exit_code"})
+        )
+
+    def clear_record(self) -> None:
+        """Forget the outcome (to retry the run from its last checkpoint)."""
+        self.record_path.unlink(missing_ok=True)
+
+    def read_request(self) -> dict[str, Any] | None:
+        return read_json(self.request_path) if self.request_path.exists() else None
+
+    def write_request(self, request: dict[str, Any]) -> None:
+        write_json(self.request_path, request)
+
+    def log_tail(self) -> str:
+        """The worker log's last non-empty line (at most 300 characters), or ""."""
+        try:
+            lines = [line.strip() for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
+
+
+@dataclass(frozen=True)
+class AblationFolder:
+    """An ablation's output folder (see the module docstring)."""
+
+    path: Path
+
+    def run(self, variant: str, seed: int) -> RunFolder:
+        return RunFolder(self.path / variant / f"seed-{seed}")
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / "results.csv"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "ablation.json"
+
+    @property
+    def bench_path(self) -> Path:
+        return self.path / "bench.csv"
+
+    def write_results(self, rows: list[dict[str, Any]], axes: list[str]) -> None:
+        """results.csv: :data:`RESULT_COLUMNS`, then one column per varied axis, then the rest."""
+        import pandas as pd
+
+        columns = RESULT_COLUMNS + [c for c in axes if c not in RESULT_COLUMNS]
+        frame = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys(columns + [k for r in rows for k in r])))
+        atomic_write_text(self.results_path, frame.to_csv(index=False))
+
+    def read_results(self) -> pd.DataFrame:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(self.results_path)
+        except FileNotFoundError:
+            raise IbenchError(f"{self.results_path}: not found; run `ibench ablate` first") from None
+        except (OSError, ValueError, pd.errors.ParserError) as e:
+            reason = " ".join(str(e).split())[:160]
+            raise IbenchError(f"{self.results_path}: corrupt results file ({reason})") from None
+        missing = [c for c in ("variant", "seed", "status") if c not in frame.columns]
+        if missing:
+            raise IbenchError(f"{self.results_path}: not an ibench results.csv (missing columns {', '.join(missing)})")
+        return frame
+
+    def has_results(self) -> bool:
+        return self.results_path.exists()
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        write_json(self.meta_path, meta)
+
+    def read_meta(self) -> dict[str, Any]:
+        return read_json(self.meta_path) if self.meta_path.exists() else {}
+
+    def run_folders(self) -> list[RunFolder]:
+        """Every run folder with a record at or below this folder (itself, ``<run>/``, ``<variant>/seed-<s>/``)."""
+        candidates = [self.path, *sorted(self.path.glob("*")), *sorted(self.path.glob("*/*"))]
+        return [RunFolder(p) for p in candidates if RunFolder(p).has_record()]
+
+
+# -------------------------------------------------------------------------------------------- eval records
+def eval_record_path(crops: int, folder: Path = Path(".")) -> Path:
+    """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json``."""
+    return folder / f"eval-{crops}crop.json"
+
+
+def find_eval_records(folder: Path) -> list[dict[str, Any]]:
+    """Every readable ``ibench eval`` record under ``folder`` (unreadable ones are skipped)."""
+    records = []
+    for path in sorted(folder.rglob("eval-*.json")):
+        try:
+            records.append(read_json(path))
+        except IbenchError:
+            continue
+    return records

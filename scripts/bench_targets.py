@@ -32,16 +32,23 @@ def main(path: str) -> None:
             best = ours.loc[ours.images_per_sec.idxmax()]
             ratio = best.images_per_sec / base.images_per_sec
             fraction = best.peak_fraction
-            peak = "no known peak" if not isinstance(fraction, float) or math.isnan(fraction) else (
-                f"{fraction:.1%} of the dense {best.precision} peak")  # fmt: skip
-            print(f"{mode} ({base.device}, {base.image_size}px): {best.model}, {setup_label(best.to_dict())}, batch "
-                  f"{best.batch_size}: {best.images_per_sec:,.0f} img/s = {ratio:.2f}x the fp32 eager torchvision "
-                  f"baseline ({base.images_per_sec:,.0f} img/s), target {target}x: "
-                  f"{'met' if ratio >= target else 'MISSED'}; {best.tmacs_per_sec:.1f} TMAC/s, {peak}")  # fmt: skip
+            peak = (
+                "no known peak"
+                if not isinstance(fraction, float) or math.isnan(fraction)
+                else (f"{fraction:.1%} of the dense {best.precision} peak")
+            )
+            print(
+                f"{mode} ({base.device}, {base.image_size}px): {best.model}, {setup_label(best.to_dict())}, batch "
+                f"{best.batch_size}: {best.images_per_sec:,.0f} img/s = {ratio:.2f}x the fp32 eager torchvision "
+                f"baseline ({base.images_per_sec:,.0f} img/s), target {target}x: "
+                f"{'met' if ratio >= target else 'MISSED'}; {best.tmacs_per_sec:.1f} TMAC/s, {peak}"
+            )
             for _, row in ours.sort_values("images_per_sec", ascending=False).iterrows():
-                print(f"  {row.model}, {setup_label(row.to_dict())}: {row.images_per_sec:,.0f} img/s = "
-                      f"{row.images_per_sec / base.images_per_sec:.2f}x, step {row.step_ms_median:.2f} ms "
-                      f"(IQR {row.step_ms_iqr:.2f})")  # fmt: skip
+                print(
+                    f"  {row.model}, {setup_label(row.to_dict())}: {row.images_per_sec:,.0f} img/s = "
+                    f"{row.images_per_sec / base.images_per_sec:.2f}x, step {row.step_ms_median:.2f} ms "
+                    f"(IQR {row.step_ms_iqr:.2f})"
+                )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import time
 from collections import defaultdict
 from typing import Any
@@ -31,11 +32,12 @@ from torch.autograd import DeviceType
 from torch.overrides import TorchFunctionMode
 from torch.profiler import ProfilerActivity, profile
 
-from inception_bench.bench import BenchSettings, make_step
+from inception_bench.bench import make_step
+from inception_bench.engine import build_for_run, prepare_device, resolve_device
 from inception_bench.errors import run_script
 from inception_bench.models.blocks import ConvBlock, InceptionReduced
+from inception_bench.settings import BenchSettings, parse
 from inception_bench.spec import load_spec, parse_overrides
-from inception_bench.train import build_for_run, resolve_device
 
 # Kinds of time, first match wins, on lower-cased kernel or operator names. inductor names its kernels after the
 # operators they fuse (``triton_poi_fused__to_copy_convolution_relu_2`` is the bias + ReLU + cast epilogue of a
@@ -65,7 +67,8 @@ def conv_names(model: nn.Module, batch: int, size: int) -> dict[tuple[tuple[int,
     the innermost module running it, so the execution options' own convolutions are named too."""
     meta = copy.deepcopy(model).to("meta").train()
     stack: list[nn.Module] = []
-    module_names = {m: n for n, m in meta.named_modules()}
+    # named as the table names them: inception4a.branch3x3.reduce, not stages.4.inception4a.branch3x3.reduce
+    module_names = {m: re.sub(r"^(stem|head|stages\.\w+)\.", "", n) for n, m in meta.named_modules()}
     names: dict[tuple[tuple[int, ...], ...], list[str]] = defaultdict(list)
 
     class Record(TorchFunctionMode):
@@ -112,8 +115,9 @@ def conv_table(prof: Any, names: dict[tuple[tuple[int, ...], ...], list[str]], s
     lines = [f"{'layer':<48} {'weight':<18} {'input':<20} {'fwd ms':>8} {'bwd ms':>8}"]
     for (weight, inp), (fwd, bwd) in sorted(times.items(), key=lambda kv: -sum(kv[1])):
         label = ", ".join(names.get((weight, inp), ["?"]))
-        lines.append(f"{label[:48]:<48} {'x'.join(map(str, weight)):<18} {'x'.join(map(str, inp)):<20} "
-                     f"{fwd:8.3f} {bwd:8.3f}")  # fmt: skip
+        lines.append(
+            f"{label[:48]:<48} {'x'.join(map(str, weight)):<18} {'x'.join(map(str, inp)):<20} {fwd:8.3f} {bwd:8.3f}"
+        )
     return lines
 
 
@@ -139,14 +143,21 @@ def main() -> None:
     spec = load_spec(args.spec, overrides).spec
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
-    settings = BenchSettings(
-        mode=args.mode, batch_size=args.batch_size, image_size=args.image_size, precision=args.precision,
-        channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
-        fuse_1x1=args.fuse_1x1, s2d_stem=args.s2d_stem, device=str(device), steps=args.steps,
-    )  # fmt: skip
-    settings.validate()
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # as ibench bench and ibench train run
+    values = dict(
+        mode=args.mode,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        compile_mode=args.compile_mode,
+        fuse_1x1=args.fuse_1x1,
+        s2d_stem=args.s2d_stem,
+        device=str(device),
+        steps=args.steps,
+    )
+    settings = parse(BenchSettings, values, "bench")
+    prepare_device(device)  # as ibench bench and ibench train run
     model = build_for_run(spec, args.fuse_1x1, args.s2d_stem)
     step = make_step(model, args.mode, settings, device, spec.num_classes, spec.aux.loss_weight)
     for _ in range(3):  # warm-up (and compilation)

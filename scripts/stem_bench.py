@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inception_bench.engine import autocast_for, resolve_device
 from inception_bench.errors import IbenchError, run_script
 from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_input, space_to_depth_weight
-from inception_bench.train import autocast_for, resolve_device
 
 
 def timed(fn: Callable[[], object], steps: int, device: torch.device) -> float:
@@ -50,8 +50,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--width", type=int, default=64)
     args = ap.parse_args()
-    for option, value, least in [("--batch-size", args.batch_size, 1), ("--image-size", args.image_size, 8),
-                                 ("--steps", args.steps, 1), ("--width", args.width, 1)]:  # fmt: skip
+    for option, value, least in [
+        ("--batch-size", args.batch_size, 1),
+        ("--image-size", args.image_size, 8),
+        ("--steps", args.steps, 1),
+        ("--width", args.width, 1),
+    ]:
         if value < least:
             raise IbenchError(f"{option} {value}: must be at least {least}")
     device = resolve_device(args.device)
@@ -74,8 +78,10 @@ def main() -> None:
     with autocast():  # the two ways compute the same function (up to the precision's rounding)
         plain, s2d = ways["plain"]().float(), ways["s2d"]().float()
     error = ((s2d - plain).norm() / plain.norm()).item()
-    print(f"conv1 7x7/2, 3 -> {args.width} channels, batch {args.batch_size}, {args.image_size} px, "
-          f"{args.precision}, channels_last, {device.type}; s2d vs plain relative difference {error:.1e}")  # fmt: skip
+    print(
+        f"conv1 7x7/2, 3 -> {args.width} channels, batch {args.batch_size}, {args.image_size} px, "
+        f"{args.precision}, channels_last, {device.type}; s2d vs plain relative difference {error:.1e}"
+    )
 
     def forward(way: Callable[[], torch.Tensor]) -> Callable[[], object]:
         def run() -> object:

@@ -10,6 +10,9 @@ SPECS = ROOT / "specs"
 BASE = SPECS / "googlenet.yaml"
 SMALL = SPECS / "googlenet-small.yaml"
 TORCHVISION = SPECS / "googlenet-torchvision.yaml"
+DATA = ROOT / "tests" / "data"
+# ibench train options for a one-epoch run of an eighth-width network on synthetic data
+TINY_CLI = ["--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1", "--device", "cpu", "--workers", "0"]
 
 
 @pytest.fixture
@@ -29,14 +32,16 @@ def write_spec(tmp_path: Path):
 
 @pytest.fixture
 def fuse_1x1_calls(monkeypatch) -> list[bool]:
-    """The ``enabled`` argument of every ``GoogLeNet.fuse_1x1`` call during the test, in order."""
+    """The ``enabled`` argument of every ``GoogLeNet.fuse_1x1`` call on a real (not meta-device) model during the
+    test, in order."""
     from inception_bench.models import GoogLeNet
 
     calls: list[bool] = []
     original = GoogLeNet.fuse_1x1
 
     def spy(self, enabled: bool = True):
-        calls.append(enabled)
+        if not next(self.parameters()).is_meta:  # the models the option checks build on the meta device
+            calls.append(enabled)
         return original(self, enabled)
 
     monkeypatch.setattr(GoogLeNet, "fuse_1x1", spy)
@@ -45,3 +50,19 @@ def fuse_1x1_calls(monkeypatch) -> list[bool]:
 
 def row(raw: dict, row_id: str) -> dict:
     return next(r for r in raw["layers"] if str(r["id"]) == row_id)
+
+
+def reference_counts(model, size: int) -> tuple[int, int, int]:
+    """Conv/linear weights outside the aux heads, torch's FlopCounterMode multiply-adds (eval mode, one image),
+    and every parameter outside the aux heads: from the module tree and torch's counter, independently of
+    inception_bench.count."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aux = [m for n, m in model.named_modules() if n.split(".")[-1].startswith("aux")]
+    in_aux = {id(m) for head in aux for m in head.modules()} | {id(p) for head in aux for p in head.parameters()}
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear) and id(m) not in in_aux]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.zeros(1, 3, size, size))
+    params_all = sum(p.numel() for p in model.parameters() if id(p) not in in_aux)
+    return sum(m.weight.numel() for m in layers), counter.get_total_flops() // 2, params_all

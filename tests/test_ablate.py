@@ -13,13 +13,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SMALL
+from conftest import ROOT, SMALL, reference_counts
 from typer.testing import CliRunner
 
-from inception_bench.ablate import PlannedRun, _launch, plan_ablation, select_shard
+from inception_bench.ablate import PlannedRun, plan_ablation, select_shard
+from inception_bench.ablate.local import launch
 from inception_bench.cli import app
-from inception_bench.count import count
+from inception_bench.data import DATA_NAMES
 from inception_bench.errors import IbenchError
+from inception_bench.models import build_model
+from inception_bench.results import RunFolder
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -61,16 +64,27 @@ def test_grid_end_to_end(finished):
     assert "2/3 runs completed" in result.stdout and "diverged: diverge seed 0" in result.stderr
     frame = pd.read_csv(out / "results.csv")
     assert list(frame.columns[:11]) == [
-        "variant", "seed", "status", "val_top1", "val_top5", "params", "ops", "train_images_per_sec",
-        "wall_seconds", "epochs", "error",
-    ]  # fmt: skip
+        "variant",
+        "seed",
+        "status",
+        "val_top1",
+        "val_top5",
+        "params",
+        "ops",
+        "train_images_per_sec",
+        "wall_seconds",
+        "epochs",
+        "error",
+    ]
     assert "module" in frame.columns  # one column per varied axis
     rows = {r.variant: r for r in frame.itertuples()}
     assert set(rows) == {"module-reduced", "module-naive", "diverge"}
     assert rows["module-reduced"].status == rows["module-naive"].status == "completed"  # ... the rest go on
     assert rows["diverge"].status == "diverged" and "diverged" in rows["diverge"].error
-    naive = count(load_spec(SMALL, {"width_mult": 0.125, "module": "naive"})).total
-    assert rows["module-naive"].params == naive["params"] and rows["module-naive"].ops == naive["ops"]
+    weights, macs, _ = reference_counts(
+        build_model(load_spec(SMALL, {"width_mult": 0.125, "module": "naive"}).spec), 32
+    )
+    assert rows["module-naive"].params == weights and rows["module-naive"].ops == macs
     run = out / "module-naive" / "seed-0"
     assert {"config.json", "metrics.jsonl", "checkpoint.pt", "final.json", "request.json"} <= {
         p.name for p in run.iterdir()
@@ -106,8 +120,13 @@ def test_changed_ablation_is_reported_not_mixed(finished, tmp_path):
 
 
 def test_kill_minus_nine_then_resume(tmp_path):
-    path = _ablation(tmp_path, name="k", recipe={**RECIPE, "epochs": 6}, variants=[],
-                     grid={"module": ["reduced", "naive"], "aux.enabled": [True]})  # fmt: skip
+    path = _ablation(
+        tmp_path,
+        name="k",
+        recipe={**RECIPE, "epochs": 6},
+        variants=[],
+        grid={"module": ["reduced", "naive"], "aux.enabled": [True]},
+    )
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "inception_bench", "ablate", str(path), "--out", str(out)]
     log = open(tmp_path / "ablate.log", "wb")  # noqa: SIM115
@@ -136,7 +155,7 @@ def test_kill_minus_nine_then_resume(tmp_path):
 
 
 def _fake_worker(monkeypatch, returncode, final=None):
-    import inception_bench.ablate as abl
+    import inception_bench.ablate.local as abl
 
     def fake_run(cmd, **kw):
         run_dir = Path(cmd[-1])
@@ -148,25 +167,32 @@ def _fake_worker(monkeypatch, returncode, final=None):
 
 
 def test_worker_record_is_kept_and_interrupts_stay_partial(tmp_path, monkeypatch):
-    run = PlannedRun("v", 0, {}, {}, {}, tmp_path / "v" / "seed-0")
-    own = {"status": "failed", "message": "out of memory at batch size 64; lower --batch-size"}
+    run = PlannedRun("v", 0, {}, {}, {}, RunFolder(tmp_path / "v" / "seed-0"))
+    own = {"status": "failed", "message": "out of memory at batch size 64; lower the batch size"}
     _fake_worker(monkeypatch, 1, own)
-    _launch(run, {})
-    assert run.status == "failed" and json.loads((run.run_dir / "final.json").read_text()) == own
-    run2 = PlannedRun("w", 0, {}, {}, {}, tmp_path / "w" / "seed-0")
+    launch(run, {})
+    assert run.status == "failed" and json.loads((run.folder.path / "final.json").read_text()) == own
+    run2 = PlannedRun("w", 0, {}, {}, {}, RunFolder(tmp_path / "w" / "seed-0"))
     _fake_worker(monkeypatch, -signal.SIGINT)
-    _launch(run2, {})
-    assert run2.status == "partial" and not (run2.run_dir / "final.json").exists()  # resumed next time
-    run3 = PlannedRun("x", 0, {}, {}, {}, tmp_path / "x" / "seed-0")
+    launch(run2, {})
+    assert run2.status == "partial" and not (run2.folder.path / "final.json").exists()  # resumed next time
+    run3 = PlannedRun("x", 0, {}, {}, {}, RunFolder(tmp_path / "x" / "seed-0"))
     _fake_worker(monkeypatch, -signal.SIGKILL)
-    _launch(run3, {})
-    final = json.loads((run3.run_dir / "final.json").read_text())
-    assert run3.status == "failed" and "killed by signal 9" in final["message"]
+    launch(run3, {})
+    final = json.loads((run3.folder.path / "final.json").read_text())
+    assert run3.status == "failed" and "killed by signal 9" in final["message"] and final["exit_code"] == -9
 
 
 def test_axes_hold_resolved_values(tmp_path):
-    path = _ablation(tmp_path, grid={}, variants=[{"name": "base"}, {"name": "naive", "set": {"module": "naive"}},
-                                                  {"name": "no-aux", "set": {"aux.enabled": False}}])  # fmt: skip
+    path = _ablation(
+        tmp_path,
+        grid={},
+        variants=[
+            {"name": "base"},
+            {"name": "naive", "set": {"module": "naive"}},
+            {"name": "no-aux", "set": {"aux.enabled": False}},
+        ],
+    )
     plan = plan_ablation(path, tmp_path / "o")
     axes = {r.variant: r.axes for r in plan.runs}
     assert axes["base"] == {"module": "reduced", "aux.enabled": True}  # defaults, not blanks
@@ -174,12 +200,20 @@ def test_axes_hold_resolved_values(tmp_path):
     assert axes["no-aux"] == {"module": "reduced", "aux.enabled": False}
 
 
-def test_crashing_run_is_recorded(tmp_path):
-    run = PlannedRun("broken", 0, {}, {}, {}, tmp_path / "broken" / "seed-0")
-    run.request = {"spec_path": str(tmp_path / "missing.yaml"), "overrides": {}, "recipe": {}, "seed": 0}
-    _launch(run, {})
-    final = json.loads((run.run_dir / "final.json").read_text())
-    assert run.status == final["status"] == "failed" and "missing.yaml" in final["message"]
+def test_failing_workers_are_recorded(tmp_path):
+    # a worker that stops with an error line (its data set is unknown), and one that crashes (no spec in its
+    # request): each run is recorded as failed with the worker's last line
+    plan = plan_ablation(_ablation(tmp_path, data="nowhere", variants=[]), tmp_path / "o")
+    run = plan.runs[0]
+    launch(run, {})
+    final = json.loads((run.folder.path / "final.json").read_text())
+    assert run.status == final["status"] == "failed"
+    assert final["message"] == "error: data=nowhere: unknown data set; use one of " + DATA_NAMES
+    broken = PlannedRun("broken", 0, {}, {}, {}, RunFolder(tmp_path / "broken" / "seed-0"))
+    broken.request = {"spec_path": str(SMALL), "overrides": {}, "recipe": {}, "seed": 0}
+    launch(broken, {})
+    final = json.loads((broken.folder.path / "final.json").read_text())
+    assert broken.status == "failed" and "request.json: spec: Input should be a valid dictionary" in final["message"]
 
 
 @pytest.mark.parametrize(
@@ -188,10 +222,14 @@ def test_crashing_run_is_recorded(tmp_path):
         ({"colour": 1}, "unknown field 'colour'"),
         ({"grid": {}, "variants": []}, "give a 'grid' of axes or a list of 'variants'"),
         ({"grid": {"module": ["fancy"]}}, "variant module-fancy"),
-        ({"recipe": {"epochz": 2}}, "recipe: unknown field 'epochz'"),
-        ({"recipe": {"epochs": 0}}, "--epochs 0"),
-        ({"recipe": {"epochs": "two"}}, "recipe.epochs: Input should be a valid integer"),
-        ({"recipe": {"epochs": 1.5}}, "recipe.epochs: Input should be a valid integer"),
+        ({"recipe": {"epochz": 2}}, "recipe.epochz=2: unknown field"),
+        ({"recipe": {"epochs": 0}}, "variant module-reduced: recipe.epochs=0: Input should be greater than or equal"),
+        ({"recipe": {"momentum": 1.5}}, "recipe.momentum=1.5: Input should be less than 1"),  # no --momentum here
+        ({"recipe": {"schedule": "wavy"}}, "recipe.schedule=wavy: Input should be 'step' or 'cosine'"),
+        ({"recipe": {"seed": 3}}, "recipe.seed: set seeds at the top level"),
+        ({"variants": [{"name": "v", "recipe": {"lr": -1}}]}, "variant v: recipe.lr=-1: Input should be greater"),
+        ({"recipe": {"epochs": "two"}}, "recipe.epochs=two: Input should be a valid integer"),
+        ({"recipe": {"epochs": 1.5}}, "recipe.epochs=1.5: Input should be a valid integer"),
         ({"seeds": [1, 1]}, "seeds: Value error, must be distinct"),
         ({"baseline": "nope"}, "baseline: 'nope' is not a variant"),
         ({"variants": [{"name": "a"}, {"name": "a"}]}, "variant names must be unique"),
@@ -203,6 +241,7 @@ def test_bad_ablation_files(tmp_path, changes, expect):
     result = _ablate(path, "--dry-run")
     assert result.exit_code == 2, result.output
     assert expect.replace("Value error, ", "") in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert " --" not in result.stderr  # a file's errors name its fields, not command-line options
 
 
 def test_bad_options_and_dry_run(tmp_path):

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from conftest import SMALL, TORCHVISION
+from conftest import SMALL, TORCHVISION, reference_counts
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 from inception_bench import bench as b
 from inception_bench.cli import app
-from inception_bench.count import count
-from inception_bench.errors import IbenchError
+from inception_bench.errors import FieldError
 from inception_bench.models import build_model
+from inception_bench.settings import BenchSettings, parse
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -33,9 +33,11 @@ def rows():
 
 def test_fields_and_ratio(rows):
     assert [(r["model"], r["mode"]) for r in rows] == [
-        ("specs/googlenet-small.yaml", "train"), ("torchvision googlenet", "train"),
-        ("specs/googlenet-small.yaml", "infer"), ("torchvision googlenet", "infer"),
-    ]  # fmt: skip
+        ("specs/googlenet-small.yaml", "train"),
+        ("torchvision googlenet", "train"),
+        ("specs/googlenet-small.yaml", "infer"),
+        ("torchvision googlenet", "infer"),
+    ]
     for mode in ("train", "infer"):
         ours, tv = [r for r in rows if r["mode"] == mode]
         assert tv["vs_torchvision"] == 1.0
@@ -48,7 +50,8 @@ def test_fields_and_ratio(rows):
         factor = 3 if r["mode"] == "train" else 1
         assert r["tmacs_per_sec"] == pytest.approx(factor * r["macs"] * r["images_per_sec"] / 1e12)
     ours = rows[0]
-    assert ours["macs"] == count(load_spec(SMALL, {"width_mult": 0.125})).total["ops"]
+    weights, macs, _ = reference_counts(build_model(load_spec(SMALL, {"width_mult": 0.125}).spec), 32)
+    assert (ours["params"], ours["macs"]) == (weights, macs)
 
 
 def test_torchvision_macs_are_independent_of_our_counting(rows):
@@ -66,15 +69,15 @@ def test_oom_back_off():
         if n > 3:
             raise torch.OutOfMemoryError("simulated")
 
-    m = b.measure(step, b.BenchSettings(batch_size=16, steps=2, warmup=1), torch.device("cpu"))
+    m = b.measure(step, BenchSettings(batch_size=16, steps=2, warmup=1), torch.device("cpu"))
     assert m["batch"] == 2 and "backed off to 2" in m["note"] and "batch 16" in m["note"]
     assert calls[:3] == [16, 8, 4]
 
     def never(n: int) -> None:
         raise torch.OutOfMemoryError("simulated")
 
-    with pytest.raises(IbenchError, match="out of memory even at batch 1"):
-        b.measure(never, b.BenchSettings(batch_size=4, steps=1, warmup=0), torch.device("cpu"))
+    with pytest.raises(FieldError, match="batch_size=4: out of memory even at batch 1"):
+        b.measure(never, BenchSettings(batch_size=4, steps=1, warmup=0), torch.device("cpu"))
 
 
 def test_append_and_bad_options(tmp_path):
@@ -109,22 +112,51 @@ def test_fused_1x1_rows(fuse_1x1_calls):
     ours, tv = json.loads(result.stdout)
     assert fuse_1x1_calls == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # tv runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1" and b.setup_label(tv) == "fp32"
-    naive = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--module", "naive", "--fuse-1x1",
-                                "--no-torchvision", "--format", "json"])  # fmt: skip
+    naive = runner.invoke(
+        app,
+        [
+            "bench",
+            str(SMALL),
+            *TINY,
+            "--mode",
+            "infer",
+            "--module",
+            "naive",
+            "--fuse-1x1",
+            "--no-torchvision",
+            "--format",
+            "json",
+        ],
+    )
     assert naive.exit_code == 0, naive.output
     assert json.loads(naive.stdout)[0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
 
 
 def test_s2d_stem_rows():
     # the torchvision-compatible spec has the paper's 7x7/2 conv1; the small spec's 3x3/1 is refused (above)
-    result = runner.invoke(app, ["bench", str(TORCHVISION), *TINY, "--image-size", "64", "--mode", "infer",
-                                 "--s2d-stem", "--fuse-1x1", "--format", "json"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            str(TORCHVISION),
+            *TINY,
+            "--image-size",
+            "64",
+            "--mode",
+            "infer",
+            "--s2d-stem",
+            "--fuse-1x1",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ours, tv = json.loads(result.stdout)
     assert ours["s2d_stem"] is True and tv["s2d_stem"] is False  # torchvision's model runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1 + s2d stem" and b.setup_label(tv) == "fp32"
     # MACs stay the network's (the blocks' zero padding is not counted as work)
-    assert ours["macs"] == count(load_spec(TORCHVISION, {"width_mult": 0.125, "input_size": 64})).total["ops"]
+    model = build_model(load_spec(TORCHVISION, {"width_mult": 0.125, "input_size": 64}).spec)
+    assert ours["macs"] == reference_counts(model, 64)[1]
 
 
 def test_setup_label_reads_rows_and_old_csvs():
@@ -140,7 +172,7 @@ def test_setup_label_reads_rows_and_old_csvs():
     )
 
 
-def _step_changes_weights(mode: str, settings: b.BenchSettings) -> bool:
+def _step_changes_weights(mode: str, settings: BenchSettings) -> bool:
     spec = load_spec(SMALL, {"width_mult": 0.125}).spec
     model = build_model(spec)
     before = [p.detach().clone() for p in model.parameters()]
@@ -158,37 +190,46 @@ def test_train_steps_update_weights_and_infer_steps_do_not(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     for compile_mode in ("default", "reduce-overhead"):
-        settings = b.BenchSettings(image_size=32, compile=True, compile_mode=compile_mode)
+        settings = BenchSettings(image_size=32, compile=True, compile_mode=compile_mode)
         assert _step_changes_weights("train", settings)
         assert not _step_changes_weights("infer", settings)
     assert compiled == [None, None, "reduce-overhead", "reduce-overhead"]
-    assert _step_changes_weights("train", b.BenchSettings(image_size=32))
+    assert _step_changes_weights("train", BenchSettings(image_size=32))
 
 
 def test_inductor_settings_are_checked_and_recorded():
-    settings = b.BenchSettings(compile=True, compile_mode="reduce-overhead", inductor={"freezing": True})
-    settings.validate()
+    settings = parse(
+        BenchSettings, {"compile": True, "compile_mode": "reduce-overhead", "inductor": {"freezing": True}}, "bench"
+    )
+    b.check_inductor(settings)
     assert settings.compile_label() == "reduce-overhead; freezing=True"
-    assert b.BenchSettings().compile_label() == ""
-    with pytest.raises(IbenchError, match="--inductor: applies to torch.compile only"):
-        b.BenchSettings(inductor={"freezing": True}).validate()
-    with pytest.raises(IbenchError, match="--inductor fastest: not a torch._inductor.config setting"):
-        b.BenchSettings(compile=True, inductor={"fastest": 1}).validate()
-    with pytest.raises(IbenchError, match="--inductor freezing=abc: freezing takes true or false"):
-        b.BenchSettings(compile=True, inductor={"freezing": "abc"}).validate()
-    with pytest.raises(IbenchError, match="--compile-mode reduce-overhead: applies to torch.compile only"):
-        b.BenchSettings(compile_mode="reduce-overhead").validate()
-    result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--compile", "--inductor", "nonsense"])
-    assert result.exit_code == 2 and "--inductor 'nonsense': expected KEY=VALUE" in result.stderr, result.output
+    assert BenchSettings().compile_label() == ""
+    with pytest.raises(FieldError, match="bench.inductor=.*: applies to torch.compile only"):
+        parse(BenchSettings, {"inductor": {"freezing": True}}, "bench")
+    with pytest.raises(FieldError, match="inductor=fastest: not a torch._inductor.config setting"):
+        b.check_inductor(BenchSettings(compile=True, inductor={"fastest": 1}))
+    with pytest.raises(FieldError, match="inductor=freezing=abc: freezing takes true or false"):
+        b.check_inductor(BenchSettings(compile=True, inductor={"freezing": "abc"}))
+    with pytest.raises(FieldError, match="bench.compile_mode=reduce-overhead: applies to torch.compile only"):
+        parse(BenchSettings, {"compile_mode": "reduce-overhead"}, "bench")
+    for args, expect in [
+        (["--compile", "--inductor", "nonsense"], "--inductor nonsense: expected KEY=VALUE"),
+        (["--compile", "--inductor", "fastest=1"], "--inductor fastest: not a torch._inductor.config setting"),
+        (["--inductor", "freezing=true"], "--inductor {'freezing': True}: applies to torch.compile only"),
+    ]:
+        result = runner.invoke(app, ["bench", str(SMALL), *TINY, *args])
+        assert result.exit_code == 2 and expect in result.stderr, result.output
 
 
 def test_peak_by_device_name_and_tf32(monkeypatch):
     cuda = torch.device("cuda")
     for name, precision, expect in [  # vendor datasheets: dense TFLOPS / 2 = 10^12 MAC/s
-        ("NVIDIA H100 80GB HBM3", "bf16", 989.4 / 2), ("NVIDIA H100 PCIe", "bf16", 756 / 2),
-        ("NVIDIA H100 80GB HBM3", "fp32", 494.7 / 2), ("NVIDIA A100-SXM4-80GB", "bf16", 312 / 2),
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.4 / 2),
+        ("NVIDIA H100 PCIe", "bf16", 756 / 2),
+        ("NVIDIA H100 80GB HBM3", "fp32", 494.7 / 2),
+        ("NVIDIA A100-SXM4-80GB", "bf16", 312 / 2),
         ("NVIDIA GeForce GTX 1080", "bf16", None),
-    ]:  # fmt: skip
+    ]:
         monkeypatch.setattr(torch.cuda, "get_device_name", lambda device, n=name: n)
         got = b._peak(cuda, precision, None)
         assert got == (pytest.approx(expect, rel=0.01) if expect else None), (name, precision)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import BASE, ROOT, SMALL
+from conftest import BASE, ROOT, SMALL, TINY_CLI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -109,10 +109,16 @@ def test_real_subprocess_and_help_without_torch():
 # ----------------------------------------------------------------------------------------------- fuzzing
 BASE_RAW = yaml.safe_load(BASE.read_text())
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 300), st.floats(-2, 10), st.just(float("nan")),
-    st.text(max_size=8), st.lists(st.integers(-1, 5), max_size=3), st.sampled_from(["4a", "naive", "3x3/2", "9K"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 300),
+    st.floats(-2, 10),
+    st.just(float("nan")),
+    st.text(max_size=8),
+    st.lists(st.integers(-1, 5), max_size=3),
+    st.sampled_from(["4a", "naive", "3x3/2", "9K"]),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-)  # fmt: skip
+)
 
 
 @st.composite
@@ -179,8 +185,13 @@ def test_unwritable_outputs_and_rgb_only(tmp_path):
     blocker.write_text("not a folder")
     result = _run("count", str(SMALL), "--format", "csv", "--output", str(blocker / "x.csv"))
     assert result.exit_code == 2 and "cannot write here" in result.stderr and "Traceback" not in result.output
-    result = _run("train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
-                  "--device", "cpu", "--workers", "0", "--out", str(blocker))  # fmt: skip
+    result = _run(
+        "train",
+        str(SMALL),
+        *TINY_CLI,
+        "--out",
+        str(blocker),
+    )
     assert result.exit_code == 2 and "afile" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     result = _run("count", "--set", "in_channels=1", "--set", "transform_input=true")
     assert result.exit_code == 2 and "transform_input" in result.stderr

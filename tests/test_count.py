@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from conftest import BASE, ROOT, SMALL, TORCHVISION
-from torch.utils.flop_counter import FlopCounterMode
+from conftest import BASE, ROOT, SMALL, TORCHVISION, reference_counts
 
-from inception_bench.count import count, to_csv, to_markdown
+from inception_bench.count import count, count_model, totals
+from inception_bench.count.render import to_csv, to_markdown
 from inception_bench.models import build_model
 from inception_bench.spec import load_spec
 
@@ -38,8 +37,14 @@ SPATIAL = {"conv1": 112, "conv2": 56, "3a": 28, "3b": 28, "fc": 1, "5a": 7, "5b"
 def test_notes_table_values():
     # the paper notes' exact-values table, restated: a guard that the formula above is the notes' formula
     assert [EXPECTED_WEIGHTS[k] for k in ("conv1", "conv2", "3a", "4a", "4c", "5a", "5b")] == [
-        9_408, 114_688, 163_328, 375_552, 509_440, 1_042_432, 1_442_816,
-    ]  # fmt: skip
+        9_408,
+        114_688,
+        163_328,
+        375_552,
+        509_440,
+        1_042_432,
+        1_442_816,
+    ]
     assert sum(EXPECTED_WEIGHTS.values()) == 6_990_272
 
 
@@ -119,17 +124,31 @@ VARIANTS = [
 
 @pytest.mark.parametrize(("path", "overrides"), VARIANTS)
 def test_totals_agree_with_flop_counter_mode(path, overrides):
+    # the per-row report (fvcore) and the cheap totals (meta device) against torch's counter on a real model
     loaded = load_spec(path, overrides)
     report = count(loaded)
-    model = build_model(loaded.spec).eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, 3, loaded.spec.input_size, loaded.spec.input_size))
-    assert report.total["ops"] == counter.get_total_flops() // 2
-    weights = sum(
-        m.weight.numel() for n, m in model.named_modules()
-        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear) and not n.startswith("aux")
-    )  # fmt: skip
-    assert report.total["params"] == weights
+    weights, macs, params_all = reference_counts(build_model(loaded.spec), loaded.spec.input_size)
+    assert report.total["ops"] == macs and report.total["params"] == weights
+    assert report.total["params_all"] == params_all
+    cheap = totals(loaded.spec)
+    assert (cheap.params, cheap.macs, cheap.params_all) == (weights, macs, params_all)
+    assert (
+        cheap.params_with_aux == report.total["params_all_with_aux"] and cheap.aux_params == report.total["aux_params"]
+    )
+
+
+def test_count_model_takes_any_classifier_and_leaves_it_as_it_was():
+    # torchvision's googlenet: the paper notes' 6,624,904 parameters without aux heads (torchvision's own figure)
+    import torchvision
+
+    tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True).train()
+    counted = count_model(tv)
+    assert counted.params_all == 6_624_904 and tv.training
+    weights, macs, _ = reference_counts(tv, 224)
+    assert (counted.params, counted.macs) == (weights, macs)
+    assert counted.params_with_aux == sum(p.numel() for p in tv.parameters())
+    small = build_model(load_spec(SMALL, {"width_mult": 0.25}).spec).double()
+    assert count_model(small).input_size == 32 and count_model(small, input_size=64).macs > count_model(small).macs
 
 
 def test_committed_results_are_current(base_report):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from conftest import BASE, SMALL, TORCHVISION
+from conftest import BASE, DATA, SMALL, TORCHVISION
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -26,10 +26,11 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_match():
     torch.manual_seed(0)
     tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
     ours = build_model(load_spec(TORCHVISION).spec)
-    ours.load_state_dict(from_torchvision_state_dict(tv.state_dict()), strict=True)
+    ours.load_state_dict(from_torchvision_state_dict(tv.state_dict(), ours), strict=True)
     # same parameter count as torchvision's model (aux heads included) and the paper notes' 6,624,904 without
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in tv.parameters())
-    assert sum(p.numel() for n, p in ours.named_parameters() if not n.startswith("aux")) == 6_624_904
+    aux = sum(p.numel() for head in ours.aux_heads.values() for p in head.parameters())
+    assert sum(p.numel() for p in ours.parameters()) - aux == 6_624_904
     tv.eval()
     ours.eval()
     x = torch.randn(2, 3, 224, 224)
@@ -37,9 +38,9 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_match():
         torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
         # the aux heads compute the same function too (torchvision skips them in eval mode, so call them)
         feat4a = torch.randn(2, 512, 14, 14)
-        torch.testing.assert_close(ours.aux1(feat4a), tv.aux1(feat4a), rtol=0, atol=1e-5)
+        torch.testing.assert_close(ours.layer("aux1")(feat4a), tv.aux1(feat4a), rtol=0, atol=1e-5)
         feat4d = torch.randn(2, 528, 14, 14)
-        torch.testing.assert_close(ours.aux2(feat4d), tv.aux2(feat4d), rtol=0, atol=1e-5)
+        torch.testing.assert_close(ours.layer("aux2")(feat4d), tv.aux2(feat4d), rtol=0, atol=1e-5)
 
 
 def test_training_returns_main_and_aux_logits_eval_returns_tensor():
@@ -53,19 +54,56 @@ def test_training_returns_main_and_aux_logits_eval_returns_tensor():
     assert isinstance(model(x), torch.Tensor)
     model = _model(width_mult=0.25, **{"aux.enabled": False})
     model.train()
-    assert isinstance(model(x), torch.Tensor) and not hasattr(model, "aux1")
+    assert isinstance(model(x), torch.Tensor) and "aux1" not in model.paths and not model.aux_heads
+
+
+def test_the_network_reads_like_table_1():
+    # stem (the rows before the first Inception module), one stage per resolution keyed by Table 1's stage number
+    # (its modules, the aux heads right after the module they read, the max pool that ends it), then the head
+    model = build_model(load_spec(BASE).spec)
+    assert [n for n, _ in model.named_children()] == ["stem", "stages", "head"]
+    assert [n for n, _ in model.stem.named_children()] == ["conv1", "maxpool1", "conv2", "maxpool2"]
+    assert {k: [n for n, _ in s.named_children()] for k, s in model.stages.items()} == {
+        "3": ["inception3a", "inception3b", "maxpool3"],
+        "4": ["inception4a", "aux1", "inception4b", "inception4c", "inception4d", "aux2", "inception4e", "maxpool4"],
+        "5": ["inception5a", "inception5b"],
+    }
+    assert [n for n, _ in model.head.named_children()] == ["avgpool", "dropout", "flatten", "fc"]
+    assert model.layer("inception4a") is model.stages["4"].inception4a
+    assert set(model.aux_heads) == {"4a", "4d"} and model.aux_heads["4d"] is model.stages["4"].aux2
+    # a removed module leaves its stage, a repeated one follows it in the same stage
+    variant = _model(**{"layers.4b.repeat": 0, "layers.4c.repeat": 2, "width_mult": 0.25})
+    assert [n for n, _ in variant.stages["4"].named_children()][:5] == [
+        "inception4a",
+        "aux1",
+        "inception4c",
+        "inception4c_2",
+        "inception4d",
+    ]
+    assert variant.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_older_checkpoints_weights_load_into_the_nested_network():
+    # tests/data/format1: a checkpoint written before the network had stages (layers at the top level, aux heads
+    # last), by the code of 2026-11-28 (width 1/16 of the small spec). Its weights load strictly once re-keyed
+    old = torch.load(DATA / "format1" / "checkpoint.pt", weights_only=True)
+    assert "conv1.conv.weight" in old["model"] and "aux1.fc.weight" in old["model"]
+    model = build_model(load_spec(SMALL, {"width_mult": 0.0625}).spec)
+    model.load_state_dict(model.nest_keys(old["model"]), strict=True)
+    assert torch.equal(model.stages["4"].aux1.fc.weight, old["model"]["aux1.fc.weight"])
+    assert torch.equal(model.stem.conv2.conv.conv.weight, old["model"]["conv2.conv.conv.weight"])
 
 
 def test_module_kinds_and_names_mirror_the_paper():
     reduced = build_model(load_spec(BASE).spec)
-    assert isinstance(reduced.inception3a, InceptionReduced)
-    names = {n for n, _ in reduced.inception3a.named_children()}
+    assert isinstance(reduced.layer("inception3a"), InceptionReduced)
+    names = {n for n, _ in reduced.layer("inception3a").named_children()}
     assert names == {"branch1x1", "branch3x3", "branch5x5", "branch_pool"}
-    assert reduced.inception3a.branch5x5.conv.conv.kernel_size == (5, 5)
-    assert reduced.inception3a.branch_pool.proj.conv.out_channels == 32
+    assert reduced.layer("inception3a").branch5x5.conv.conv.kernel_size == (5, 5)
+    assert reduced.layer("inception3a").branch_pool.proj.conv.out_channels == 32
     naive = _model(module="naive", width_mult=0.25)
-    assert isinstance(naive.inception3a, InceptionNaive)
-    assert isinstance(naive.inception3a.branch_pool, nn.MaxPool2d)
+    assert isinstance(naive.layer("inception3a"), InceptionNaive)
+    assert isinstance(naive.layer("inception3a").branch_pool, nn.MaxPool2d)
     assert naive.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
@@ -78,19 +116,19 @@ def test_batch_norm_kernel_and_stem_axes():
     assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
     assert all(c.bias is not None for c in plain.modules() if isinstance(c, nn.Conv2d))
     k3 = _model(branch5x5_kernel=3)
-    assert k3.inception4e.branch5x5.conv.conv.kernel_size == (3, 3)
+    assert k3.layer("inception4e").branch5x5.conv.conv.kernel_size == (3, 3)
     sep = build_model(load_spec(BASE, {"stem": "separable"}).spec)
     # depthwise 7x7 x8 (3 -> 24) + 1x1 (24 -> 64): 7*7*24 + 24*64 weights
-    weights = sum(m.weight.numel() for m in sep.conv1.modules() if isinstance(m, nn.Conv2d))
+    weights = sum(m.weight.numel() for m in sep.layer("conv1").modules() if isinstance(m, nn.Conv2d))
     assert weights == 7 * 7 * 24 + 24 * 64 == 2712
-    assert sep.conv1.depthwise.groups == 3
+    assert sep.layer("conv1").depthwise.groups == 3
 
 
 def test_removed_branch_is_absent_and_output_width_follows():
     model = _model(**{"layers.4e.5x5": 0})
-    assert model.inception4e.branch5x5 is None
+    assert model.layer("inception4e").branch5x5 is None
     feats = {}
-    model.inception4e.register_forward_hook(lambda m, i, o: feats.setdefault("4e", o))
+    model.layer("inception4e").register_forward_hook(lambda m, i, o: feats.setdefault("4e", o))
     model.eval()
     model(torch.randn(1, 3, 32, 32))
     assert feats["4e"].shape[1] == 256 + 320 + 128
@@ -99,13 +137,13 @@ def test_removed_branch_is_absent_and_output_width_follows():
 def test_init_schemes():
     torch.manual_seed(0)
     xavier = _model(batch_norm=False, init="xavier")
-    w = xavier.inception3a.branch1x1.conv.weight  # 192 -> 64, 1x1: xavier bound sqrt(6 / (192 + 64))
+    w = xavier.layer("inception3a").branch1x1.conv.weight  # 192 -> 64, 1x1: xavier bound sqrt(6 / (192 + 64))
     bound = (6 / (192 + 64)) ** 0.5
     assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
-    assert torch.all(xavier.inception3a.branch1x1.conv.bias == 0.2)  # BVLC: conv biases start at 0.2
-    assert torch.all(xavier.fc.bias == 0)
+    assert torch.all(xavier.layer("inception3a").branch1x1.conv.bias == 0.2)  # BVLC: conv biases start at 0.2
+    assert torch.all(xavier.layer("fc").bias == 0)
     tn = build_model(load_spec(TORCHVISION).spec)
-    w = tn.inception4e.branch3x3.conv.conv.weight
+    w = tn.layer("inception4e").branch3x3.conv.conv.weight
     assert abs(w.std().item() - 0.01) < 0.001  # torchvision: trunc_normal_(std=0.01, a=-2, b=2)
 
 
@@ -200,8 +238,9 @@ def test_space_to_depth_conv_is_the_stride_2_convolution(kernel, padding, height
     results = []
     for run in (conv, lambda t: space_to_depth_conv(t, conv)):
         out = run(x)
-        grads = torch.autograd.grad((out * torch.arange(out.numel()).view_as(out).sin()).sum(),
-                                    (x, conv.weight, conv.bias))  # fmt: skip
+        grads = torch.autograd.grad(
+            (out * torch.arange(out.numel()).view_as(out).sin()).sum(), (x, conv.weight, conv.bias)
+        )
         results.append((out, *grads))
     assert results[1][0].shape == results[0][0].shape
     for got, expect in zip(results[1], results[0], strict=True):
@@ -270,9 +309,13 @@ def test_fast_path_options_under_bf16_autocast_and_channels_last(device):
             model = model.to(device, memory_format=torch.channels_last)
             inputs = x.to(device).contiguous(memory_format=torch.channels_last)
             autocast = torch.autocast(device, dtype=torch.bfloat16)
-        model.dropout.p = model.aux1.dropout.p = model.aux2.dropout.p = 0.0  # no masks to keep equal across devices
+        model.layer("dropout").p = model.layer("aux1").dropout.p = model.layer("aux2").dropout.p = (
+            0.0  # no masks to keep equal across devices
+        )
         layouts: list[bool] = []
-        model.conv1.register_forward_hook(lambda m, i, o, seen=layouts: seen.append(o.is_contiguous(memory_format=CL)))
+        model.layer("conv1").register_forward_hook(
+            lambda m, i, o, seen=layouts: seen.append(o.is_contiguous(memory_format=CL))
+        )
         with autocast:
             out = model(inputs)
         assert layouts == [name != "float64"], name  # conv1's output in the layout it was given (s2d included)

@@ -21,8 +21,20 @@ def _script(*args: str) -> str:
 
 
 def test_profile_step_names_every_convolution_and_sums_its_kinds():
-    out = _script("scripts/profile_step.py", str(TORCHVISION), "--set", "width_mult=0.25", "--image-size", "64",
-                  "--batch-size", "2", "--steps", "1", "--fuse-1x1", "--s2d-stem")  # fmt: skip
+    out = _script(
+        "scripts/profile_step.py",
+        str(TORCHVISION),
+        "--set",
+        "width_mult=0.25",
+        "--image-size",
+        "64",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1",
+        "--fuse-1x1",
+        "--s2d-stem",
+    )
     kinds = dict(re.findall(r"^  (\S.*?)\s+[\d.]+ ms\s+([\d.]+)%$", out, flags=re.M))
     assert float(kinds["convolution / GEMM"]) > 40, out  # most of a GoogLeNet step, on a CPU as on a GPU
     table = out.split("convolutions per step")[1].splitlines()[2:]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from conftest import BASE, SMALL, TORCHVISION, row
 
-from inception_bench.errors import SpecError
+from inception_bench.errors import IbenchError, SpecError
 from inception_bench.spec import (
     InceptionRow,
+    PaperFigure,
+    Patch,
+    Shape,
+    Spec,
     load_spec,
-    parse_figure,
     parse_overrides,
     variant_overrides,
 )
@@ -32,19 +35,46 @@ def test_base_spec_is_table1_row_by_row():
     spec = load_spec(BASE).spec
     types = [r.type for r in spec.layers]
     assert types == [
-        "convolution", "max pool", "convolution", "max pool", "inception", "inception", "max pool",
-        "inception", "inception", "inception", "inception", "inception", "max pool", "inception", "inception",
-        "avg pool", "dropout", "linear", "softmax",
-    ]  # fmt: skip
+        "convolution",
+        "max pool",
+        "convolution",
+        "max pool",
+        "inception",
+        "inception",
+        "max pool",
+        "inception",
+        "inception",
+        "inception",
+        "inception",
+        "inception",
+        "max pool",
+        "inception",
+        "inception",
+        "avg pool",
+        "dropout",
+        "linear",
+        "softmax",
+    ]
     inception = [r for r in spec.layers if isinstance(r, InceptionRow)]
     got = [
-        (r.id, r.output, r.n1x1, r.n3x3_reduce, r.n3x3, r.n5x5_reduce, r.n5x5, r.pool_proj, r.params, r.ops)
+        (
+            r.id,
+            str(r.output),
+            r.n1x1,
+            r.n3x3_reduce,
+            r.n3x3,
+            r.n5x5_reduce,
+            r.n5x5,
+            r.pool_proj,
+            str(r.params),
+            str(r.ops),
+        )
         for r in inception
     ]
     assert got == TABLE1
     assert spec.row("dropout").rate == 0.4
     assert spec.aux.attach == ["4a", "4d"] and spec.aux.loss_weight == 0.3
-    assert (spec.aux.pool, spec.aux.conv, spec.aux.fc, spec.aux.dropout) == ("5x5/3", 128, 1024, 0.7)
+    assert (spec.aux.pool, spec.aux.conv, spec.aux.fc, spec.aux.dropout) == (Patch(5, 3), 128, 1024, 0.7)
     assert spec.row("conv2").reduce == 64 and spec.row("conv2").width == 192
 
 
@@ -59,10 +89,40 @@ def test_plan_reproduces_the_output_column():
 
 
 def test_paper_figures_convert_with_k_1024_and_m_1e6():
-    assert parse_figure("2.7K").exact == round(2.7 * 1024)
-    assert parse_figure("1072K").exact == 1072 * 1024
-    assert parse_figure("34M").exact == 34_000_000
-    assert parse_figure("159K").resolution == 1024
+    assert PaperFigure.parse("2.7K").exact == round(2.7 * 1024)
+    assert PaperFigure.parse("1072K").exact == 1072 * 1024
+    assert PaperFigure.parse("34M").exact == 34_000_000
+    assert PaperFigure.parse("159K").resolution == 1024
+    assert PaperFigure.parse("2.7K").resolution == pytest.approx(102.4)
+
+
+def test_text_columns_are_typed_once_and_written_back_as_the_table():
+    spec = load_spec(BASE).spec
+    conv1, avgpool, row3a = spec.row("conv1"), spec.row("avgpool"), spec.row("3a")
+    assert conv1.patch == Patch(kernel=7, stride=2) and conv1.output == Shape(height=112, width=112, depth=64)
+    assert conv1.params == PaperFigure(2.7, "K", 1) and row3a.ops == PaperFigure(128.0, "M", 0)
+    assert avgpool.patch == Patch(7, 1) and row3a.output.chw == (256, 28, 28)
+    raw = spec.to_raw()  # the table's text again, so run records and checkpoints read like the YAML
+    assert raw["layers"][0]["patch"] == "7x7/2" and raw["layers"][0]["output"] == "112x112x64"
+    assert raw["layers"][0]["params"] == "2.7K" and raw["layers"][4]["ops"] == "128M" and raw["aux"]["pool"] == "5x5/3"
+    assert Spec.model_validate(raw) == spec
+    assert load_spec(TORCHVISION).spec.to_raw()["aux"]["pool"] == "adaptive"
+
+
+def test_variants_are_made_in_memory(tmp_path):
+    small = load_spec(SMALL)
+    naive = small.with_overrides({"module": "naive", "layers.4e.5x5": 0})
+    assert naive.spec == load_spec(SMALL, {"module": "naive", "layers.4e.5x5": 0}).spec
+    assert naive.overrides == {"module": "naive", "layers.4e.5x5": 0} and naive.derived and naive.path == small.path
+    assert small.spec.module == "reduced"  # the base is left alone
+    assert small.spec.with_overrides({"width_mult": 0.5}).width_mult == 0.5
+    copy = tmp_path / "small.yaml"  # no file is read again: the variant of a spec whose file is gone
+    copy.write_text(SMALL.read_text().replace("googlenet.yaml", str(BASE)))
+    loaded = load_spec(copy)
+    copy.unlink()
+    assert loaded.with_overrides({"module": "naive"}).spec.module == "naive"
+    with pytest.raises(SpecError, match="with module=fancy: module: Input should be 'reduced' or 'naive'"):
+        small.with_overrides({"module": "fancy"})
 
 
 @pytest.mark.parametrize(
@@ -87,6 +147,12 @@ def test_paper_figures_convert_with_k_1024_and_m_1e6():
         (lambda r: r.update(branch5x5_kernel=4), "branch5x5_kernel: must be odd"),
         (lambda r: r["layers"].append(dict(r["layers"][4])), "row ids must be unique"),
         (lambda r: r.pop("layers"), "layers: Field required"),
+        (
+            lambda r: r["aux"].update(attach=["4d", "4a"]),
+            "aux.attach: list the attach points in network order (4a, 4d)",
+        ),
+        (lambda r: r["aux"].update(pool="5x5"), "aux.pool: patch must look like '3x3/2'"),
+        (lambda r: r["aux"].update(pool=[5]), "aux.pool: expected text like '3x3/2'"),
     ],
 )
 def test_bad_spec_gets_one_line_naming_file_and_field(base_raw, write_spec, edit, expect):
@@ -127,9 +193,9 @@ def test_overrides_parse_yaml_values():
         "aux.attach": ["4d"],
         "stem": "separable",
     }
-    with pytest.raises(SpecError, match="expected KEY=VALUE"):
+    with pytest.raises(IbenchError, match="set=width_mult: expected KEY=VALUE"):
         parse_overrides(["width_mult"])
-    with pytest.raises(SpecError, match="not valid YAML"):
+    with pytest.raises(IbenchError, match="not valid YAML"):
         parse_overrides(["aux.attach=[4d"])
     assert variant_overrides("naive", False, ["batch_norm=true"]) == {
         "module": "naive",
@@ -191,6 +257,12 @@ def test_aux_input_and_classes_axes():
         load_spec(TORCHVISION, {"input_size": 8, "aux.enabled": False})  # unpadded pools: 4 -> 2 -> 1 -> 0
     with pytest.raises(SpecError, match="no row with id 'zz'"):
         load_spec(BASE, {"layers.zz.1x1": 3})
+
+
+def test_linear_layer_needs_a_pooled_input(base_raw, write_spec):
+    base_raw["layers"] = [r for r in base_raw["layers"] if r["id"] != "avgpool"]
+    with pytest.raises(SpecError, match="layers.fc: the linear layer needs a 1x1 input, got 7x7; add an avg pool row"):
+        load_spec(write_spec(base_raw))
 
 
 def test_derived_specs():

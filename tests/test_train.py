@@ -11,18 +11,20 @@ import sys
 import pytest
 import torch
 import torchvision
-from conftest import ROOT, SMALL, TORCHVISION
+from conftest import DATA, ROOT, SMALL, TINY_CLI, TORCHVISION, reference_counts
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from typer.testing import CliRunner
 
+from inception_bench.checkpoint import load_checkpoint
 from inception_bench.cli import app
-from inception_bench.count import count
-from inception_bench.errors import IbenchError
+from inception_bench.engine import WeightAverage, autocast_for, train_step
+from inception_bench.errors import FieldError, IbenchError
 from inception_bench.evaluate import evaluate, torchvision_model
 from inception_bench.models import build_model
+from inception_bench.settings import Recipe, parse
 from inception_bench.spec import load_spec
-from inception_bench.train import Recipe, WeightAverage, autocast_for, load_checkpoint, loss_fn, train, train_step
+from inception_bench.train import train
 
 TINY = {"width_mult": 0.125}
 runner = CliRunner()
@@ -51,7 +53,7 @@ def trained(tmp_path_factory):
 
 def test_run_directory_contents(trained):
     out, final = trained
-    assert final["status"] == "completed" and final["epochs"] == 3
+    assert final.status == "completed" and final.epochs == 3
     saved = json.loads((out / "final.json").read_text())
     for key in ("status", "val_top1", "val_top5", "params", "ops", "epochs", "train_images_per_sec", "wall_seconds"):
         assert key in saved
@@ -65,16 +67,17 @@ def test_run_directory_contents(trained):
     for key in ("train_loss", "val_loss", "val_top1", "val_top5", "lr"):
         assert all(key in r for r in rows)
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)  # no code can run from a checkpoint
-    assert ckpt["epoch"] == 3 and ckpt["averaged"] is not None
-    # params and ops come from the same counting as `ibench count` of the same variant
-    assert saved["params"] == count(load_spec(SMALL, TINY)).total["params"]
+    assert ckpt["epoch"] == 3 and ckpt["averaged"] is not None and ckpt["format"] == "ibench-checkpoint-2"
+    # params and ops in Table 1's conventions, as torch's own counter sees the trained network
+    weights, macs, params_all = reference_counts(build_model(load_spec(SMALL, TINY).spec), 32)
+    assert (saved["params"], saved["ops"], saved["params_all"]) == (weights, macs, params_all)
 
 
 def test_learns_real_digits(tmp_path):
     final = train(
         load_spec(SMALL, {"width_mult": 0.25}), _recipe(data="digits", epochs=4, averaging="none"), tmp_path, quiet=True
     )
-    assert final["val_top1"] > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see README)
+    assert final.val_top1 > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see README)
 
 
 def test_same_seed_same_metrics(trained, tmp_path):
@@ -86,32 +89,48 @@ def test_same_seed_same_metrics(trained, tmp_path):
 def test_resume_reaches_the_same_result(trained, tmp_path):
     out, _ = trained
     partial = tmp_path / "c"
-    assert _train(partial, stop_after=2)["status"] == "interrupted"
+    assert _train(partial, stop_after=2).status == "interrupted"
     assert not (partial / "final.json").exists() and len(_metrics(partial)) == 2
     final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
-    assert final["status"] == "completed"
+    assert final.status == "completed"
     assert _metrics(partial) == _metrics(out)
     a = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(partial / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_run_checkpointed_before_format_2_resumes_to_the_same_result(tmp_path):
+    # tests/data/format1: epoch 1 of 2 of this run, written by the code of 2026-11-28 (layers at the top level, aux
+    # heads' parameters last in the optimizer state), and the metrics of that code's uninterrupted run. Resumed
+    # here, the second epoch must match that run's to the last bit: weights, momentum and RNG states carried over
+    for name in ("checkpoint.pt", "config.json", "metrics.jsonl"):
+        shutil.copy(DATA / "format1" / name, tmp_path / name)
+    recipe = Recipe(
+        data="synthetic", epochs=2, batch_size=64, lr=0.05, schedule="cosine", seed=1, device="cpu", workers=0
+    )
+    final = train(load_spec(SMALL, {"width_mult": 0.0625}), recipe, tmp_path, resume=True, quiet=True)
+    assert final.status == "completed" and final.epochs == 2
+    expect = [json.loads(line) for line in (DATA / "format1" / "full-metrics.jsonl").read_text().splitlines()]
+    drop = ("seconds", "images_per_sec")
+    assert _metrics(tmp_path) == [{k: v for k, v in r.items() if k not in drop} for r in expect]
+
+
 def test_resume_on_the_streaming_loader_path(tmp_path):
     # the paper recipe streams through a DataLoader (no on-device tensors): resuming must still be exact
     kw = dict(recipe="paper", epochs=2, batch_size=64)
     _train(tmp_path / "a", **kw)
-    assert _train(tmp_path / "b", stop_after=1, **kw)["status"] == "interrupted"
+    assert _train(tmp_path / "b", stop_after=1, **kw).status == "interrupted"
     train(load_spec(SMALL, TINY), _recipe(**kw), tmp_path / "b", resume=True, quiet=True)
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
 
 
 def test_image_size_is_the_trained_and_counted_size(tmp_path):
     final = _train(tmp_path / "s", epochs=1, image_size=48)
-    assert final["ops"] == count(load_spec(SMALL, {**TINY, "input_size": 48})).total["ops"]
+    assert final.ops == reference_counts(build_model(load_spec(SMALL, {**TINY, "input_size": 48}).spec), 48)[1]
     config = json.loads((tmp_path / "s" / "config.json").read_text())
     assert config["spec"]["input_size"] == 48
-    with pytest.raises(IbenchError, match="--image-size 0"):
-        _train(tmp_path / "z", image_size=0)
+    with pytest.raises(FieldError, match="recipe.image_size=0: Input should be greater than or equal to 8"):
+        parse(Recipe, {"image_size": 0}, "recipe")
 
 
 def test_fused_1x1_is_an_execution_option_a_run_resumes_across(tmp_path):
@@ -119,10 +138,10 @@ def test_fused_1x1_is_an_execution_option_a_run_resumes_across(tmp_path):
     # differs, which this short, chaotic synthetic run amplifies, so its metrics are not compared here), so a run
     # may be resumed with it switched, as with --compile
     partial = tmp_path / "fused"
-    assert _train(partial, stop_after=1, fuse_1x1=True)["status"] == "interrupted"
+    assert _train(partial, stop_after=1, fuse_1x1=True).status == "interrupted"
     assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is True
     final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
-    assert final["status"] == "completed" and len(_metrics(partial)) == 3
+    assert final.status == "completed" and len(_metrics(partial)) == 3
     assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is False  # the resumed run's
 
 
@@ -139,9 +158,26 @@ def test_resume_refuses_a_different_config(trained, tmp_path):
 
 def test_divergence_is_recorded(tmp_path):
     result = runner.invoke(
-        app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "2",
-              "--lr", "1e12", "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "x")],
-    )  # fmt: skip
+        app,
+        [
+            "train",
+            str(SMALL),
+            "--set",
+            "width_mult=0.125",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "2",
+            "--lr",
+            "1e12",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert result.exit_code == 1
     assert "diverged" in result.stderr and "Traceback" not in result.output
     final = json.loads((tmp_path / "x" / "final.json").read_text())
@@ -176,9 +212,16 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
 )
 def test_variants_train_through_the_cli(tmp_path, args, fuse_1x1_calls):
     result = runner.invoke(
-        app, ["train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1",
-              "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "v"), *args],
-    )  # fmt: skip
+        app,
+        [
+            "train",
+            str(SMALL),
+            *TINY_CLI,
+            "--out",
+            str(tmp_path / "v"),
+            *args,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "v" / "final.json").read_text())["status"] == "completed"
     assert fuse_1x1_calls == ["--fuse-1x1" in args]  # the trained model, built once
@@ -191,7 +234,9 @@ def test_bad_train_options(tmp_path):
         (["--device", "cuda"], "--device cuda"),
         (["--precision", "bf16", "--device", "cpu"], "--precision bf16"),
         (["--schedule", "wavy"], "--schedule wavy"),
-        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: use default | reduce-overhead"),
+        (["--set", "num_classes=5"], "--data digits: has 10 classes but the spec has 5"),
+        (["--lr", "nan"], "--lr nan: Input should be a finite number"),
+        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: Input should be 'default'"),
         (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: applies to torch.compile only"),
         (["--s2d-stem"], "--s2d-stem: the space-to-depth stem needs a stride-2 conv1; this spec's is 3x3/1"),
     ]:
@@ -207,9 +252,27 @@ def test_s2d_stem_trains_through_the_cli(tmp_path, monkeypatch):
     calls, original = [], blocks.space_to_depth_conv
     monkeypatch.setattr(blocks, "space_to_depth_conv", lambda x, conv: calls.append(x.shape) or original(x, conv))
     result = runner.invoke(
-        app, ["train", str(TORCHVISION), "--set", "width_mult=0.125", "--image-size", "64", "--data", "synthetic",
-              "--epochs", "1", "--device", "cpu", "--workers", "0", "--s2d-stem", "--out", str(tmp_path / "s")],
-    )  # fmt: skip
+        app,
+        [
+            "train",
+            str(TORCHVISION),
+            "--set",
+            "width_mult=0.125",
+            "--image-size",
+            "64",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--s2d-stem",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "s" / "config.json").read_text())["recipe"]["s2d_stem"] is True
     assert calls and all(shape[1:] == (3, 64, 64) for shape in calls)  # conv1 of the trained model ran on blocks
@@ -222,13 +285,26 @@ def test_eval_crops_and_ensemble(trained, tmp_path):
     one = evaluate([out / "checkpoint.pt"], crops=1, device="cpu", out=tmp_path / "e1.json")
     assert json.loads((tmp_path / "e1.json").read_text())["top1"] == one["top1"]
     assert one["images"] == 128 and 0 <= one["top1"] <= one["top5"] <= 1
-    assert abs(one["top1"] - final["val_top1"]) <= 1 / 128 and abs(one["top5"] - final["val_top5"]) <= 1 / 128
+    assert abs(one["top1"] - final.val_top1) <= 1 / 128 and abs(one["top5"] - final.val_top5) <= 1 / 128
     ten = evaluate([out / "checkpoint.pt"], data="synthetic", crops=10, device="cpu")
     assert ten["cost"] == 10 and ten["images"] == 128
     ens = evaluate([out / "checkpoint.pt"] * 2, data="synthetic", crops=1, device="cpu")
     assert ens["models"] == 2 and ens["top1"] == one["top1"]  # two identical models = one model
-    result = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--data", "synthetic", "--crops", "144",
-                                 "--device", "cpu", "--out", str(tmp_path / "e144.json")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(out / "checkpoint.pt"),
+            "--data",
+            "synthetic",
+            "--crops",
+            "144",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "e144.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "e144.json").read_text())["cost"] == 144
     assert runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--crops", "7"]).exit_code == 2
@@ -248,16 +324,83 @@ def test_torchvision_weights_loading_path(tmp_path):
         torchvision_model(str(tmp_path / "missing.pth"))
 
 
-def test_ddp_two_processes_gloo(tmp_path):
-    out = tmp_path / "ddp"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
-        "inception_bench", "train", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic",
-        "--epochs", "1", "--device", "cpu", "--workers", "0", "--out", str(out),
-    ]  # fmt: skip
+@pytest.mark.parametrize("size, world", [(10, 2), (11, 3)])
+def test_ranks_partition_each_epoch_afresh(size, world):
+    # DistributedSampler's semantics for both loaders: each epoch the same shuffled order on every rank, padded by
+    # wrapping to a multiple of the world size, every world-th sample from the rank's position
+    from inception_bench.data import DeviceLoader, TensorImageDataset, make_loader
+
+    images = torch.arange(size, dtype=torch.float32).view(size, 1, 1, 1).expand(size, 3, 4, 4).contiguous()
+    labels = torch.arange(size)
+    seen = {}
+    for kind in ("device", "stream"):
+        for rank in range(world):
+            if kind == "device":
+                loader = DeviceLoader(
+                    images,
+                    labels,
+                    batch_size=2,
+                    shuffle=True,
+                    augment=False,
+                    mean=None,
+                    std=None,
+                    device="cpu",
+                    seed=5,
+                    rank=rank,
+                    world_size=world,
+                )
+            else:
+                loader = make_loader(
+                    TensorImageDataset(images, labels),
+                    batch_size=2,
+                    shuffle=True,
+                    seed=5,
+                    workers=0,
+                    device="cpu",
+                    rank=rank,
+                    world_size=world,
+                )
+            for epoch in (0, 1):
+                loader.set_epoch(epoch)
+                seen[kind, rank, epoch] = [int(i) for _, y in loader for i in y]
+    per_rank = -(-size // world)
+    for kind in ("device", "stream"):
+        for epoch in (0, 1):
+            parts = [seen[kind, r, epoch] for r in range(world)]
+            assert all(len(p) == per_rank for p in parts)  # every rank runs the same number of steps
+            everything = sorted(i for p in parts for i in p)
+            assert set(everything) == set(range(size)) and len(everything) == per_rank * world
+            assert len(everything) - len(set(everything)) == per_rank * world - size  # only the padding repeats
+        assert seen[kind, 0, 0] != seen[kind, 0, 1]  # a fresh partition each epoch
+    alone = DeviceLoader(
+        images, labels, batch_size=2, shuffle=True, augment=False, mean=None, std=None, device="cpu", seed=5
+    )
+    whole = [int(i) for _, y in alone for i in y]
+    # the ranks' shares interleave back into the single-process order (padded)
+    padded = (whole * 2)[: per_rank * world]
+    assert [padded[i] for i in range(0, len(padded), world)] == seen["device", 0, 0]
+
+
+def _torchrun(*args: str) -> None:
+    """``args`` in two gloo processes launched by torchrun (one thread each), which must succeed."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_ddp_ranks_keep_identical_parameters(tmp_path):
+    # two gloo processes train a real run for two epochs: DDP keeps their parameters identical
+    _torchrun(str(ROOT / "tests" / "ddp_probe.py"), str(tmp_path))
+    probe = json.loads((tmp_path / "probe.json").read_text())
+    assert probe["world_size"] == 2 and probe["moved"] > 0
+    assert probe["max_difference_between_ranks"] == 0.0
+    assert probe["steps_per_epoch"] == [-(-512 // 2 // 32)] * 2  # 512 synthetic images: 256 per rank, batches of 32
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    out = tmp_path / "ddp"
+    _torchrun("-m", "inception_bench", "train", str(SMALL), *TINY_CLI, "--out", str(out))
     config = json.loads((out / "config.json").read_text())
     assert config["world_size"] == 2 and config["effective_batch_size"] == 2 * 64
     assert json.loads((out / "final.json").read_text())["status"] == "completed"
@@ -322,7 +465,7 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
     target = torch.randint(0, spec.num_classes, (4,), device=device)
 
     def step() -> None:
-        train_step(model, images, target, optimizer, scaler, autocast, 0.3, loss=loss_fn)
+        train_step(model, images, target, optimizer, scaler, autocast, 0.3)
         ema.update_parameters(model)
 
     step()  # first calls: allocations, kernel selection

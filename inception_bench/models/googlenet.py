@@ -1,17 +1,24 @@
-"""GoogLeNet assembled from a :class:`~inception_bench.spec.Spec`.
+"""GoogLeNet assembled from a :class:`~inception_bench.spec.Spec`, in three parts that mirror Table 1.
 
-The network's attributes follow the table: ``conv1``, ``maxpool1``, ``conv2`` (``.reduce`` 1x1 and ``.conv``
-3x3), ``maxpool2``, ``inception3a`` ... ``inception5b``, ``avgpool``, ``dropout``, ``fc``; auxiliary heads are
-``aux1``, ``aux2``, ... in the order of ``spec.aux.attach``.
+- ``stem``: the rows before the first Inception module (``conv1``, ``maxpool1``, ``conv2`` = 1x1 ``reduce`` +
+  3x3 ``conv``, ``maxpool2``), an ``nn.Sequential``.
+- ``stages``: one :class:`Stage` per resolution, keyed by Table 1's stage number (``"3"``, ``"4"``, ``"5"``): its
+  Inception modules (``inception4a`` ... ``inception4e``), the auxiliary heads that read them (``aux1`` right
+  after ``inception4a``), and the rows that end the stage (``maxpool4``).
+- ``head``: ``avgpool``, ``dropout``, ``flatten``, ``fc``. The softmax row has no module: the network returns
+  logits, and the loss or the evaluation applies the softmax.
+
+So ``model.stages["4"].inception4a`` is inception (4a), and state-dict keys read ``stages.4.inception4a...``.
+Aux heads are numbered ``aux1``, ``aux2``, ... in attach order (which the spec requires to be network order).
 
 Outputs: in eval mode (or with the aux heads off) ``forward`` returns the main logits, a tensor
-``(N, num_classes)``. In training mode with aux heads it returns :class:`GoogLeNetOutputs` ``(logits, aux)``
-with ``aux`` a tuple of aux logits in attach order; the heads are not run at inference.
+``(N, num_classes)``. In training mode with aux heads it returns :class:`GoogLeNetOutputs` ``(logits, aux)`` with
+``aux`` a tuple of aux logits in attach order; the heads are not run at inference.
 
-Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights, conv biases 0.2 and linear
-biases 0 (the paper's DistBelief init is unpublished; this is the BVLC reproduction's); ``kaiming`` - He
-normal (fan out) with zero biases; ``trunc_normal`` - torchvision's truncated normal (std 0.01, cut at +-2).
-Batch norm starts at weight 1, bias 0.
+Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights, conv biases 0.2 and linear biases 0
+(the paper's DistBelief init is unpublished; this is the BVLC reproduction's); ``kaiming`` - He normal (fan out)
+with zero biases; ``trunc_normal`` - torchvision's truncated normal (std 0.01, cut at +-2). Batch norm starts at
+weight 1, bias 0. Layers are initialised in the order of the table, then the aux heads.
 """
 
 from __future__ import annotations
@@ -22,13 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from inception_bench.models.blocks import (
-    AuxClassifier,
-    ConvBlock,
-    InceptionNaive,
-    InceptionReduced,
-    SeparableStem,
-)
+from inception_bench.models.blocks import AuxClassifier, ConvBlock, InceptionNaive, InceptionReduced, SeparableStem
 from inception_bench.spec import (
     AvgPoolRow,
     ConvRow,
@@ -37,10 +38,12 @@ from inception_bench.spec import (
     LinearRow,
     MaxPoolRow,
     PlannedLayer,
+    SoftmaxRow,
     Spec,
     aux_pool_out,
-    parse_patch,
 )
+
+_HEAD_ROWS = (AvgPoolRow, DropoutRow, LinearRow, SoftmaxRow)
 
 
 class GoogLeNetOutputs(NamedTuple):
@@ -50,26 +53,88 @@ class GoogLeNetOutputs(NamedTuple):
     aux: tuple[torch.Tensor, ...]
 
 
+class Stage(nn.Module):
+    """Inception modules at one resolution, the aux heads attached to them (each right after the module it
+    reads), and the rows that end the stage (the max pool that halves the resolution)."""
+
+    def forward(self, x: torch.Tensor, aux_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
+        for layer in self.children():
+            if isinstance(layer, AuxClassifier):  # a side branch: it reads x and leaves it alone
+                if aux_logits is not None:
+                    aux_logits.append(layer(x))
+            else:
+                x = layer(x)
+        return x
+
+
 class GoogLeNet(nn.Module):
+    """The network a spec describes (see the module docstring for its parts, outputs and init)."""
+
     def __init__(self, spec: Spec) -> None:
         super().__init__()
         self.spec = spec
         self.transform_input = spec.transform_input
         self.plan: list[PlannedLayer] = spec.plan()
-        self.layer_names: list[str] = []
-        self.aux_after: dict[str, str] = {}
-        for layer in self.plan:
-            module = _build_layer(spec, layer)
-            if module is not None:
-                self.add_module(layer.attr, module)
-                self.layer_names.append(layer.attr)
-        if spec.aux.enabled:
-            for i, point in enumerate(spec.aux.attach, start=1):
-                layer = next(p for p in self.plan if p.attr == f"inception{point}")
-                self.add_module(f"aux{i}", _build_aux(spec, layer))
-                self.aux_after[layer.attr] = f"aux{i}"
+        self.paths: dict[str, str] = {}  # a layer's name (PlannedLayer.attr, aux1, ...) -> its path in the network
+        stem, stages, head = split_plan(self.plan)
+        heads = {point: f"aux{i}" for i, point in enumerate(spec.aux.attach, 1)} if spec.aux.enabled else {}
+
+        self.stem = nn.Sequential(OrderedDict((p.attr, self._layer(p, "stem")) for p in stem))
+        self.stages = nn.ModuleDict()
+        for key, layers in stages:
+            stage = self.stages[key] = Stage()
+            for p in layers:
+                stage.add_module(p.attr, self._layer(p, f"stages.{key}"))
+                if isinstance(p.row, InceptionRow) and p.row.id in heads and not p.is_copy:
+                    name = heads[p.row.id]
+                    stage.add_module(name, _build_aux(spec, p))
+                    self.paths[name] = f"stages.{key}.{name}"
+        self.head = nn.Sequential()
+        for p in head:
+            if isinstance(p.row, LinearRow):
+                self.head.add_module("flatten", nn.Flatten(1))
+            if not isinstance(p.row, SoftmaxRow):
+                self.head.add_module(p.attr, self._layer(p, "head"))
         _init_weights(self, spec.init)
 
+    def _layer(self, layer: PlannedLayer, part: str) -> nn.Module:
+        self.paths[layer.attr] = f"{part}.{layer.attr}"
+        return _build_layer(self.spec, layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
+        if self.transform_input:
+            x = imagenet_to_tf_slim(x)
+        aux: list[torch.Tensor] | None = [] if self.training and self.spec.aux.enabled else None
+        x = self.stem(x)
+        for stage in self.stages.values():
+            x = stage(x, aux)
+        logits = self.head(x)
+        return GoogLeNetOutputs(logits, tuple(aux)) if aux is not None else logits
+
+    def layer(self, name: str) -> nn.Module:
+        """A layer by its flat name: ``conv1``, ``inception4a``, ``inception4c_2``, ``fc``, ``aux1``."""
+        return self.get_submodule(self.paths[name])
+
+    def nest_keys(self, state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+        """A state dict keyed by flat layer names (``conv1.conv.weight``, ``inception3a...``, ``aux1...``, after
+        ``prefix``) re-keyed with this network's paths (``stem.conv1.conv.weight``): the layout of checkpoints
+        before format 2, and of torchvision's googlenet once its names are ours. Other keys pass unchanged."""
+        out = {}
+        for key, value in state.items():
+            name, dot, rest = key.removeprefix(prefix).partition(".")
+            known = key.startswith(prefix) and dot and name in self.paths
+            out[f"{prefix}{self.paths[name]}.{rest}" if known else key] = value
+        return out
+
+    @property
+    def aux_heads(self) -> dict[str, AuxClassifier]:
+        """The aux heads by attach point (``{"4a": aux1, "4d": aux2}``); empty with the heads off."""
+        if not self.spec.aux.enabled:
+            return {}
+        heads = {point: self.layer(f"aux{i}") for i, point in enumerate(self.spec.aux.attach, 1)}
+        return {point: head for point, head in heads.items() if isinstance(head, AuxClassifier)}
+
+    # ------------------------------------------------------------------ execution options (same weights, function)
     def fuse_1x1(self, enabled: bool = True) -> GoogLeNet:
         """Run each reduced Inception module's 1x1 convolutions on its input as one convolution (see
         :class:`InceptionReduced`): an execution option that keeps the weights, the state dict and the counts.
@@ -82,8 +147,8 @@ class GoogLeNet(nn.Module):
     def space_to_depth_stem(self, enabled: bool = True) -> GoogLeNet:
         """Run conv1 on 2x2 space-to-depth blocks of the image (:func:`space_to_depth_conv`): an execution option
         that keeps the weights, the state dict, the counts and the function. Needs a plain stride-2 conv1 (not
-        the separable stem). Returns the model."""
-        conv1 = getattr(self, "conv1", None)
+        the separable stem); raises ValueError otherwise. Returns the model."""
+        conv1 = self.layer("conv1") if "conv1" in self.paths else None
         if not isinstance(conv1, ConvBlock):
             raise ValueError("the space-to-depth stem needs a plain conv1, not the separable stem")
         if conv1.conv.stride != (2, 2):
@@ -95,37 +160,47 @@ class GoogLeNet(nn.Module):
     @property
     def s2d_stem(self) -> bool:
         """Whether conv1 runs on space-to-depth blocks."""
-        return bool(getattr(getattr(self, "conv1", None), "space_to_depth", False))
+        return any(isinstance(m, ConvBlock) and m.space_to_depth for m in self.stem.modules())
 
     @property
     def fused_1x1(self) -> bool:
         """Whether any Inception module runs its 1x1 convolutions fused (never for naive modules)."""
         return any(isinstance(m, InceptionReduced) and m.fused_1x1 for m in self.modules())
 
-    def _transform(self, x: torch.Tensor) -> torch.Tensor:
-        # torchvision's transform_input: re-normalise from ImageNet mean/std to the (x - 0.5) / 0.5 its
-        # ported TF-slim weights expect.
-        mean = torch.tensor([0.485, 0.456, 0.406], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        return (x * std + mean - 0.5) / 0.5
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        if self.transform_input:
-            x = self._transform(x)
-        run_aux = self.training and bool(self.aux_after)
-        aux: list[torch.Tensor] = []
-        for name in self.layer_names:
-            if name == "fc":
-                x = torch.flatten(x, 1)
-            x = getattr(self, name)(x)
-            if run_aux and name in self.aux_after:
-                aux.append(getattr(self, self.aux_after[name])(x))
-        if run_aux:
-            return GoogLeNetOutputs(x, tuple(aux))
-        return x
+def imagenet_to_tf_slim(x: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``transform_input``: an ImageNet-normalised image ((x - mean) / std) re-normalised to the
+    (x - 0.5) / 0.5 that its ported TF-slim weights expect."""
+    mean = torch.tensor([0.485, 0.456, 0.406], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * std + mean - 0.5) / 0.5
 
 
-def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module | None:
+def split_plan(
+    plan: list[PlannedLayer],
+) -> tuple[list[PlannedLayer], list[tuple[str, list[PlannedLayer]]], list[PlannedLayer]]:
+    """The plan as (stem, stages, head). The head is the trailing avg pool / dropout / linear / softmax rows; the
+    stem is what comes before the first Inception module; each stage starts at an Inception module that follows
+    other rows, and is keyed by its first module's stage number (the digits of ``3a``) or, where that is taken or
+    missing, by the module's row id."""
+    end = len(plan)
+    while end and isinstance(plan[end - 1].row, _HEAD_ROWS):
+        end -= 1
+    body, head = plan[:end], plan[end:]
+    first = next((i for i, p in enumerate(body) if isinstance(p.row, InceptionRow)), len(body))
+    stages: list[tuple[str, list[PlannedLayer]]] = []
+    for i, p in enumerate(body[first:], first):
+        if i == first or (isinstance(p.row, InceptionRow) and not isinstance(body[i - 1].row, InceptionRow)):
+            digits = p.row.id[: len(p.row.id) - len(p.row.id.lstrip("0123456789"))]
+            key = digits if digits and digits not in dict(stages) else p.row.id
+            while key in dict(stages):
+                key += "_"
+            stages.append((key, []))
+        stages[-1][1].append(p)
+    return body[:first], stages, head
+
+
+def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module:
     row = layer.row
     in_ch, out_ch = layer.in_shape[0], layer.out_shape[0]
     bn, eps = spec.batch_norm, spec.bn_eps
@@ -144,35 +219,31 @@ def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module | None:
     if isinstance(row, MaxPoolRow):
         return nn.MaxPool2d(layer.kernel, layer.stride, padding=layer.padding, ceil_mode=spec.ceil_mode)
     if isinstance(row, InceptionRow):
-        w = layer.widths
-        common = {"kernel5x5": spec.branch5x5_kernel, "bn": bn, "bn_eps": eps, "ceil_mode": spec.ceil_mode}
+        w, k, ceil = layer.widths, spec.branch5x5_kernel, spec.ceil_mode
         if spec.module == "naive":
-            return InceptionNaive(in_ch, w["1x1"], w["3x3"], w["5x5"], pool=bool(w["pool_proj"]), **common)
-        return InceptionReduced(
-            in_ch, w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"], **common
-        )
+            pool = bool(w["pool_proj"])
+            return InceptionNaive(
+                in_ch, w["1x1"], w["3x3"], w["5x5"], pool, kernel5x5=k, bn=bn, bn_eps=eps, ceil_mode=ceil
+            )
+        widths = (w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"])
+        return InceptionReduced(in_ch, *widths, kernel5x5=k, bn=bn, bn_eps=eps, ceil_mode=ceil)
     if isinstance(row, AvgPoolRow):
         return nn.AdaptiveAvgPool2d(1)
     if isinstance(row, DropoutRow):
         return nn.Dropout(row.rate)
     if isinstance(row, LinearRow):
         return nn.Linear(in_ch, out_ch)
-    return None  # softmax: part of the loss / of evaluation
+    raise ValueError(f"row {row.id} ({row.type}) builds no module")
 
 
 def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
     a = spec.aux
-    hw = layer.out_shape[1]
-    if a.pool == "adaptive":
-        pool: nn.Module = nn.AdaptiveAvgPool2d(4)
-    else:
-        k, s = parse_patch(a.pool)
-        pool = nn.AvgPool2d(k, s)
+    pool = nn.AdaptiveAvgPool2d(4) if a.pool == "adaptive" else nn.AvgPool2d(a.pool.kernel, a.pool.stride)
     return AuxClassifier(
         layer.out_shape[0],
         spec.num_classes,
         pool,
-        aux_pool_out(spec, hw),
+        aux_pool_out(spec, layer.out_shape[1]),
         conv=spec.scaled(a.conv),
         fc=spec.scaled(a.fc),
         dropout=a.dropout,
@@ -181,8 +252,9 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
     )
 
 
-def _init_weights(model: nn.Module, scheme: str) -> None:
-    for m in model.modules():
+def _init_weights(model: GoogLeNet, scheme: str) -> None:
+    in_aux = {id(m) for head in model.aux_heads.values() for m in head.modules()}
+    for m in sorted(model.modules(), key=lambda m: id(m) in in_aux):  # the table's layers first, then the heads
         if isinstance(m, nn.Conv2d | nn.Linear):
             if scheme == "trunc_normal":
                 nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
@@ -198,6 +270,9 @@ def _init_weights(model: nn.Module, scheme: str) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_model(spec: Spec) -> GoogLeNet:
-    """The network a spec describes, freshly initialised."""
-    return GoogLeNet(spec)
+def build_model(spec: Spec, *, fuse_1x1: bool = False, s2d_stem: bool = False) -> GoogLeNet:
+    """The network a spec describes, freshly initialised, with its execution options (which keep the weights and
+    the function): ``fuse_1x1`` (:meth:`GoogLeNet.fuse_1x1`) and ``s2d_stem`` (:meth:`GoogLeNet.space_to_depth_stem`,
+    ValueError for a stem it cannot run)."""
+    model = GoogLeNet(spec).fuse_1x1(fuse_1x1)
+    return model.space_to_depth_stem() if s2d_stem else model

@@ -1,11 +1,12 @@
 """Load torchvision googlenet weights into the model built from ``specs/googlenet-torchvision.yaml``.
 
-torchvision names the branches by position (``branch1`` ... ``branch4``) and the stem convs ``conv2``/``conv3``;
-this project names them as the paper does. :func:`from_torchvision_state_dict` renames the keys and nothing
-else (no tensor is changed), so ``model.load_state_dict(from_torchvision_state_dict(sd), strict=True)`` loads
+torchvision names the branches by position (``branch1`` ... ``branch4``) and the stem convs ``conv2``/``conv3``,
+and keeps every layer at the top level; this project names them as the paper does and groups them into stem,
+stages and head. :func:`from_torchvision_state_dict` renames the keys and nothing else (no tensor is changed), so
+``model.load_state_dict(from_torchvision_state_dict(sd, model), strict=True)`` loads
 ``torchvision.models.googlenet(aux_logits=True).state_dict()`` and the two models compute the same outputs.
-A state dict saved without aux heads (``aux_logits=False``, as torchvision's IMAGENET1K_V1 file after
-loading) loads into a spec with ``aux.enabled=false``.
+A state dict saved without aux heads (``aux_logits=False``, as torchvision's IMAGENET1K_V1 file after loading)
+loads into a spec with ``aux.enabled=false``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import re
 
 import torch
 
+from inception_bench.models.googlenet import GoogLeNet
+
+# torchvision's names -> our layer names (the network then places each layer in its part: GoogLeNet.nest_keys)
 _RENAMES: list[tuple[str, str]] = [
     (r"^conv2\.", "conv2.reduce."),
     (r"^conv3\.", "conv2.conv."),
@@ -29,7 +33,7 @@ _RENAMES: list[tuple[str, str]] = [
 
 
 def torchvision_key(key: str) -> str:
-    """Our name for one torchvision googlenet state-dict key (keys with no rule keep their name)."""
+    """Our layer name for one torchvision googlenet state-dict key (keys with no rule keep their name)."""
     for pattern, repl in _RENAMES:
         new, n = re.subn(pattern, repl, key)
         if n:
@@ -37,6 +41,6 @@ def torchvision_key(key: str) -> str:
     return key
 
 
-def from_torchvision_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A torchvision googlenet state dict with its keys renamed for :class:`GoogLeNet`."""
-    return {torchvision_key(k): v for k, v in state_dict.items()}
+def from_torchvision_state_dict(state_dict: dict[str, torch.Tensor], model: GoogLeNet) -> dict[str, torch.Tensor]:
+    """A torchvision googlenet state dict with its keys renamed for ``model`` (a :class:`GoogLeNet`)."""
+    return model.nest_keys({torchvision_key(k): v for k, v in state_dict.items()})

@@ -1,0 +1,39 @@
+"""The ablation worker: ``python -m inception_bench.ablate RUN_DIR`` trains the run its request describes,
+resuming its checkpoint if any. A problem with the request or the data is one ``error:`` line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from inception_bench.errors import IbenchError, run_script
+from inception_bench.results import RunFolder, RunStatus
+from inception_bench.settings import Recipe, parse
+from inception_bench.spec import LoadedSpec, Spec
+
+
+def run_one(folder: RunFolder) -> int:
+    """Train the run described by the folder's request (its spec as resolved when planned, not the file now)."""
+    from pydantic import ValidationError
+
+    from inception_bench.train import train
+
+    request = folder.read_request()
+    if request is None:
+        raise IbenchError(f"{folder.request_path}: not found; plan the run with `ibench ablate`")
+    try:
+        spec = Spec.model_validate(request.get("spec"))
+    except ValidationError as e:
+        raise IbenchError(f"{folder.request_path}: spec: {e.errors()[0]['msg']}") from None
+    overrides = request.get("overrides") or {}
+    loaded = LoadedSpec(spec, Path(str(request.get("spec_path"))), bool(overrides), overrides)
+    record = train(loaded, parse(Recipe, request.get("recipe") or {}, "recipe"), folder.path, resume=True, quiet=True)
+    return 0 if record.status in (RunStatus.completed, RunStatus.diverged) else 1
+
+
+def main() -> None:
+    sys.exit(run_one(RunFolder(Path(sys.argv[1]))))
+
+
+if __name__ == "__main__":
+    run_script(main)

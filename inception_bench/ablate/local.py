@@ -1,0 +1,239 @@
+"""The local backend: an ablation's runs as worker processes on this machine, ``jobs`` at a time (or one per GPU).
+
+Each run is its own process (``python -m inception_bench.ablate RUN_DIR``, :mod:`inception_bench.ablate.__main__`),
+so a crash or an out-of-memory kill is recorded as that run's failure and the rest of the grid goes on. Running
+the same plan again skips completed runs (their files untouched), resumes partial ones from their last checkpoint,
+reruns failed or diverged ones only with ``retry_failed``, and leaves runs whose recorded request no longer
+matches the ablation file alone (``changed``) unless ``rerun_changed`` discards and redoes them. ``results.csv``
+is rewritten after every finished run; an interrupted run stays ``partial``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from inception_bench.ablate.plan import Plan, PlannedRun, write_results
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.results import RunRecord, RunStatus
+
+INTERRUPTED_CODES = (-signal.SIGINT, -signal.SIGTERM, 130)
+
+
+@dataclass
+class Summary:
+    """What a call of :meth:`LocalBackend.run` did, and where the plan stands."""
+
+    ran: int
+    total: int
+    completed: int
+    failed: list[tuple[str, int, str, str]]  # (variant, seed, status, message)
+    changed: list[tuple[str, int]]
+    seconds: float
+    results: str
+
+
+def launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
+    """Run one (variant, seed) in its own process; leave a record behind unless it was interrupted."""
+    run.folder.create()
+    run.folder.write_request(run.request)
+    with open(run.folder.log_path, "ab") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "inception_bench.ablate", str(run.folder.path)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **env_extra},
+        )
+    record = run.folder.read_record()
+    if record is not None:  # the worker's own record (completed, diverged, or failed with its message)
+        run.status = record.status
+        return
+    if proc.returncode in INTERRUPTED_CODES:
+        run.status = RunStatus.partial  # interrupted, not failed: the next run of the command resumes it
+        return
+    tail = run.folder.log_tail() or f"exit code {proc.returncode}"
+    if proc.returncode < 0:
+        tail = f"killed by signal {-proc.returncode} (out of memory?); {tail}"
+    run.folder.write_record(RunRecord(status=RunStatus.failed, message=tail, exit_code=proc.returncode))
+    run.status = RunStatus.failed
+
+
+@dataclass
+class LocalBackend:
+    """``jobs`` runs at once, or one run per GPU of ``devices`` (CUDA indices; ``jobs`` is then their number)."""
+
+    jobs: int = 1
+    devices: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise FieldError("jobs", "must be at least 1", self.jobs)
+        if self.devices is not None and (not self.devices or not all(d.isdigit() for d in self.devices)):
+            raise FieldError("devices", "use GPU indices separated by commas, e.g. 0,1", ",".join(self.devices))
+
+    @classmethod
+    def from_text(cls, jobs: int, devices: str | None) -> LocalBackend:
+        """From the ``jobs`` count and a ``devices`` list written ``0,1,2``."""
+        listed = [d.strip() for d in devices.split(",") if d.strip()] if devices is not None else None
+        if devices is not None and not listed:
+            raise FieldError("devices", "use GPU indices separated by commas, e.g. 0,1", devices)
+        return cls(jobs, listed)
+
+    def run(
+        self,
+        plan: Plan,
+        runs: list[PlannedRun],
+        *,
+        retry_failed: bool = False,
+        rerun_changed: bool = False,
+        progress: bool = True,
+    ) -> Summary:
+        """Run what is left of ``runs``."""
+        todo: list[PlannedRun] = []
+        for run in runs:
+            if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
+                run.folder.clear_record()  # continue from the last checkpoint, if there is one
+                run.status = RunStatus.partial
+            if run.status == RunStatus.changed and rerun_changed:
+                shutil.rmtree(run.folder.path, ignore_errors=True)
+                run.status = RunStatus.new
+            if run.status in (RunStatus.new, RunStatus.partial):
+                todo.append(run)
+        jobs = len(self.devices) if self.devices else self.jobs
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        free: list[str] = list(self.devices or [])
+        lock = threading.Lock()
+        stopping = threading.Event()
+        done = [0]
+        started = time.perf_counter()
+        write_results(plan)
+        display = _Display(todo, enabled=progress)
+
+        def work(run: PlannedRun) -> None:
+            if stopping.is_set():
+                return
+            with lock:
+                device = free.pop(0) if self.devices else None
+            env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+            if device is not None:
+                env["CUDA_VISIBLE_DEVICES"] = device
+            display.start(run)
+            try:
+                launch(run, env)
+            finally:
+                with lock:
+                    if device is not None:
+                        free.append(device)
+                    done[0] += 1
+                    write_results(plan)
+                display.finish(run, done[0])
+
+        with display, ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(work, run) for run in todo]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:  # the workers got the signal too; start no new run, keep what is done
+                stopping.set()
+                for future in futures:
+                    future.cancel()
+                raise
+            finally:
+                write_results(plan)
+        return Summary(
+            ran=len(todo),
+            total=len(runs),
+            completed=sum(r.status == RunStatus.completed for r in runs),
+            failed=[(r.variant, r.seed, r.status, _message(r)) for r in runs if r.status in _FAILED],
+            changed=[(r.variant, r.seed) for r in runs if r.status == RunStatus.changed],
+            seconds=time.perf_counter() - started,
+            results=str(plan.out.results_path),
+        )
+
+
+_FAILED = (RunStatus.failed, RunStatus.diverged)
+
+
+def _message(run: PlannedRun) -> str:
+    try:
+        record = run.folder.read_record()
+    except IbenchError as e:
+        return str(e)
+    return record.message if record is not None else ""
+
+
+@dataclass
+class _Display:
+    """Overall progress (runs done / total, ETA) and each running run's epoch, from its metrics file."""
+
+    todo: list[PlannedRun]
+    enabled: bool
+    tasks: dict[int, Any] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.perf_counter)
+    progress: Any = None
+
+    @property
+    def live(self) -> bool:
+        return self.enabled and sys.stderr.isatty() and bool(self.todo)
+
+    def __enter__(self) -> _Display:
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+            )
+            self.overall = self.progress.add_task("runs", total=len(self.todo))
+            self.progress.start()
+            threading.Thread(target=self._poll, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(1.0):
+            for run in [r for r in self.todo if id(r) in self.tasks]:
+                try:
+                    epochs = len(run.folder.read_metrics())
+                except IbenchError:  # caught mid-write by a foreign tool: next second
+                    continue
+                self.progress.update(self.tasks[id(run)], completed=epochs)
+
+    def start(self, run: PlannedRun) -> None:
+        if self.progress is not None:
+            task = self.progress.add_task(f"  {run.variant} seed {run.seed} (epochs)", total=run.recipe["epochs"])
+            self.tasks[id(run)] = task
+
+    def finish(self, run: PlannedRun, done: int) -> None:
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (len(self.todo) - done)
+        line = f"[{done}/{len(self.todo)}, ETA {eta:.0f} s] {run.variant} seed {run.seed}: {run.status}"
+        try:
+            record = run.folder.read_record()
+        except IbenchError as e:
+            record, line = None, f"{line} ({e})"
+        if record is not None:
+            if record.val_top1 is not None:
+                line += f", top-1 {record.val_top1:.2%}"
+            if record.wall_seconds is not None:
+                line += f", {record.wall_seconds:.0f} s"
+            if run.status != RunStatus.completed and record.message:
+                line += f" ({record.message})"
+        if self.progress is not None:
+            self.progress.remove_task(self.tasks.pop(id(run)))
+            self.progress.advance(self.overall)
+            self.progress.console.print(line, highlight=False)
+        elif self.enabled:
+            print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,309 @@
+"""Ablation files and their plans: which (variant, seed) runs an experiment has, and where each one stands.
+
+An ablation file (``specs/ablations/*.yaml``)::
+
+    name: paper
+    spec: ../googlenet-small.yaml     # the base spec, relative to this file
+    data: digits
+    recipe: {epochs: 8, schedule: cosine}   # ibench train's settings (Recipe fields)
+    seeds: [0, 1, 2]
+    set: {width_mult: 0.5}            # overrides for every variant (the keys of --set)
+    grid:                             # every combination of these axes ...
+      module: [naive, reduced]
+      aux.enabled: [true, false]
+    variants:                         # ... and/or named variants, each an override of the base spec
+      - {name: no-5x5, set: {layers.*.5x5: 0}}
+      - {name: high-lr, recipe: {lr: 0.2}}
+    baseline: module-reduced_aux.enabled-on   # compared against in reports (default: the first variant)
+
+A grid variant is named ``axis-value_axis-value`` (booleans as on/off, lists joined by +). Each variant's spec is
+derived in memory from the base spec, and each (variant, seed) gets a run folder in the ablation folder
+(:class:`~inception_bench.results.AblationFolder`) with the request that describes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from inception_bench.errors import FieldError, IbenchError, SpecError
+from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
+from inception_bench.settings import Recipe, parse, portable_recipe
+from inception_bench.spec import SPEC_DIR, LoadedSpec, Spec, display_path, load_spec, read_yaml, validation_message
+
+ABLATION_DIR = SPEC_DIR / "ablations"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"
+
+
+class VariantSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=_NAME)
+    set: dict[str, Any] = Field(default_factory=dict)
+    recipe: dict[str, Any] = Field(default_factory=dict)
+
+
+class AblationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    spec: str = "../googlenet-small.yaml"
+    data: str = "digits"
+    recipe: dict[str, Any] = Field(default_factory=dict)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    set: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    variants: list[VariantSpec] = Field(default_factory=list)
+    baseline: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AblationSpec:
+        if not self.grid and not self.variants:
+            raise ValueError("give a 'grid' of axes or a list of 'variants' (or both)")
+        for axis, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid.{axis}: needs at least one value")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: must be distinct")
+        return self
+
+
+@dataclass
+class Variant:
+    """One variant of an ablation: its name, its spec (derived from the base spec), the axes it sets, and its
+    recipe changes."""
+
+    name: str
+    loaded: LoadedSpec
+    axes: dict[str, Any]
+    recipe: dict[str, Any]
+
+
+@dataclass
+class PlannedRun:
+    variant: str
+    seed: int
+    overrides: dict[str, Any]
+    recipe: dict[str, Any]
+    axes: dict[str, Any]
+    folder: RunFolder
+    status: RunStatus = RunStatus.new
+    request: dict[str, Any] = field(default_factory=dict)
+    spec: Spec | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The run's results.csv row (figures from its record once it has finished)."""
+        record = self.folder.read_record() if self.status.finished else None
+        row = result_row(self.variant, self.seed, self.status, record)
+        row.update({f"axis:{k}" if k in row else k: _axis_value(v) for k, v in self.axes.items()})
+        row["run_dir"] = str(self.folder.path)
+        return row
+
+
+@dataclass
+class Plan:
+    ablation: AblationSpec
+    path: Path
+    spec_path: Path
+    out: AblationFolder
+    runs: list[PlannedRun]
+    axes: list[str]
+    baseline: str
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def is_ablation(raw: dict[str, Any]) -> bool:
+    """Whether a YAML mapping is an ablation file (rather than a spec file)."""
+    return bool({"grid", "variants", "seeds"} & set(raw))
+
+
+def load_ablation(path: str | Path) -> AblationSpec:
+    path = Path(path)
+    raw = read_yaml(path, what="ablation")
+    try:
+        return AblationSpec.model_validate(raw)
+    except ValidationError as e:
+        raise IbenchError(validation_message(str(path), raw, e, "specs/ablations/paper.yaml")) from None
+
+
+def _value_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return "+".join(_value_name(v) for v in value) or "none"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "", str(value)) or "x"
+
+
+def _axis_value(value: Any) -> Any:
+    return "+".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _variants(ablation: AblationSpec, path: Path) -> list[Variant]:
+    """Every variant of the file, its spec derived in memory from the base spec."""
+    base = load_spec((path.parent / ablation.spec).resolve())
+    named: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    keys = list(ablation.grid)
+    for combo in itertools.product(*(ablation.grid[k] for k in keys)):
+        axes = dict(zip(keys, combo, strict=True))
+        named.append(("_".join(f"{k}-{_value_name(v)}" for k, v in axes.items()), axes, {}))
+    named += [(v.name, v.set, v.recipe) for v in ablation.variants]
+    names = [name for name, _, _ in named]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise IbenchError(f"{path}: variant names must be unique, repeated: {', '.join(dup)}")
+    variants = []
+    for name, axes, recipe in named:
+        try:
+            loaded = base.with_overrides({**ablation.set, **axes})
+        except SpecError as e:
+            raise IbenchError(f"{path}: variant {name}: {e}") from None
+        variants.append(Variant(name, loaded, dict(axes), recipe))
+    return variants
+
+
+def variant_specs(path: str | Path) -> list[tuple[str, LoadedSpec]]:
+    """The ablation's variants by name, each spec derived from the base spec (what ``ibench bench`` measures)."""
+    return [(v.name, v.loaded) for v in _variants(load_ablation(path), Path(path))]
+
+
+def _recipe(path: Path, variant: Variant, ablation: AblationSpec, seed: int) -> Recipe:
+    for where, given in (("recipe", ablation.recipe), (f"variants.{variant.name}.recipe", variant.recipe)):
+        for key in ("seed", "data"):
+            if key in given:
+                raise IbenchError(f"{path}: {where}.{key}: set {key}s at the top level of the file, not in a recipe")
+    try:
+        return parse(Recipe, {"data": ablation.data, "seed": seed, **ablation.recipe, **variant.recipe}, "recipe")
+    except FieldError as e:
+        raise IbenchError(f"{path}: variant {variant.name}: {e}") from None
+
+
+def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
+    """The value an override key has in a resolved spec (so a variant that leaves an axis alone still has a
+    value on it: ``module`` is ``reduced`` unless overridden). ``layers.*.C`` reads the first inception row."""
+    parts = key.split(".")
+    if parts[0] == "layers" and len(parts) == 3:
+        rows = [
+            r
+            for r in spec_dump.get("layers", [])
+            if (str(r.get("id")) == parts[1]) or (parts[1] == "*" and r.get("type") == "inception")
+        ]
+        return rows[0].get(parts[2]) if rows else None
+    value: Any = spec_dump
+    for part in parts:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _comparable(request: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": request.get("spec"), "recipe": portable_recipe(request.get("recipe")), "seed": request.get("seed")}
+
+
+def run_status(run: PlannedRun) -> RunStatus:
+    """Where a planned run stands on disk: its record's status, ``partial``, ``new``, or ``changed`` when the run
+    folder was made for a different request."""
+    recorded = run.folder.read_request()
+    if recorded is not None and _comparable(recorded) != _comparable(run.request):
+        return RunStatus.changed
+    record = run.folder.read_record() if recorded is not None else None
+    if record is not None:
+        return record.status
+    return RunStatus.partial if run.folder.has_checkpoint() else RunStatus.new
+
+
+def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
+    """Every (variant, seed) run of an ablation, each checked to build and to have a valid recipe, with its
+    current status in ``out`` (default ``runs/<name>``)."""
+    path = Path(path)
+    ablation = load_ablation(path)
+    spec_path = (path.parent / ablation.spec).resolve()
+    folder = AblationFolder(Path(out) if out is not None else Path("runs") / ablation.name)
+    variants = _variants(ablation, path)
+    names = [v.name for v in variants]
+    baseline = ablation.baseline or names[0]
+    if baseline not in names:
+        raise IbenchError(f"{path}: baseline: {baseline!r} is not a variant (have {', '.join(names)})")
+    axis_names = list(dict.fromkeys(k for v in variants for k in v.axes))
+    runs: list[PlannedRun] = []
+    for v in variants:
+        spec_dump = v.loaded.spec.to_raw()
+        axes = {k: v.axes[k] if k in v.axes else resolved_value(spec_dump, k) for k in axis_names}
+        for seed in ablation.seeds:
+            recipe = _recipe(path, v, ablation, seed).model_dump()
+            run = PlannedRun(
+                v.name, seed, v.loaded.overrides, recipe, axes, folder.run(v.name, seed), spec=v.loaded.spec
+            )
+            run.request = {
+                "ablation": ablation.name,
+                "variant": v.name,
+                "seed": seed,
+                "spec_path": str(spec_path),
+                "overrides": v.loaded.overrides,
+                "spec": spec_dump,
+                "recipe": recipe,
+            }
+            run.status = run_status(run)
+            runs.append(run)
+    return Plan(ablation, path, spec_path, folder, runs, axis_names, baseline)
+
+
+def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
+    """``shard`` ``i/n`` (1 <= i <= n): every n-th run of the plan's fixed order, starting at the i-th."""
+    if shard is None:
+        return runs
+    m = re.fullmatch(r"(\d+)/(\d+)", shard.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise FieldError("shard", "use i/n with 1 <= i <= n, e.g. 1/4", shard)
+    i, n = int(m.group(1)), int(m.group(2))
+    return runs[i - 1 :: n]
+
+
+def write_results(plan: Plan) -> Path:
+    """``results.csv`` (one row per run) and ``ablation.json`` (what the grid is, for ``ibench report``)."""
+    plan.out.write_results([r.row() for r in plan.runs], plan.axes)
+    plan.out.write_meta(
+        {
+            "name": plan.ablation.name,
+            "description": plan.ablation.description,
+            "file": display_path(plan.path),
+            "spec": display_path(plan.spec_path),
+            "data": plan.ablation.data,
+            "baseline": plan.baseline,
+            "axes": plan.axes,
+            "seeds": plan.ablation.seeds,
+            "variants": list(dict.fromkeys(r.variant for r in plan.runs)),
+            "overrides": {r.variant: r.overrides for r in plan.runs},
+        }
+    )
+    return plan.out.results_path
+
+
+def plan_table(plan: Plan, runs: list[PlannedRun]) -> Any:
+    """The dry run's rich table: one row per variant with its params and MACs and its runs' statuses."""
+    from rich.table import Table
+
+    from inception_bench.count import totals
+
+    table = Table("variant", "seeds", "params", "MACs", "status", "overrides", title=f"plan -> {plan.out.path}")
+    for variant in dict.fromkeys(r.variant for r in runs):
+        mine = [r for r in runs if r.variant == variant]
+        assert mine[0].spec is not None  # planned runs carry their spec
+        counted = totals(mine[0].spec)
+        table.add_row(
+            variant,
+            ",".join(str(r.seed) for r in mine),
+            f"{counted.params:,}",
+            f"{counted.macs / 1e6:.1f}M",
+            ", ".join(f"{r.seed}:{r.status}" for r in mine),
+            " ".join(f"{k}={v}" for k, v in mine[0].overrides.items()),
+        )
+    return table
+
+
+def describe(plan: Plan) -> str:
+    return (
+        f"{display_path(plan.path)}: {len(plan.runs)} runs ({plan.ablation.data}, base {display_path(plan.spec_path)})"
+    )

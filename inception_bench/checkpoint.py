@@ -1,0 +1,129 @@
+"""Checkpoints: what a training run saves after every epoch, and how it is read back safely.
+
+A checkpoint is a dict saved with ``torch.save`` that ``torch.load(weights_only=True)`` reads (tensors, numbers,
+strings and containers only, so loading one runs no code): ``format``, ``config`` (the run's config.json),
+``spec`` (the spec as plain data), ``epoch`` (epochs done), ``history`` (the metrics rows), ``model``,
+``averaged`` (the weight average's state, or None), ``optimizer``, ``scheduler``, ``scaler`` and ``rng`` (the
+torch, NumPy, Python and CUDA generators).
+
+Format 2 keys the model as :class:`~inception_bench.models.GoogLeNet` nests it (``stem.conv1...``,
+``stages.4.inception4a...``). Format 1 (before 2026-12) keyed every layer at the top level and put the aux heads
+last; :func:`model_state` and :func:`optimizer_state` translate it, so old runs evaluate and resume.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from inception_bench.errors import IbenchError
+from inception_bench.models import GoogLeNet, build_model
+from inception_bench.results import atomic_write_bytes
+from inception_bench.spec import Spec
+
+FORMAT = "ibench-checkpoint-2"
+
+
+# --------------------------------------------------------------------------------------------------- RNGs
+def rng_state() -> dict[str, Any]:
+    """Every random generator a run draws from, as tensors and plain values (loadable with weights_only)."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "python": list(random.getstate()[1]),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ------------------------------------------------------------------------------------------ save and load
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (the fields in the module docstring, ``format`` added) atomically."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``: no code runs) with a clear error when it is bad."""
+    if not path.is_file():
+        raise IbenchError(f"{path}: checkpoint not found; give a run directory's checkpoint.pt")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many types
+        reason = " ".join(str(e).split())[:160]
+        raise IbenchError(
+            f"{path}: not a readable ibench checkpoint ({type(e).__name__}: {reason}); re-run training to recreate it"
+        ) from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
+        raise IbenchError(f"{path}: not an ibench checkpoint (no 'model'/'spec' entries)")
+    return ckpt
+
+
+def _format1(ckpt: dict[str, Any]) -> bool:
+    return ckpt.get("format", "ibench-checkpoint-1") == "ibench-checkpoint-1"
+
+
+def model_state(ckpt: dict[str, Any], model: GoogLeNet, averaged: bool = False) -> dict[str, torch.Tensor]:
+    """The checkpoint's model weights for ``model`` (the weight average's with ``averaged``, keys without its
+    ``module.`` prefix), in this format's keys."""
+    state = ckpt["model"]
+    if averaged:
+        state = {k.removeprefix("module."): v for k, v in ckpt["averaged"].items() if k.startswith("module.")}
+    return model.nest_keys(state) if _format1(ckpt) else state
+
+
+def averaged_state(ckpt: dict[str, Any], model: GoogLeNet) -> dict[str, torch.Tensor]:
+    """The weight average's state (``module.*`` weights and ``n_averaged``) in this format's keys."""
+    state = ckpt["averaged"]
+    return model.nest_keys(state, prefix="module.") if _format1(ckpt) else state
+
+
+def optimizer_state(ckpt: dict[str, Any], model: GoogLeNet) -> dict[str, Any]:
+    """The optimizer's state for ``model``. Format 1 listed the aux heads' parameters last; PyTorch identifies a
+    parameter's state by its position, so the positions are mapped to this format's order."""
+    state = ckpt["optimizer"]
+    if not _format1(ckpt):
+        return state
+    names = [name for name, _ in model.named_parameters()]
+    saved = [key for key in model.nest_keys(ckpt["model"]) if key in set(names)]  # format 1's parameter order
+    position = {old: names.index(name) for old, name in enumerate(saved)}
+    (group,) = state["param_groups"]  # ibench trains with one parameter group
+    return {
+        "state": {position[i]: s for i, s in state["state"].items()},
+        "param_groups": [{**group, "params": list(range(len(names)))}],
+    }
+
+
+def spec_of(ckpt: dict[str, Any]) -> Spec:
+    try:
+        return Spec.model_validate(ckpt["spec"])
+    except ValidationError as e:
+        raise IbenchError(f"checkpoint: its spec does not validate ({e.errors()[0]['msg']})") from None
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True) -> GoogLeNet:
+    """The trained network of a checkpoint: the averaged weights when present (what the paper evaluates)."""
+    model = build_model(spec_of(ckpt))
+    try:
+        model.load_state_dict(model_state(ckpt, model, averaged=averaged and bool(ckpt.get("averaged"))))
+    except RuntimeError as e:
+        raise IbenchError(f"checkpoint: weights do not fit its spec ({str(e).splitlines()[0]})") from None
+    return model

@@ -1,0 +1,430 @@
+"""The data sets: each one loaded into a :class:`DataBundle` at the image size the network needs.
+
+* Names: ``digits`` (scikit-learn's 1,797 real 8x8 digits), ``synthetic`` (learnable generated images),
+  ``cifar10``/``cifar100`` and ``imagenette`` (torchvision; downloaded into ``root`` when online, one clear error
+  offline), ``imagefolder:PATH`` (``PATH/train/<class>/*``, ``PATH/val/<class>/*``).
+* Normalisation statistics: ImageNet's for ``cifar10``, ``cifar100``, ``imagenette`` and ``imagefolder:PATH``; for
+  ``digits`` and ``synthetic`` the per-channel mean/std of the (resized, un-augmented) training images, so the
+  normalised train set has mean ~0 and std ~1.
+* Splits: ``digits`` uses a fixed stratified 80/20 split (``train_test_split(..., stratify=y, random_state=0)``:
+  1437 train / 360 val) that does not depend on ``seed``; ``synthetic`` draws train and val from the same class
+  patterns with independent noise; ``cifar*`` use the official train/test files (test = val); ``imagenette`` its
+  train/val splits; ``imagefolder:PATH`` the folders ``PATH/train`` and ``PATH/val``.
+* ``image_size`` is the side in pixels of the square images the network sees (default 32 for digits, synthetic and
+  cifar; 224 for imagenette and image folders). Labels are ``int`` class indices ``0 .. num_classes - 1``.
+  Digits are never flipped (a mirrored 2 is not a 2): ``DataBundle.flip`` says whether the recipe flips.
+* In-memory sets (digits, synthetic, cifar at <= 64 px with the plain/none recipe) also come as tensors
+  (``train_tensors``: un-augmented, un-normalised, uint8 or float in ``[0, 1]``; ``val_tensors``: normalised float)
+  for :class:`~inception_bench.data.loaders.DeviceLoader`, which keeps them on the GPU and augments there.
+
+Errors name the setting they come from (``data``, ``image_size``, ``recipe``) or the unreadable file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision import datasets
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+from inception_bench.data.loaders import seeded_generator
+from inception_bench.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    channel_stats,
+    normalise_batch,
+    normalize,
+    resolve_recipe,
+    train_transform,
+    val_transform,
+)
+from inception_bench.errors import FieldError, IbenchError
+
+DATA_NAMES = "digits, synthetic, cifar10, cifar100, imagenette, imagefolder:PATH"
+IN_MEMORY_MAX_SIDE = 64  # cifar is offered as tensors only up to this side (50000 x 3 x 64 x 64 uint8 = 614 MB)
+
+
+@dataclass
+class DataBundle:
+    """Everything a trainer/evaluator needs about one data set (see the module docstring for conventions)."""
+
+    name: str
+    description: str
+    num_classes: int
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    train: Dataset
+    val: Dataset
+    val_raw: Dataset | None
+    train_tensors: tuple[torch.Tensor, torch.Tensor] | None
+    val_tensors: tuple[torch.Tensor, torch.Tensor] | None
+    flip: bool = True
+    recipe: str = "plain"
+
+
+class TensorImageDataset(Dataset):
+    """``(images[i], labels[i])`` with an optional per-item transform; images are ``N x C x H x W`` tensors."""
+
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, transform: Callable[[torch.Tensor], Any] | None = None
+    ) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
+
+
+class TransformedDataset(Dataset):
+    """Applies ``transform`` to the image of each ``(image, label)`` item of ``base`` (shares one scanned base)."""
+
+    def __init__(self, base: Dataset, transform: Callable[[Any], Any] | None) -> None:
+        self.base = base
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image, label = self.base[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(label)
+
+
+def _in_memory_bundle(
+    *,
+    name: str,
+    description: str,
+    num_classes: int,
+    image_size: int,
+    recipe: str,
+    flip: bool,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+) -> DataBundle:
+    """Bundle float ``[0, 1]`` images already at ``image_size``, normalised with the train set's statistics."""
+    mean, std = channel_stats(train_x)
+    val_norm = normalise_batch(val_x, mean, std)
+    if recipe == "paper":
+        train = TensorImageDataset(
+            train_x, train_y, train_transform("paper", image_size, mean, std, flip=flip, pil=False)
+        )
+        train_tensors = None  # DeviceLoader only implements the plain recipe: stream through the Dataset instead
+    elif recipe == "plain":
+        pad = image_size // 8
+        steps: list[Callable[[Any], Any]] = [v2.RandomCrop(image_size, padding=pad)]
+        if flip:
+            steps.append(v2.RandomHorizontalFlip())
+        train = TensorImageDataset(train_x, train_y, v2.Compose(steps + [normalize(mean, std)]))
+        train_tensors = (train_x, train_y)
+    else:
+        train = TensorImageDataset(normalise_batch(train_x, mean, std), train_y)
+        train_tensors = (train_x, train_y)
+    return DataBundle(
+        name=name,
+        description=description,
+        num_classes=num_classes,
+        image_size=image_size,
+        mean=mean,
+        std=std,
+        train=train,
+        val=TensorImageDataset(val_norm, val_y),
+        val_raw=TensorImageDataset(val_x, val_y),  # float 0..1 at image_size: 1 crop = the val transform
+        train_tensors=train_tensors,
+        val_tensors=(val_norm, val_y),
+        flip=flip,
+        recipe=recipe,
+    )
+
+
+def _load_digits(image_size: int, recipe: str) -> DataBundle:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = torch.from_numpy(digits.data.astype(np.float32)).view(-1, 1, 8, 8) / 16.0
+    y = torch.from_numpy(digits.target.astype(np.int64))
+    idx = np.arange(len(y))
+    train_idx, val_idx = train_test_split(idx, test_size=0.2, stratify=digits.target, random_state=0)
+    x = TF.resize(x, [image_size, image_size], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+    x = x.clamp(0.0, 1.0).expand(-1, 3, -1, -1).contiguous()
+    train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+    return _in_memory_bundle(
+        name="digits",
+        description=(
+            f"digits: scikit-learn's 1797 real 8x8 greyscale handwritten digits, 10 classes, fixed stratified split "
+            f"{len(train_idx)} train / {len(val_idx)} val, upsampled to {image_size}x{image_size}"
+        ),
+        num_classes=10,
+        image_size=image_size,
+        recipe=recipe,
+        flip=False,
+        train_x=x[train_idx_t],
+        train_y=y[train_idx_t],
+        val_x=x[val_idx_t],
+        val_y=y[val_idx_t],
+    )
+
+
+def _synthetic_split(
+    patterns: torch.Tensor, n: int, num_classes: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=gen)]
+    noise = torch.randn((n, *patterns.shape[1:]), generator=gen) * 0.3
+    images = (patterns[labels] + noise).clamp_(0.0, 1.0)
+    return images, labels
+
+
+def _load_synthetic(image_size: int, recipe: str, seed: int, n_train: int, n_val: int, k: int) -> DataBundle:
+    if k < 2:
+        raise FieldError("num_classes", "synthetic data needs at least 2 classes", k)
+    for field, n in (("synthetic_train", n_train), ("synthetic_val", n_val)):
+        if n < 1:
+            raise FieldError(field, "must be at least 1 image", n)
+    # Each class is a fixed smooth random colour pattern (4x4 upsampled): learnable, and robust to pad-and-crop.
+    coarse = torch.rand((k, 3, 4, 4), generator=seeded_generator(seed, 0))
+    patterns = TF.resize(coarse, [image_size, image_size], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+    train_x, train_y = _synthetic_split(patterns, n_train, k, seeded_generator(seed, 1))
+    val_x, val_y = _synthetic_split(patterns, n_val, k, seeded_generator(seed, 2))
+    return _in_memory_bundle(
+        name="synthetic",
+        description=(
+            f"synthetic: {n_train} train / {n_val} val generated {image_size}x{image_size} RGB images, {k} classes "
+            f"(per-class random pattern + Gaussian noise, seed {seed})"
+        ),
+        num_classes=k,
+        image_size=image_size,
+        recipe=recipe,
+        flip=True,
+        train_x=train_x,
+        train_y=train_y,
+        val_x=val_x,
+        val_y=val_y,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Downloadable / on-disk data sets
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _open_or_download(name: str, root: Path, factory: Callable[[bool], Dataset]) -> Dataset:
+    """``factory(download)``: try the local copy (no network, no chatter), then download; failures -> FieldError."""
+    try:
+        return factory(False)
+    except (RuntimeError, OSError):
+        pass
+    try:
+        return factory(True)
+    except (URLError, OSError, RuntimeError) as exc:
+        why = (
+            f"not found under {root} and the download failed (offline?) ({_one_line(exc)}); download it on a "
+            "machine with internet into the data root, or use digits"
+        )
+        raise FieldError("data", why, name) from exc
+
+
+def _streaming_bundle(
+    *,
+    name: str,
+    description: str,
+    num_classes: int,
+    image_size: int,
+    recipe: str,
+    base_train: Dataset,
+    base_val: Dataset,
+) -> DataBundle:
+    return DataBundle(
+        name=name,
+        description=description,
+        num_classes=num_classes,
+        image_size=image_size,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        train=TransformedDataset(base_train, train_transform(recipe, image_size, IMAGENET_MEAN, IMAGENET_STD)),
+        val=TransformedDataset(base_val, val_transform(image_size, IMAGENET_MEAN, IMAGENET_STD)),
+        val_raw=base_val,
+        train_tensors=None,
+        val_tensors=None,
+        flip=recipe != "none",
+        recipe=recipe,
+    )
+
+
+def _load_cifar(name: str, root: Path, image_size: int, recipe: str) -> DataBundle:
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    base_train = _open_or_download(name, root, lambda dl: cls(str(root), train=True, download=dl))
+    base_val = _open_or_download(name, root, lambda dl: cls(str(root), train=False, download=dl))
+    k = len(base_train.classes)  # type: ignore[attr-defined]
+    native = image_size == 32
+    description = (
+        f"{name}: CIFAR-{k} real 32x32 RGB photos, {k} classes, {len(base_train)} train / {len(base_val)} test (as val)"
+        + ("" if native else f", resized to {image_size}x{image_size}")
+    )
+    train = TransformedDataset(
+        base_train, train_transform(recipe, image_size, IMAGENET_MEAN, IMAGENET_STD, resize=not native)
+    )
+    val = TransformedDataset(base_val, val_transform(image_size, IMAGENET_MEAN, IMAGENET_STD, resize=not native))
+    train_tensors = val_tensors = None
+    if image_size <= IN_MEMORY_MAX_SIDE and recipe != "paper":
+
+        def tensors(base: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            x = torch.from_numpy(np.ascontiguousarray(base.data)).permute(0, 3, 1, 2).contiguous()
+            if not native:
+                x = TF.resize(x, [image_size, image_size], antialias=True)
+            return x, torch.as_tensor(base.targets, dtype=torch.int64)
+
+        train_tensors = tensors(base_train)
+        vx, vy = tensors(base_val)
+        val_tensors = (normalise_batch(vx, IMAGENET_MEAN, IMAGENET_STD), vy)
+    return DataBundle(
+        name=name,
+        description=description,
+        num_classes=k,
+        image_size=image_size,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        train=train,
+        val=val,
+        val_raw=base_val,
+        train_tensors=train_tensors,
+        val_tensors=val_tensors,
+        flip=recipe != "none",
+        recipe=recipe,
+    )
+
+
+def _load_imagenette(root: Path, image_size: int, recipe: str) -> DataBundle:
+    base_train = _open_or_download(
+        "imagenette", root, lambda dl: datasets.Imagenette(str(root), split="train", size="320px", download=dl)
+    )
+    base_val = _open_or_download(
+        "imagenette", root, lambda dl: datasets.Imagenette(str(root), split="val", size="320px", download=dl)
+    )
+    k = len(base_train.classes)  # type: ignore[attr-defined]
+    return _streaming_bundle(
+        name="imagenette",
+        description=(
+            f"imagenette: 10-class ImageNet subset, real photos (320 px short side), {len(base_train)} train / "
+            f"{len(base_val)} val, trained at {image_size}x{image_size}"
+        ),
+        num_classes=k,
+        image_size=image_size,
+        recipe=recipe,
+        base_train=base_train,
+        base_val=base_val,
+    )
+
+
+def _load_image(path: str) -> Any:
+    """torchvision's default image loader, with a one-line error naming an unreadable file."""
+    try:
+        return datasets.folder.default_loader(path)
+    except OSError as exc:  # PIL.UnidentifiedImageError is an OSError
+        raise IbenchError(f"{path}: unreadable image ({_one_line(exc)}); remove or replace the file") from None
+
+
+def _image_folder(spec: str, path: Path, split: str) -> datasets.ImageFolder:
+    folder = path / split
+    layout = f"expected {path}/train/<class>/*.jpg and {path}/val/<class>/*.jpg"
+    if not folder.is_dir():
+        raise FieldError("data", f"{folder} is not a directory; {layout}", spec)
+    try:
+        return datasets.ImageFolder(str(folder), loader=_load_image)
+    except (FileNotFoundError, OSError) as exc:
+        raise FieldError(
+            "data", f"no class folders with images in {folder} ({_one_line(exc)}); {layout}", spec
+        ) from exc
+
+
+def _load_image_folder(spec: str, path_text: str, image_size: int, recipe: str) -> DataBundle:
+    if not path_text:
+        raise FieldError("data", "missing path; use imagefolder:PATH with PATH/train/<class>/*.jpg", spec)
+    path = Path(path_text).expanduser()
+    if not path.is_dir():
+        why = f"{path} is not a directory; expected {path}/train/<class>/*.jpg and {path}/val/<class>/*.jpg"
+        raise FieldError("data", why, spec)
+    base_train = _image_folder(spec, path, "train")
+    base_val = _image_folder(spec, path, "val")
+    if base_train.classes != base_val.classes:
+        only_train = sorted(set(base_train.classes) - set(base_val.classes))
+        only_val = sorted(set(base_val.classes) - set(base_train.classes))
+        why = (
+            f"class folders of {path}/train and {path}/val differ (only in train: {only_train}, only in val: "
+            f"{only_val}); give both splits the same <class> folders"
+        )
+        raise FieldError("data", why, spec)
+    k = len(base_train.classes)
+    return _streaming_bundle(
+        name=f"imagefolder:{path}",
+        description=(
+            f"imagefolder {path}: {k} classes, {len(base_train)} train / {len(base_val)} val images, "
+            f"trained at {image_size}x{image_size}"
+        ),
+        num_classes=k,
+        image_size=image_size,
+        recipe=recipe,
+        base_train=base_train,
+        base_val=base_val,
+    )
+
+
+def load_data(
+    name: str,
+    *,
+    root: str | Path = "data",
+    image_size: int | None = None,
+    recipe: str = "auto",
+    seed: int = 0,
+    synthetic_train: int = 512,
+    synthetic_val: int = 128,
+    num_classes: int = 10,
+) -> DataBundle:
+    """Load the data set ``name`` (``digits``, ``synthetic``, ``cifar10``, ``cifar100``, ``imagenette``,
+    ``imagefolder:PATH``). ``seed`` and ``num_classes`` only affect ``synthetic`` (the digits split is fixed; the
+    other sets have their own classes)."""
+    text = name.strip()
+    key = text.lower()
+    is_folder = key.startswith("imagefolder:")
+    small = key in ("digits", "synthetic", "cifar10", "cifar100")
+    if not (small or is_folder or key == "imagenette"):
+        raise FieldError("data", f"unknown data set; use one of {DATA_NAMES}", name)
+    size = image_size if image_size is not None else (32 if small else 224)
+    if size < 1:
+        raise FieldError("image_size", "must be a positive number of pixels (e.g. 32 or 224)", size)
+    resolved = resolve_recipe(recipe, size)
+    data_root = Path(root).expanduser()
+    if key == "digits":
+        return _load_digits(size, resolved)
+    if key == "synthetic":
+        return _load_synthetic(size, resolved, seed, synthetic_train, synthetic_val, num_classes)
+    if key in ("cifar10", "cifar100"):
+        return _load_cifar(key, data_root, size, resolved)
+    if key == "imagenette":
+        return _load_imagenette(data_root, size, resolved)
+    return _load_image_folder(text, text.split(":", 1)[1].strip(), size, resolved)

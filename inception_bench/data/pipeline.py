@@ -1,0 +1,59 @@
+"""A data set's loaders for training: batches on the device for in-memory sets (:class:`DeviceLoader`), a
+seeded DataLoader otherwise (:func:`make_loader`), each rank of several processes on its own partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from inception_bench.data.datasets import DataBundle
+from inception_bench.data.loaders import DeviceLoader, make_loader
+
+
+def training_loaders(
+    bundle: DataBundle,
+    *,
+    batch_size: int,
+    workers: int,
+    seed: int,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
+) -> tuple[Any, Any]:
+    """(train, val) loaders: train shuffled and augmented by the bundle's recipe, per (seed, epoch), on this rank's
+    partition; val in order, whole on every rank (batches of at least 256 when on the device)."""
+    part = {"rank": rank, "world_size": world_size}
+    train: Any
+    if bundle.train_tensors is not None:
+        train = DeviceLoader(
+            *bundle.train_tensors,
+            batch_size=batch_size,
+            shuffle=True,
+            augment=bundle.recipe != "none",
+            mean=bundle.mean,
+            std=bundle.std,
+            device=device,
+            seed=seed,
+            flip=bundle.flip,
+            **part,
+        )
+    else:
+        train = make_loader(
+            bundle.train, batch_size=batch_size, shuffle=True, seed=seed, workers=workers, device=device.type, **part
+        )
+    val: Any
+    if bundle.val_tensors is not None:
+        val = DeviceLoader(
+            *bundle.val_tensors,
+            batch_size=max(batch_size, 256),
+            shuffle=False,
+            augment=False,
+            mean=None,
+            std=None,
+            device=device,
+            seed=0,
+        )
+    else:
+        val = make_loader(bundle.val, batch_size=batch_size, shuffle=False, seed=0, workers=workers, device=device.type)
+    return train, val

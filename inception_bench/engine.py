@@ -1,0 +1,184 @@
+"""The training step and the evaluation loop that ``ibench train``, ``ibench bench`` and ``ibench eval`` share:
+device and precision resolution, autocast, the loss with the aux heads, one optimizer step, the weight average,
+top-k accuracy.
+
+Conventions: accuracies are fractions in 0..1; losses are means over samples; a step reads nothing back from the
+device (no host-device synchronisation), so a GPU never waits for Python inside the step loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from itertools import chain
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from inception_bench.errors import FieldError
+from inception_bench.models import GoogLeNet, GoogLeNetOutputs, build_model
+from inception_bench.spec import Spec
+
+Autocast = Callable[[], AbstractContextManager[Any]]
+
+
+# ------------------------------------------------------------------------------------------------- devices
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N`` or another torch device name."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise FieldError("device", "CUDA is not available on this machine; use cpu or auto", name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise FieldError("device", "not a device; use auto, cpu, cuda or cuda:N", name) from None
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``auto`` is bf16 on CUDA and fp32 elsewhere; 16-bit precisions need CUDA."""
+    precision = requested if requested != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    if precision != "fp32" and device.type != "cuda":
+        raise FieldError("precision", "only on CUDA; use fp32 (or auto) on the CPU", requested)
+    return precision
+
+
+def prepare_device(device: torch.device) -> None:
+    """Let cuDNN pick its fastest kernels and run fp32 matmuls/convolutions in TF32 (CUDA only)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def autocast_for(device: torch.device, precision: str) -> Autocast:
+    """A factory of autocast contexts for ``precision`` (bf16 | fp16; fp32 gives a disabled one)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def build_for_run(spec: Spec, fuse_1x1: bool = False, s2d_stem: bool = False, meta: bool = False) -> GoogLeNet:
+    """The spec's network with a run's execution options (:func:`~inception_bench.models.build_model`); a stem
+    the space-to-depth option cannot run is a FieldError. ``meta``: on the meta device (a check that allocates and
+    draws nothing)."""
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            return build_model(spec, fuse_1x1=fuse_1x1, s2d_stem=s2d_stem)
+    except ValueError as e:
+        raise FieldError("s2d_stem", f"{e}; leave it off for this spec") from None
+
+
+def compiled(model: nn.Module, compile: bool, mode: str) -> nn.Module:
+    """``torch.compile(model)`` in ``mode`` when ``compile``, else the model itself."""
+    if not compile:
+        return model
+    compiled_model: nn.Module = torch.compile(model, mode=None if mode == "default" else mode)  # type: ignore[assignment]
+    return compiled_model
+
+
+# ------------------------------------------------------------------------------------------------ the step
+def loss_fn(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
+    """Cross-entropy of the main logits plus ``aux_weight`` x each aux head's (paper section 5). ``output`` is our
+    model's (logits, or :class:`GoogLeNetOutputs`) or torchvision's googlenet's ``(logits, aux2, aux1)``."""
+    if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
+        logits, *aux = output
+        output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
+    if isinstance(output, GoogLeNetOutputs):
+        loss = F.cross_entropy(output.logits, target)
+        for aux_logits in output.aux:
+            loss = loss + aux_weight * F.cross_entropy(aux_logits, target)
+        return loss
+    return F.cross_entropy(output, target)
+
+
+def train_step(
+    runner: nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    autocast: Autocast,
+    aux_weight: float,
+) -> torch.Tensor:
+    """One SGD step as ``ibench train`` runs it (and ``ibench bench`` times it): forward under autocast, the loss
+    with the aux heads weighted, backward (scaled for fp16), optimizer step. Returns the loss; no host sync."""
+    with autocast():
+        value = loss_fn(runner(images), target, aux_weight)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(value).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return value
+
+
+class WeightAverage(AveragedModel):
+    """An exponential moving average of a model's weights and buffers: a ``torch.optim.swa_utils.AveragedModel``
+    (its ``module``, state dict and ``n_averaged`` count) whose decay ramps up as min(decay, (1 + n) / (10 + n))
+    after n updates, so that short runs are not dominated by their first weights (timm's ModelEma warm-up).
+
+    ``update_parameters`` is AveragedModel's without its host reads of the device: torch's compares the count on
+    the host and copies it to the device on every update, which on CUDA waits for the GPU once per training step.
+    Here the count stays a CPU tensor (the averaged copy is made where the model is, the count on the CPU, and
+    neither moves) and the decay is a Python number, so an update is a few foreach kernels queued behind the step.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        super().__init__(model, use_buffers=True)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        n = int(self.n_averaged)  # a CPU tensor: no device sync
+        pairs = zip(
+            chain(self.module.parameters(), self.module.buffers()),
+            chain(model.parameters(), model.buffers()),
+            strict=True,
+        )
+        averaged: list[torch.Tensor] = []
+        current: list[torch.Tensor] = []
+        for a, c in pairs:
+            if n == 0 or not torch.is_floating_point(a):  # the first update, and BN's batch counts: copies
+                a.copy_(c)
+            else:
+                averaged.append(a)
+                current.append(c)
+        if averaged:
+            torch._foreach_lerp_(averaged, current, 1 - min(self.decay, (1 + n) / (10 + n)))
+        self.n_averaged += 1
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
+    """Number of samples whose target is among the top-k logits, for each k (k capped at the class count)."""
+    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    hit = top == target[:, None]
+    return [int(hit[:, :k].any(dim=1).sum()) for k in ks]
+
+
+def evaluate_loader(
+    model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device, autocast: Autocast
+) -> dict[str, float]:
+    """Loss and top-1/top-5 (fractions) of ``model`` in eval mode over ``loader``."""
+    model.eval()
+    total = loss = top1 = top5 = 0.0
+    with torch.no_grad():
+        for images, target in loader:
+            images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            with autocast():
+                logits = model(images)
+            logits = logits.float()
+            loss += F.cross_entropy(logits, target, reduction="sum").item()
+            c1, c5 = topk_correct(logits, target)
+            top1, top5, total = top1 + c1, top5 + c5, total + len(target)
+    return {"loss": loss / total, "top1": top1 / total, "top5": top5 / total}

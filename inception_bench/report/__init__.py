@@ -1,0 +1,203 @@
+"""``ibench report``: ablation and run folders as tables, words and plots (Markdown, HTML, CSV).
+
+- :mod:`~inception_bench.report.load`: what is read (through :mod:`inception_bench.results`).
+- :mod:`~inception_bench.report.stats`: summaries over seeds, Welch intervals, the paper's questions.
+- :mod:`~inception_bench.report.plots`: the figures.
+- :func:`build` assembles a :mod:`~inception_bench.document` from them; :func:`write_report` renders it as
+  report.md (+ PNGs) and a self-contained report.html from the same data, and writes summary.csv.
+
+MACs and params are Table 1's conventions (``ibench count``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inception_bench.document import Bullets, Paragraph, Section, Table, to_html, to_markdown
+from inception_bench.errors import IbenchError
+from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
+from inception_bench.report.plots import plots
+from inception_bench.report.stats import answer_questions, pareto_front, summarize, welch
+from inception_bench.results import atomic_write_bytes, atomic_write_text, find_eval_records
+
+__all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
+
+SUMMARY_HEADER = [
+    "variant",
+    "params",
+    "MACs",
+    "top-1 err %",
+    "top-5 err %",
+    "seeds",
+    "train img/s",
+    "wall s",
+    "top-1 err vs baseline [95% CI]",
+]
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+    summary: list[dict[str, Any]]  # summarize()'s rows of every study, with the study's name
+
+
+def _pm(mean: float, std: float | None) -> str:
+    return f"{mean:.2f}" + (f" +- {std:.2f}" if std is not None else "")
+
+
+def _diff_text(row: dict[str, Any]) -> str:
+    if row["baseline"]:
+        return "baseline"
+    if row["diff_top1_err"] is None:
+        return "n/a (needs 2+ seeds)"
+    mark = " *" if row["real"] else ""
+    return f"{row['diff_top1_err']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]{mark}"
+
+
+def summary_table(rows: list[dict[str, Any]]) -> Table:
+    cells = [
+        [
+            r["variant"],
+            f"{r['params']:,}",
+            f"{r['ops'] / 1e6:.1f}M",
+            _pm(r["top1_err"], r["top1_err_std"]),
+            _pm(r["top5_err"], r["top5_err_std"]),
+            str(r["seeds"]),
+            f"{r['images_per_sec']:.0f}",
+            f"{r['wall_seconds']:.0f}",
+            _diff_text(r),
+        ]
+        for r in rows
+    ]
+    return Table(SUMMARY_HEADER, cells)
+
+
+def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Section:
+    s = Section(study.name)
+    desc = study.meta.get("description")
+    if desc:
+        data, spec = study.meta.get("data", "?"), study.meta.get("spec", "?")
+        s.blocks.append(Paragraph(f"{desc}. Data: {data}; base spec {spec}."))
+    total, done = len(study.frame), len(study.completed())
+    s.blocks.append(
+        Paragraph(f"{done} of {total} runs completed." + ("" if done == total else " This is a partial report."))
+    )
+    s.blocks += [Paragraph(answer) for answer in answer_questions(study)]
+    if rows:
+        s.blocks.append(
+            Paragraph(
+                "Errors are mean +- std over seeds; the last column is the top-1 error difference to the baseline "
+                "with its 95% Welch interval, marked * when the interval excludes 0."
+            )
+        )
+    notes = not_completed(study)
+    if notes:
+        s.blocks += [Paragraph("Runs that did not complete (not in the table):"), Bullets(notes)]
+    if rows:
+        s.blocks.append(summary_table(rows))
+    s.blocks += plots(study, rows, slug)
+    return s
+
+
+def _bench_section(path: Path) -> Section:
+    """The rows of an ``ibench bench --output`` CSV file."""
+    from inception_bench.bench import COLUMNS, table_rows
+
+    needed = {k for k, _ in COLUMNS if k != "setup"} | {
+        "device",
+        "precision",
+        "channels_last",
+        "compile",
+        "image_size",
+        "torch_version",
+        "date",
+    }
+    rows = read_bench_csv(path, needed)
+    settings = sorted({f"{r['device']}, {r['image_size']}px, torch {r['torch_version']}, {r['date']}" for r in rows})
+    return Section(
+        f"Throughput ({path.parent.name}/{path.name})",
+        [
+            Paragraph(
+                "Measured with `ibench bench`: " + "; ".join(settings) + ". `vs tv`: images/s over torchvision's "
+                "googlenet in the same run. TMAC/s counts 3x the forward MACs for a training step."
+            ),
+            Table([label for _, label in COLUMNS], table_rows(rows)),
+        ],
+    )
+
+
+def _eval_section(folders: list[Path]) -> Section | None:
+    records = [r for f in folders for r in find_eval_records(f) if {"top1_error", "top5_error"} <= set(r)]
+    if not records:
+        return None
+    records.sort(key=lambda r: (r.get("models", 1), r.get("crops", 1)))
+    rows = [
+        [
+            str(r.get("models", 1)),
+            str(r.get("crops", 1)),
+            str(r.get("cost", 1)),
+            f"{100 * r['top1_error']:.2f}",
+            f"{100 * r['top5_error']:.2f}",
+            str(r.get("images", "")),
+        ]
+        for r in records
+    ]
+    header = ["models", "crops", "cost", "top-1 err %", "top-5 err %", "images"]
+    return Section(
+        "Multi-crop and ensemble evaluation (shaped like the paper's Table 3)",
+        [
+            Paragraph("Cost = models x crops; softmax probabilities averaged over crops and models."),
+            Table(header, rows),
+        ],
+    )
+
+
+def build(paths: list[Path]) -> Report:
+    """The report of ablation folders, run folders and bench CSV files (in that order of sections: bench files
+    first, then each study with its bench.csv, then eval records, then the Table 1 reproduction)."""
+    from inception_bench.count import count
+    from inception_bench.count.render import blocks
+    from inception_bench.spec import load_spec
+
+    for path in paths:
+        if not path.is_dir() and not (path.is_file() and path.suffix == ".csv"):
+            raise IbenchError(
+                f"{path}: not a folder; give `ibench ablate` --out folders, run directories or bench CSV files"
+            )
+    sections = [_bench_section(p) for p in paths if p.is_file()]
+    folders = [p for p in paths if p.is_dir()]
+    summary: list[dict[str, Any]] = []
+    slugs: set[str] = set()
+    for folder in folders:
+        study = load_study(folder)
+        slug, n = study.name, 2
+        while slug in slugs:  # two studies of one name must not overwrite each other's plots
+            slug, n = f"{study.name}-{n}", n + 1
+        slugs.add(slug)
+        rows = summarize(study)
+        summary += [{"study": study.name, **r} for r in rows]
+        sections.append(_study_section(study, rows, slug))
+        if study.folder.bench_path.exists():
+            sections.append(_bench_section(study.folder.bench_path))
+    evals = _eval_section(folders)
+    if evals is not None:
+        sections.append(evals)
+    sections.append(Section("Table 1 reproduction (`ibench count`)", blocks(count(load_spec()))))
+    return Report("inception-bench report: " + ", ".join(p.name for p in paths), sections, summary)
+
+
+def write_report(paths: list[Path], out: Path) -> Report:
+    """Build the report of ``paths`` into ``out``: report.md (+ PNGs), report.html, summary.csv."""
+    import pandas as pd
+
+    report = build([Path(p) for p in paths])
+    for section in report.sections:
+        for image in section.images:
+            atomic_write_bytes(out / image.name, image.png)
+    atomic_write_text(out / "report.md", to_markdown(report.title, [], report.sections))
+    atomic_write_text(out / "report.html", to_html(report.title, [], report.sections))
+    atomic_write_text(out / "summary.csv", pd.DataFrame(report.summary).to_csv(index=False))
+    return report

@@ -1,0 +1,125 @@
+"""What a report reads: ablation folders (results.csv and ablation.json), loose run folders, and ``ibench bench``
+CSV files, all through :mod:`inception_bench.results`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from inception_bench.errors import IbenchError
+from inception_bench.results import (
+    RESULT_COLUMNS,
+    AblationFolder,
+    RunFolder,
+    RunStatus,
+    result_row,
+)
+
+
+@dataclass
+class Study:
+    """One ablation (or a loose set of runs): its results frame (one row per run) and what the grid is."""
+
+    name: str
+    folder: AblationFolder
+    frame: pd.DataFrame
+    meta: dict[str, Any]
+
+    def completed(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"] == RunStatus.completed]
+
+
+def _loose_row(run: RunFolder) -> dict[str, Any]:
+    """A results row for a run folder outside an ablation's results.csv: its variant and seed from the request
+    an ablation wrote, else the folder's name and the recorded recipe's seed."""
+    record = run.read_record()
+    assert record is not None  # run_folders() lists folders with a record
+    request = run.read_request() or {}
+    seed = request.get("seed")
+    if seed is None:
+        seed = run.read_config().get("recipe", {}).get("seed", 0) if run.config_path.exists() else 0
+    variant = str(request.get("variant") or run.path.name)
+    return {**result_row(variant, int(seed), record.status, record), "run_dir": str(run.path)}
+
+
+def load_study(path: Path) -> Study:
+    """An ``ibench ablate`` folder (its results.csv), or a folder of run folders (``ibench train`` outputs)."""
+    folder = AblationFolder(path)
+    if folder.has_results():
+        meta = folder.read_meta()
+        return Study(meta.get("name", path.name), folder, usable(folder.read_results()), meta)
+    runs = folder.run_folders()
+    if not runs:
+        raise IbenchError(
+            f"{path}: no results.csv and no run directory (final.json) inside; give an `ibench ablate` --out "
+            "folder or an `ibench train` run directory"
+        )
+    return Study(path.name, folder, usable(pd.DataFrame([_loose_row(r) for r in runs])), {})
+
+
+def usable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every results column present; a 'completed' row without its metrics is marked as such, not averaged."""
+    frame = frame.reindex(columns=list(dict.fromkeys(RESULT_COLUMNS + list(frame.columns))))
+    frame["error"] = frame["error"].astype(object)
+    broken = (frame["status"] == RunStatus.completed) & frame[["val_top1", "val_top5", "params", "ops"]].isna().any(
+        axis=1
+    )
+    frame.loc[broken, "status"] = str(RunStatus.incomplete_record)
+    frame.loc[broken, "error"] = "the run record lacks val_top1/val_top5/params/ops"
+    return frame
+
+
+def run_folder(study: Study, row: Any) -> RunFolder:
+    """A results row's run folder: where it was recorded, or where the ablation layout puts it in this (moved or
+    copied) folder."""
+    recorded = Path(str(row.run_dir)) if isinstance(getattr(row, "run_dir", None), str) else None
+    if recorded is not None and (recorded.is_absolute() or recorded.exists()):
+        return RunFolder(recorded)
+    return study.folder.run(str(row.variant), int(row.seed))
+
+
+def curves(study: Study) -> dict[str, list[list[float]]]:
+    """Validation top-1 error per epoch of each completed run, by variant (runs without metrics are skipped)."""
+    out: dict[str, list[list[float]]] = {}
+    for row in study.completed().itertuples():
+        try:
+            metrics = run_folder(study, row).read_metrics()
+        except IbenchError:
+            continue
+        if metrics:
+            out.setdefault(str(row.variant), []).append([1 - m["val_top1"] for m in metrics])
+    return out
+
+
+def not_completed(study: Study) -> list[str]:
+    """One line per run that did not complete (with its error), and the runs missing from results.csv."""
+    frame = study.frame
+    notes = []
+    for r in frame[frame["status"] != RunStatus.completed].itertuples():
+        err = getattr(r, "error", None)
+        err = "" if err is None or (isinstance(err, float) and math.isnan(err)) else f": {err}"
+        notes.append(f"{r.variant} seed {r.seed}: **{r.status}**{err}")
+    seeds, variants = study.meta.get("seeds"), study.meta.get("variants")
+    if seeds and variants:
+        have = {(str(v), int(s)) for v, s in zip(frame["variant"], frame["seed"], strict=True)}
+        missing = [f"{v} seed {s}" for v in variants for s in seeds if (v, int(s)) not in have]
+        if missing:
+            notes.append(f"missing from results.csv: {', '.join(missing)}")
+    return notes
+
+
+def read_bench_csv(path: Path, needed: set[str]) -> list[dict[str, Any]]:
+    """The rows of an ``ibench bench --output`` CSV file (missing values as None)."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise IbenchError(f"{path}: corrupt benchmark file ({' '.join(str(e).split())[:120]})") from None
+    if not needed <= set(frame.columns):
+        missing = ", ".join(sorted(needed - set(frame.columns)))
+        raise IbenchError(f"{path}: not an `ibench bench --output` CSV (missing columns {missing})")
+    records: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return records

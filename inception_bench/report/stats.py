@@ -1,0 +1,141 @@
+"""The numbers of a report: per-variant summaries over seeds, differences with Welch intervals, and the paper's
+two questions answered from them.
+
+Conventions: errors are ``1 - accuracy`` in percent; "mean +- std" is over seeds (sample std, n-1); the difference
+to the baseline variant is the difference of mean top-1 errors with a 95% Welch t-interval
+(``scipy.stats.ttest_ind(equal_var=False)``), called real when that interval excludes 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from inception_bench.report.load import Study
+from inception_bench.results import RunStatus
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
+    """Difference of means (a - b) and its 95% Welch interval; None with fewer than 2 values in either."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    diff = float(np.mean(a) - np.mean(b))
+    if np.var(a) == 0 and np.var(b) == 0:  # no spread: the interval is the point (scipy's would be undefined)
+        return diff, diff, diff
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return diff, float(ci.low), float(ci.high)
+
+
+def _std(values: list[float]) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+def _errors(accuracies: Any) -> list[float]:
+    return [100 * (1 - float(v)) for v in accuracies]
+
+
+def summarize(study: Study) -> list[dict[str, Any]]:
+    """One row per variant: params, MACs, errors as mean +- std over seeds, speed, difference to baseline."""
+    done = study.completed()
+    variants = list(dict.fromkeys(study.meta.get("variants") or list(study.frame["variant"])))
+    baseline = study.meta.get("baseline") or (variants[0] if variants else None)
+    base_err = _errors(done[done["variant"] == baseline]["val_top1"])
+    rows = []
+    for variant in variants:
+        mine = done[done["variant"] == variant]
+        if mine.empty:
+            continue
+        e1, e5 = _errors(mine["val_top1"]), _errors(mine["val_top5"])
+        diff = welch(e1, base_err) if variant != baseline else None
+        rows.append(
+            {
+                "variant": variant,
+                "baseline": variant == baseline,
+                "seeds": len(mine),
+                "params": int(mine["params"].iloc[0]),
+                "ops": int(mine["ops"].iloc[0]),
+                "top1_err": float(np.mean(e1)),
+                "top1_err_std": _std(e1),
+                "top5_err": float(np.mean(e5)),
+                "top5_err_std": _std(e5),
+                "images_per_sec": float(mine["train_images_per_sec"].mean()),
+                "wall_seconds": float(mine["wall_seconds"].mean()),
+                "diff_top1_err": diff[0] if diff else None,
+                "diff_ci_low": diff[1] if diff else None,
+                "diff_ci_high": diff[2] if diff else None,
+                "real": (diff[1] > 0 or diff[2] < 0) if diff else None,
+            }
+        )
+    return rows
+
+
+def _runs(study: Study, where: dict[str, Any]) -> list[Any]:
+    """Completed runs whose axis columns equal ``where`` (compared as lower-case text)."""
+    frame = study.frame
+    mask = frame["status"] == RunStatus.completed
+    for column, value in where.items():
+        if column not in frame.columns:
+            return []
+        mask &= frame[column].astype(str).str.lower() == str(value).lower()
+    return list(frame[mask].itertuples())
+
+
+def _compare_text(a_runs: list[Any], b_runs: list[Any], labels: tuple[str, str]) -> str:
+    err_a, err_b = _errors(r.val_top1 for r in a_runs), _errors(r.val_top1 for r in b_runs)
+    text = (
+        f"top-1 error {np.mean(err_a):.2f}% {labels[0]} vs {np.mean(err_b):.2f}% {labels[1]} "
+        f"({len(err_a)} vs {len(err_b)} runs)"
+    )
+    diff = welch(err_a, err_b)
+    if diff is None:
+        return text + ", too few runs for a confidence interval"
+    verdict = "a real difference" if diff[1] > 0 or diff[2] < 0 else "not distinguishable from noise"
+    return text + f", difference {diff[0]:+.2f} points, 95% CI [{diff[1]:+.2f}, {diff[2]:+.2f}]: {verdict}"
+
+
+QUESTIONS = [  # (axis, value a, value b, what it buys, labels of a and b)
+    ("module", "reduced", "naive", "the 1x1 dimension reductions (reduced vs naive modules)", ("reduced", "naive")),
+    ("aux.enabled", True, False, "the auxiliary classifiers (on vs off)", ("with", "without")),
+]
+
+
+def answer_questions(study: Study) -> list[str]:
+    """The paper's two questions in words, from the numbers, where the study varies that axis. Each comparison
+    holds the other axes fixed (one clause per combination of them)."""
+    out = []
+    known = study.meta.get("axes") or ["module", "aux.enabled"]
+    axes = [a for a in known if a in study.frame.columns]
+    for column, a, b, what, labels in QUESTIONS:
+        if column not in axes:
+            continue
+        others = [x for x in axes if x != column]
+        combos = study.frame[others].astype(str).drop_duplicates().to_dict("records") if others else [{}]
+        clauses = []
+        for combo in combos:
+            ra, rb = _runs(study, {column: a, **combo}), _runs(study, {column: b, **combo})
+            if ra and rb:
+                where = ", ".join(f"{k}={v}" for k, v in combo.items())
+                clauses.append((f"with {where}: " if where else "") + _compare_text(ra, rb, labels))
+        if not clauses:
+            continue
+        text = f"**{what.capitalize()}**: "
+        if column == "module":
+            ra, rb = _runs(study, {column: a}), _runs(study, {column: b})
+            text += (
+                f"the reductions cut multiply-adds {rb[0].ops / ra[0].ops:.1f}x ({rb[0].ops / 1e6:.1f}M -> "
+                f"{ra[0].ops / 1e6:.1f}M) and parameters {rb[0].params / ra[0].params:.1f}x ({rb[0].params:,} -> "
+                f"{ra[0].params:,}); "
+            )
+        out.append(text + "; ".join(clauses) + ".")
+    return out
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both cost (x) and error (y), lower being better."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        if not any((x2 <= x and y2 <= y) and (x2 < x or y2 < y) for j, (x2, y2) in enumerate(points) if j != i):
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])

@@ -1,0 +1,134 @@
+"""The typed settings of a run: :class:`Recipe` (how ``ibench train`` trains) and :class:`BenchSettings` (how
+``ibench bench`` measures). They are validated in one place, whoever fills them in: the CLI's options, an
+ablation file's ``recipe:``, or Python code. :func:`parse` turns the first problem into a
+:class:`~inception_bench.errors.FieldError` named after the field (``recipe.momentum``), which the CLI rewrites
+into its option (``--momentum``) and an ablation file keeps.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from inception_bench.errors import field_error
+
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    compile: bool = Field(False, description="torch.compile the model")
+    compile_mode: CompileMode = Field(
+        "default", description="torch.compile's mode; reduce-overhead = CUDA graphs (needs compile)"
+    )
+    fuse_1x1: bool = Field(
+        False, description="each Inception module's input 1x1 convolutions as one (same weights and arithmetic)"
+    )
+    s2d_stem: bool = Field(False, description="conv1 on 2x2 space-to-depth blocks (same weights and function)")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+
+    @field_validator("compile_mode")
+    @classmethod
+    def _needs_compile(cls, mode: str, info: ValidationInfo) -> str:
+        if mode != "default" and not info.data.get("compile"):
+            raise ValueError("applies to torch.compile only; turn compile on")
+        return mode
+
+
+class Recipe(_Settings):
+    """How to train. Defaults follow the paper where it applies (SGD with momentum 0.9, the learning rate x0.96
+    every 8 epochs, weight decay, Polyak averaging of the weights; see :mod:`inception_bench.train`)."""
+
+    data: str = Field("digits", description="digits | synthetic | cifar10 | cifar100 | imagenette | imagefolder:PATH")
+    data_root: str = Field("data", description="where downloadable data sets live")
+    recipe: Literal["auto", "paper", "plain", "none"] = Field(
+        "auto", description="augmentation: paper | plain | none | auto (plain <= 64 px, else paper)"
+    )
+    image_size: int | None = Field(None, ge=8, description="training image side; default: the spec's input_size")
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1, description="images per step and process")
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False, description="learning rate (SGD)")
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(2e-4, ge=0)
+    schedule: Literal["step", "cosine"] = Field(
+        "step", description="step (x0.96 every 8 epochs, the paper) | cosine (with linear warm-up, short runs)"
+    )
+    warmup_epochs: int = Field(1, ge=0, description="linear warm-up epochs (cosine)")
+    averaging: Literal["ema", "none"] = Field("ema", description="ema (Polyak-style weight averaging, evaluated)")
+    ema_decay: float = Field(0.99, gt=0, lt=1, description="decay of the weight average per step")
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16"
+    )
+    channels_last: bool = Field(True, description="channels_last memory format (faster on CUDA and the CPU)")
+    workers: int = Field(4, ge=0, description="DataLoader workers (streamed data sets)")
+
+    # Where and how fast a run computes, not what: a run may be resumed with these changed.
+    MACHINE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "device",
+        "workers",
+        "compile",
+        "compile_mode",
+        "fuse_1x1",
+        "s2d_stem",
+        "data_root",
+    )
+
+    def portable(self) -> dict[str, Any]:
+        """The recipe without its machine fields: what must match for a run to be continued."""
+        return portable_recipe(self.model_dump())
+
+
+def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
+    """A recorded recipe (config.json, request.json) without its machine fields; older records included."""
+    return {k: v for k, v in (recipe or {}).items() if k not in Recipe.MACHINE_FIELDS}
+
+
+class BenchSettings(_Settings):
+    """How ``ibench bench`` measures (see :mod:`inception_bench.bench` for what it reports)."""
+
+    mode: Literal["train", "infer", "both"] = "both"
+    batch_size: int = Field(64, ge=1, description="images per step (halved on out-of-memory)")
+    image_size: int = Field(224, ge=8, description="square image side (sets the specs' input_size)")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision (16-bit: CUDA)")
+    channels_last: bool = False
+    inductor: dict[str, Any] = Field(
+        default_factory=dict, description="torch._inductor.config settings for compile, e.g. freezing=True"
+    )
+    steps: int = Field(20, ge=1, description="timed steps per measurement")
+    warmup: int = Field(5, ge=0, description="untimed steps first")
+    peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
+
+    @field_validator("inductor")
+    @classmethod
+    def _inductor_needs_compile(cls, inductor: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if inductor and not info.data.get("compile"):
+            raise ValueError("applies to torch.compile only; turn compile on")
+        return inductor
+
+    def compile_label(self) -> str:
+        """``compile_mode`` of a bench row: the mode, then any inductor settings ("" when not compiled)."""
+        if not self.compile:
+            return ""
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.inductor.items()))
+        return self.compile_mode + (f"; {extra}" if extra else "")
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def parse(cls: type[S], values: dict[str, Any], prefix: str) -> S:
+    """``cls`` validated from ``values``; the first problem as a FieldError named ``prefix.field``."""
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        raise field_error(prefix, e) from None
+
+
+def default(cls: type[BaseModel], name: str) -> Any:
+    """A field's default (the CLI shows the same defaults as Python code gets)."""
+    return cls.model_fields[name].get_default(call_default_factory=True)

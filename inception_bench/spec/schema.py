@@ -1,0 +1,227 @@
+"""The spec's schema: one pydantic model per Table 1 row type, the auxiliary heads, and :class:`Spec`.
+
+- The ``params`` and ``ops`` columns are the paper's printed figures (:class:`PaperFigure`); they are reference
+  data, never used to build anything.
+- Widths that build the network: an inception row's ``1x1``, ``3x3_reduce``, ``3x3``, ``5x5_reduce``, ``5x5`` and
+  ``pool_proj``; a convolution row's output depth (``output``'s depth, or ``3x3``), with ``3x3_reduce`` for the 1x1
+  reduction in front of a depth-2 convolution; the linear row's width is ``num_classes``.
+- ``output`` and the avg pool's ``patch`` are the table's claims (checked for a spec file that stands alone; see
+  :func:`inception_bench.spec.plan.check_claims`).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+
+from inception_bench.spec.types import PaperFigure, Patch, Shape
+
+if TYPE_CHECKING:
+    from inception_bench.spec.plan import PlannedLayer
+
+MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class _Row(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="unique row key, used in overrides")
+    output: Shape | None = Field(None, description="Table 1 output size HxWxC (a claim)")
+    depth: int | None = Field(None, ge=0, description="Table 1 depth column (layers with parameters)")
+    params: PaperFigure | None = Field(None, description="paper's printed params figure, e.g. 159K")
+    ops: PaperFigure | None = Field(None, description="paper's printed ops figure, e.g. 128M")
+    note: str | None = Field(None, description="why the paper's figures differ from the row's arithmetic")
+
+
+class ConvRow(_Row):
+    type: Literal["convolution"]
+    patch: Patch
+    reduce: int | None = Field(
+        None, alias="3x3_reduce", ge=1, le=MAX_WIDTH, description="1x1 reduction before the conv"
+    )
+    width: int | None = Field(
+        None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)"
+    )
+
+    @model_validator(mode="after")
+    def _width_known(self) -> ConvRow:
+        if self.width is None and self.output is None:
+            raise ValueError("a convolution row needs 'output' (HxWxC) or '3x3' to know its width")
+        if self.width is not None and self.output is not None and self.output.depth != self.width:
+            raise ValueError(f"'3x3' ({self.width}) must equal the depth of 'output' ({self.output})")
+        return self
+
+    @property
+    def channels(self) -> int:
+        if self.width is not None:
+            return self.width
+        assert self.output is not None  # _width_known
+        return self.output.depth
+
+
+class MaxPoolRow(_Row):
+    type: Literal["max pool"]
+    patch: Patch
+    padding: int | None = Field(None, ge=0, description="default (kernel-1)//2")
+
+
+class InceptionRow(_Row):
+    type: Literal["inception"]
+    n1x1: int = Field(alias="1x1", ge=0, le=MAX_WIDTH)
+    n3x3_reduce: int = Field(alias="3x3_reduce", ge=0, le=MAX_WIDTH)
+    n3x3: int = Field(alias="3x3", ge=0, le=MAX_WIDTH)
+    n5x5_reduce: int = Field(alias="5x5_reduce", ge=0, le=MAX_WIDTH)
+    n5x5: int = Field(alias="5x5", ge=0, le=MAX_WIDTH)
+    pool_proj: int = Field(ge=0, le=MAX_WIDTH)
+    repeat: int = Field(1, ge=0, le=8, description="0 removes the module, 2+ repeats it (depth ablations)")
+
+
+class AvgPoolRow(_Row):
+    type: Literal["avg pool"]
+    patch: Patch | None = None
+
+
+class DropoutRow(_Row):
+    type: Literal["dropout"]
+    rate: float = Field(ge=0.0, lt=1.0)
+
+
+class LinearRow(_Row):
+    type: Literal["linear"]
+
+
+class SoftmaxRow(_Row):
+    type: Literal["softmax"]
+
+
+AnyRow = ConvRow | MaxPoolRow | InceptionRow | AvgPoolRow | DropoutRow | LinearRow | SoftmaxRow
+Row = Annotated[AnyRow, Field(discriminator="type")]
+ROW_TYPES = ("convolution", "max pool", "inception", "avg pool", "dropout", "linear", "softmax")
+
+
+def _aux_pool(value: Any) -> Patch | Literal["adaptive"]:
+    return "adaptive" if value == "adaptive" else Patch._validate(value)
+
+
+class AuxSpec(_Strict):
+    """The auxiliary classifiers (paper section 5): one head after each attach point, discarded at inference."""
+
+    enabled: bool = True
+    attach: list[str] = Field(default_factory=lambda: ["4a", "4d"], description="inception row ids, in network order")
+    loss_weight: float = Field(0.3, ge=0.0)
+    pool: Annotated[Patch | Literal["adaptive"], PlainValidator(_aux_pool)] = Field(
+        Patch(5, 3), description="'KxK/S' average pool, or 'adaptive' (4x4, as torchvision)"
+    )
+    conv: int = Field(128, ge=1, le=MAX_WIDTH, description="1x1 conv filters")
+    fc: int = Field(1024, ge=1, le=65536, description="fully connected width")
+    dropout: float = Field(0.7, ge=0.0, lt=1.0)
+
+
+class Spec(_Strict):
+    """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
+
+    name: str
+    description: str = ""
+    input_size: int = Field(224, ge=8, le=2048)
+    in_channels: int = Field(3, ge=1, le=64)
+    num_classes: int = Field(1000, ge=2, le=100_000)
+    module: Literal["reduced", "naive"] = Field("reduced", description="Figure 2b (reduced) or 2a (naive)")
+    stem: Literal["full", "separable"] = Field("full", description="conv1: full 7x7, or separable 7x7")
+    batch_norm: bool = False
+    bn_eps: float = Field(1e-5, gt=0)
+    ceil_mode: bool = Field(False, description="max pools round their output size up")
+    branch5x5_kernel: int = Field(5, ge=1, le=11, description="kernel of the '5x5' branch (odd)")
+    width_mult: float = Field(1.0, gt=0, le=8, description="multiplies every width")
+    reduce_mult: float = Field(1.0, gt=0, le=8, description="multiplies 3x3/5x5 reduce and pool proj widths")
+    init: Literal["xavier", "kaiming", "trunc_normal"] = "xavier"
+    transform_input: bool = Field(False, description="torchvision's ImageNet re-normalisation of the input")
+    layers: list[Row]
+    aux: AuxSpec = Field(default_factory=AuxSpec)
+
+    @field_validator("branch5x5_kernel")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"must be odd so the branch keeps the spatial size, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _structure(self) -> Spec:
+        ids = [r.id for r in self.layers]
+        dup = [i for i, n in Counter(ids).items() if n > 1]
+        if dup:
+            raise ValueError(f"layers: row ids must be unique, repeated: {', '.join(dup)}")
+        linear = [r for r in self.layers if isinstance(r, LinearRow)]
+        if len(linear) != 1 or not isinstance(self.layers[-1], LinearRow | SoftmaxRow):
+            raise ValueError("layers: the table must end with exactly one 'linear' row (optionally + 'softmax')")
+        if self.transform_input and self.in_channels != 3:
+            raise ValueError("transform_input re-normalises RGB ImageNet inputs; it needs in_channels=3")
+        inception = [r.id for r in self.layers if isinstance(r, InceptionRow)]
+        for point in self.aux.attach:
+            if point not in inception:
+                raise ValueError(f"aux.attach: {point!r} is not an inception row id (have {sorted(inception)})")
+        if self.aux.attach != sorted(self.aux.attach, key=inception.index):
+            in_order = ", ".join(sorted(self.aux.attach, key=inception.index))
+            raise ValueError(f"aux.attach: list the attach points in network order ({in_order})")
+        return self
+
+    # ------------------------------------------------------------------ derived quantities
+    def row(self, row_id: str) -> AnyRow:
+        return next(r for r in self.layers if r.id == row_id)
+
+    def scaled(self, channels: int, reduce: bool = False) -> int:
+        """A width after the global (and, for reductions/projections, the reduce) multiplier; 0 stays 0."""
+        if channels == 0:
+            return 0
+        m = self.width_mult * (self.reduce_mult if reduce else 1.0)
+        return max(1, int(round(channels * m)))
+
+    def plan(self) -> list[PlannedLayer]:
+        """Every module of the network in order, with its widths and spatial sizes (see :class:`PlannedLayer`)."""
+        from inception_bench.spec.plan import plan
+
+        return plan(self)
+
+    def with_overrides(self, overrides: dict[str, Any], source: str | None = None) -> Spec:
+        """This spec with dotted-key overrides applied (``{"module": "naive", "layers.4e.5x5": 0}``), validated as
+        a variant (shapes computed, claims kept as the paper's). ``source`` names the spec in errors."""
+        from inception_bench.spec.load import derive
+
+        return derive(self, overrides, source or self.name)
+
+    def variant(self) -> dict[str, Any]:
+        """The design choices that make this variant, as a flat dict (for reports and run records)."""
+        return {
+            "module": self.module,
+            "aux": self.aux.enabled,
+            "aux_attach": list(self.aux.attach) if self.aux.enabled else [],
+            "aux_loss_weight": self.aux.loss_weight,
+            "stem": self.stem,
+            "batch_norm": self.batch_norm,
+            "branch5x5_kernel": self.branch5x5_kernel,
+            "width_mult": self.width_mult,
+            "reduce_mult": self.reduce_mult,
+            "input_size": self.input_size,
+            "num_classes": self.num_classes,
+        }
+
+    def to_raw(self) -> dict[str, Any]:
+        """The spec as the plain data of a spec file (the table's text forms, column names as aliases)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def row_name(row: AnyRow, spec_rows: list[AnyRow] | None = None) -> str:
+    """The row's Table 1 label: ``inception (3a)``, ``convolution (conv1)``, ``linear``, ``dropout (40%)``."""
+    if isinstance(row, InceptionRow):
+        return f"inception ({row.id})"
+    if isinstance(row, DropoutRow):
+        return f"dropout ({row.rate:.0%})"
+    if spec_rows is not None and sum(r.type == row.type for r in spec_rows) == 1:
+        return row.type
+    return f"{row.type} ({row.id})"
