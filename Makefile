@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint results-count results-quick
+.PHONY: install demo test test-fast typecheck lint results-count results-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check inception_bench tests scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# the suite without its slow end-to-end tests (about a minute on 2 cores)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check inception_bench tests scripts

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import resource
 import statistics
 import sys
@@ -138,7 +139,7 @@ def make_step(
     """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
     autocast = autocast_for(device, settings.precision)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=fmt)
+    model = model.to(device).to(memory_format=fmt)
     runner = compiled(model, settings.compile, settings.compile_mode)
     optimizer = (
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
@@ -250,7 +251,7 @@ def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torch
         entries.append(
             (
                 name,
-                lambda s=spec: build_for_run(s, settings.fuse_1x1, settings.s2d_stem),
+                functools.partial(build_for_run, spec, settings.fuse_1x1, settings.s2d_stem),
                 spec.num_classes,
                 counted.params,
                 counted.macs,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNet, build_model
-from inception_bench.results import atomic_write_bytes
+from inception_bench.results import RunFolder, atomic_write_bytes
 from inception_bench.spec import Spec
 
 FORMAT = "ibench-checkpoint-2"
@@ -33,7 +33,8 @@ FORMAT = "ibench-checkpoint-2"
 # --------------------------------------------------------------------------------------------------- RNGs
 def rng_state() -> dict[str, Any]:
     """Every random generator a run draws from, as tensors and plain values (loadable with weights_only)."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    assert isinstance(np_state, tuple)  # ("MT19937", keys, position, has_gauss, cached_gaussian)
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
@@ -64,7 +65,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``: no code runs) with a clear error when it is bad."""
     if not path.is_file():
-        raise IbenchError(f"{path}: checkpoint not found; give a run directory's checkpoint.pt")
+        raise IbenchError(f"{path}: checkpoint not found; give a run directory's {RunFolder.CHECKPOINT}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many types

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.results import AblationFolder, RunFolder
 from inception_bench.settings import BenchSettings, Recipe
 
 app = typer.Typer(
@@ -190,7 +191,11 @@ def count(
             _write_or_print(render.to_markdown(report, command), output)
 
 
-@app.command()
+@app.command(
+    help=f"Train a variant; writes {RunFolder.CONFIG}, {RunFolder.METRICS}, {RunFolder.CHECKPOINT} and "
+    f"{RunFolder.RECORD} into --out.\n\nSeveral GPUs: torchrun --nproc_per_node N -m inception_bench train ... "
+    "(batch size is per process)."
+)
 def train(
     ctx: typer.Context,
     spec: Annotated[
@@ -229,9 +234,6 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
 ) -> None:
-    """Train a variant; writes config.json, metrics.jsonl, checkpoint.pt and final.json into --out.
-
-    Several GPUs: torchrun --nproc_per_node N -m inception_bench train ... (batch size is per process)."""
     with user_errors(ctx):
         from inception_bench.settings import parse
         from inception_bench.train import train as run_training
@@ -252,7 +254,7 @@ def train(
 def eval_(
     ctx: typer.Context,
     checkpoints: Annotated[
-        list[Path] | None, typer.Argument(help="checkpoint.pt files; several = an ensemble.")
+        list[Path] | None, typer.Argument(help=f"{RunFolder.CHECKPOINT} files; several = an ensemble.")
     ] = None,
     data: Annotated[
         str | None,
@@ -291,7 +293,10 @@ def eval_(
         typer.echo(f"wrote {target}")
 
 
-@app.command()
+@app.command(
+    help="Run every (variant, seed) of an ablation; resumable, failure-isolated, parallel. Writes "
+    f"DIR/{AblationFolder.RESULTS}."
+)
 def ablate(
     ctx: typer.Context,
     ablation: Annotated[Path, typer.Argument(help="Ablation YAML (see specs/ablations/).")],
@@ -309,7 +314,6 @@ def ablate(
         bool, typer.Option("--dry-run", help="Print the plan (params, ops, status); run nothing.")
     ] = False,
 ) -> None:
-    """Run every (variant, seed) of an ablation; resumable, failure-isolated, parallel. Writes DIR/results.csv."""
     with user_errors(ctx):
         from inception_bench import ablate as abl
 

@@ -38,6 +38,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
+from inception_bench.data.loaders import SizedDataset
+
 __all__ = [
     "CROP_COUNTS",
     "MultiCropDataset",
@@ -164,7 +166,7 @@ class MultiCropDataset(Dataset):
 
     def __init__(
         self,
-        base: Dataset,
+        base: SizedDataset,
         size: int,
         crops: int,
         mean: tuple[float, ...],
@@ -183,7 +185,7 @@ class MultiCropDataset(Dataset):
         self.std: list[float] = list(std)
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(self.base)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         image, label = self.base[index]

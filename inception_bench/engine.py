@@ -13,7 +13,7 @@ import platform
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -83,8 +83,7 @@ def compiled(model: nn.Module, compile: bool, mode: str) -> nn.Module:
     """``torch.compile(model)`` in ``mode`` when ``compile``, else the model itself."""
     if not compile:
         return model
-    compiled_model: nn.Module = torch.compile(model, mode=None if mode == "default" else mode)  # type: ignore[assignment]
-    return compiled_model
+    return cast(nn.Module, torch.compile(model, mode=None if mode == "default" else mode))
 
 
 # ------------------------------------------------------------------------------------------------ the step

@@ -17,7 +17,7 @@ from inception_bench.engine import resolve_device, topk_correct
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
-from inception_bench.results import write_json
+from inception_bench.results import RunFolder, write_json
 
 
 def _check_writable(path: Path) -> None:
@@ -81,7 +81,7 @@ def evaluate(
     if crops not in CROP_COUNTS:
         raise FieldError("crops", "use 1, 10 or 144", crops)
     if not checkpoints and weights is None:
-        raise IbenchError("give at least one CHECKPOINT (a run's checkpoint.pt) or --weights")
+        raise IbenchError(f"give at least one checkpoint (a run's {RunFolder.CHECKPOINT}) or torchvision weights")
     if out is not None:
         _check_writable(out)
     dev = resolve_device(device)

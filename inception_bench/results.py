@@ -142,30 +142,36 @@ class RunFolder:
     """One training run's folder (see the module docstring). Reads raise :class:`IbenchError` naming the file."""
 
     path: Path
+    CONFIG = "config.json"
+    METRICS = "metrics.jsonl"
+    CHECKPOINT = "checkpoint.pt"
+    RECORD = "final.json"
+    REQUEST = "request.json"
+    LOG = "worker.log"
 
     @property
     def config_path(self) -> Path:
-        return self.path / "config.json"
+        return self.path / self.CONFIG
 
     @property
     def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
+        return self.path / self.METRICS
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.path / "checkpoint.pt"
+        return self.path / self.CHECKPOINT
 
     @property
     def record_path(self) -> Path:
-        return self.path / "final.json"
+        return self.path / self.RECORD
 
     @property
     def request_path(self) -> Path:
-        return self.path / "request.json"
+        return self.path / self.REQUEST
 
     @property
     def log_path(self) -> Path:
-        return self.path / "worker.log"
+        return self.path / self.LOG
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.exists()
@@ -242,21 +248,24 @@ class AblationFolder:
     """An ablation's output folder (see the module docstring)."""
 
     path: Path
+    RESULTS = "results.csv"
+    META = "ablation.json"
+    BENCH = "bench.csv"
 
     def run(self, variant: str, seed: int) -> RunFolder:
         return RunFolder(self.path / variant / f"seed-{seed}")
 
     @property
     def results_path(self) -> Path:
-        return self.path / "results.csv"
+        return self.path / self.RESULTS
 
     @property
     def meta_path(self) -> Path:
-        return self.path / "ablation.json"
+        return self.path / self.META
 
     @property
     def bench_path(self) -> Path:
-        return self.path / "bench.csv"
+        return self.path / self.BENCH
 
     def write_results(self, rows: list[dict[str, Any]], axes: list[str]) -> None:
         """results.csv: :data:`RESULT_COLUMNS`, then one column per varied axis, then the rest."""

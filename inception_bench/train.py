@@ -139,7 +139,9 @@ def _check_same_config(path: Path, old: dict[str, Any], new: dict[str, Any]) -> 
         if key == "recipe":
             a, b = portable_recipe(a), portable_recipe(b)
         if a != b:
-            diff = sorted(k for k in {**a, **b} if a.get(k) != b.get(k)) if isinstance(a, dict) else []
+            diff = []
+            if isinstance(a, dict) and isinstance(b, dict):
+                diff = sorted(k for k in {**a, **b} if a.get(k) != b.get(k))
             why = f"the run was started with a different {key}" + (f" ({', '.join(diff)})" if diff else "")
             raise FieldError("resume", why + "; resume with the same settings or start a new run folder", path)
 

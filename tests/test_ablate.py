@@ -26,6 +26,7 @@ from inception_bench.results import RunFolder
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
+pytestmark = pytest.mark.slow  # every test here runs real (tiny) ablations
 RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
 
 

@@ -292,6 +292,7 @@ CL = torch.channels_last
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_fast_path_options_under_bf16_autocast_and_channels_last(device):
     # the fast path's setting: unfused, fused, and fused with the space-to-depth stem are each as close to a
@@ -329,6 +330,7 @@ def test_fast_path_options_under_bf16_autocast_and_channels_last(device):
         assert max(errors["fused"], errors["fused+s2d"]) < max(2 * errors["unfused"], 1e-3), (what, errors)
 
 
+@pytest.mark.slow
 def test_fuse_1x1_flag_is_guarded_by_torch_compile():
     # switching the flag on a compiled model re-traces it: each graph has the conv calls of its own path
     convs_per_graph = []
@@ -349,6 +351,7 @@ def test_fuse_1x1_flag_is_guarded_by_torch_compile():
     assert _relative_error(outs[2], outs[0]) < 1e-5
 
 
+@pytest.mark.slow
 def test_fused_1x1_traces_through_aot_autograd():
     # aot_eager: torch.compile's functionalisation (the in-place ReLU, the split) and autograd tracing, without
     # code generation (fast on a CPU); fused and compiled against unfused and eager, in float64 (in float32 the
@@ -366,6 +369,7 @@ def test_fused_1x1_traces_through_aot_autograd():
     assert _relative_error(results[1], results[0]) < 1e-9
 
 
+@pytest.mark.slow
 def test_s2d_stem_traces_through_aot_autograd():
     # the padding, pixel_unshuffle and the weight's rearrangement under torch.compile's tracing, with gradients
     torch.manual_seed(0)

@@ -18,6 +18,7 @@ from inception_bench.errors import IbenchError
 from inception_bench.report import pareto_front, welch, write_report
 
 runner = CliRunner()
+pytestmark = pytest.mark.slow  # every test here runs real (tiny) ablations
 
 
 @pytest.fixture(scope="module")

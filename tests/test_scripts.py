@@ -20,6 +20,7 @@ def _script(*args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_profile_step_names_every_convolution_and_sums_its_kinds():
     out = _script(
         "scripts/profile_step.py",
@@ -46,6 +47,7 @@ def test_profile_step_names_every_convolution_and_sums_its_kinds():
     assert not any(line.startswith("?") for line in table)  # every convolution that ran is named
 
 
+@pytest.mark.slow
 def test_bench_targets_reads_a_bench_csv(tmp_path):
     csv = tmp_path / "bench.csv"
     tiny = ["--set", "width_mult=0.125", "--image-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0"]
@@ -57,6 +59,7 @@ def test_bench_targets_reads_a_bench_csv(tmp_path):
         assert "specs/googlenet-small.yaml, fp32" in line and f"target {target}x" in line
 
 
+@pytest.mark.slow
 def test_stem_bench_times_the_three_ways_of_the_same_function():
     out = _script("scripts/stem_bench.py", "--batch-size", "2", "--image-size", "33", "--steps", "1", "--width", "8")
     assert float(re.search(r"relative difference (\S+)", out).group(1)) < 1e-5  # fp32: the same function

@@ -73,6 +73,7 @@ def test_run_directory_contents(trained):
     assert (saved["params"], saved["ops"], saved["params_all"]) == (weights, macs, params_all)
 
 
+@pytest.mark.slow
 def test_learns_real_digits(tmp_path):
     final = train(
         load_spec(SMALL, {"width_mult": 0.25}), _recipe(data="digits", epochs=4, averaging="none"), tmp_path, quiet=True
@@ -115,6 +116,7 @@ def test_a_run_checkpointed_before_format_2_resumes_to_the_same_result(tmp_path)
     assert _metrics(tmp_path) == [{k: v for k, v in r.items() if k not in drop} for r in expect]
 
 
+@pytest.mark.slow
 def test_resume_on_the_streaming_loader_path(tmp_path):
     # the paper recipe streams through a DataLoader (no on-device tensors): resuming must still be exact
     kw = dict(recipe="paper", epochs=2, batch_size=64)
@@ -156,6 +158,7 @@ def test_resume_refuses_a_different_config(trained, tmp_path):
         train(load_spec(SMALL, TINY), _recipe(), out, quiet=True)
 
 
+@pytest.mark.slow
 def test_divergence_is_recorded(tmp_path):
     result = runner.invoke(
         app,
@@ -278,6 +281,7 @@ def test_s2d_stem_trains_through_the_cli(tmp_path, monkeypatch):
     assert calls and all(shape[1:] == (3, 64, 64) for shape in calls)  # conv1 of the trained model ran on blocks
 
 
+@pytest.mark.slow
 def test_eval_crops_and_ensemble(trained, tmp_path):
     out, final = trained
     # --data defaults to the checkpoint's (synthetic, seed 1); one crop of a small image is the val transform,
@@ -389,6 +393,7 @@ def _torchrun(*args: str) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_ddp_ranks_keep_identical_parameters(tmp_path):
     # two gloo processes train a real run for two epochs: DDP keeps their parameters identical
     _torchrun(str(ROOT / "tests" / "ddp_probe.py"), str(tmp_path))
@@ -398,6 +403,7 @@ def test_ddp_ranks_keep_identical_parameters(tmp_path):
     assert probe["steps_per_epoch"] == [-(-512 // 2 // 32)] * 2  # 512 synthetic images: 256 per rank, batches of 32
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(tmp_path):
     out = tmp_path / "ddp"
     _torchrun("-m", "inception_bench", "train", str(SMALL), *TINY_CLI, "--out", str(out))

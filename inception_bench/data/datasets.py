@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.error import URLError
 
 import numpy as np
@@ -35,7 +35,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from inception_bench.data.loaders import seeded_generator
+from inception_bench.data.loaders import SizedDataset, seeded_generator
 from inception_bench.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -48,6 +48,7 @@ from inception_bench.data.transforms import (
 )
 from inception_bench.errors import FieldError, IbenchError
 
+T = TypeVar("T")
 DATA_NAMES = "digits, synthetic, cifar10, cifar100, imagenette, imagefolder:PATH"
 IN_MEMORY_MAX_SIDE = 64  # cifar is offered as tensors only up to this side (50000 x 3 x 64 x 64 uint8 = 614 MB)
 
@@ -62,9 +63,9 @@ class DataBundle:
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    train: Dataset
-    val: Dataset
-    val_raw: Dataset | None
+    train: SizedDataset
+    val: SizedDataset
+    val_raw: SizedDataset | None
     train_tensors: tuple[torch.Tensor, torch.Tensor] | None
     val_tensors: tuple[torch.Tensor, torch.Tensor] | None
     flip: bool = True
@@ -96,12 +97,12 @@ class TensorImageDataset(Dataset):
 class TransformedDataset(Dataset):
     """Applies ``transform`` to the image of each ``(image, label)`` item of ``base`` (shares one scanned base)."""
 
-    def __init__(self, base: Dataset, transform: Callable[[Any], Any] | None) -> None:
+    def __init__(self, base: SizedDataset, transform: Callable[[Any], Any] | None) -> None:
         self.base = base
         self.transform = transform
 
     def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+        return len(self.base)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         image, label = self.base[index]
@@ -233,7 +234,7 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _open_or_download(name: str, root: Path, factory: Callable[[bool], Dataset]) -> Dataset:
+def _open_or_download(name: str, root: Path, factory: Callable[[bool], T]) -> T:
     """``factory(download)``: try the local copy (no network, no chatter), then download; failures -> FieldError."""
     try:
         return factory(False)
@@ -256,8 +257,8 @@ def _streaming_bundle(
     num_classes: int,
     image_size: int,
     recipe: str,
-    base_train: Dataset,
-    base_val: Dataset,
+    base_train: SizedDataset,
+    base_val: SizedDataset,
 ) -> DataBundle:
     return DataBundle(
         name=name,
@@ -280,7 +281,7 @@ def _load_cifar(name: str, root: Path, image_size: int, recipe: str) -> DataBund
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     base_train = _open_or_download(name, root, lambda dl: cls(str(root), train=True, download=dl))
     base_val = _open_or_download(name, root, lambda dl: cls(str(root), train=False, download=dl))
-    k = len(base_train.classes)  # type: ignore[attr-defined]
+    k = len(base_train.classes)
     native = image_size == 32
     description = (
         f"{name}: CIFAR-{k} real 32x32 RGB photos, {k} classes, {len(base_train)} train / {len(base_val)} test (as val)"
@@ -326,7 +327,7 @@ def _load_imagenette(root: Path, image_size: int, recipe: str) -> DataBundle:
     base_val = _open_or_download(
         "imagenette", root, lambda dl: datasets.Imagenette(str(root), split="val", size="320px", download=dl)
     )
-    k = len(base_train.classes)  # type: ignore[attr-defined]
+    k = len(base_train.classes)
     return _streaming_bundle(
         name="imagenette",
         description=(

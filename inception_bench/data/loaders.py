@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +24,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from inception_bench.errors import FieldError
 
 _SEED_MASK = 2**63 - 1
+
+
+class SizedDataset(Protocol):
+    """A map-style data set that knows its length (torch's ``Dataset`` type does not declare ``__len__``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: Any) -> Any: ...
 
 
 def _derive_seed(*parts: int) -> int:
@@ -91,11 +99,11 @@ class _PerSampleSeeded(Dataset):
     Makes random augmentation reproducible per (seed, epoch) whatever the number or persistence of workers.
     """
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: SizedDataset) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return len(self.dataset)
 
     def __getitem__(self, key: tuple[int, int, int]) -> Any:
         index, seed, epoch = key
@@ -116,16 +124,21 @@ class _PerSampleSeeded(Dataset):
 class EpochDataLoader(DataLoader):
     """A DataLoader with :meth:`set_epoch` (order and augmentation of epoch ``e`` depend only on ``(seed, e)``)."""
 
+    def __init__(self, dataset: _PerSampleSeeded, epoch_sampler: _EpochSampler, **kwargs: Any) -> None:
+        super().__init__(dataset, sampler=epoch_sampler, **kwargs)
+        self.epoch_sampler = epoch_sampler
+
     def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+        self.epoch_sampler.set_epoch(epoch)
 
     @property
     def dataset_size(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        """Samples per epoch for this rank."""
+        return len(self.epoch_sampler)
 
 
 def make_loader(
-    dataset: Dataset,
+    dataset: SizedDataset,
     *,
     batch_size: int,
     shuffle: bool,
@@ -146,12 +159,11 @@ def make_loader(
         raise FieldError("batch_size", "must be at least 1", batch_size)
     if workers < 0:
         raise FieldError("workers", "must be 0 (load in the main process) or more", workers)
-    size = len(dataset)  # type: ignore[arg-type]
-    sampler = _EpochSampler(size, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+    sampler = _EpochSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
     return EpochDataLoader(
         _PerSampleSeeded(dataset),
         batch_size=batch_size,
-        sampler=sampler,
+        epoch_sampler=sampler,
         num_workers=workers,
         pin_memory=str(device).startswith("cuda"),
         persistent_workers=workers > 0,

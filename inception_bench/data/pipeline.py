@@ -23,7 +23,6 @@ def training_loaders(
 ) -> tuple[Any, Any]:
     """(train, val) loaders: train shuffled and augmented by the bundle's recipe, per (seed, epoch), on this rank's
     partition; val in order, whole on every rank (batches of at least 256 when on the device)."""
-    part = {"rank": rank, "world_size": world_size}
     train: Any
     if bundle.train_tensors is not None:
         train = DeviceLoader(
@@ -36,11 +35,19 @@ def training_loaders(
             device=device,
             seed=seed,
             flip=bundle.flip,
-            **part,
+            rank=rank,
+            world_size=world_size,
         )
     else:
         train = make_loader(
-            bundle.train, batch_size=batch_size, shuffle=True, seed=seed, workers=workers, device=device.type, **part
+            bundle.train,
+            batch_size=batch_size,
+            shuffle=True,
+            seed=seed,
+            workers=workers,
+            device=device.type,
+            rank=rank,
+            world_size=world_size,
         )
     val: Any
     if bundle.val_tensors is not None:

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,7 +42,8 @@ def space_to_depth_input(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     2x2 blocks, ``(N, 16 x ceil(C / 4), H_out + ceil(k / 2) - 1, W_out + ceil(k / 2) - 1)`` for the
     convolution's output size H_out x W_out; in the autocast dtype when autocast is on, in ``x``'s memory layout."""
     _, in_ch, k, _ = conv.weight.shape
-    p = conv.padding[0]  # type: ignore[index]
+    assert not isinstance(conv.padding, str)  # a number of pixels, not "same"/"valid"
+    p = conv.padding[0]
     half = -(-k // 2)  # the kernel in blocks
     out_h, out_w = ((n + 2 * p - k) // 2 + 1 for n in x.shape[-2:])
     bottom, right = (2 * (o - 1 + half) - n - p for o, n in zip((out_h, out_w), x.shape[-2:], strict=True))
@@ -87,10 +86,11 @@ class ConvBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = space_to_depth_conv(x, self.conv) if self.space_to_depth else self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        return self.relu(x)
+        return self.activate(space_to_depth_conv(x, self.conv) if self.space_to_depth else self.conv(x))
+
+    def activate(self, x: torch.Tensor) -> torch.Tensor:
+        """What follows the convolution: batch norm (if any), then ReLU."""
+        return self.relu(self.bn(x) if self.bn is not None else x)
 
 
 class SeparableStem(nn.Module):
@@ -119,8 +119,26 @@ class SeparableStem(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-def _seq(**modules: nn.Module) -> nn.Sequential:
-    return nn.Sequential(OrderedDict(modules))
+class ReducedBranch(nn.Module):
+    """A branch of Figure 2b that starts with a 1x1 convolution: ``reduce`` then ``conv`` (the 3x3 or the 5x5)."""
+
+    def __init__(self, reduce: ConvBlock, conv: ConvBlock) -> None:
+        super().__init__()
+        self.reduce, self.conv = reduce, conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.reduce(x))
+
+
+class PoolBranch(nn.Module):
+    """Figure 2b's pool branch: a 3x3 max ``pool`` (stride 1) then the 1x1 ``proj``ection."""
+
+    def __init__(self, pool: nn.MaxPool2d, proj: ConvBlock) -> None:
+        super().__init__()
+        self.pool, self.proj = pool, proj
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.pool(x))
 
 
 class _Inception(nn.Module):
@@ -146,6 +164,10 @@ class InceptionReduced(_Inception):
     """
 
     fused_1x1: bool = False
+    branch1x1: ConvBlock | None
+    branch3x3: ReducedBranch | None
+    branch5x5: ReducedBranch | None
+    branch_pool: PoolBranch | None
 
     def __init__(
         self,
@@ -167,34 +189,29 @@ class InceptionReduced(_Inception):
             return ConvBlock(i, o, k, bn=bn, bn_eps=bn_eps)
 
         self.branch1x1 = conv(in_ch, n1x1, 1) if n1x1 else None
-        self.branch3x3 = _seq(reduce=conv(in_ch, n3x3_reduce, 1), conv=conv(n3x3_reduce, n3x3, 3)) if n3x3 else None
+        self.branch3x3 = ReducedBranch(conv(in_ch, n3x3_reduce, 1), conv(n3x3_reduce, n3x3, 3)) if n3x3 else None
         self.branch5x5 = (
-            _seq(reduce=conv(in_ch, n5x5_reduce, 1), conv=conv(n5x5_reduce, n5x5, kernel5x5)) if n5x5 else None
+            ReducedBranch(conv(in_ch, n5x5_reduce, 1), conv(n5x5_reduce, n5x5, kernel5x5)) if n5x5 else None
         )
-        self.branch_pool = (
-            _seq(pool=nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode), proj=conv(in_ch, pool_proj, 1))
-            if pool_proj
-            else None
-        )
+        pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode)
+        self.branch_pool = PoolBranch(pool, conv(in_ch, pool_proj, 1)) if pool_proj else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the branches that start with a 1x1 conv on x: (that conv block, what follows it in the branch)
-        heads = [(self.branch1x1, None)] if self.branch1x1 is not None else []
+        heads: list[tuple[ConvBlock, ConvBlock | None]] = []
+        if self.branch1x1 is not None:
+            heads.append((self.branch1x1, None))
         heads += [(b.reduce, b.conv) for b in (self.branch3x3, self.branch5x5) if b is not None]
         if not self.fused_1x1 or len(heads) < 2:
             return super().forward(x)
         blocks = [block for block, _ in heads]
-        biases = [block.conv.bias for block in blocks]
-        y = F.conv2d(
-            x,
-            torch.cat([block.conv.weight for block in blocks]),
-            torch.cat(biases) if biases[0] is not None else None,  # type: ignore[arg-type]
-        )
+        biases = [block.conv.bias for block in blocks if block.conv.bias is not None]
+        y = F.conv2d(x, torch.cat([block.conv.weight for block in blocks]), torch.cat(biases) if biases else None)
         sizes = [block.conv.out_channels for block in blocks]
         if blocks[0].bn is None:  # ReLU once over the fresh conv output (in place: nothing else reads it)
             parts = list(F.relu(y, inplace=True).split(sizes, dim=1))
         else:  # each branch's own batch norm (and running statistics) on its slice, then its ReLU
-            parts = [block.relu(block.bn(p)) for block, p in zip(blocks, y.split(sizes, dim=1), strict=True)]
+            parts = [block.activate(p) for block, p in zip(blocks, y.split(sizes, dim=1), strict=True)]
         outs = [p if rest is None else rest(p) for (_, rest), p in zip(heads, parts, strict=True)]
         if self.branch_pool is not None:
             outs.append(self.branch_pool(x))

@@ -55,8 +55,8 @@ def load_study(path: Path) -> Study:
     runs = folder.run_folders()
     if not runs:
         raise IbenchError(
-            f"{path}: no results.csv and no run directory (final.json) inside; give an `ibench ablate` --out "
-            "folder or an `ibench train` run directory"
+            f"{path}: no {AblationFolder.RESULTS} and no run directory ({RunFolder.RECORD}) inside; give an "
+            "`ibench ablate` --out folder or an `ibench train` run directory"
         )
     return Study(path.name, folder, usable(pd.DataFrame([_loose_row(r) for r in runs])), {})
 
@@ -108,7 +108,7 @@ def not_completed(study: Study) -> list[str]:
         have = {(str(v), int(s)) for v, s in zip(frame["variant"], frame["seed"], strict=True)}
         missing = [f"{v} seed {s}" for v in variants for s in seeds if (v, int(s)) not in have]
         if missing:
-            notes.append(f"missing from results.csv: {', '.join(missing)}")
+            notes.append(f"missing from {AblationFolder.RESULTS}: {', '.join(missing)}")
     return notes
 
 
@@ -121,5 +121,6 @@ def read_bench_csv(path: Path, needed: set[str]) -> list[dict[str, Any]]:
     if not needed <= set(frame.columns):
         missing = ", ".join(sorted(needed - set(frame.columns)))
         raise IbenchError(f"{path}: not an `ibench bench --output` CSV (missing columns {missing})")
-    records: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return records
+    return [
+        {str(k): v for k, v in r.items()} for r in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]

@@ -111,7 +111,14 @@ def answer_questions(study: Study) -> list[str]:
         if column not in axes:
             continue
         others = [x for x in axes if x != column]
-        combos = study.frame[others].astype(str).drop_duplicates().to_dict("records") if others else [{}]
+        combos = (
+            [
+                {str(k): v for k, v in c.items()}
+                for c in study.frame[others].astype(str).drop_duplicates().to_dict("records")
+            ]
+            if others
+            else [{}]
+        )
         clauses = []
         for combo in combos:
             ra, rb = _runs(study, {column: a, **combo}), _runs(study, {column: b, **combo})
