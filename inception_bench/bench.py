@@ -50,10 +50,10 @@ from inception_bench.engine import (
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError, IbenchError
+from inception_bench.errors import FieldError, IbenchError, fields_of
 from inception_bench.models import resolve_spec
 from inception_bench.settings import BenchSettings
-from inception_bench.spec import LoadedSpec, display_path, read_yaml
+from inception_bench.spec import MODELS, LoadedSpec, display_path, read_yaml
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -74,7 +74,7 @@ def check_inductor(settings: BenchSettings) -> None:
     current = config.get_config_copy()
     for key, value in settings.inductor.items():
         if key not in current:
-            raise FieldError("inductor", "not a torch._inductor.config setting (e.g. freezing=true)", key)
+            raise FieldError("inductor", "not a torch._inductor.config setting (e.g. freezing=true)", f"{key}={value}")
         if isinstance(current[key], bool) and not isinstance(value, bool):
             raise FieldError("inductor", f"{key} takes true or false", f"{key}={value}")
 
@@ -117,9 +117,10 @@ def targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, Loa
         ]
     from inception_bench.ablate.plan import is_ablation, variant_specs
 
-    if is_ablation(read_yaml(path)):
+    if str(path) not in MODELS and is_ablation(read_yaml(path)):
         return [(name, loaded.with_overrides(overrides)) for name, loaded in variant_specs(path)]
-    return [(display_path(path), resolve_spec(path, overrides))]
+    loaded = resolve_spec(path, overrides)
+    return [(display_path(loaded.path), loaded)]
 
 
 # --------------------------------------------------------------------------------------------- measuring
@@ -236,6 +237,11 @@ Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
 
 def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool = True) -> list[BenchRow]:
     """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model."""
+    with fields_of("bench"):
+        return _bench(variants, settings, torchvision)
+
+
+def _bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool) -> list[BenchRow]:
     check_inductor(settings)
     device = resolve_device(settings.device)
     resolve_precision(settings.precision, device)
@@ -427,3 +433,15 @@ def rich_table(rows: list[BenchRow]) -> Any:
     for cells in table_rows([asdict(r) for r in rows]):
         table.add_row(*cells)
     return table
+
+
+def rows_json(rows: list[BenchRow]) -> str:
+    import json
+
+    return json.dumps([asdict(r) for r in rows], indent=2) + "\n"
+
+
+def rows_csv(rows: list[BenchRow]) -> str:
+    import pandas as pd
+
+    return str(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False))

@@ -28,6 +28,8 @@ from inception_bench.results import RunFolder, atomic_write_bytes
 from inception_bench.spec import Spec
 
 FORMAT = "ibench-checkpoint-2"
+FORMAT_1 = "ibench-checkpoint-1"  # also what a checkpoint without "format" is
+RESUME_KEYS = ("config", "epoch", "history", "optimizer", "scheduler", "scaler", "rng")
 
 
 # --------------------------------------------------------------------------------------------------- RNGs
@@ -75,11 +77,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         raise IbenchError(f"{path}: not an ibench checkpoint (no 'model'/'spec' entries)")
+    if ckpt.get("format", FORMAT_1) not in (FORMAT_1, FORMAT):
+        raise IbenchError(
+            f"{path}: checkpoint format {ckpt['format']!r} is newer than this ibench reads ({FORMAT}); update it"
+        )
     return ckpt
 
 
+def check_resumable(ckpt: dict[str, Any], path: Path) -> None:
+    """One error naming the file when a checkpoint lacks what resuming its run needs."""
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise IbenchError(f"{path}: cannot resume from it (no {', '.join(missing)}); start the run in a new folder")
+
+
 def _format1(ckpt: dict[str, Any]) -> bool:
-    return ckpt.get("format", "ibench-checkpoint-1") == "ibench-checkpoint-1"
+    return ckpt.get("format", FORMAT_1) == FORMAT_1
 
 
 def model_state(ckpt: dict[str, Any], model: GoogLeNet, averaged: bool = False) -> dict[str, torch.Tensor]:
@@ -104,27 +117,36 @@ def optimizer_state(ckpt: dict[str, Any], model: GoogLeNet) -> dict[str, Any]:
     if not _format1(ckpt):
         return state
     names = [name for name, _ in model.named_parameters()]
-    saved = [key for key in model.nest_keys(ckpt["model"]) if key in set(names)]  # format 1's parameter order
+    known = set(names)
+    saved = [key for key in model.nest_keys(ckpt["model"]) if key in known]  # format 1's parameter order
     position = {old: names.index(name) for old, name in enumerate(saved)}
-    (group,) = state["param_groups"]  # ibench trains with one parameter group
+    if len(state["param_groups"]) != 1:
+        raise IbenchError("checkpoint: its optimizer state has several parameter groups; ibench trains with one")
+    (group,) = state["param_groups"]
     return {
         "state": {position[i]: s for i, s in state["state"].items()},
         "param_groups": [{**group, "params": list(range(len(names)))}],
     }
 
 
-def spec_of(ckpt: dict[str, Any]) -> Spec:
+def spec_of(ckpt: dict[str, Any], source: str = "checkpoint") -> Spec:
+    """The checkpoint's spec; errors name ``source`` (the file) and the spec's field."""
+    from inception_bench.spec import validation_message
+
+    raw = ckpt["spec"] if isinstance(ckpt["spec"], dict) else {}
     try:
         return Spec.model_validate(ckpt["spec"])
     except ValidationError as e:
-        raise IbenchError(f"checkpoint: its spec does not validate ({e.errors()[0]['msg']})") from None
+        raise IbenchError(validation_message(f"{source}: spec", raw, e, "specs/googlenet.yaml")) from None
 
 
-def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True) -> GoogLeNet:
-    """The trained network of a checkpoint: the averaged weights when present (what the paper evaluates)."""
-    model = build_model(spec_of(ckpt))
+def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True, source: str = "checkpoint") -> GoogLeNet:
+    """The trained network of a checkpoint: the averaged weights when present (what the paper evaluates); errors
+    name ``source`` (the file)."""
+    model = build_model(spec_of(ckpt, source))
     try:
         model.load_state_dict(model_state(ckpt, model, averaged=averaged and bool(ckpt.get("averaged"))))
-    except RuntimeError as e:
-        raise IbenchError(f"checkpoint: weights do not fit its spec ({str(e).splitlines()[0]})") from None
+    except (RuntimeError, KeyError, AttributeError) as e:
+        why = " ".join(str(e).split()).removeprefix("Error(s) in loading state_dict for GoogLeNet: ")[:200]
+        raise IbenchError(f"{source}: the weights do not fit its spec ({why})") from None
     return model

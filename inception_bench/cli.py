@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from inception_bench.errors import FieldError, IbenchError
-from inception_bench.results import AblationFolder, RunFolder
+from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
 
 app = typer.Typer(
@@ -92,15 +92,17 @@ S2dStemOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option(help=_help(Recipe, "device"))]
 
 
-def _option(ctx: typer.Context, field: str) -> str | None:
-    """The command's option that sets ``field`` (``recipe.lr`` -> ``--lr``), if it has one."""
-    parts = field.split(".")
+def _as_option(ctx: typer.Context, e: FieldError) -> str | None:
+    """A field error in terms of the command's option that sets the field (``recipe.lr=0`` -> ``--lr 0``, a spec
+    field -> ``--set FIELD=V``), if it has one."""
+    options = {opt for p in ctx.command.params for opt in getattr(p, "opts", ())}
+    parts = e.field.split(".")
+    if len(parts) == 2 and parts[0] == "spec" and "--set" in options:
+        return f"--set {parts[1]}{e.value_text('=')}"
     if len(parts) == 2 and parts[0] in ("recipe", "bench"):
         parts = parts[1:]
-    if len(parts) != 1:
-        return None
     flag = "--" + parts[0].replace("_", "-")
-    return flag if any(flag in getattr(p, "opts", ()) for p in ctx.command.params) else None
+    return f"{flag}{e.value_text(' ')}" if len(parts) == 1 and flag in options else None
 
 
 @contextmanager
@@ -110,8 +112,8 @@ def user_errors(ctx: typer.Context) -> Iterator[None]:
     try:
         yield
     except FieldError as e:
-        option = _option(ctx, e.field)
-        message = f"{option}{e.value_text(' ')}: {e.why}" if option else str(e)
+        option = _as_option(ctx, e)
+        message = f"{option}: {e.why}" if option else str(e)
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(2) from None
     except IbenchError as e:
@@ -236,13 +238,14 @@ def train(
 ) -> None:
     with user_errors(ctx):
         from inception_bench.settings import parse
-        from inception_bench.train import train as run_training
 
         loaded = _variant(spec or "small", module, aux, set_)
-        settings = {name: value for name, value in ctx.params.items() if name in Recipe.model_fields}
-        record = run_training(loaded, parse(Recipe, settings, "recipe"), out, resume=resume)
-        if record.status != "completed":
-            typer.echo(f"error: {record.message} (recorded in {out})", err=True)
+        settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
+        from inception_bench.train import train as run_training  # torch: after the options are checked
+
+        record = run_training(loaded, settings, out, resume=resume)
+        if record.status != RunStatus.completed:
+            typer.echo(f"error: {record.message} (recorded in {RunFolder(out).record_path})", err=True)
             raise typer.Exit(1)
         typer.echo(
             f"{record.status}: val top-1 {record.val_top1:.2%}, top-5 {record.val_top5:.2%} after {record.epochs} "
@@ -356,7 +359,8 @@ def report(
         from inception_bench.report import write_report
 
         result = write_report(folders, out)
-        typer.echo(f"wrote {out}/report.md, report.html and summary.csv ({len(result.summary)} variants)")
+        files = f"{ReportFolder.MARKDOWN}, {ReportFolder.HTML} and {ReportFolder.SUMMARY}"
+        typer.echo(f"wrote {out}/{files} ({len(result.summary)} variants)")
 
 
 @app.command("bench")
@@ -409,26 +413,22 @@ def bench_(
 ) -> None:
     """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
     with user_errors(ctx):
-        import json
-        from dataclasses import asdict
-
-        from inception_bench import bench as b
         from inception_bench.settings import parse
         from inception_bench.spec import parse_overrides, variant_overrides
 
         values = {name: value for name, value in ctx.params.items() if name in BenchSettings.model_fields}
         values["inductor"] = parse_overrides(inductor, "inductor", "freezing=true")
         settings = parse(BenchSettings, values, "bench")
-        variants = b.targets(spec, variant_overrides(module.value if module else None, aux, set_))
-        rows = b.bench(variants, settings, torchvision=torchvision)
+        overrides = variant_overrides(module.value if module else None, aux, set_)
+        from inception_bench import bench as b  # torch: after the options are checked
+
+        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision)
         if output is not None:
             b.append_rows(rows, output)
         if fmt is BenchFormat.json:
-            sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+            sys.stdout.write(b.rows_json(rows))
         elif fmt is BenchFormat.csv:
-            import pandas as pd
-
-            sys.stdout.write(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False))
+            sys.stdout.write(b.rows_csv(rows))
         else:
             from rich.console import Console
 

@@ -44,16 +44,18 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     """``auto`` is bf16 on CUDA and fp32 elsewhere; 16-bit precisions need CUDA."""
     precision = requested if requested != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     if precision != "fp32" and device.type != "cuda":
-        raise FieldError("precision", "only on CUDA; use fp32 (or auto) on the CPU", requested)
+        raise FieldError("precision", "only on CUDA; use fp32 on the CPU", requested)
     return precision
 
 
-def prepare_device(device: torch.device) -> None:
-    """Let cuDNN pick its fastest kernels and run fp32 matmuls/convolutions in TF32 (CUDA only)."""
+def prepare_device(device: torch.device, tf32: bool = False) -> None:
+    """On CUDA, let cuDNN pick its fastest kernels, and with ``tf32`` run fp32 matmuls and convolutions in TF32
+    (training does; ``ibench bench`` keeps PyTorch's defaults, the baseline's)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        if tf32:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
 
 
 def device_name(device: torch.device) -> str:

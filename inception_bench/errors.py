@@ -1,14 +1,16 @@
 """The exceptions the CLI turns into one line (no traceback, exit code 2).
 
 Library code names what is wrong in its own words: a file, or a field of a typed record (``recipe.momentum``,
-``data``, ``bench.batch_size``). Only ``cli.py`` knows which command-line option sets which field; it rewrites a
-:class:`FieldError` into that option's name (``--momentum 1.5: ...``).
+``bench.batch_size``, ``spec.in_channels``) or a function's parameter (``crops``). Only ``cli.py`` knows which
+command-line option sets which field; it rewrites a :class:`FieldError` into that option's name
+(``--lr 0: ...``), and an ablation file keeps the field's (``recipe.momentum=1.5: ...``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _NO_VALUE: Any = object()
@@ -29,7 +31,7 @@ class FieldError(IbenchError):
     """A bad value of one named field: ``field`` is its dotted name (``recipe.lr``), ``value`` what was given
     (left out of the message for flags), ``why`` what is wrong and how to fix it.
 
-    ``str(error)`` reads ``recipe.lr=0: Input should be greater than 0``.
+    ``str(error)`` reads ``recipe.lr=0: Input should be greater than 0``; the CLI prints ``--lr 0: ...``.
     """
 
     def __init__(self, field: str, why: str, value: Any = _NO_VALUE) -> None:
@@ -41,12 +43,27 @@ class FieldError(IbenchError):
         return self.value is not _NO_VALUE
 
     def value_text(self, separator: str) -> str:
-        """``separator`` + the value as typed (``=0``, `` 0``), or nothing for a flag."""
-        return f"{separator}{self.value}" if self.has_value else ""
+        """``separator`` + the value as typed (``=0``, `` 0``; a mapping as ``k=v,...``), or nothing for a flag."""
+        if not self.has_value:
+            return ""
+        value = self.value
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        return f"{separator}{value}"
 
     def within(self, prefix: str) -> FieldError:
         """The same error for a field nested one level down (``lr`` -> ``recipe.lr``)."""
         return FieldError(f"{prefix}.{self.field}", self.why, self.value)
+
+
+@contextmanager
+def fields_of(prefix: str) -> Iterator[None]:
+    """Field errors raised inside are about the fields of ``prefix`` (``device`` -> ``recipe.device``): for code
+    that passes a record's values to functions that name their own parameters."""
+    try:
+        yield
+    except FieldError as e:
+        raise e.within(prefix) from None
 
 
 def field_error(prefix: str, error: Any) -> FieldError:

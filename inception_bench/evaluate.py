@@ -86,11 +86,12 @@ def evaluate(
         _check_writable(out)
     dev = resolve_device(device)
     loaded = [load_checkpoint(Path(p)) for p in checkpoints]
-    models: list[GoogLeNet] = [model_from_checkpoint(c) for c in loaded]
+    models = [model_from_checkpoint(c, source=str(p)) for c, p in zip(loaded, checkpoints, strict=True)]
     recipe = loaded[0].get("config", {}).get("recipe", {}) if loaded else {}
     if data is None:
         if not recipe.get("data"):
-            raise FieldError("data", "required with torchvision weights (e.g. imagefolder:/path/to/imagenet)")
+            why = "the checkpoint records no data set" if loaded else "required with torchvision weights"
+            raise FieldError("data", f"{why}; name one (e.g. imagefolder:/path/to/imagenet)")
         data = str(recipe["data"])
     if weights is not None:
         models.append(torchvision_model(weights))

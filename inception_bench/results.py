@@ -6,7 +6,8 @@
 - An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)
   at ``<variant>/seed-<seed>/``, ``results.csv`` (one row per run, :data:`RESULT_COLUMNS` first),
   ``ablation.json`` (what the grid is) and optionally ``bench.csv`` (``ibench bench --output``).
-- ``ibench eval`` writes ``eval-<crops>crop.json`` records (:func:`eval_record_path`).
+- ``ibench eval`` writes ``eval-<crops>crop.json`` records (:func:`eval_record_path`); ``ibench report`` writes a
+  :class:`ReportFolder`.
 
 Every write is atomic (a temp file in the same folder, then rename), so an interrupted run never leaves a
 half-written record or checkpoint behind. Accuracies are fractions in 0..1, times in seconds.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from inception_bench.errors import FieldError, IbenchError
+from inception_bench.errors import IbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +66,7 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def read_json(path: Path, hint: str = "delete it to redo that run") -> dict[str, Any]:
+def read_json(path: Path, hint: str = "fix or delete it") -> dict[str, Any]:
     """A JSON object from a results file, or one clear error naming the file (and ``hint``)."""
     try:
         data = json.loads(Path(path).read_text())
@@ -123,12 +124,14 @@ class RunRecord(BaseModel):
     exit_code: int | None = None
 
 
+_REDO = "delete it to redo that run"
+
 # The columns of results.csv: who, how it ended, and the record's figures people compare.
 RECORD_COLUMNS = ["val_top1", "val_top5", "params", "ops", "train_images_per_sec", "wall_seconds", "epochs"]
 RESULT_COLUMNS = ["variant", "seed", "status", *RECORD_COLUMNS, "error"]
 
 
-def result_row(variant: str, seed: int, status: RunStatus, record: RunRecord | None) -> dict[str, Any]:
+def result_row(variant: str, seed: int | str, status: RunStatus, record: RunRecord | None) -> dict[str, Any]:
     """One results.csv row: the run's identity and status, and its record's figures when it has one."""
     row: dict[str, Any] = {"variant": variant, "seed": seed, "status": str(status)}
     if record is not None:
@@ -179,15 +182,18 @@ class RunFolder:
     def has_record(self) -> bool:
         return self.record_path.exists()
 
-    def create(self, field: str = "out") -> None:
-        """Make the folder, or one error naming ``field`` (the option or setting that chose it)."""
+    def check_location(self) -> None:
+        """One error naming the path if a run folder cannot be made there (it is a file)."""
         if self.path.exists() and not self.path.is_dir():
-            raise FieldError(field, "exists and is not a folder; choose a run directory", self.path)
+            raise IbenchError(f"{self.path}: exists and is not a folder; choose another run directory")
+
+    def create(self) -> None:
+        """Make the folder, or one error naming its path."""
+        self.check_location()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            why = f"cannot create it ({e.strerror}); choose a writable run directory"
-            raise FieldError(field, why, self.path) from None
+            raise IbenchError(f"{self.path}: cannot create it ({e.strerror}); choose a writable location") from None
 
     def read_config(self) -> dict[str, Any]:
         return read_json(self.config_path)
@@ -212,12 +218,16 @@ class RunFolder:
         """The run's record, or None while it has none."""
         if not self.has_record():
             return None
-        data = read_json(self.record_path)
+        data = read_json(self.record_path, _REDO)
         try:
-            return RunRecord.model_validate(data)
+            record = RunRecord.model_validate(data)
         except ValidationError as e:
             why = e.errors()[0]["msg"]
-            raise IbenchError(f"{self.record_path}: corrupt results file ({why}); delete it to redo that run") from None
+            raise IbenchError(f"{self.record_path}: corrupt results file ({why}); {_REDO}") from None
+        if not record.status.finished:
+            why = f"status {record.status!s} is not a finished run's"
+            raise IbenchError(f"{self.record_path}: corrupt results file ({why}); {_REDO}")
+        return record
 
     def write_record(self, record: RunRecord) -> None:
         write_json(
@@ -229,7 +239,8 @@ class RunFolder:
         self.record_path.unlink(missing_ok=True)
 
     def read_request(self) -> dict[str, Any] | None:
-        return read_json(self.request_path) if self.request_path.exists() else None
+        hint = "delete the run folder to redo that run"
+        return read_json(self.request_path, hint) if self.request_path.exists() else None
 
     def write_request(self, request: dict[str, Any]) -> None:
         write_json(self.request_path, request)
@@ -252,7 +263,7 @@ class AblationFolder:
     META = "ablation.json"
     BENCH = "bench.csv"
 
-    def run(self, variant: str, seed: int) -> RunFolder:
+    def run(self, variant: str, seed: int | str) -> RunFolder:
         return RunFolder(self.path / variant / f"seed-{seed}")
 
     @property
@@ -297,12 +308,31 @@ class AblationFolder:
         write_json(self.meta_path, meta)
 
     def read_meta(self) -> dict[str, Any]:
-        return read_json(self.meta_path) if self.meta_path.exists() else {}
+        hint = "delete it; `ibench ablate` writes it again"
+        return read_json(self.meta_path, hint) if self.meta_path.exists() else {}
 
     def run_folders(self) -> list[RunFolder]:
         """Every run folder with a record at or below this folder (itself, ``<run>/``, ``<variant>/seed-<s>/``)."""
         candidates = [self.path, *sorted(self.path.glob("*")), *sorted(self.path.glob("*/*"))]
         return [RunFolder(p) for p in candidates if RunFolder(p).has_record()]
+
+
+@dataclass(frozen=True)
+class ReportFolder:
+    """What ``ibench report`` writes: report.md with its PNG figures beside it, report.html (self-contained) and
+    summary.csv (one row per variant of every study)."""
+
+    path: Path
+    MARKDOWN = "report.md"
+    HTML = "report.html"
+    SUMMARY = "summary.csv"
+
+    def write(self, markdown: str, html: str, summary_csv: str, images: dict[str, bytes]) -> None:
+        for name, png in images.items():
+            atomic_write_bytes(self.path / name, png)
+        atomic_write_text(self.path / self.MARKDOWN, markdown)
+        atomic_write_text(self.path / self.HTML, html)
+        atomic_write_text(self.path / self.SUMMARY, summary_csv)
 
 
 # -------------------------------------------------------------------------------------------- eval records

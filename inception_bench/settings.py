@@ -2,7 +2,7 @@
 ``ibench bench`` measures). They are validated in one place, whoever fills them in: the CLI's options, an
 ablation file's ``recipe:``, or Python code. :func:`parse` turns the first problem into a
 :class:`~inception_bench.errors.FieldError` named after the field (``recipe.momentum``), which the CLI rewrites
-into its option (``--momentum``) and an ablation file keeps.
+into its option (``--lr``) and an ablation file keeps.
 
 Nothing here imports torch.
 """
@@ -78,10 +78,6 @@ class Recipe(_Settings):
         "data_root",
     )
 
-    def portable(self) -> dict[str, Any]:
-        """The recipe without its machine fields: what must match for a run to be continued."""
-        return portable_recipe(self.model_dump())
-
 
 def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
     """A recorded recipe (config.json, request.json) without its machine fields; older records included."""
@@ -127,8 +123,3 @@ def parse(cls: type[S], values: dict[str, Any], prefix: str) -> S:
         return cls.model_validate(values)
     except ValidationError as e:
         raise field_error(prefix, e) from None
-
-
-def default(cls: type[BaseModel], name: str) -> Any:
-    """A field's default (the CLI shows the same defaults as Python code gets)."""
-    return cls.model_fields[name].get_default(call_default_factory=True)

@@ -52,7 +52,7 @@ from inception_bench.engine import (
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError
+from inception_bench.errors import FieldError, fields_of
 from inception_bench.models import GoogLeNet
 from inception_bench.progress import Progress
 from inception_bench.results import RunFolder, RunRecord, RunStatus
@@ -150,6 +150,7 @@ def _restore_point(folder: RunFolder, config: dict[str, Any], resume: bool) -> d
     """The checkpoint to continue from (None: start afresh), after checking that this may happen."""
     if resume and folder.has_checkpoint():
         ckpt = checkpoint.load_checkpoint(folder.checkpoint_path)
+        checkpoint.check_resumable(ckpt, folder.checkpoint_path)
         _check_same_config(folder.checkpoint_path, ckpt["config"], config)
         return ckpt
     if resume and folder.has_record():
@@ -209,25 +210,26 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         loaded = loaded.with_overrides({"input_size": recipe.image_size})
     spec = loaded.spec
     if spec.in_channels != 3:
-        raise FieldError("in_channels", "the data sets here are RGB; use in_channels=3", spec.in_channels)
-    device = resolve_device(recipe.device)
-    dist = init_distributed(device.type)
-    if device.type == "cuda" and dist.world_size > 1:
-        device = torch.device("cuda", dist.local_rank)
-        torch.cuda.set_device(device)
-    precision = resolve_precision(recipe.precision, device)
-    if folder.path.exists() and not folder.path.is_dir():
-        raise FieldError("out", "exists and is not a folder; choose a run directory", folder.path)
+        raise FieldError("spec.in_channels", "the data sets here are RGB; use 3", spec.in_channels)
+    with fields_of("recipe"):
+        device = resolve_device(recipe.device)
+        dist = init_distributed(device.type)
+        if device.type == "cuda" and dist.world_size > 1:
+            device = torch.device("cuda", dist.local_rank)
+            torch.cuda.set_device(device)
+        precision = resolve_precision(recipe.precision, device)
+        build_for_run(spec, s2d_stem=recipe.s2d_stem, meta=True)  # refuse a stem it cannot run before the data
+    folder.check_location()
     config = _config(loaded, recipe, device, dist, precision)
     ckpt = _restore_point(folder, config, resume)
-    build_for_run(spec, s2d_stem=recipe.s2d_stem, meta=True)  # refuse a stem it cannot run before loading data
     run_totals = totals(spec)
 
     random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     torch.manual_seed(recipe.seed)
-    prepare_device(device)
-    train_loader, val_loader, description = _loaders(recipe, loaded, device, dist)
+    prepare_device(device, tf32=True)
+    with fields_of("recipe"):
+        train_loader, val_loader, description = _loaders(recipe, loaded, device, dist)
     model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last)

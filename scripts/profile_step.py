@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import time
 from collections import defaultdict
 from typing import Any
@@ -61,6 +60,15 @@ def kind_of(name: str) -> str:
     return next((kind for kind, keys in KINDS if any(k in low for k in keys)), "other")
 
 
+def _table_name(path: str, layer_of: dict[str, str]) -> str:
+    """A module's path with its layer's path replaced by the layer's table name (GoogLeNet.paths, inverted)."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in layer_of:
+            return ".".join([layer_of[".".join(parts[:i])], *parts[i:]])
+    return path
+
+
 def conv_names(model: nn.Module, batch: int, size: int) -> dict[tuple[tuple[int, ...], ...], list[str]]:
     """Layer names by the (weight, input) shapes of the convolutions one training-mode forward runs, found by
     running a copy of the model on the meta device (no data, no arithmetic): each F.conv2d call is named after
@@ -68,7 +76,8 @@ def conv_names(model: nn.Module, batch: int, size: int) -> dict[tuple[tuple[int,
     meta = copy.deepcopy(model).to("meta").train()
     stack: list[nn.Module] = []
     # named as the table names them: inception4a.branch3x3.reduce, not stages.4.inception4a.branch3x3.reduce
-    module_names = {m: re.sub(r"^(stem|head|stages\.\w+)\.", "", n) for n, m in meta.named_modules()}
+    layer_of = {path: name for name, path in getattr(model, "paths", {}).items()}
+    module_names = {m: _table_name(n, layer_of) for n, m in meta.named_modules()}
     names: dict[tuple[tuple[int, ...], ...], list[str]] = defaultdict(list)
 
     class Record(TorchFunctionMode):

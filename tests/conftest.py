@@ -15,6 +15,16 @@ DATA = ROOT / "tests" / "data"
 TINY_CLI = ["--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1", "--device", "cpu", "--workers", "0"]
 
 
+SLOW_FIXTURES = {"grid", "finished"}  # module fixtures that run a real (tiny) ablation
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Tests that use a real ablation are slow (``make test-fast`` leaves them out)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def base_raw() -> dict:
     return yaml.safe_load(BASE.read_text())

@@ -26,7 +26,6 @@ from inception_bench.results import RunFolder
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
-pytestmark = pytest.mark.slow  # every test here runs real (tiny) ablations
 RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
 
 
@@ -120,6 +119,7 @@ def test_changed_ablation_is_reported_not_mixed(finished, tmp_path):
     assert set(pd.read_csv(out / "results.csv").status) == {"changed"}
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_resume(tmp_path):
     path = _ablation(
         tmp_path,
@@ -201,6 +201,7 @@ def test_axes_hold_resolved_values(tmp_path):
     assert axes["no-aux"] == {"module": "reduced", "aux.enabled": False}
 
 
+@pytest.mark.slow
 def test_failing_workers_are_recorded(tmp_path):
     # a worker that stops with an error line (its data set is unknown), and one that crashes (no spec in its
     # request): each run is recorded as failed with the worker's last line
@@ -209,7 +210,7 @@ def test_failing_workers_are_recorded(tmp_path):
     launch(run, {})
     final = json.loads((run.folder.path / "final.json").read_text())
     assert run.status == final["status"] == "failed"
-    assert final["message"] == "error: data=nowhere: unknown data set; use one of " + DATA_NAMES
+    assert final["message"] == "error: recipe.data=nowhere: unknown data set; use one of " + DATA_NAMES
     broken = PlannedRun("broken", 0, {}, {}, {}, RunFolder(tmp_path / "broken" / "seed-0"))
     broken.request = {"spec_path": str(SMALL), "overrides": {}, "recipe": {}, "seed": 0}
     launch(broken, {})
@@ -224,11 +225,12 @@ def test_failing_workers_are_recorded(tmp_path):
         ({"grid": {}, "variants": []}, "give a 'grid' of axes or a list of 'variants'"),
         ({"grid": {"module": ["fancy"]}}, "variant module-fancy"),
         ({"recipe": {"epochz": 2}}, "recipe.epochz=2: unknown field"),
-        ({"recipe": {"epochs": 0}}, "variant module-reduced: recipe.epochs=0: Input should be greater than or equal"),
+        ({"recipe": {"epochs": 0}}, "t.yaml: recipe.epochs=0: Input should be greater than or equal"),
         ({"recipe": {"momentum": 1.5}}, "recipe.momentum=1.5: Input should be less than 1"),  # no --momentum here
         ({"recipe": {"schedule": "wavy"}}, "recipe.schedule=wavy: Input should be 'step' or 'cosine'"),
         ({"recipe": {"seed": 3}}, "recipe.seed: set seeds at the top level"),
-        ({"variants": [{"name": "v", "recipe": {"lr": -1}}]}, "variant v: recipe.lr=-1: Input should be greater"),
+        ({"variants": [{"name": "v", "recipe": {"lr": -1}}]}, "variants.v.recipe.lr=-1: Input should be greater"),
+        ({"variants": [{"name": "v", "recipe": {"seed": 1}}]}, "variants.v.recipe.seed: set seeds at the top level"),
         ({"recipe": {"epochs": "two"}}, "recipe.epochs=two: Input should be a valid integer"),
         ({"recipe": {"epochs": 1.5}}, "recipe.epochs=1.5: Input should be a valid integer"),
         ({"seeds": [1, 1]}, "seeds: Value error, must be distinct"),
@@ -255,6 +257,16 @@ def test_bad_options_and_dry_run(tmp_path):
     assert not (tmp_path / "dry").exists()  # a dry run writes nothing
     with pytest.raises(IbenchError, match="not found"):
         plan_ablation(tmp_path / "none.yaml")
+
+
+def test_a_file_in_the_way_of_a_run_folder_is_named_not_blamed_on_an_option(tmp_path):
+    out = tmp_path / "out"
+    (out / "module-reduced").mkdir(parents=True)
+    (out / "module-reduced" / "seed-0").write_text("not a folder")
+    result = _ablate(_ablation(tmp_path, variants=[]), "--out", out)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 2, result.output  # plan line + error
+    assert f"error: {out / 'module-reduced' / 'seed-0'}: exists and is not a folder" in result.stderr
+    assert "--out" not in result.stderr
 
 
 def test_shards_partition_the_grid(tmp_path):

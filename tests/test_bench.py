@@ -132,6 +132,12 @@ def test_fused_1x1_rows(fuse_1x1_calls):
     assert json.loads(naive.stdout)[0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
 
 
+def test_model_names_are_measured_as_their_spec_files():
+    result = runner.invoke(app, ["bench", "small", *TINY, "--mode", "infer", "--no-torchvision", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [r["model"] for r in json.loads(result.stdout)] == ["specs/googlenet-small.yaml"]
+
+
 def test_s2d_stem_rows():
     # the torchvision-compatible spec has the paper's 7x7/2 conv1; the small spec's 3x3/1 is refused (above)
     result = runner.invoke(
@@ -206,7 +212,7 @@ def test_inductor_settings_are_checked_and_recorded():
     assert BenchSettings().compile_label() == ""
     with pytest.raises(FieldError, match="bench.inductor=.*: applies to torch.compile only"):
         parse(BenchSettings, {"inductor": {"freezing": True}}, "bench")
-    with pytest.raises(FieldError, match="inductor=fastest: not a torch._inductor.config setting"):
+    with pytest.raises(FieldError, match="inductor=fastest=1: not a torch._inductor.config setting"):
         b.check_inductor(BenchSettings(compile=True, inductor={"fastest": 1}))
     with pytest.raises(FieldError, match="inductor=freezing=abc: freezing takes true or false"):
         b.check_inductor(BenchSettings(compile=True, inductor={"freezing": "abc"}))
@@ -214,8 +220,8 @@ def test_inductor_settings_are_checked_and_recorded():
         parse(BenchSettings, {"compile_mode": "reduce-overhead"}, "bench")
     for args, expect in [
         (["--compile", "--inductor", "nonsense"], "--inductor nonsense: expected KEY=VALUE"),
-        (["--compile", "--inductor", "fastest=1"], "--inductor fastest: not a torch._inductor.config setting"),
-        (["--inductor", "freezing=true"], "--inductor {'freezing': True}: applies to torch.compile only"),
+        (["--compile", "--inductor", "fastest=1"], "--inductor fastest=1: not a torch._inductor.config setting"),
+        (["--inductor", "freezing=true"], "--inductor freezing=True: applies to torch.compile only"),
     ]:
         result = runner.invoke(app, ["bench", str(SMALL), *TINY, *args])
         assert result.exit_code == 2 and expect in result.stderr, result.output

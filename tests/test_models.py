@@ -83,6 +83,24 @@ def test_the_network_reads_like_table_1():
     assert variant.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
+def test_aux_heads_follow_the_attach_order():
+    # attach: [4d, 4a]: aux1 reads 4d and comes first in the outputs, aux2 reads 4a; each sits after its module
+    model = _model(width_mult=0.25, **{"aux.attach": ["4d", "4a"]}).train()
+    assert model.aux_heads == {"4d": model.layer("aux1"), "4a": model.layer("aux2")}
+    names = [n for n, _ in model.stages["4"].named_children()]
+    assert names.index("aux1") == names.index("inception4d") + 1 and names.index("aux2") == 1
+    features = {}
+    for name in ("inception4a", "inception4d"):
+        model.layer(name).register_forward_hook(lambda m, i, o, n=name: features.setdefault(n, o))
+    for head in ("aux1", "aux2"):
+        model.layer(head).dropout.p = 0.0
+    out = model(torch.randn(2, 3, 32, 32))
+    torch.testing.assert_close(out.aux[0], model.layer("aux1")(features["inception4d"]))
+    torch.testing.assert_close(out.aux[1], model.layer("aux2")(features["inception4a"]))
+    # heads on but attached nowhere: plain logits, as with the heads off
+    assert isinstance(_model(width_mult=0.25, **{"aux.attach": []}).train()(torch.randn(2, 3, 32, 32)), torch.Tensor)
+
+
 def test_older_checkpoints_weights_load_into_the_nested_network():
     # tests/data/format1: a checkpoint written before the network had stages (layers at the top level, aux heads
     # last), by the code of 2026-11-28 (width 1/16 of the small spec). Its weights load strictly once re-keyed

@@ -18,7 +18,6 @@ from inception_bench.errors import IbenchError
 from inception_bench.report import pareto_front, welch, write_report
 
 runner = CliRunner()
-pytestmark = pytest.mark.slow  # every test here runs real (tiny) ablations
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +151,13 @@ def test_odd_records_do_not_crash(grid, tmp_path):
     frame.loc[0, "params"] = None  # a completed row without its metrics
     frame.drop(columns=["val_top5"]).to_csv(odd / "results.csv", index=False)
     (odd / "eval-1crop.json").write_text(json.dumps({"models": 1}))  # an eval record without its numbers
+    metrics = odd / "module-naive" / "seed-1" / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + json.dumps({"epoch": 9}) + "\n")  # a row without its accuracy
+    meta = json.loads((odd / "ablation.json").read_text())
+    (odd / "ablation.json").write_text(json.dumps({**meta, "seeds": [0, 1, 2, "x"]}))  # a seed that is no number
     write_report([odd, grid], tmp_path / "r")  # two studies of the same name
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "incomplete-record" in md and "Table 3" not in md
+    assert "incomplete-record" in md and "Table 3" not in md and "module-naive seed x" in md
     assert len(list((tmp_path / "r").glob("tiny-2-*.png"))) == 4  # the second study's plots do not overwrite
 
 

@@ -401,6 +401,10 @@ def test_ddp_ranks_keep_identical_parameters(tmp_path):
     assert probe["world_size"] == 2 and probe["moved"] > 0
     assert probe["max_difference_between_ranks"] == 0.0
     assert probe["steps_per_epoch"] == [-(-512 // 2 // 32)] * 2  # 512 synthetic images: 256 per rank, batches of 32
+    for epoch in (0, 1):  # the ranks trained on disjoint halves of the data, a fresh split each epoch
+        rank0, rank1 = (probe["samples"][rank][epoch] for rank in (0, 1))
+        assert len(rank0) == len(rank1) == 256 and sorted(rank0 + rank1) == list(range(512))
+    assert probe["samples"][0][0] != probe["samples"][0][1]
 
 
 @pytest.mark.slow

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from inception_bench.errors import IbenchError, run_script
+from inception_bench.errors import FieldError, IbenchError, run_script
 from inception_bench.results import RunFolder, RunStatus
 from inception_bench.settings import Recipe, parse
-from inception_bench.spec import LoadedSpec, Spec
+from inception_bench.spec import LoadedSpec, Spec, validation_message
 
 
 def run_one(folder: RunFolder) -> int:
@@ -21,13 +21,18 @@ def run_one(folder: RunFolder) -> int:
     request = folder.read_request()
     if request is None:
         raise IbenchError(f"{folder.request_path}: not found; plan the run with `ibench ablate`")
+    raw = request.get("spec")
     try:
-        spec = Spec.model_validate(request.get("spec"))
+        spec = Spec.model_validate(raw)
+        recipe = parse(Recipe, request.get("recipe") or {}, "recipe")
     except ValidationError as e:
-        raise IbenchError(f"{folder.request_path}: spec: {e.errors()[0]['msg']}") from None
+        raw = raw if isinstance(raw, dict) else {}
+        raise IbenchError(validation_message(f"{folder.request_path}: spec", raw, e, "specs/googlenet.yaml")) from None
+    except FieldError as e:
+        raise IbenchError(f"{folder.request_path}: {e}") from None
     overrides = request.get("overrides") or {}
     loaded = LoadedSpec(spec, Path(str(request.get("spec_path"))), bool(overrides), overrides)
-    record = train(loaded, parse(Recipe, request.get("recipe") or {}, "recipe"), folder.path, resume=True, quiet=True)
+    record = train(loaded, recipe, folder.path, resume=True, quiet=True)
     return 0 if record.status in (RunStatus.completed, RunStatus.diverged) else 1
 
 

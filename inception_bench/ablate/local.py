@@ -128,21 +128,24 @@ class LocalBackend:
             display.start(run)
             try:
                 launch(run, env)
+            except BaseException:  # the driver cannot go on (a run folder that cannot be made): no new runs
+                stopping.set()
+                raise
             finally:
                 with lock:
                     if device is not None:
                         free.append(device)
                     done[0] += 1
                     write_results(plan)
-                display.finish(run, done[0])
+            display.finish(run, done[0])
 
         with display, ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(work, run) for run in todo]
             try:
                 for future in futures:
                     future.result()
-            except KeyboardInterrupt:  # the workers got the signal too; start no new run, keep what is done
-                stopping.set()
+            except BaseException:  # Ctrl-C (the workers got it too), or a run folder that cannot be made:
+                stopping.set()  # start no new run, keep what is done
                 for future in futures:
                     future.cancel()
                 raise

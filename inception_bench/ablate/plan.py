@@ -170,15 +170,19 @@ def variant_specs(path: str | Path) -> list[tuple[str, LoadedSpec]]:
     return [(v.name, v.loaded) for v in _variants(load_ablation(path), Path(path))]
 
 
-def _recipe(path: Path, variant: Variant, ablation: AblationSpec, seed: int) -> Recipe:
-    for where, given in (("recipe", ablation.recipe), (f"variants.{variant.name}.recipe", variant.recipe)):
-        for key in ("seed", "data"):
-            if key in given:
-                raise IbenchError(f"{path}: {where}.{key}: set {key}s at the top level of the file, not in a recipe")
+def _recipe(path: Path, ablation: AblationSpec, seed: int, variant: Variant | None = None) -> Recipe:
+    """The recipe of the file's top level (``variant`` None) or of a variant with its own changes; errors name the
+    place in the file (``recipe.lr``, ``variants.NAME.recipe.lr``)."""
+    own = variant.recipe if variant is not None else ablation.recipe
+    where = f"variants.{variant.name}.recipe" if variant is not None else "recipe"
+    for key in ("seed", "data"):
+        if key in own:
+            raise IbenchError(f"{path}: {where}.{key}: set {key}s at the top level of the file, not in a recipe")
+    extra = variant.recipe if variant is not None else {}
     try:
-        return parse(Recipe, {"data": ablation.data, "seed": seed, **ablation.recipe, **variant.recipe}, "recipe")
+        return parse(Recipe, {"data": ablation.data, "seed": seed, **ablation.recipe, **extra}, where)
     except FieldError as e:
-        raise IbenchError(f"{path}: variant {variant.name}: {e}") from None
+        raise IbenchError(f"{path}: {e}") from None
 
 
 def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
@@ -227,12 +231,13 @@ def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
     if baseline not in names:
         raise IbenchError(f"{path}: baseline: {baseline!r} is not a variant (have {', '.join(names)})")
     axis_names = list(dict.fromkeys(k for v in variants for k in v.axes))
+    _recipe(path, ablation, ablation.seeds[0])  # the top level on its own, so that its errors name no variant
     runs: list[PlannedRun] = []
     for v in variants:
         spec_dump = v.loaded.spec.to_raw()
         axes = {k: v.axes[k] if k in v.axes else resolved_value(spec_dump, k) for k in axis_names}
         for seed in ablation.seeds:
-            recipe = _recipe(path, v, ablation, seed).model_dump()
+            recipe = _recipe(path, ablation, seed, v).model_dump()
             run = PlannedRun(
                 v.name, seed, v.loaded.overrides, recipe, axes, folder.run(v.name, seed), spec=v.loaded.spec
             )

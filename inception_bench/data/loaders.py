@@ -246,29 +246,38 @@ class DeviceLoader:
         batch = torch.arange(b, device=x.device)[:, None, None]
         return framed[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self.epoch
-        self.epoch += 1
+    def _epoch_plan(self, epoch: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """This rank's sample indices of ``epoch`` in order, and their crop offsets and flips when augmenting."""
         n = len(self.images)
         gen = seeded_generator(self.seed, epoch, 2)
         order = padded(torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n), self.world_size)
         mine = slice(self.rank, None, self.world_size)  # this rank's positions of the epoch (see partition)
-        if self.augment:
-            h = self.images.shape[2]
-            pad = h // 8
-            oy = torch.randint(0, 2 * pad + 1, (len(order),), generator=gen)
-            ox = torch.randint(0, 2 * pad + 1, (len(order),), generator=gen)
-            flips = torch.rand(len(order), generator=gen) < 0.5
-            if not self.flip:
-                flips.zero_()
-            oy, ox, flips = oy[mine].to(self.device), ox[mine].to(self.device), flips[mine].to(self.device)
-        order = order[mine].to(self.device)
+        if not self.augment:
+            return order[mine], None
+        pad = self.images.shape[2] // 8
+        oy = torch.randint(0, 2 * pad + 1, (len(order),), generator=gen)
+        ox = torch.randint(0, 2 * pad + 1, (len(order),), generator=gen)
+        flips = (torch.rand(len(order), generator=gen) < 0.5) & self.flip
+        return order[mine], (oy[mine], ox[mine], flips[mine])
+
+    def epoch_indices(self, epoch: int) -> list[int]:
+        """The data set indices this rank takes in ``epoch``, in order (padding included)."""
+        order, _ = self._epoch_plan(epoch)
+        return [int(i) for i in order[: len(self) * self.batch_size]]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        epoch = self.epoch
+        self.epoch += 1
+        order, draws = self._epoch_plan(epoch)
+        order = order.to(self.device)
+        if draws is not None:
+            oy, ox, flips = (t.to(self.device) for t in draws)
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, len(order)), self.batch_size):
             idx = order[start : start + self.batch_size]
             x = self.images[idx]
             x = x.float() / 255.0 if x.dtype == torch.uint8 else x
-            if self.augment:
+            if draws is not None:
                 pos = slice(start, start + len(idx))
                 x = self._crop_flip(x, oy[pos], ox[pos], flips[pos])
             if self._mean is not None and self._std is not None:

@@ -9,7 +9,7 @@
   logits, and the loss or the evaluation applies the softmax.
 
 So ``model.stages["4"].inception4a`` is inception (4a), and state-dict keys read ``stages.4.inception4a...``.
-Aux heads are numbered ``aux1``, ``aux2``, ... in attach order (which the spec requires to be network order).
+Aux heads are numbered ``aux1``, ``aux2``, ... in the order of ``spec.aux.attach``.
 
 Outputs: in eval mode (or with the aux heads off) ``forward`` returns the main logits, a tensor
 ``(N, num_classes)``. In training mode with aux heads it returns :class:`GoogLeNetOutputs` ``(logits, aux)`` with
@@ -57,11 +57,12 @@ class Stage(nn.Module):
     """Inception modules at one resolution, the aux heads attached to them (each right after the module it
     reads), and the rows that end the stage (the max pool that halves the resolution)."""
 
-    def forward(self, x: torch.Tensor, aux_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
-        for layer in self.children():
+    def forward(self, x: torch.Tensor, aux_logits: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``x`` through the stage; with ``aux_logits``, each aux head's logits by its name (``aux1``)."""
+        for name, layer in self.named_children():
             if isinstance(layer, AuxClassifier):  # a side branch: it reads x and leaves it alone
                 if aux_logits is not None:
-                    aux_logits.append(layer(x))
+                    aux_logits[name] = layer(x)
             else:
                 x = layer(x)
         return x
@@ -78,6 +79,7 @@ class GoogLeNet(nn.Module):
         self.paths: dict[str, str] = {}  # a layer's name (PlannedLayer.attr, aux1, ...) -> its path in the network
         stem, stages, head = split_plan(self.plan)
         heads = {point: f"aux{i}" for i, point in enumerate(spec.aux.attach, 1)} if spec.aux.enabled else {}
+        self.aux_names = tuple(heads.values())  # in attach order, the order of the aux logits
 
         self.stem = nn.Sequential(OrderedDict((p.attr, self._layer(p, "stem")) for p in stem))
         self.stages = nn.ModuleDict()
@@ -104,12 +106,12 @@ class GoogLeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
         if self.transform_input:
             x = imagenet_to_tf_slim(x)
-        aux: list[torch.Tensor] | None = [] if self.training and self.spec.aux.enabled else None
+        aux: dict[str, torch.Tensor] | None = {} if self.training and self.aux_names else None
         x = self.stem(x)
         for stage in self.stages.values():
             x = stage(x, aux)
         logits = self.head(x)
-        return GoogLeNetOutputs(logits, tuple(aux)) if aux is not None else logits
+        return GoogLeNetOutputs(logits, tuple(aux[name] for name in self.aux_names)) if aux is not None else logits
 
     def layer(self, name: str) -> nn.Module:
         """A layer by its flat name: ``conv1``, ``inception4a``, ``inception4c_2``, ``fc``, ``aux1``."""
@@ -129,9 +131,7 @@ class GoogLeNet(nn.Module):
     @property
     def aux_heads(self) -> dict[str, AuxClassifier]:
         """The aux heads by attach point (``{"4a": aux1, "4d": aux2}``); empty with the heads off."""
-        if not self.spec.aux.enabled:
-            return {}
-        heads = {point: self.layer(f"aux{i}") for i, point in enumerate(self.spec.aux.attach, 1)}
+        heads = {point: self.layer(name) for point, name in zip(self.spec.aux.attach, self.aux_names, strict=False)}
         return {point: head for point, head in heads.items() if isinstance(head, AuxClassifier)}
 
     # ------------------------------------------------------------------ execution options (same weights, function)
@@ -253,8 +253,9 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
 
 
 def _init_weights(model: GoogLeNet, scheme: str) -> None:
-    in_aux = {id(m) for head in model.aux_heads.values() for m in head.modules()}
-    for m in sorted(model.modules(), key=lambda m: id(m) in in_aux):  # the table's layers first, then the heads
+    heads = [m for head in model.aux_heads.values() for m in head.modules()]  # in attach order
+    in_heads = {id(m) for m in heads}
+    for m in [m for m in model.modules() if id(m) not in in_heads] + heads:  # the table's layers, then the heads
         if isinstance(m, nn.Conv2d | nn.Linear):
             if scheme == "trunc_normal":
                 nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)

@@ -20,7 +20,7 @@ from inception_bench.errors import IbenchError
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
 from inception_bench.report.stats import answer_questions, pareto_front, summarize, welch
-from inception_bench.results import atomic_write_bytes, atomic_write_text, find_eval_records
+from inception_bench.results import ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
 
@@ -194,10 +194,10 @@ def write_report(paths: list[Path], out: Path) -> Report:
     import pandas as pd
 
     report = build([Path(p) for p in paths])
-    for section in report.sections:
-        for image in section.images:
-            atomic_write_bytes(out / image.name, image.png)
-    atomic_write_text(out / "report.md", to_markdown(report.title, [], report.sections))
-    atomic_write_text(out / "report.html", to_html(report.title, [], report.sections))
-    atomic_write_text(out / "summary.csv", pd.DataFrame(report.summary).to_csv(index=False))
+    ReportFolder(out).write(
+        to_markdown(report.title, [], report.sections),
+        to_html(report.title, [], report.sections),
+        pd.DataFrame(report.summary).to_csv(index=False),
+        {image.name: image.png for section in report.sections for image in section.images},
+    )
     return report

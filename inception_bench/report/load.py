@@ -43,7 +43,7 @@ def _loose_row(run: RunFolder) -> dict[str, Any]:
     if seed is None:
         seed = run.read_config().get("recipe", {}).get("seed", 0) if run.config_path.exists() else 0
     variant = str(request.get("variant") or run.path.name)
-    return {**result_row(variant, int(seed), record.status, record), "run_dir": str(run.path)}
+    return {**result_row(variant, seed, record.status, record), "run_dir": str(run.path)}
 
 
 def load_study(path: Path) -> Study:
@@ -79,7 +79,7 @@ def run_folder(study: Study, row: Any) -> RunFolder:
     recorded = Path(str(row.run_dir)) if isinstance(getattr(row, "run_dir", None), str) else None
     if recorded is not None and (recorded.is_absolute() or recorded.exists()):
         return RunFolder(recorded)
-    return study.folder.run(str(row.variant), int(row.seed))
+    return study.folder.run(str(row.variant), row.seed)
 
 
 def curves(study: Study) -> dict[str, list[list[float]]]:
@@ -90,8 +90,9 @@ def curves(study: Study) -> dict[str, list[list[float]]]:
             metrics = run_folder(study, row).read_metrics()
         except IbenchError:
             continue
-        if metrics:
-            out.setdefault(str(row.variant), []).append([1 - m["val_top1"] for m in metrics])
+        errors = [1 - m["val_top1"] for m in metrics if isinstance(m.get("val_top1"), int | float)]
+        if errors and len(errors) == len(metrics):  # a run with an odd metrics row gets no curve
+            out.setdefault(str(row.variant), []).append(errors)
     return out
 
 
@@ -105,8 +106,8 @@ def not_completed(study: Study) -> list[str]:
         notes.append(f"{r.variant} seed {r.seed}: **{r.status}**{err}")
     seeds, variants = study.meta.get("seeds"), study.meta.get("variants")
     if seeds and variants:
-        have = {(str(v), int(s)) for v, s in zip(frame["variant"], frame["seed"], strict=True)}
-        missing = [f"{v} seed {s}" for v in variants for s in seeds if (v, int(s)) not in have]
+        have = {(str(v), str(s)) for v, s in zip(frame["variant"], frame["seed"], strict=True)}
+        missing = [f"{v} seed {s}" for v in variants for s in seeds if (str(v), str(s)) not in have]
         if missing:
             notes.append(f"missing from {AblationFolder.RESULTS}: {', '.join(missing)}")
     return notes

@@ -112,22 +112,22 @@ def read_yaml(path: Path, what: str = "spec") -> dict[str, Any]:
     return raw
 
 
-def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], bool]:
-    """The raw dict of a spec file after its ``base:`` chain; the flag says whether it is derived."""
+def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], Spec | None]:
+    """The raw dict of a spec file after its ``base:`` chain, and the spec itself when the file stands alone
+    (validated against its claims); None for a derived file."""
     if depth > 8:
         raise SpecError(f"{path}: base: chain is too deep (a cycle?)")
     raw = read_yaml(path)
     if "base" not in raw:
         if "overrides" in raw:
             raise SpecError(f"{path}: 'overrides' needs a 'base' spec to apply to")
-        _validate(raw, str(path), claims=True)
-        return raw, False
+        return raw, _validate(raw, str(path), claims=True)
     base = raw.pop("base")
     overrides = raw.pop("overrides", {}) or {}
     if not isinstance(base, str) or not isinstance(overrides, dict):
         raise SpecError(f"{path}: 'base' must be a file name and 'overrides' a mapping of KEY: VALUE")
     base_raw, _ = _resolve_raw((path.parent / base).resolve(), depth + 1)
-    return apply_overrides(base_raw, {**raw, **overrides}, str(path)), True
+    return apply_overrides(base_raw, {**raw, **overrides}, str(path)), None
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -182,11 +182,11 @@ def _validate(raw: dict[str, Any], source: str, claims: bool) -> Spec:
 
 
 def derive(spec: Spec, overrides: dict[str, Any], source: str) -> Spec:
-    """``spec`` with ``overrides`` applied, validated as a variant; errors name ``source`` and the overrides."""
+    """``spec`` with ``overrides`` applied, validated as a variant; errors start with ``source`` (the variant as a
+    reader knows it: ``specs/googlenet-small.yaml with module=naive``)."""
     if not overrides:
         return spec
-    where = f"{source} with {describe_overrides(overrides)}"
-    return _validate(apply_overrides(spec.to_raw(), overrides, where), where, claims=False)
+    return _validate(apply_overrides(spec.to_raw(), overrides, source), source, claims=False)
 
 
 # --------------------------------------------------------------------------------------------------- loading
@@ -200,19 +200,21 @@ class LoadedSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, overrides: dict[str, Any]) -> LoadedSpec:
-        """This variant with more overrides, made in memory (the file is not read again)."""
+        """This variant with more overrides, made in memory (the file is not read again). The recorded overrides
+        list every one in the order it was applied (a key set again moves to the end)."""
         if not overrides:
             return self
-        spec = derive(self.spec, overrides, str(self.path))
-        return LoadedSpec(spec, self.path, True, {**self.overrides, **overrides})
+        merged = {k: v for k, v in self.overrides.items() if k not in overrides} | overrides
+        spec = derive(self.spec, overrides, f"{self.path} with {describe_overrides(merged)}")
+        return LoadedSpec(spec, self.path, True, merged)
 
 
 def load_spec(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LoadedSpec:
     """Load, resolve ``base:``, apply overrides and validate a spec. Raises :class:`SpecError`."""
     p = Path(path) if path is not None else DEFAULT_SPEC
-    raw, derived = _resolve_raw(p)
-    spec = _validate(raw, str(p), claims=False) if derived else Spec.model_validate(raw)
-    return LoadedSpec(spec, p, derived).with_overrides(dict(overrides or {}))
+    raw, standalone = _resolve_raw(p)
+    spec = standalone or _validate(raw, str(p), claims=False)
+    return LoadedSpec(spec, p, standalone is None).with_overrides(dict(overrides or {}))
 
 
 def variant_overrides(module: str | None, aux: bool | None, sets: list[str] | None) -> dict[str, Any]:

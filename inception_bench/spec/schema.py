@@ -113,7 +113,7 @@ class AuxSpec(_Strict):
     """The auxiliary classifiers (paper section 5): one head after each attach point, discarded at inference."""
 
     enabled: bool = True
-    attach: list[str] = Field(default_factory=lambda: ["4a", "4d"], description="inception row ids, in network order")
+    attach: list[str] = Field(default_factory=lambda: ["4a", "4d"], description="inception row ids (aux1, aux2, ...)")
     loss_weight: float = Field(0.3, ge=0.0)
     pool: Annotated[Patch | Literal["adaptive"], PlainValidator(_aux_pool)] = Field(
         Patch(5, 3), description="'KxK/S' average pool, or 'adaptive' (4x4, as torchvision)"
@@ -166,9 +166,6 @@ class Spec(_Strict):
         for point in self.aux.attach:
             if point not in inception:
                 raise ValueError(f"aux.attach: {point!r} is not an inception row id (have {sorted(inception)})")
-        if self.aux.attach != sorted(self.aux.attach, key=inception.index):
-            in_order = ", ".join(sorted(self.aux.attach, key=inception.index))
-            raise ValueError(f"aux.attach: list the attach points in network order ({in_order})")
         return self
 
     # ------------------------------------------------------------------ derived quantities
@@ -190,10 +187,10 @@ class Spec(_Strict):
 
     def with_overrides(self, overrides: dict[str, Any], source: str | None = None) -> Spec:
         """This spec with dotted-key overrides applied (``{"module": "naive", "layers.4e.5x5": 0}``), validated as
-        a variant (shapes computed, claims kept as the paper's). ``source`` names the spec in errors."""
-        from inception_bench.spec.load import derive
+        a variant (shapes computed, claims kept as the paper's). ``source`` names the variant in errors."""
+        from inception_bench.spec.load import derive, describe_overrides
 
-        return derive(self, overrides, source or self.name)
+        return derive(self, overrides, source or f"{self.name} with {describe_overrides(overrides)}")
 
     def variant(self) -> dict[str, Any]:
         """The design choices that make this variant, as a flat dict (for reports and run records)."""
