@@ -215,7 +215,10 @@ def test_failing_workers_are_recorded(tmp_path):
     broken.request = {"spec_path": str(SMALL), "overrides": {}, "recipe": {}, "seed": 0}
     launch(broken, {})
     final = json.loads((broken.folder.path / "final.json").read_text())
-    assert broken.status == "failed" and "request.json: spec: Input should be a valid dictionary" in final["message"]
+    assert (
+        broken.status == "failed"
+        and "request.json: spec: (top level): Input should be a valid dictionary" in final["message"]
+    )
 
 
 @pytest.mark.parametrize(
