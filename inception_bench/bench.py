@@ -1,38 +1,49 @@
-"""``ibench bench``: throughput and memory of spec variants, with torchvision's googlenet measured alongside.
+"""``ibench bench``: throughput and memory of spec variants, with torchvision's googlenet measured alongside, each
+in the fast path and against a baseline measured in the same command.
 
 Conventions
 -----------
-- Each measurement runs ``warmup`` untimed steps, then ``steps`` timed steps; every step ends with a device
-  synchronisation, so a step time is wall time of a complete step. Reported: median step time, the spread
-  (interquartile range) and images/s = batch / median step time.
-- ``train`` steps are forward + loss (aux heads included, weighted as the spec says) + backward + SGD step;
-  ``infer`` steps are a forward pass in eval mode under ``torch.inference_mode``.
+- A *setup* is how a step runs: autocast precision, memory layout, ``torch.compile`` (and inductor settings), the
+  execution options ``fuse_1x1`` and ``s2d_stem``. The *fast path* is the settings' setup; its defaults are
+  precision ``auto`` (bf16 on CUDA and on CPUs with native bf16 matrix support), channels_last, and compile
+  ``auto`` (:meth:`BenchSettings.compile_for`: inference compiled on the CPU with inductor freezing).
+- The *baseline* (``baseline="fp32-eager"``, the default) is each model run in fp32, eager, contiguous layout,
+  without execution options, measured in the same command: every model's row says how much faster its fast path
+  is (``vs_fp32_eager``), and torchvision's ``googlenet(weights=None)`` in that setup is what ``vs_torchvision``
+  compares against. ``baseline="same"`` compares with torchvision's model in the fast path instead (cheaper).
+- A compiled setup is also measured eager (its *eager twin*): ``compile_gain`` is eager time / compiled time, and a
+  compile that does not pay says so in ``note``. ``compile_s`` is the first step's time less a steady step's:
+  the compilation, reported apart from the steady-state step time.
+- Interleaved rounds: every setup first runs ``warmup`` untimed steps (the first compiles and finds a batch that
+  fits), then ``rounds`` times in turn (A, B, C, then C, B, A, ...) ``steps`` timed steps each, so that the slow
+  drift of a shared machine falls on all setups alike. Every step ends with a device synchronisation.
+- Reported: median step time over all timed steps, its interquartile range, images/s = batch / median step time;
+  each ratio is the median over rounds of the per-round ratio of images/s, with its range over rounds
+  (``*_lo``, ``*_hi``).
+- ``train`` steps are forward + loss (aux heads included, weighted as the spec says) + backward + SGD step
+  (:func:`~inception_bench.engine.train_step`); ``infer`` steps are a forward pass in eval mode under
+  ``torch.inference_mode``. ``detail`` splits training steps into forward (with the loss), backward and optimizer
+  time, each phase ended by a device synchronisation (as timm's benchmark does).
 - MACs are the network's multiply-adds per image at the benchmark's image size (``ibench count``
   conventions). The achieved multiply-add rate is MACs x images/s for inference and 3 x MACs x images/s for
   training (the backward pass costs about twice the forward), in 10^12 MAC/s; ``peak_fraction`` divides it
   by the device's dense peak for the precision when known (``--peak-tmacs`` or the table below).
-- Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` of that measurement; on the CPU, the process's
-  peak resident set size so far (it only grows: run one variant per process for per-variant figures).
-- ``fuse_1x1`` runs our models with each reduced Inception module's three input 1x1 convolutions as one
-  (:meth:`GoogLeNet.fuse_1x1`; same weights and arithmetic); ``s2d_stem`` runs their conv1 on 2x2
-  space-to-depth blocks (:meth:`GoogLeNet.space_to_depth_stem`; same weights and function, and MACs still
-  counted as the network's). torchvision's model is always run as it is.
-- A batch size that runs out of memory is halved until it fits; the row says so (``note``).
-- Every variant's images/s is also given as a ratio to torchvision's ``googlenet(weights=None)`` measured in
-  the same process under the same settings (``--no-torchvision`` skips it).
+- Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` while the setup's steps ran (the other setups'
+  weights stay resident); on the CPU, the process's peak resident set size so far (it only grows).
+- A batch that runs out of memory is stepped down gradually (:func:`decay_batch_step`: 64, 48, 32, 24, ...)
+  until it fits; the row says so (``note``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +56,7 @@ from inception_bench.engine import (
     build_for_run,
     compiled,
     device_name,
+    precision_reason,
     prepare_device,
     resolve_device,
     resolve_precision,
@@ -66,6 +78,8 @@ PEAK_TMACS = {
 }
 TORCHVISION = "torchvision googlenet"  # the baseline's name in rows
 
+PHASES = ("forward", "backward", "optimizer")  # of a training step, as --detail splits it
+
 
 def check_inductor(settings: BenchSettings) -> None:
     """Each ``inductor`` key must be a torch._inductor.config setting, booleans given as booleans."""
@@ -79,6 +93,46 @@ def check_inductor(settings: BenchSettings) -> None:
             raise FieldError("inductor", f"{key} takes true or false", f"{key}={value}")
 
 
+@dataclass(frozen=True)
+class Setup:
+    """How a step runs. ``precision`` is resolved (fp32 | bf16 | fp16); ``inductor`` applies when compiled."""
+
+    precision: str
+    channels_last: bool
+    compile: bool
+    compile_mode: str = "default"
+    inductor: tuple[tuple[str, Any], ...] = ()
+    fuse_1x1: bool = False
+    s2d_stem: bool = False
+
+    @classmethod
+    def fast(cls, settings: BenchSettings, mode: str, device: torch.device) -> Setup:
+        """The settings' setup for steps of ``mode`` on ``device`` (auto precision and compile resolved)."""
+        compile = settings.compile_for(mode, device.type)
+        return cls(
+            precision=resolve_precision(settings.precision, device),
+            channels_last=settings.channels_last,
+            compile=compile,
+            compile_mode=settings.compile_mode if compile else "default",
+            inductor=tuple(sorted(settings.inductor_for(mode, device.type).items())) if compile else (),
+            fuse_1x1=settings.fuse_1x1,
+            s2d_stem=settings.s2d_stem,
+        )
+
+    def eager(self) -> Setup:
+        return replace(self, compile=False, compile_mode="default", inductor=())
+
+    def compile_label(self) -> str:
+        """A row's ``compile_mode``: the mode, then any inductor settings ("" when not compiled)."""
+        if not self.compile:
+            return ""
+        extra = ", ".join(f"{k}={v}" for k, v in self.inductor)
+        return self.compile_mode + (f"; {extra}" if extra else "")
+
+
+FP32_EAGER = Setup("fp32", channels_last=False, compile=False)  # the baseline: what PyTorch does by default
+
+
 @dataclass
 class BenchRow:
     model: str
@@ -90,17 +144,29 @@ class BenchRow:
     compile_mode: str  # "" when not compiled
     fuse_1x1: bool  # whether 1x1 convolutions ran fused (never for torchvision's model or naive modules)
     s2d_stem: bool  # whether conv1 ran on space-to-depth blocks (never for torchvision's model)
+    role: str  # "fast" (the settings' setup) | "eager" (a compiled setup's eager twin) | "baseline" (fp32 eager)
     batch_size: int
     image_size: int
     images_per_sec: float
     step_ms_median: float
     step_ms_iqr: float
+    rounds: int
+    forward_ms: float | None  # --detail, training: median time of each phase
+    backward_ms: float | None
+    optimizer_ms: float | None
+    compile_s: float | None  # the first step's time less the median step's (compiled setups)
+    compile_gain: float | None  # eager twin's step time / this compiled step time (median over rounds)
     peak_memory_mb: float
     params: int
     macs: int
     tmacs_per_sec: float
     peak_fraction: float | None
-    vs_torchvision: float | None
+    vs_fp32_eager: float | None  # images/s over the same model's fp32 eager baseline (median over rounds)
+    vs_fp32_eager_lo: float | None  # ... its range over rounds
+    vs_fp32_eager_hi: float | None
+    vs_torchvision: float | None  # images/s over torchvision's googlenet (fp32 eager, or the same setup)
+    vs_torchvision_lo: float | None
+    vs_torchvision_hi: float | None
     note: str
     torch_version: str
     date: str
@@ -134,30 +200,40 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+Step = Callable[[int, Callable[[str], None] | None], None]  # (batch, phase mark or None)
+
+
 def make_step(
-    model: nn.Module, mode: str, settings: BenchSettings, device: torch.device, classes: int, aux_weight: float
-) -> Callable[[int], None]:
-    """A function running one complete step (forward, and for training backward + SGD) at a given batch."""
-    autocast = autocast_for(device, settings.precision)
-    fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model: nn.Module,
+    mode: str,
+    setup: Setup,
+    device: torch.device,
+    classes: int,
+    aux_weight: float,
+    image_size: int,
+) -> Step:
+    """A function running one complete step (forward, and for training backward + SGD) at a given batch; a
+    training step calls ``mark(phase)`` after each phase when given one."""
+    autocast = autocast_for(device, setup.precision)
+    fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
     model = model.to(device).to(memory_format=fmt)
-    runner = compiled(model, settings.compile, settings.compile_mode)
+    runner = compiled(model, setup.compile, setup.compile_mode, dynamic=False)
     optimizer = (
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
         if mode == "train"
         else None
     )
-    scaler = torch.amp.GradScaler("cuda", enabled=settings.precision == "fp16" and mode == "train")
+    scaler = torch.amp.GradScaler("cuda", enabled=setup.precision == "fp16" and mode == "train")
     cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         if n not in cache:
             cache.clear()
-            x = torch.randn(n, 3, settings.image_size, settings.image_size, device=device)
+            x = torch.randn(n, 3, image_size, image_size, device=device)
             cache[n] = (x.contiguous(memory_format=fmt), torch.randint(0, classes, (n,), device=device))
         return cache[n]
 
-    def step(n: int) -> None:
+    def step(n: int, mark: Callable[[str], None] | None = None) -> None:
         x, y = batch(n)
         if optimizer is None:
             model.eval()
@@ -165,38 +241,140 @@ def make_step(
                 runner(x)
             return
         model.train()
-        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight)
+        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, mark)
 
     return step
 
 
-def measure(step: Callable[[int], None], settings: BenchSettings, device: torch.device) -> dict[str, Any]:
-    """Time ``step`` at the settings' batch size, halving it on out-of-memory until it fits."""
-    batch, note = settings.batch_size, ""
+def decay_batch_step(batch: int) -> int:
+    """The next smaller batch to try after running out of memory: the largest number of the form 2^k or 3 x 2^k
+    below ``batch`` (64 -> 48 -> 32 -> 24 -> 16 -> 12 -> 8 -> 6 -> 4 -> 3 -> 2 -> 1), so a batch that nearly fits
+    loses a quarter or a third, not half (timm's ``decay_batch_step`` with two steps per halving)."""
+    if batch <= 1:
+        raise ValueError("no batch below 1")
+    candidates = [1]
+    k = 1
+    while k < batch:
+        candidates += [k, 3 * k // 2] if k >= 2 else [k]
+        k *= 2
+    return max(c for c in candidates if c < batch)
+
+
+@dataclass
+class Model:
+    """A model to measure: its name, how to build it for a setup, its classes, counts and aux loss weight."""
+
+    name: str
+    build: Callable[[Setup], nn.Module]
+    classes: int
+    params: int
+    macs: int
+    aux_weight: float
+
+
+@dataclass
+class Case:
+    """One model in one setup: its step, the batch that fit, and what its rounds measured (seconds)."""
+
+    model: Model
+    setup: Setup
+    role: str
+    step: Step
+    fused_1x1: bool
+    s2d_stem: bool
+    batch: int = 0
+    first_s: float = 0.0
+    note: str = ""
+    rounds: list[list[float]] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)
+    memory_mb: float = 0.0
+
+    @contextlib.contextmanager
+    def inductor(self) -> Iterator[None]:
+        """The setup's inductor settings while its steps run (they apply when it compiles or recompiles)."""
+        if not self.inductor_settings():
+            yield
+            return
+        from torch._inductor import config
+
+        with config.patch(self.inductor_settings()):
+            yield
+
+    def inductor_settings(self) -> dict[str, Any]:
+        return dict(self.setup.inductor) if self.setup.compile else {}
+
+    def ips(self, round_index: int) -> float:
+        """Images/s of one round (its median step)."""
+        return self.batch / statistics.median(self.rounds[round_index])
+
+    def times(self) -> list[float]:
+        return [t for r in self.rounds for t in r]
+
+
+def warm_up(case: Case, batch: int, warmup: int, device: torch.device) -> None:
+    """The first step (timed: it compiles), then the other untimed warm-up steps, stepping the batch down on
+    out-of-memory until it fits."""
+    requested = batch
     while True:
         try:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(device)
-            for _ in range(settings.warmup):
-                step(batch)
-            _sync(device)
-            times = []
-            for _ in range(settings.steps):
+            with case.inductor():
                 t0 = time.perf_counter()
-                step(batch)
+                case.step(batch, None)
                 _sync(device)
-                times.append(time.perf_counter() - t0)
-            break
+                case.first_s = time.perf_counter() - t0
+                for _ in range(warmup - 1):
+                    case.step(batch, None)
+                _sync(device)
+            case.batch = batch
+            return
         except torch.OutOfMemoryError:
             if batch == 1:
-                raise FieldError("batch_size", "out of memory even at batch 1", settings.batch_size) from None
-            batch //= 2
-            note = f"out of memory at batch {settings.batch_size}; backed off to {batch}"
-    median = statistics.median(times)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [median, median, median]
+                raise FieldError("batch_size", "out of memory even at batch 1", requested) from None
+            batch = decay_batch_step(batch)
+            case.note = f"out of memory at batch {requested}; stepped down to {batch}"
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+
+
+def run_round(case: Case, steps: int, device: torch.device, detail: bool) -> None:
+    """``steps`` timed steps of one case; with ``detail``, the phases of each training step too."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times: list[float] = []
+    last = [0.0]
+
+    def mark(phase: str) -> None:
+        _sync(device)
+        now = time.perf_counter()
+        case.phases.setdefault(phase, []).append(now - last[0])
+        last[0] = now
+
+    with case.inductor():
+        for _ in range(steps):
+            t0 = last[0] = time.perf_counter()
+            case.step(case.batch, mark if detail else None)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    case.rounds.append(times)
     memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else _peak_rss_mb()
-    return {"batch": batch, "median": median, "iqr": q[2] - q[0], "memory": memory, "note": note}
+    case.memory_mb = max(case.memory_mb, memory)
+
+
+def interleave(cases: list[Case], settings: BenchSettings, device: torch.device) -> None:
+    """Warm every case up, then run the rounds: A, B, C, then C, B, A, and so on."""
+    for case in cases:
+        warm_up(case, settings.batch_size, max(1, settings.warmup), device)
+    for r in range(settings.rounds):
+        for case in cases if r % 2 == 0 else reversed(cases):
+            run_round(case, settings.steps, device, settings.detail)
+
+
+def ratio(case: Case, reference: Case | None) -> tuple[float | None, float | None, float | None]:
+    """Images/s of ``case`` over ``reference``: the median of the per-round ratios, and their range."""
+    if reference is None:
+        return None, None, None
+    per_round = [case.ips(r) / reference.ips(r) for r in range(len(case.rounds))]
+    return statistics.median(per_round), min(per_round), max(per_round)
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -232,106 +410,139 @@ def _tv_counts(image_size: int) -> tuple[int, int]:
 
 
 # A model to measure: name, factory, classes, params, MACs, aux loss weight.
-Entry = tuple[str, Callable[[], nn.Module], int, int, int, float]
 
 
-def bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool = True) -> list[BenchRow]:
-    """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model."""
-    with fields_of("bench"):
-        return _bench(variants, settings, torchvision)
-
-
-def _bench(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool) -> list[BenchRow]:
-    check_inductor(settings)
-    device = resolve_device(settings.device)
-    resolve_precision(settings.precision, device)
-    prepare_device(device)
-    modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
-    peak = _peak(device, settings.precision, settings.peak_tmacs)
-    date = datetime.date.today().isoformat()
-    entries: list[Entry] = []
+def _models(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool) -> list[Model]:
+    models: list[Model] = []
     for name, loaded in variants:
         spec = loaded.with_overrides({"input_size": settings.image_size}).spec
         counted = totals(spec)
         build_for_run(spec, s2d_stem=settings.s2d_stem, meta=True)  # refuse a spec before measuring any
-        entries.append(
-            (
-                name,
-                functools.partial(build_for_run, spec, settings.fuse_1x1, settings.s2d_stem),
-                spec.num_classes,
-                counted.params,
-                counted.macs,
-                spec.aux.loss_weight,
-            )
-        )
+
+        def build(setup: Setup, spec: Any = spec) -> nn.Module:
+            return build_for_run(spec, setup.fuse_1x1, setup.s2d_stem)
+
+        models.append(Model(name, build, spec.num_classes, counted.params, counted.macs, spec.aux.loss_weight))
     if torchvision:
         import torchvision as tv
 
         params, macs = _tv_counts(settings.image_size)
-        entries.append(
-            (
-                TORCHVISION,
-                lambda: tv.models.googlenet(weights=None, aux_logits=True, init_weights=True),
-                1000,
-                params,
-                macs,
-                0.3,
-            )
-        )
-    rows: list[BenchRow] = []
-    with contextlib.ExitStack() as stack:
-        if settings.inductor:
-            from torch._inductor import config
 
-            stack.enter_context(config.patch(settings.inductor))
-        for mode in modes:
-            rows += _measure_mode(mode, entries, settings, device, peak, date)
-    return rows
+        def build_tv(setup: Setup) -> nn.Module:  # run as it is, whatever the execution options
+            return tv.models.googlenet(weights=None, aux_logits=True, init_weights=True)
+
+        models.append(Model(TORCHVISION, build_tv, 1000, params, macs, 0.3))
+    return models
 
 
-def _measure_mode(
-    mode: str, entries: list[Entry], settings: BenchSettings, device: torch.device, peak: float | None, date: str
+def bench(
+    variants: list[tuple[str, LoadedSpec]],
+    settings: BenchSettings,
+    torchvision: bool = True,
+    say: Callable[[str], None] = lambda _: None,
 ) -> list[BenchRow]:
-    """All entries in one mode; each row's ``vs_torchvision`` is against torchvision's row of this mode."""
-    rows: list[BenchRow] = []
-    baseline = None
-    measured = []
-    for name, factory, classes, params, macs, aux_weight in entries:
-        torch.manual_seed(0)
-        model = factory()
-        step = make_step(model, mode, settings, device, classes, aux_weight)
-        m = measure(step, settings, device)
-        m["fused_1x1"] = bool(getattr(model, "fused_1x1", False))  # torchvision's model and naive modules: never
-        m["s2d_stem"] = bool(getattr(model, "s2d_stem", False))
-        ips = m["batch"] / m["median"]
-        rate = (3 if mode == "train" else 1) * macs * ips / 1e12
-        measured.append((name, m, ips, params, macs, rate))
-        if name == TORCHVISION:
-            baseline = ips
-    for name, m, ips, params, macs, rate in measured:
+    """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model,
+    in the fast path and its baselines (module docstring). ``say`` receives progress lines."""
+    with fields_of("bench"):
+        check_inductor(settings)
+        device = resolve_device(settings.device)
+        precision = resolve_precision(settings.precision, device)
+        prepare_device(device)
+        say(f"{device_name(device)}: precision {precision_reason(settings.precision, precision, device)}")
+        models = _models(variants, settings, torchvision)
+        modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 8 * len(models))
+        rows: list[BenchRow] = []
+        for mode in modes:
+            fast = Setup.fast(settings, mode, device)
+            auto = " (auto)" if settings.compile is None else ""
+            say(f"{mode}: {setup_label(asdict(fast))}{auto}, {settings.rounds} interleaved rounds")
+            rows += _measure_mode(mode, models, settings, device)
+        return rows
+
+
+def _cases(mode: str, models: list[Model], settings: BenchSettings, device: torch.device) -> list[Case]:
+    """Each model in the fast setup, then its eager twin when compiled, then its fp32 eager baseline."""
+    fast = Setup.fast(settings, mode, device)
+    setups = [(fast, "fast")]
+    if fast.compile:
+        setups.append((fast.eager(), "eager"))
+    if settings.baseline == "fp32-eager" and FP32_EAGER not in (s for s, _ in setups):
+        setups.append((FP32_EAGER, "baseline"))
+    cases = []
+    for model in models:
+        for setup, role in setups:
+            torch.manual_seed(0)
+            net = model.build(setup)
+            step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
+            fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never
+            cases.append(Case(model, setup, role, step, fused, bool(getattr(net, "s2d_stem", False))))
+    return cases
+
+
+def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, device: torch.device) -> list[BenchRow]:
+    """All models in one mode, their setups interleaved; ratios within this mode."""
+    cases = _cases(mode, models, settings, device)
+    interleave(cases, settings, device)
+    date = datetime.date.today().isoformat()
+    baseline_role = "baseline" if settings.baseline == "fp32-eager" else "fast"
+
+    def find(model: str, role: str) -> Case | None:
+        found = [c for c in cases if c.model.name == model and c.role == role]
+        if not found and role == "baseline":  # the fast setup is fp32 eager itself
+            found = [c for c in cases if c.model.name == model and c.setup == FP32_EAGER]
+        return found[0] if found else None
+
+    rows = []
+    for case in cases:
+        median = statistics.median(case.times())
+        q = statistics.quantiles(case.times(), n=4) if len(case.times()) > 1 else [median] * 3
+        ips = case.batch / median
+        rate = (3 if mode == "train" else 1) * case.model.macs * ips / 1e12
+        peak = _peak(device, case.setup.precision, settings.peak_tmacs)
+        own = ratio(case, find(case.model.name, "baseline")) if settings.baseline == "fp32-eager" else (None,) * 3
+        tv = ratio(case, find(TORCHVISION, baseline_role))
+        twin = find(case.model.name, "eager") if case.setup.compile else None
+        gain = ratio(case, twin)[0]
+        note = case.note
+        if gain is not None and gain < 1:
+            note = "; ".join(filter(None, [note, f"compile does not pay here: {gain:.2f}x its eager twin's images/s"]))
+        phases = {p: 1000 * statistics.median(case.phases[p]) if p in case.phases else None for p in PHASES}
         rows.append(
             BenchRow(
-                model=name,
+                model=case.model.name,
                 mode=mode,
                 device=device_name(device),
-                precision=settings.precision,
-                channels_last=settings.channels_last,
-                compile=settings.compile,
-                compile_mode=settings.compile_label(),
-                fuse_1x1=m["fused_1x1"],
-                s2d_stem=m["s2d_stem"],
-                batch_size=m["batch"],
+                precision=case.setup.precision,
+                channels_last=case.setup.channels_last,
+                compile=case.setup.compile,
+                compile_mode=case.setup.compile_label(),
+                fuse_1x1=case.fused_1x1,
+                s2d_stem=case.s2d_stem,
+                role=case.role,
+                batch_size=case.batch,
                 image_size=settings.image_size,
                 images_per_sec=ips,
-                step_ms_median=1000 * m["median"],
-                step_ms_iqr=1000 * m["iqr"],
-                peak_memory_mb=m["memory"],
-                params=params,
-                macs=macs,
+                step_ms_median=1000 * median,
+                step_ms_iqr=1000 * (q[2] - q[0]),
+                rounds=settings.rounds,
+                forward_ms=phases["forward"],
+                backward_ms=phases["backward"],
+                optimizer_ms=phases["optimizer"],
+                compile_s=max(0.0, case.first_s - median) if case.setup.compile else None,
+                compile_gain=gain,
+                peak_memory_mb=case.memory_mb,
+                params=case.model.params,
+                macs=case.model.macs,
                 tmacs_per_sec=rate,
                 peak_fraction=rate / peak if peak else None,
-                vs_torchvision=ips / baseline if baseline else None,
-                note=m["note"],
+                vs_fp32_eager=own[0],
+                vs_fp32_eager_lo=own[1],
+                vs_fp32_eager_hi=own[2],
+                vs_torchvision=tv[0],
+                vs_torchvision_lo=tv[1],
+                vs_torchvision_hi=tv[2],
+                note=note,
                 torch_version=str(torch.__version__),
                 date=date,
             )
@@ -372,12 +583,15 @@ COLUMNS = [
     ("images_per_sec", "img/s"),
     ("step_ms_median", "step ms"),
     ("step_ms_iqr", "IQR ms"),
+    ("phases", "fwd/bwd/opt ms"),
+    ("compile_s", "compile s"),
+    ("vs_fp32_eager", "vs fp32 eager"),
+    ("vs_torchvision", "vs tv"),
+    ("tmacs_per_sec", "TMAC/s"),
+    ("peak_fraction", "of peak"),
     ("peak_memory_mb", "peak MiB"),
     ("params", "params"),
     ("macs", "MACs"),
-    ("tmacs_per_sec", "TMAC/s"),
-    ("peak_fraction", "of peak"),
-    ("vs_torchvision", "vs tv"),
     ("note", "note"),
 ]
 
@@ -393,45 +607,69 @@ def setup_label(row: dict[str, Any]) -> str:
         parts.append("s2d stem")
     if str(row.get("compile")) == "True":
         mode = row.get("compile_mode")
-        parts.append("compile" + (f" ({mode})" if isinstance(mode, str) and mode not in ("", "default") else ""))
+        mode = mode.removeprefix("default; ") if isinstance(mode, str) else ""
+        parts.append("compile" + (f" ({mode})" if mode not in ("", "default") else ""))
     return " + ".join(parts)
 
 
-def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """Rows (``BenchRow`` fields, from this run or a CSV) as the cells of ``COLUMNS``."""
-    return [[setup_label(r) if k == "setup" else format_cell(k, r.get(k)) for k, _ in COLUMNS] for r in rows]
-
-
-def format_cell(key: str, value: Any) -> str:
+def _number(value: Any) -> float | None:
+    """A cell's number, or None for missing values (None, "", NaN from a CSV)."""
     if value is None or value == "":
+        return None
+    number = float(value)
+    return None if number != number else number
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows (``BenchRow`` fields, from this run or a CSV; older CSVs lack some) as the cells of ``COLUMNS``."""
+    return [[_cell(key, row) for key, _ in COLUMNS] for row in rows]
+
+
+def _cell(key: str, row: dict[str, Any]) -> str:
+    if key == "setup":
+        return setup_label(row)
+    if key == "phases":
+        parts = [_number(row.get(f"{p}_ms")) for p in PHASES]
+        return "/".join(f"{p:.0f}" for p in parts if p is not None) if all(p is not None for p in parts) else ""
+    if key in ("vs_fp32_eager", "vs_torchvision"):
+        mid, lo, hi = (_number(row.get(k)) for k in (key, f"{key}_lo", f"{key}_hi"))
+        if mid is None:
+            return ""
+        return f"{mid:.2f}x" + (f" ({lo:.2f}-{hi:.2f})" if lo is not None and hi is not None and lo != hi else "")
+    value = row.get(key)
+    if key == "note" or key == "model" or key == "mode":
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    number = _number(value)
+    if number is None:
         return ""
-    if key in ("params",):
-        return f"{value:,}"
-    if key == "macs":
-        return f"{value / 1e9:.3f}G"
-    if key in ("images_per_sec", "peak_memory_mb"):
-        return f"{value:,.0f}"
-    if key in ("step_ms_median", "step_ms_iqr"):
-        return f"{value:.1f}"
-    if key == "tmacs_per_sec":
-        return f"{value:.3f}"
-    if key == "peak_fraction":
-        return f"{value:.1%}"
-    if key == "vs_torchvision":
-        return f"{value:.2f}x"
-    return str(value)
+    formats = {
+        "params": f"{number:,.0f}",
+        "macs": f"{number / 1e9:.3f}G",
+        "images_per_sec": f"{number:,.0f}",
+        "peak_memory_mb": f"{number:,.0f}",
+        "step_ms_median": f"{number:.1f}",
+        "step_ms_iqr": f"{number:.1f}",
+        "compile_s": f"{number:.1f}",
+        "tmacs_per_sec": f"{number:.3f}",
+        "peak_fraction": f"{number:.1%}",
+        "batch_size": f"{number:.0f}",
+    }
+    return formats.get(key, str(value))
 
 
 def rich_table(rows: list[BenchRow]) -> Any:
-    """The rows as a rich table for the terminal, titled with the device, image size and torch version."""
+    """The rows as a rich table for the terminal, titled with the device, image size and torch version; columns
+    empty in every row (no --detail, no compiled setup, no known peak) left out."""
     from rich.table import Table
 
     first = rows[0]
+    cells = table_rows([asdict(r) for r in rows])
+    keep = [i for i, (key, _) in enumerate(COLUMNS) if key in ("model", "mode") or any(c[i] for c in cells)]
     table = Table(
-        *[label for _, label in COLUMNS], title=f"{first.device}, {first.image_size}px, torch {first.torch_version}"
+        *[COLUMNS[i][1] for i in keep], title=f"{first.device}, {first.image_size}px, torch {first.torch_version}"
     )
-    for cells in table_rows([asdict(r) for r in rows]):
-        table.add_row(*cells)
+    for row in cells:
+        table.add_row(*[row[i] for i in keep])
     return table
 
 

@@ -92,6 +92,11 @@ S2dStemOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option(help=_help(Recipe, "device"))]
 
 
+def _say(text: str) -> None:
+    """A progress line on stderr (stdout stays the command's output)."""
+    typer.echo(text, err=True)
+
+
 def _as_option(ctx: typer.Context, e: FieldError) -> str | None:
     """A field error in terms of the command's option that sets the field (``recipe.lr=0`` -> ``--lr 0``, a spec
     field -> ``--set FIELD=V``), if it has one."""
@@ -269,6 +274,11 @@ def eval_(
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
     device: DeviceOpt = RECIPE.device,
+    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last/--no-channels-last", help=_help(Recipe, "channels_last"))
+    ] = RECIPE.channels_last,
+    compile: CompileOpt = RECIPE.compile,
     weights: Annotated[
         str | None, typer.Option(help="Add torchvision's googlenet: 'torchvision' (IMAGENET1K_V1) or a .pth path.")
     ] = None,
@@ -289,6 +299,9 @@ def eval_(
             crops=crops,
             batch_size=batch_size,
             device=device,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
             weights=weights,
             out=target,
         )
@@ -380,21 +393,25 @@ def bench_(
     mode: Annotated[str, typer.Option(help="train | infer | both.")] = BENCH.mode,
     batch_size: Annotated[int, typer.Option(help=_help(BenchSettings, "batch_size"))] = BENCH.batch_size,
     image_size: Annotated[int, typer.Option(help=_help(BenchSettings, "image_size"))] = BENCH.image_size,
-    precision: Annotated[
-        str, typer.Option(help="fp32 | bf16 | fp16 (autocast; CUDA only for 16-bit).")
-    ] = BENCH.precision,
+    precision: Annotated[str, typer.Option(help=_help(BenchSettings, "precision"))] = BENCH.precision,
     channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="channels_last memory format.")
+        bool, typer.Option("--channels-last/--no-channels-last", help=_help(BenchSettings, "channels_last"))
     ] = BENCH.channels_last,
-    compile: CompileOpt = BENCH.compile,
+    compile: Annotated[
+        bool | None,
+        typer.Option("--compile/--no-compile", help=_help(BenchSettings, "compile"), show_default=False),
+    ] = BENCH.compile,
     compile_mode: CompileModeOpt = BENCH.compile_mode,
     inductor: Annotated[
         list[str] | None,
         typer.Option(
-            help="torch._inductor.config KEY=VALUE for --compile, repeatable (e.g. freezing=true for inference).",
+            help="torch._inductor.config KEY=VALUE for compiled steps, repeatable (e.g. freezing=true for inference).",
             show_default=False,
         ),
     ] = None,
+    baseline: Annotated[str, typer.Option(help=_help(BenchSettings, "baseline"))] = BENCH.baseline,
+    rounds: Annotated[int, typer.Option(help=_help(BenchSettings, "rounds"))] = BENCH.rounds,
+    detail: Annotated[bool, typer.Option("--detail", help=_help(BenchSettings, "detail"))] = BENCH.detail,
     fuse_1x1: Fuse1x1Opt = BENCH.fuse_1x1,
     s2d_stem: S2dStemOpt = BENCH.s2d_stem,
     device: DeviceOpt = BENCH.device,
@@ -422,7 +439,7 @@ def bench_(
         overrides = variant_overrides(module.value if module else None, aux, set_)
         from inception_bench import bench as b  # torch: after the options are checked
 
-        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision)
+        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision, say=_say)
         if output is not None:
             b.append_rows(rows, output)
         if fmt is BenchFormat.json:
@@ -432,7 +449,7 @@ def bench_(
         else:
             from rich.console import Console
 
-            Console(width=max(Console().width, 150)).print(b.rich_table(rows))
+            Console(width=max(Console().width, 180)).print(b.rich_table(rows))
 
 
 def main() -> None:

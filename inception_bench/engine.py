@@ -40,12 +40,37 @@ def resolve_device(name: str) -> torch.device:
         raise FieldError("device", "not a device; use auto, cpu, cuda or cuda:N", name) from None
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX tiles), by torch's own checks.
+    Elsewhere bf16 autocast on the CPU is emulated and slower than fp32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
+
+
 def resolve_precision(requested: str, device: torch.device) -> str:
-    """``auto`` is bf16 on CUDA and fp32 elsewhere; 16-bit precisions need CUDA."""
-    precision = requested if requested != "auto" else ("bf16" if device.type == "cuda" else "fp32")
-    if precision != "fp32" and device.type != "cuda":
-        raise FieldError("precision", "only on CUDA; use fp32 on the CPU", requested)
-    return precision
+    """``auto`` is bf16 on CUDA and on CPUs with native bf16 matrix support (:func:`cpu_has_native_bf16`), fp32
+    elsewhere; ``bf16`` and ``fp32`` force it. fp16 needs CUDA (its GradScaler is CUDA's)."""
+    if requested not in ("auto", "fp32", "bf16", "fp16"):
+        raise FieldError("precision", "use auto, fp32, bf16 or fp16", requested)
+    if requested == "auto":
+        native = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+        return "bf16" if native else "fp32"
+    if requested == "fp16" and device.type != "cuda":
+        raise FieldError("precision", "only on CUDA; use bf16 or fp32 on the CPU", requested)
+    if requested == "bf16" and device.type not in ("cuda", "cpu"):
+        raise FieldError("precision", f"not on {device.type}; use fp32", requested)
+    return requested
+
+
+def precision_reason(requested: str, precision: str, device: torch.device) -> str:
+    """Why a run computes in ``precision``, in words, e.g. ``bf16 (auto: the CPU has native bf16 matrix
+    support)``."""
+    if requested != "auto":
+        return f"{precision} (forced)"
+    if device.type == "cuda":
+        return f"{precision} (auto: CUDA)"
+    native = "has" if precision == "bf16" else "lacks"
+    return f"{precision} (auto: the CPU {native} native bf16 matrix support)"
 
 
 def prepare_device(device: torch.device, tf32: bool = False) -> None:
@@ -81,26 +106,29 @@ def build_for_run(spec: Spec, fuse_1x1: bool = False, s2d_stem: bool = False, me
         raise FieldError("s2d_stem", f"{e}; leave it off for this spec") from None
 
 
-def compiled(model: nn.Module, compile: bool, mode: str) -> nn.Module:
-    """``torch.compile(model)`` in ``mode`` when ``compile``, else the model itself."""
+def compiled(model: nn.Module, compile: bool, mode: str, dynamic: bool | None = None) -> nn.Module:
+    """``torch.compile(model)`` in ``mode`` when ``compile``, else the model itself. ``dynamic=False`` keeps every
+    graph specialised to its shapes (``ibench bench``: a second variant of the same class would otherwise be
+    compiled with dynamic shapes)."""
     if not compile:
         return model
-    return cast(nn.Module, torch.compile(model, mode=None if mode == "default" else mode))
+    return cast(nn.Module, torch.compile(model, mode=None if mode == "default" else mode, dynamic=dynamic))
 
 
 # ------------------------------------------------------------------------------------------------ the step
 def loss_fn(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
-    """Cross-entropy of the main logits plus ``aux_weight`` x each aux head's (paper section 5). ``output`` is our
-    model's (logits, or :class:`GoogLeNetOutputs`) or torchvision's googlenet's ``(logits, aux2, aux1)``."""
+    """Cross-entropy of the main logits plus ``aux_weight`` x each aux head's (paper section 5), in fp32 whatever
+    precision the logits come in. ``output`` is our model's (logits, or :class:`GoogLeNetOutputs`) or torchvision's
+    googlenet's ``(logits, aux2, aux1)``."""
     if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
         logits, *aux = output
         output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
     if isinstance(output, GoogLeNetOutputs):
-        loss = F.cross_entropy(output.logits, target)
+        loss = F.cross_entropy(output.logits.float(), target)
         for aux_logits in output.aux:
-            loss = loss + aux_weight * F.cross_entropy(aux_logits, target)
+            loss = loss + aux_weight * F.cross_entropy(aux_logits.float(), target)
         return loss
-    return F.cross_entropy(output, target)
+    return F.cross_entropy(output.float(), target)
 
 
 def train_step(
@@ -111,15 +139,25 @@ def train_step(
     scaler: torch.amp.GradScaler,
     autocast: Autocast,
     aux_weight: float,
+    mark: Callable[[str], None] | None = None,
 ) -> torch.Tensor:
     """One SGD step as ``ibench train`` runs it (and ``ibench bench`` times it): forward under autocast, the loss
-    with the aux heads weighted, backward (scaled for fp16), optimizer step. Returns the loss; no host sync."""
+    with the aux heads weighted (in fp32), backward (scaled for fp16), optimizer step. Parameters, gradients and
+    the optimizer's state stay fp32: autocast only lowers the precision of the operations. Returns the loss; no
+    host sync. ``mark(phase)``, when given, is called after "forward", "backward" and "optimizer" (``ibench bench
+    --detail`` times the phases with it)."""
     with autocast():
         value = loss_fn(runner(images), target, aux_weight)
+    if mark is not None:
+        mark("forward")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(value).backward()
+    if mark is not None:
+        mark("backward")
     scaler.step(optimizer)
     scaler.update()
+    if mark is not None:
+        mark("optimizer")
     return value
 
 

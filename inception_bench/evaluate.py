@@ -13,7 +13,7 @@ import torch
 
 from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.crops import CROP_COUNTS, MultiCropDataset, average_probs
-from inception_bench.engine import resolve_device, topk_correct
+from inception_bench.engine import autocast_for, compiled, resolve_device, resolve_precision, topk_correct
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
@@ -66,6 +66,9 @@ def evaluate(
     crops: int = 1,
     batch_size: int = 32,
     device: str = "auto",
+    precision: str = "auto",
+    channels_last: bool = True,
+    compile: bool = False,
     weights: str | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:
@@ -74,7 +77,8 @@ def evaluate(
     ``data`` defaults to what the (first) checkpoint was trained on, with its seed (synthetic data depends on
     it) and image size. With one crop, images of 64 px or less are only resized (the training validation
     transform), so a checkpoint's accuracy is reproduced; larger ones are resized to 256/224 of the crop size
-    and center-cropped, as torchvision and the paper do.
+    and center-cropped, as torchvision and the paper do. ``precision`` (autocast, ``auto`` as in training),
+    ``channels_last`` and ``compile`` are how the forward passes run; the softmax averaging is in fp32.
     """
     from inception_bench.data import load_data
 
@@ -85,6 +89,7 @@ def evaluate(
     if out is not None:
         _check_writable(out)
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
     loaded = [load_checkpoint(Path(p)) for p in checkpoints]
     models = [model_from_checkpoint(c, source=str(p)) for c, p in zip(loaded, checkpoints, strict=True)]
     recipe = loaded[0].get("config", {}).get("recipe", {}) if loaded else {}
@@ -118,14 +123,17 @@ def evaluate(
     resize = size if crops == 1 and size <= 64 else None
     dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std, resize=resize)
     loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops), shuffle=False)
-    for m in models:
-        m.eval().to(dev)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    runners = [compiled(m.eval().to(dev).to(memory_format=fmt), compile, "default") for m in models]
+    autocast = autocast_for(dev, precision)
     total = top1 = top5 = 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for images, target in loader:
             n, k = images.shape[:2]
-            flat = images.reshape(n * k, *images.shape[2:]).to(dev)
-            probs = torch.stack([average_probs(m(flat).float(), k) for m in models]).mean(0)
+            flat = images.reshape(n * k, *images.shape[2:]).to(dev).contiguous(memory_format=fmt)
+            with autocast():
+                logits = [r(flat) for r in runners]
+            probs = torch.stack([average_probs(x.float(), k) for x in logits]).mean(0)
             c1, c5 = topk_correct(probs, target.to(dev))
             top1, top5, total = top1 + c1, top5 + c5, total + n
     record = {
@@ -136,6 +144,7 @@ def evaluate(
         "cost": len(models) * crops,
         "data": bundle.description,
         "images": total,
+        "precision": precision,
         "top1": top1 / total,
         "top5": top5 / total,
         "top1_error": 1 - top1 / total,

@@ -21,7 +21,7 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    compile: bool = Field(False, description="torch.compile the model")
+    compile: bool | None = Field(False, description="torch.compile the model")
     compile_mode: CompileMode = Field(
         "default", description="torch.compile's mode; reduce-overhead = CUDA graphs (needs compile)"
     )
@@ -34,7 +34,7 @@ class _Settings(BaseModel):
     @field_validator("compile_mode")
     @classmethod
     def _needs_compile(cls, mode: str, info: ValidationInfo) -> str:
-        if mode != "default" and not info.data.get("compile"):
+        if mode != "default" and info.data.get("compile") is False:  # None (bench's auto) may compile
             raise ValueError("applies to torch.compile only; turn compile on")
         return mode
 
@@ -43,6 +43,7 @@ class Recipe(_Settings):
     """How to train. Defaults follow the paper where it applies (SGD with momentum 0.9, the learning rate x0.96
     every 8 epochs, weight decay, Polyak averaging of the weights; see :mod:`inception_bench.train`)."""
 
+    compile: bool = Field(False, description="torch.compile the model (on the CPU too, with inductor)")
     data: str = Field("digits", description="digits | synthetic | cifar10 | cifar100 | imagenette | imagefolder:PATH")
     data_root: str = Field("data", description="where downloadable data sets live")
     recipe: Literal["auto", "paper", "plain", "none"] = Field(
@@ -62,7 +63,9 @@ class Recipe(_Settings):
     ema_decay: float = Field(0.99, gt=0, lt=1, description="decay of the weight average per step")
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16"
+        "auto",
+        description="auto (bf16 on CUDA and on CPUs with native bf16: AMX or AVX-512 BF16; else fp32) | fp32 | bf16 "
+        "| fp16 (CUDA)",
     )
     channels_last: bool = Field(True, description="channels_last memory format (faster on CUDA and the CPU)")
     workers: int = Field(4, ge=0, description="DataLoader workers (streamed data sets)")
@@ -85,33 +88,57 @@ def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class BenchSettings(_Settings):
-    """How ``ibench bench`` measures (see :mod:`inception_bench.bench` for what it reports)."""
+    """How ``ibench bench`` measures (see :mod:`inception_bench.bench` for what it reports). The defaults are the
+    fast path: autocast precision ``auto``, channels_last, and ``compile`` left to :func:`compile_for`."""
 
     mode: Literal["train", "infer", "both"] = "both"
-    batch_size: int = Field(64, ge=1, description="images per step (halved on out-of-memory)")
+    batch_size: int = Field(64, ge=1, description="images per step (stepped down on out-of-memory)")
     image_size: int = Field(224, ge=8, description="square image side (sets the specs' input_size)")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision (16-bit: CUDA)")
-    channels_last: bool = False
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="autocast precision: auto (as ibench train) | fp32 | bf16 | fp16 (CUDA)"
+    )
+    channels_last: bool = Field(True, description="channels_last memory format")
+    compile: bool | None = Field(  # None: auto
+        None,
+        description="torch.compile the step; default: auto (inference on the CPU compiled with inductor freezing, "
+        "training eager: compiled training measured slower there)",
+    )
     inductor: dict[str, Any] = Field(
         default_factory=dict, description="torch._inductor.config settings for compile, e.g. freezing=True"
     )
-    steps: int = Field(20, ge=1, description="timed steps per measurement")
-    warmup: int = Field(5, ge=0, description="untimed steps first")
+    baseline: Literal["fp32-eager", "same", "none"] = Field(
+        "fp32-eager",
+        description="what ratios are against: fp32-eager (each model and torchvision's googlenet also in fp32, "
+        "eager, contiguous) | same (torchvision's googlenet in the same setup) | none",
+    )
+    rounds: int = Field(5, ge=1, description="interleaved rounds: each setup runs `steps` steps per round in turn")
+    steps: int = Field(4, ge=1, description="timed steps per setup and round")
+    warmup: int = Field(2, ge=0, description="untimed steps first (the first one compiles)")
+    detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
     peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
 
     @field_validator("inductor")
     @classmethod
     def _inductor_needs_compile(cls, inductor: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if inductor and not info.data.get("compile"):
+        if inductor and info.data.get("compile") is False:
             raise ValueError("applies to torch.compile only; turn compile on")
         return inductor
 
-    def compile_label(self) -> str:
-        """``compile_mode`` of a bench row: the mode, then any inductor settings ("" when not compiled)."""
-        if not self.compile:
-            return ""
-        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.inductor.items()))
-        return self.compile_mode + (f"; {extra}" if extra else "")
+    def compile_for(self, mode: str, device_type: str) -> bool:
+        """Whether steps of ``mode`` (train | infer) are compiled: ``compile`` when given, else (auto) inference on
+        the CPU only. Measured on a 2-core Xeon with AMX (torch 2.14, bf16, channels_last; docs/performance.md):
+        compiled inference 2-2.5x faster than eager, compiled training 1.2-1.8x slower; on CUDA, not measured
+        in this mode yet, so off."""
+        if self.compile is not None:
+            return self.compile
+        return mode == "infer" and device_type == "cpu"
+
+    def inductor_for(self, mode: str, device_type: str) -> dict[str, Any]:
+        """The inductor settings of a compiled step: the given ones, or under auto on the CPU for inference,
+        ``freezing`` (the weights become constants that oneDNN prepacks)."""
+        if self.compile is None and self.compile_for(mode, device_type) and not self.inductor:
+            return {"freezing": True}
+        return self.inductor
 
 
 S = TypeVar("S", bound=BaseModel)

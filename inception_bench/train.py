@@ -47,6 +47,7 @@ from inception_bench.engine import (
     compiled,
     device_name,
     evaluate_loader,
+    precision_reason,
     prepare_device,
     resolve_device,
     resolve_precision,
@@ -86,6 +87,8 @@ class Run:
     autocast: Autocast
     history: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    compile_seconds: float | None = None  # measured in this process's first epoch, recorded with that epoch
+    compiled_here: bool = False
 
     @property
     def epochs_done(self) -> int:
@@ -222,6 +225,8 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
     folder.check_location()
     config = _config(loaded, recipe, device, dist, precision)
     ckpt = _restore_point(folder, config, resume)
+    if ckpt is not None and recipe.precision == "auto":  # a resumed run goes on in the precision it started in
+        precision = config["precision"] = ckpt["config"].get("precision", precision)
     run_totals = totals(spec)
 
     random.seed(recipe.seed)
@@ -299,12 +304,18 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     steps_total = len(run.train_loader)
     t0 = time.perf_counter()
     seen, steps, loss_sum = 0, 0, torch.zeros((), device=run.device)
+    time_first = run.recipe.compile and not run.compiled_here  # the first compiled step: compilation, apart
+    first = 0.0
     for images, target in run.train_loader:
         images = images.to(run.device, non_blocking=True)
         target = target.to(run.device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
+        t_step = time.perf_counter()
         loss = train_step(run.runner, images, target, run.optimizer, run.scaler, run.autocast, aux_weight)
+        if time_first and steps == 0:
+            loss.item()  # waits for the step
+            first = time.perf_counter() - t_step
         if run.averaged is not None:
             run.averaged.update_parameters(run.model)
         loss_sum += loss.detach() * len(target)
@@ -315,7 +326,13 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     loss_total, seen_all = all_reduce_sum([float(loss_sum.item()), float(seen)], run.dist, run.device)
     if run.device.type == "cuda":
         torch.cuda.synchronize(run.device)
-    return loss_total / seen_all, int(seen_all), time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    if time_first:  # the compilation: the first step less a steady one; the epoch's time without it
+        run.compiled_here = True
+        steady = (seconds - first) / (steps - 1) if steps > 1 else 0.0
+        run.compile_seconds = max(0.0, first - steady)
+        seconds -= run.compile_seconds
+    return loss_total / seen_all, int(seen_all), seconds
 
 
 def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: float) -> dict[str, Any]:
@@ -334,6 +351,8 @@ def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: 
         "images_per_sec": seen / seconds,
         "seconds": seconds,
     }
+    if run.compile_seconds is not None:  # compiled in this epoch; its images/s leave the compilation out
+        row["compile_seconds"], run.compile_seconds = run.compile_seconds, None
     if run.averaged is not None:
         row["val_top1_raw"] = evaluate_loader(run.model, run.val_loader, run.device, run.autocast)["top1"]
     run.history.append(row)
@@ -396,6 +415,9 @@ def train(
     """
     run = setup(loaded, recipe, RunFolder(Path(out)), resume)
     progress = Progress(run.dist.main and not quiet, run.recipe.epochs, run.epochs_done, len(run.train_loader))
+    how = [precision_reason(recipe.precision, run.config["precision"], run.device)]
+    how += ["channels_last"] * recipe.channels_last + ["compiled"] * recipe.compile
+    progress.line(f"{run.config['device']}: {', '.join(how)}")
     status, message = RunStatus.completed, ""
     try:
         for epoch in range(run.epochs_done, recipe.epochs):

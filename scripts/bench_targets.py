@@ -22,7 +22,8 @@ TARGETS = {"train": 3.0, "infer": 4.0}
 def main(path: str) -> None:
     f = pd.read_csv(path, dtype={"compile_mode": str})
     f["compile_mode"] = f["compile_mode"].fillna("") if "compile_mode" in f else ""
-    eager_fp32_tv = (f.model == TV) & (f.precision == "fp32") & (f["compile"].astype(str) != "True")
+    eager = (f["compile"].astype(str) != "True") & (f["channels_last"].astype(str) != "True")
+    eager_fp32_tv = (f.model == TV) & (f.precision == "fp32") & eager
     for mode, target in TARGETS.items():
         for _, base in f[eager_fp32_tv & (f["mode"] == mode)].drop_duplicates(["device", "image_size"]).iterrows():
             same = (f["mode"] == mode) & (f.device == base.device) & (f.image_size == base.image_size)

@@ -41,7 +41,9 @@ IBENCH=${IBENCH:-$(command -v ibench || echo "$PY -m inception_bench")}
 B=${BATCH:-256} BUDGET=${BUDGET:-480} DEV=${DEVICE:-cuda} SIZE=${SIZE:-224} FAST=${FAST:-bf16} STEPS=${STEPS:-20}
 SPEC=specs/googlenet.yaml
 read -r -a EXTRA <<< "${EXTRA:-}"
-COMMON=(--device "$DEV" --batch-size "$B" --image-size "$SIZE" --steps "$STEPS" -o "$OUT/bench.csv" "${EXTRA[@]}")
+# STEPS timed steps per setup, in 4 interleaved rounds
+COMMON=(--device "$DEV" --batch-size "$B" --image-size "$SIZE" --rounds 4 --steps $(((STEPS + 3) / 4)) -o "$OUT/bench.csv"
+  "${EXTRA[@]}")
 mkdir -p "$OUT"
 rm -f "$OUT/bench.csv"
 
@@ -68,7 +70,8 @@ phase "execution options and no-sync checks" 30 $PY -m pytest -q -p no:cacheprov
   tests/test_train.py -k "bf16 or reads_nothing" -rs
 
 # 1. the fp32 eager baseline (the paper's spec and torchvision's googlenet)
-phase "bench fp32 eager" 40 $IBENCH bench $SPEC "${COMMON[@]}" --precision fp32 --warmup 5
+phase "bench fp32 eager" 40 $IBENCH bench $SPEC "${COMMON[@]}" --precision fp32 --no-channels-last --no-compile \
+  --warmup 5
 
 # 2. conv1 alone: the 3-channel 7x7/2 convolution against its space-to-depth form
 phase "conv1 plain vs space-to-depth" 20 $PY scripts/stem_bench.py --device "$DEV" --precision "$FAST" \
@@ -77,7 +80,7 @@ phase "conv1 plain vs space-to-depth" 20 $PY scripts/stem_bench.py --device "$DE
 # 3. the fast path with every lead on; the targets
 CUDAGRAPHS=()
 if [ "$DEV" != cpu ]; then CUDAGRAPHS=(--compile-mode reduce-overhead); fi
-FASTOPTS=(--precision "$FAST" --channels-last --compile "${CUDAGRAPHS[@]}" --warmup 10 --no-torchvision)
+FASTOPTS=(--precision "$FAST" --channels-last --compile "${CUDAGRAPHS[@]}" --warmup 10 --no-torchvision --baseline same)
 LEADS=(--fuse-1x1 --s2d-stem)
 phase "bench fast path + leads" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
 phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
@@ -99,7 +102,8 @@ fi
 AUTOTUNE=(--compile-mode max-autotune)
 if [ "$DEV" = cpu ]; then AUTOTUNE=(); fi
 phase "bench fast path + leads, max-autotune (infer)" 240 $IBENCH bench $SPEC "${COMMON[@]}" --mode infer \
-  --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision "${LEADS[@]}"
+  --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision --baseline same \
+  "${LEADS[@]}"
 
 # 7. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
 #    as on 2026-11-27; the report

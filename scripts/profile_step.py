@@ -31,7 +31,7 @@ from torch.autograd import DeviceType
 from torch.overrides import TorchFunctionMode
 from torch.profiler import ProfilerActivity, profile
 
-from inception_bench.bench import make_step
+from inception_bench.bench import Setup, make_step
 from inception_bench.engine import build_for_run, prepare_device, resolve_device
 from inception_bench.errors import run_script
 from inception_bench.models.blocks import ConvBlock, InceptionReduced
@@ -168,14 +168,15 @@ def main() -> None:
     settings = parse(BenchSettings, values, "bench")
     prepare_device(device)  # as ibench bench and ibench train run
     model = build_for_run(spec, args.fuse_1x1, args.s2d_stem)
-    step = make_step(model, args.mode, settings, device, spec.num_classes, spec.aux.loss_weight)
+    setup = Setup.fast(settings, args.mode, device)
+    step = make_step(model, args.mode, setup, device, spec.num_classes, spec.aux.loss_weight, args.image_size)
     for _ in range(3):  # warm-up (and compilation)
-        step(args.batch_size)
+        step(args.batch_size, None)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=True) as prof:
         start = time.perf_counter()
         for _ in range(args.steps):
-            step(args.batch_size)
+            step(args.batch_size, None)
         if cuda:
             torch.cuda.synchronize()
         wall = (time.perf_counter() - start) / args.steps * 1000

@@ -1,4 +1,5 @@
-"""``ibench bench`` on the CPU with tiny settings: fields, the torchvision ratio, MACs, OOM back-off."""
+"""``ibench bench`` on the CPU with tiny settings: fields, the fast path against its fp32 eager baseline, the
+torchvision ratio, interleaved rounds, MACs, the gradual OOM step-down, compile's eager twin, --detail."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 import torch
 import torchvision
 from conftest import SMALL, TORCHVISION, reference_counts
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 from inception_bench import bench as b
 from inception_bench.cli import app
+from inception_bench.engine import autocast_for, train_step
 from inception_bench.errors import FieldError
 from inception_bench.models import build_model
 from inception_bench.settings import BenchSettings, parse
@@ -22,6 +25,16 @@ from inception_bench.spec import load_spec
 
 runner = CliRunner()
 TINY = ["--set", "width_mult=0.125", "--image-size", "32", "--batch-size", "4", "--steps", "2", "--warmup", "1"]
+TINY += ["--rounds", "1", "--no-compile"]
+PLAIN = ["--precision", "fp32", "--no-channels-last", "--baseline", "same"]  # one setup per model, as before
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as the kernel reports them (independent of torch's checks)."""
+    info = Path("/proc/cpuinfo")
+    if not info.exists():
+        pytest.skip("no /proc/cpuinfo here")
+    return {f for line in info.read_text().splitlines() if line.startswith("flags") for f in line.split()[2:]}
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +44,31 @@ def rows():
     return json.loads(result.stdout)
 
 
-def test_fields_and_ratio(rows):
-    assert [(r["model"], r["mode"]) for r in rows] == [
-        ("specs/googlenet-small.yaml", "train"),
-        ("torchvision googlenet", "train"),
-        ("specs/googlenet-small.yaml", "infer"),
-        ("torchvision googlenet", "infer"),
+def test_fields_and_ratios_against_the_fp32_eager_baseline(rows):
+    small, tv = "specs/googlenet-small.yaml", "torchvision googlenet"
+    assert [(r["model"], r["mode"], r["role"]) for r in rows] == [
+        (model, mode, role) for mode in ("train", "infer") for model in (small, tv) for role in ("fast", "baseline")
     ]
+    native = bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    for r in rows:
+        if r["role"] == "fast":  # the defaults: auto precision, channels_last, no compile (--no-compile)
+            assert (r["precision"], r["channels_last"]) == ("bf16" if native else "fp32", True)
+        else:  # the baseline: what PyTorch does by default
+            assert (r["precision"], r["channels_last"], r["compile"], r["fuse_1x1"]) == ("fp32", False, False, False)
     for mode in ("train", "infer"):
-        ours, tv = [r for r in rows if r["mode"] == mode]
-        assert tv["vs_torchvision"] == 1.0
-        assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / tv["images_per_sec"])
+        ours, ours_fp32, tv_fast, tv_fp32 = [r for r in rows if r["mode"] == mode]
+        assert tv_fp32["vs_torchvision"] == tv_fp32["vs_fp32_eager"] == ours_fp32["vs_fp32_eager"] == 1.0
+        # one round: each ratio is the ratio of the two rows' images/s
+        assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / tv_fp32["images_per_sec"])
+        assert ours["vs_fp32_eager"] == pytest.approx(ours["images_per_sec"] / ours_fp32["images_per_sec"])
+        assert tv_fast["vs_fp32_eager"] == pytest.approx(tv_fast["images_per_sec"] / tv_fp32["images_per_sec"])
         assert ours["images_per_sec"] == pytest.approx(4 / (ours["step_ms_median"] / 1000))
     for r in rows:
         assert r["peak_memory_mb"] > 0 and r["step_ms_iqr"] >= 0 and r["device"].startswith("cpu")
         assert r["peak_fraction"] is None  # no known peak for a CPU
-        assert r["compile"] is False and r["compile_mode"] == ""
+        assert r["compile"] is False and r["compile_mode"] == "" and r["compile_s"] is None
+        assert r["vs_torchvision_lo"] == r["vs_torchvision"] == r["vs_torchvision_hi"]  # one round: no spread
+        assert r["forward_ms"] is None  # no --detail
         factor = 3 if r["mode"] == "train" else 1
         assert r["tmacs_per_sec"] == pytest.approx(factor * r["macs"] * r["images_per_sec"] / 1e12)
     ours = rows[0]
@@ -58,26 +80,54 @@ def test_torchvision_macs_are_independent_of_our_counting(rows):
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         tv(torch.zeros(1, 3, 32, 32))
-    assert rows[1]["macs"] == counter.get_total_flops() // 2
+    assert rows[2]["macs"] == counter.get_total_flops() // 2
 
 
-def test_oom_back_off():
+def test_decay_batch_step_loses_a_quarter_or_a_third_not_half():
+    sequence, n = [], 64
+    while n > 1:
+        n = b.decay_batch_step(n)
+        sequence.append(n)
+    assert sequence == [48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1]
+    assert [b.decay_batch_step(n) for n in (100, 65, 7, 5, 2)] == [96, 64, 6, 4, 1]
+
+
+def _case(name: str, step, batch: int = 4) -> b.Case:
+    model = b.Model(name, lambda setup: nn.Identity(), 10, 0, 0, 0.0)
+    return b.Case(model, b.FP32_EAGER, "fast", step, False, False, batch=batch)
+
+
+def test_out_of_memory_steps_the_batch_down_gradually():
     calls = []
 
-    def step(n: int) -> None:
+    def step(n: int, mark=None) -> None:
         calls.append(n)
-        if n > 3:
+        if n > 5:
             raise torch.OutOfMemoryError("simulated")
 
-    m = b.measure(step, BenchSettings(batch_size=16, steps=2, warmup=1), torch.device("cpu"))
-    assert m["batch"] == 2 and "backed off to 2" in m["note"] and "batch 16" in m["note"]
-    assert calls[:3] == [16, 8, 4]
+    case = _case("m", step)
+    b.warm_up(case, 16, 2, torch.device("cpu"))
+    assert calls == [16, 12, 8, 6, 4, 4] and case.batch == 4  # then one more warm-up step at the batch that fit
+    assert case.note == "out of memory at batch 16; stepped down to 4"
 
-    def never(n: int) -> None:
+    def never(n: int, mark=None) -> None:
         raise torch.OutOfMemoryError("simulated")
 
     with pytest.raises(FieldError, match="batch_size=4: out of memory even at batch 1"):
-        b.measure(never, BenchSettings(batch_size=4, steps=1, warmup=0), torch.device("cpu"))
+        b.warm_up(_case("m", never), 4, 1, torch.device("cpu"))
+
+
+def test_rounds_interleave_and_ratios_are_medians_over_rounds_with_their_range():
+    order = []
+    cases = [_case(name, lambda n, mark=None, name=name: order.append(name)) for name in "ABC"]
+    b.interleave(cases, BenchSettings(rounds=3, steps=2, warmup=1), torch.device("cpu"))
+    assert "".join(order) == "ABC" + "AABBCC" + "CCBBAA" + "AABBCC"  # warm-up, then rounds, alternating order
+    a, ref = cases[0], cases[1]
+    a.rounds, ref.rounds = [[0.1, 0.3], [0.2, 0.2], [0.5, 0.5]], [[0.4, 0.4], [0.1, 0.3], [0.2, 0.2]]
+    a.batch, ref.batch = 4, 2
+    # per round: images/s = batch / median step; ratios (4/0.2)/(2/0.4) = 4, (4/0.2)/(2/0.2) = 2, (4/0.5)/(2/0.2) = 0.8
+    assert b.ratio(a, ref) == pytest.approx((2.0, 0.8, 4.0))
+    assert b.ratio(a, None) == (None, None, None)
 
 
 def test_append_and_bad_options(tmp_path):
@@ -86,7 +136,8 @@ def test_append_and_bad_options(tmp_path):
         result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--no-torchvision", "-o", str(out)])
         assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
-    assert len(frame) == 2 and set(frame["mode"]) == {"infer"} and frame["vs_torchvision"].isna().all()
+    assert len(frame) == 4 and set(frame["mode"]) == {"infer"} and frame["vs_torchvision"].isna().all()
+    assert list(frame["role"]) == ["fast", "baseline"] * 2
     report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep")])  # ibench report shows it
     assert report.exit_code == 0, report.output
     md = (tmp_path / "rep" / "report.md").read_text()
@@ -95,7 +146,9 @@ def test_append_and_bad_options(tmp_path):
         and md.count("| specs/googlenet-small.yaml | infer | fp32 |") == 2
     )
     for args, expect in [
-        (["--precision", "bf16"], "--precision bf16: only on CUDA"),
+        (["--precision", "fp16"], "--precision fp16: only on CUDA"),
+        (["--precision", "fp8"], "--precision fp8"),
+        (["--baseline", "yesterday"], "--baseline yesterday"),
         (["--mode", "sideways"], "--mode sideways"),
         (["--batch-size", "0"], "--batch-size 0"),
         (["--device", "cuda"], "--device cuda"),
@@ -107,7 +160,9 @@ def test_append_and_bad_options(tmp_path):
 
 
 def test_fused_1x1_rows(fuse_1x1_calls):
-    result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--fuse-1x1", "--format", "json"])
+    result = runner.invoke(
+        app, ["bench", str(SMALL), *TINY, *PLAIN, "--mode", "infer", "--fuse-1x1", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     ours, tv = json.loads(result.stdout)
     assert fuse_1x1_calls == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # tv runs as it is
@@ -118,6 +173,7 @@ def test_fused_1x1_rows(fuse_1x1_calls):
             "bench",
             str(SMALL),
             *TINY,
+            *PLAIN,
             "--mode",
             "infer",
             "--module",
@@ -135,7 +191,7 @@ def test_fused_1x1_rows(fuse_1x1_calls):
 def test_model_names_are_measured_as_their_spec_files():
     result = runner.invoke(app, ["bench", "small", *TINY, "--mode", "infer", "--no-torchvision", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert [r["model"] for r in json.loads(result.stdout)] == ["specs/googlenet-small.yaml"]
+    assert [r["model"] for r in json.loads(result.stdout)] == ["specs/googlenet-small.yaml"] * 2
 
 
 def test_s2d_stem_rows():
@@ -146,6 +202,7 @@ def test_s2d_stem_rows():
             "bench",
             str(TORCHVISION),
             *TINY,
+            *PLAIN,
             "--image-size",
             "64",
             "--mode",
@@ -178,29 +235,85 @@ def test_setup_label_reads_rows_and_old_csvs():
     )
 
 
-def _step_changes_weights(mode: str, settings: BenchSettings) -> bool:
+def _step_changes_weights(mode: str, setup: b.Setup) -> bool:
     spec = load_spec(SMALL, {"width_mult": 0.125}).spec
     model = build_model(spec)
     before = [p.detach().clone() for p in model.parameters()]
-    step = b.make_step(model, mode, settings, torch.device("cpu"), spec.num_classes, spec.aux.loss_weight)
-    step(2)
+    step = b.make_step(model, mode, setup, torch.device("cpu"), spec.num_classes, spec.aux.loss_weight, 32)
+    step(2, None)
     return any(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
 
 
 def test_train_steps_update_weights_and_infer_steps_do_not(monkeypatch):
     compiled = []
 
-    def fake_compile(model, mode=None):  # the settings reach torch.compile; the step logic is what is tested
-        compiled.append(mode)
+    def fake_compile(model, mode=None, dynamic=None):  # the settings reach torch.compile; the step logic is tested
+        compiled.append((mode, dynamic))
         return model
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     for compile_mode in ("default", "reduce-overhead"):
-        settings = BenchSettings(image_size=32, compile=True, compile_mode=compile_mode)
-        assert _step_changes_weights("train", settings)
-        assert not _step_changes_weights("infer", settings)
-    assert compiled == [None, None, "reduce-overhead", "reduce-overhead"]
-    assert _step_changes_weights("train", BenchSettings(image_size=32))
+        setup = b.Setup("fp32", channels_last=False, compile=True, compile_mode=compile_mode)
+        assert _step_changes_weights("train", setup)
+        assert not _step_changes_weights("infer", setup)
+    # every graph specialised to its shapes: a second variant is not compiled with dynamic shapes
+    assert compiled == [(None, False), (None, False), ("reduce-overhead", False), ("reduce-overhead", False)]
+    assert _step_changes_weights("train", b.FP32_EAGER)
+
+
+def test_compile_auto_is_inference_on_the_cpu_with_an_eager_twin(monkeypatch):
+    auto = BenchSettings()
+    assert [auto.compile_for(m, d) for m in ("train", "infer") for d in ("cpu", "cuda")] == [False, False, True, False]
+    assert auto.inductor_for("infer", "cpu") == {"freezing": True} and auto.inductor_for("train", "cpu") == {}
+    assert BenchSettings(compile=True).compile_for("train", "cpu") and not BenchSettings(compile=False).compile_for(
+        "infer", "cpu"
+    )
+    assert BenchSettings(compile=True).inductor_for("infer", "cpu") == {}  # given settings only
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None, dynamic=None: model)
+    args = [a for a in TINY if a != "--no-compile"]
+    result = runner.invoke(app, ["bench", str(SMALL), *args, "--no-torchvision", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["mode"], r["role"], r["compile"]) for r in rows] == [
+        ("train", "fast", False),
+        ("train", "baseline", False),
+        ("infer", "fast", True),
+        ("infer", "eager", False),
+        ("infer", "baseline", False),
+    ]
+    fast, eager = rows[2], rows[3]
+    assert fast["compile_mode"] == "default; freezing=True" and b.setup_label(fast).endswith("compile (freezing=True)")
+    assert (eager["precision"], eager["channels_last"]) == (fast["precision"], fast["channels_last"])
+    assert fast["compile_gain"] == pytest.approx(fast["images_per_sec"] / eager["images_per_sec"])  # one round
+    assert fast["compile_s"] >= 0 and eager["compile_s"] is None
+    if fast["compile_gain"] < 1:
+        assert "compile does not pay here" in fast["note"]
+    assert "precision" in result.stderr and "interleaved rounds" in result.stderr  # the choice is printed
+
+
+def test_detail_splits_a_training_step_into_its_phases():
+    marks = []
+    spec = load_spec(SMALL, {"width_mult": 0.125}).spec
+    model = build_model(spec)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    images, target = torch.randn(2, 3, 32, 32), torch.tensor([1, 2])
+    before = next(model.parameters()).detach().clone()
+
+    def mark(phase: str) -> None:  # what each phase has done when it is marked
+        grad = next(model.parameters()).grad
+        changed = not torch.equal(next(model.parameters()).detach(), before)
+        marks.append((phase, grad is not None, changed))
+
+    train_step(model, images, target, optimizer, scaler, autocast_for(torch.device("cpu"), "fp32"), 0.3, mark)
+    assert marks == [("forward", False, False), ("backward", True, False), ("optimizer", True, True)]
+    result = runner.invoke(
+        app, ["bench", str(SMALL), *TINY, "--detail", "--baseline", "same", "--no-torchvision", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    train, infer = json.loads(result.stdout)
+    assert all(train[f"{p}_ms"] > 0 for p in ("forward", "backward", "optimizer"))
+    assert infer["forward_ms"] is None  # an inference step is one phase
 
 
 def test_inductor_settings_are_checked_and_recorded():
@@ -208,16 +321,17 @@ def test_inductor_settings_are_checked_and_recorded():
         BenchSettings, {"compile": True, "compile_mode": "reduce-overhead", "inductor": {"freezing": True}}, "bench"
     )
     b.check_inductor(settings)
-    assert settings.compile_label() == "reduce-overhead; freezing=True"
-    assert BenchSettings().compile_label() == ""
+    setup = b.Setup.fast(settings, "train", torch.device("cpu"))
+    assert setup.compile_label() == "reduce-overhead; freezing=True"
+    assert b.Setup.fast(BenchSettings(), "train", torch.device("cpu")).compile_label() == ""
     with pytest.raises(FieldError, match="bench.inductor=.*: applies to torch.compile only"):
-        parse(BenchSettings, {"inductor": {"freezing": True}}, "bench")
+        parse(BenchSettings, {"compile": False, "inductor": {"freezing": True}}, "bench")
     with pytest.raises(FieldError, match="inductor=fastest=1: not a torch._inductor.config setting"):
         b.check_inductor(BenchSettings(compile=True, inductor={"fastest": 1}))
     with pytest.raises(FieldError, match="inductor=freezing=abc: freezing takes true or false"):
         b.check_inductor(BenchSettings(compile=True, inductor={"freezing": "abc"}))
     with pytest.raises(FieldError, match="bench.compile_mode=reduce-overhead: applies to torch.compile only"):
-        parse(BenchSettings, {"compile_mode": "reduce-overhead"}, "bench")
+        parse(BenchSettings, {"compile": False, "compile_mode": "reduce-overhead"}, "bench")
     for args, expect in [
         (["--compile", "--inductor", "nonsense"], "--inductor nonsense: expected KEY=VALUE"),
         (["--compile", "--inductor", "fastest=1"], "--inductor fastest=1: not a torch._inductor.config setting"),

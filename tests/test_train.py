@@ -235,7 +235,7 @@ def test_bad_train_options(tmp_path):
         (["--epochs", "0"], "--epochs 0"),
         (["--data", "nowhere"], "--data nowhere"),
         (["--device", "cuda"], "--device cuda"),
-        (["--precision", "bf16", "--device", "cpu"], "--precision bf16"),
+        (["--precision", "fp16", "--device", "cpu"], "--precision fp16: only on CUDA"),
         (["--schedule", "wavy"], "--schedule wavy"),
         (["--set", "num_classes=5"], "--data digits: has 10 classes but the spec has 5"),
         (["--lr", "nan"], "--lr nan: Input should be a finite number"),

@@ -106,7 +106,14 @@ def _bench_section(path: Path) -> Section:
     """The rows of an ``ibench bench --output`` CSV file."""
     from inception_bench.bench import COLUMNS, table_rows
 
-    needed = {k for k, _ in COLUMNS if k != "setup"} | {
+    needed = {  # what every `ibench bench` CSV has had; newer columns are shown when present
+        "model",
+        "mode",
+        "batch_size",
+        "images_per_sec",
+        "step_ms_median",
+        "params",
+        "macs",
         "device",
         "precision",
         "channels_last",
@@ -121,8 +128,10 @@ def _bench_section(path: Path) -> Section:
         f"Throughput ({path.parent.name}/{path.name})",
         [
             Paragraph(
-                "Measured with `ibench bench`: " + "; ".join(settings) + ". `vs tv`: images/s over torchvision's "
-                "googlenet in the same run. TMAC/s counts 3x the forward MACs for a training step."
+                "Measured with `ibench bench`: " + "; ".join(settings) + ". `vs fp32 eager`: images/s over the same "
+                "model in fp32, eager, contiguous layout; `vs tv`: over torchvision's googlenet (in fp32 eager when "
+                "it was measured so, else in the same setup); both measured in the same command, in interleaved "
+                "rounds (their range in brackets). TMAC/s counts 3x the forward MACs for a training step."
             ),
             Table([label for _, label in COLUMNS], table_rows(rows)),
         ],
