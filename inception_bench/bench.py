@@ -14,9 +14,10 @@ Conventions
 - A compiled setup is also measured eager (its *eager twin*): ``compile_gain`` is eager time / compiled time, and a
   compile that does not pay says so in ``note``. ``compile_s`` is the first step's time less a steady step's:
   the compilation, reported apart from the steady-state step time.
-- Interleaved rounds: every setup first runs ``warmup`` untimed steps (the first compiles and finds a batch that
-  fits), then ``rounds`` times in turn (A, B, C, then C, B, A, ...) ``steps`` timed steps each, so that the slow
-  drift of a shared machine falls on all setups alike. Every step ends with a device synchronisation.
+- Interleaved rounds: every setup first runs ``warmup`` untimed steps (at least one: the first compiles and
+  finds a batch that fits), then ``rounds`` times in turn (A, B, C, then C, B, A, ...) ``steps`` timed steps
+  each, so that the slow drift of a shared machine falls on all setups alike. Every step ends with a device
+  synchronisation.
 - Reported: median step time over all timed steps, its interquartile range, images/s = batch / median step time;
   each ratio is the median over rounds of the per-round ratio of images/s, with its range over rounds
   (``*_lo``, ``*_hi``).
@@ -28,10 +29,13 @@ Conventions
   conventions). The achieved multiply-add rate is MACs x images/s for inference and 3 x MACs x images/s for
   training (the backward pass costs about twice the forward), in 10^12 MAC/s; ``peak_fraction`` divides it
   by the device's dense peak for the precision when known (``--peak-tmacs`` or the table below).
-- Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` while the setup's steps ran (the other setups'
-  weights stay resident); on the CPU, the process's peak resident set size so far (it only grows).
+- Memory (``step_memory_mb``): on CUDA, the most memory a setup's steps allocated beyond what was allocated
+  before them (activations, gradients, workspaces; all setups' weights and optimizer states stay resident and are
+  not counted); not measured on the CPU (the process's peak RSS says nothing about one setup).
 - A batch that runs out of memory is stepped down gradually (:func:`decay_batch_step`: 64, 48, 32, 24, ...)
-  until it fits; the row says so (``note``).
+  until it fits, and then every setup runs the largest batch all of them fit, so that ratios compare equal work;
+  the rows say so (``note``). A compile that fails under compile auto (no C++ compiler) is measured eager and says
+  so.
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ class Setup:
         return self.compile_mode + (f"; {extra}" if extra else "")
 
 
-FP32_EAGER = Setup("fp32", channels_last=False, compile=False)  # the baseline: what PyTorch does by default
+FP32_EAGER = Setup("fp32", channels_last=False, compile=False)  # the baseline: fp32, eager, contiguous layout
 
 
 @dataclass
@@ -156,7 +160,7 @@ class BenchRow:
     optimizer_ms: float | None
     compile_s: float | None  # the first step's time less the median step's (compiled setups)
     compile_gain: float | None  # eager twin's step time / this compiled step time (median over rounds)
-    peak_memory_mb: float
+    step_memory_mb: float | None  # CUDA: the most a step allocated beyond what was resident; CPU: not measured
     params: int
     macs: int
     tmacs_per_sec: float
@@ -270,6 +274,11 @@ class Model:
     params: int
     macs: int
     aux_weight: float
+    options: bool = True  # whether the execution options (fuse_1x1, s2d_stem) apply; torchvision's model runs as is
+
+    def runs(self, setup: Setup) -> Setup:
+        """The setup this model actually runs in."""
+        return setup if self.options else replace(setup, fuse_1x1=False, s2d_stem=False)
 
 
 @dataclass
@@ -287,7 +296,7 @@ class Case:
     note: str = ""
     rounds: list[list[float]] = field(default_factory=list)
     phases: dict[str, list[float]] = field(default_factory=dict)
-    memory_mb: float = 0.0
+    memory_mb: float | None = None
 
     @contextlib.contextmanager
     def inductor(self) -> Iterator[None]:
@@ -312,7 +321,7 @@ class Case:
 
 
 def warm_up(case: Case, batch: int, warmup: int, device: torch.device) -> None:
-    """The first step (timed: it compiles), then the other untimed warm-up steps, stepping the batch down on
+    """The first step (timed: it compiles), then the other warm-up steps, stepping the batch down on
     out-of-memory until it fits."""
     requested = batch
     while True:
@@ -330,16 +339,18 @@ def warm_up(case: Case, batch: int, warmup: int, device: torch.device) -> None:
         except torch.OutOfMemoryError:
             if batch == 1:
                 raise FieldError("batch_size", "out of memory even at batch 1", requested) from None
-            batch = decay_batch_step(batch)
-            case.note = f"out of memory at batch {requested}; stepped down to {batch}"
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+        batch = decay_batch_step(batch)  # outside the except block: its traceback no longer holds the tensors
+        case.note = f"out of memory at batch {requested}; stepped down to {batch}"
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def run_round(case: Case, steps: int, device: torch.device, detail: bool) -> None:
-    """``steps`` timed steps of one case; with ``detail``, the phases of each training step too."""
+    """``steps`` timed steps of one case; with ``detail``, the phases of each training step too. On CUDA, the
+    most memory its steps allocated beyond what was allocated before them."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+        resident = torch.cuda.memory_allocated(device)
     times: list[float] = []
     last = [0.0]
 
@@ -349,21 +360,50 @@ def run_round(case: Case, steps: int, device: torch.device, detail: bool) -> Non
         case.phases.setdefault(phase, []).append(now - last[0])
         last[0] = now
 
-    with case.inductor():
-        for _ in range(steps):
-            t0 = last[0] = time.perf_counter()
-            case.step(case.batch, mark if detail else None)
-            _sync(device)
-            times.append(time.perf_counter() - t0)
+    try:
+        with case.inductor():
+            for _ in range(steps):
+                t0 = last[0] = time.perf_counter()
+                case.step(case.batch, mark if detail else None)
+                _sync(device)
+                times.append(time.perf_counter() - t0)
+    except torch.OutOfMemoryError:
+        why = f"out of memory in {case.model.name}'s steps at batch {case.batch} once every setup was built"
+        raise FieldError("batch_size", why + "; use a smaller one", case.batch) from None
     case.rounds.append(times)
-    memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else _peak_rss_mb()
-    case.memory_mb = max(case.memory_mb, memory)
+    if device.type == "cuda":
+        step_mb = (torch.cuda.max_memory_allocated(device) - resident) / 2**20
+        case.memory_mb = max(case.memory_mb or 0.0, step_mb)
+
+
+def prepare(cases: list[Case], settings: BenchSettings, device: torch.device, remake: Callable[[Case], Case]) -> None:
+    """Warm every case up, then bring them to one batch (the largest every case fits), so that ratios compare
+    equal work. A compile that fails under compile auto (no C++ compiler, say) is measured eager instead and says
+    so; under an explicit ``--compile`` it is an error."""
+    warmup = max(1, settings.warmup)
+    for i, case in enumerate(cases):
+        try:
+            warm_up(case, settings.batch_size, warmup, device)
+        except torch._dynamo.exc.BackendCompilerFailed as e:
+            why = " ".join(str(e).split())[:160]
+            if settings.compile is not None:
+                raise FieldError("compile", f"torch.compile failed ({why}); leave compile off", True) from None
+            cases[i] = remake(case)
+            warm_up(cases[i], settings.batch_size, warmup, device)
+            cases[i].note = _join(cases[i].note, f"compile (auto) failed, measured eager: {why}")
+    common = min(case.batch for case in cases)
+    for case in cases:
+        if case.batch != common:
+            warm_up(case, common, warmup, device)
+            case.note = _join(case.note, f"run at batch {common}, the largest every setup here fits")
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def interleave(cases: list[Case], settings: BenchSettings, device: torch.device) -> None:
-    """Warm every case up, then run the rounds: A, B, C, then C, B, A, and so on."""
-    for case in cases:
-        warm_up(case, settings.batch_size, max(1, settings.warmup), device)
+    """The rounds: A, B, C, then C, B, A, and so on (cases warmed up first, :func:`prepare`)."""
     for r in range(settings.rounds):
         for case in cases if r % 2 == 0 else reversed(cases):
             run_round(case, settings.steps, device, settings.detail)
@@ -431,7 +471,7 @@ def _models(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, tor
         def build_tv(setup: Setup) -> nn.Module:  # run as it is, whatever the execution options
             return tv.models.googlenet(weights=None, aux_logits=True, init_weights=True)
 
-        models.append(Model(TORCHVISION, build_tv, 1000, params, macs, 0.3))
+        models.append(Model(TORCHVISION, build_tv, 1000, params, macs, 0.3, options=False))
     return models
 
 
@@ -451,48 +491,64 @@ def bench(
         say(f"{device_name(device)}: precision {precision_reason(settings.precision, precision, device)}")
         models = _models(variants, settings, torchvision)
         modes = ["train", "infer"] if settings.mode == "both" else [settings.mode]
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 8 * len(models))
         rows: list[BenchRow] = []
-        for mode in modes:
-            fast = Setup.fast(settings, mode, device)
-            auto = " (auto)" if settings.compile is None else ""
-            say(f"{mode}: {setup_label(asdict(fast))}{auto}, {settings.rounds} interleaved rounds")
-            rows += _measure_mode(mode, models, settings, device)
+        # every model instance is a new dynamo frame guard: room for all of them (and their OOM step-downs)
+        limit = max(torch._dynamo.config.recompile_limit, 16 * len(models))
+        with torch._dynamo.config.patch(recompile_limit=limit):
+            for mode in modes:
+                fast = Setup.fast(settings, mode, device)
+                auto = " (auto)" if settings.compile is None else ""
+                say(f"{mode}: {setup_label(asdict(fast))}{auto}, {settings.rounds} interleaved rounds")
+                rows += _measure_mode(mode, models, settings, device)
         return rows
 
 
+def _case(model: Model, setup: Setup, role: str, mode: str, settings: BenchSettings, device: torch.device) -> Case:
+    torch.manual_seed(0)
+    net = model.build(setup)
+    step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
+    fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never
+    return Case(model, setup, role, step, fused, bool(getattr(net, "s2d_stem", False)))
+
+
 def _cases(mode: str, models: list[Model], settings: BenchSettings, device: torch.device) -> list[Case]:
-    """Each model in the fast setup, then its eager twin when compiled, then its fp32 eager baseline."""
+    """Each model in the fast setup, then its eager twin when compiled, then its fp32 eager baseline; a setup a
+    model would run twice (torchvision's model ignores the execution options) is measured once."""
     fast = Setup.fast(settings, mode, device)
-    setups = [(fast, "fast")]
-    if fast.compile:
-        setups.append((fast.eager(), "eager"))
-    if settings.baseline == "fp32-eager" and FP32_EAGER not in (s for s, _ in setups):
+    setups = [(fast, "fast")] + [(fast.eager(), "eager")] * fast.compile
+    if settings.baseline == "fp32-eager":
         setups.append((FP32_EAGER, "baseline"))
     cases = []
     for model in models:
+        done: list[Setup] = []
         for setup, role in setups:
-            torch.manual_seed(0)
-            net = model.build(setup)
-            step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
-            fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never
-            cases.append(Case(model, setup, role, step, fused, bool(getattr(net, "s2d_stem", False))))
+            if model.runs(setup) not in done:
+                done.append(model.runs(setup))
+                cases.append(_case(model, model.runs(setup), role, mode, settings, device))
     return cases
 
 
 def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, device: torch.device) -> list[BenchRow]:
     """All models in one mode, their setups interleaved; ratios within this mode."""
     cases = _cases(mode, models, settings, device)
+
+    def remake(case: Case) -> Case:  # the case measured eager (its compile failed)
+        return _case(case.model, case.setup.eager(), case.role, mode, settings, device)
+
+    prepare(cases, settings, device, remake)
     interleave(cases, settings, device)
     date = datetime.date.today().isoformat()
-    baseline_role = "baseline" if settings.baseline == "fp32-eager" else "fast"
 
-    def find(model: str, role: str) -> Case | None:
-        found = [c for c in cases if c.model.name == model and c.role == role]
-        if not found and role == "baseline":  # the fast setup is fp32 eager itself
-            found = [c for c in cases if c.model.name == model and c.setup == FP32_EAGER]
-        return found[0] if found else None
+    def model_case(model: str, setup: Setup) -> Case | None:
+        """The case of ``model`` that ran ``setup`` (the fp32 eager baseline may be its fast setup itself)."""
+        return next((c for c in cases if c.model.name == model and c.setup == setup), None)
 
+    def torchvision_reference(case: Case) -> Case | None:
+        if settings.baseline == "fp32-eager":
+            return model_case(TORCHVISION, FP32_EAGER)
+        return next((c for c in cases if c.model.name == TORCHVISION and c.role == case.role), None)
+
+    detail_note = "phases timed with a sync after each, which idles the GPU" if settings.detail else ""
     rows = []
     for case in cases:
         median = statistics.median(case.times())
@@ -500,13 +556,15 @@ def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, devic
         ips = case.batch / median
         rate = (3 if mode == "train" else 1) * case.model.macs * ips / 1e12
         peak = _peak(device, case.setup.precision, settings.peak_tmacs)
-        own = ratio(case, find(case.model.name, "baseline")) if settings.baseline == "fp32-eager" else (None,) * 3
-        tv = ratio(case, find(TORCHVISION, baseline_role))
-        twin = find(case.model.name, "eager") if case.setup.compile else None
+        own = ratio(case, model_case(case.model.name, FP32_EAGER)) if settings.baseline == "fp32-eager" else (None,) * 3
+        tv = ratio(case, torchvision_reference(case))
+        twin = model_case(case.model.name, case.setup.eager()) if case.setup.compile else None
         gain = ratio(case, twin)[0]
         note = case.note
         if gain is not None and gain < 1:
-            note = "; ".join(filter(None, [note, f"compile does not pay here: {gain:.2f}x its eager twin's images/s"]))
+            note = _join(note, f"compile does not pay here: {gain:.2f}x its eager twin's images/s")
+        if device.type == "cuda" and mode == "train":
+            note = _join(note, detail_note)
         phases = {p: 1000 * statistics.median(case.phases[p]) if p in case.phases else None for p in PHASES}
         rows.append(
             BenchRow(
@@ -531,7 +589,7 @@ def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, devic
                 optimizer_ms=phases["optimizer"],
                 compile_s=max(0.0, case.first_s - median) if case.setup.compile else None,
                 compile_gain=gain,
-                peak_memory_mb=case.memory_mb,
+                step_memory_mb=case.memory_mb,
                 params=case.model.params,
                 macs=case.model.macs,
                 tmacs_per_sec=rate,
@@ -580,6 +638,7 @@ COLUMNS = [
     ("mode", "mode"),
     ("setup", "setup"),
     ("batch_size", "batch"),
+    ("image_size", "px"),
     ("images_per_sec", "img/s"),
     ("step_ms_median", "step ms"),
     ("step_ms_iqr", "IQR ms"),
@@ -589,7 +648,8 @@ COLUMNS = [
     ("vs_torchvision", "vs tv"),
     ("tmacs_per_sec", "TMAC/s"),
     ("peak_fraction", "of peak"),
-    ("peak_memory_mb", "peak MiB"),
+    ("step_memory_mb", "step MiB"),
+    ("peak_memory_mb", "peak MiB"),  # older CSVs: CUDA's max_memory_allocated, or the process's peak RSS
     ("params", "params"),
     ("macs", "MACs"),
     ("note", "note"),
@@ -620,9 +680,13 @@ def _number(value: Any) -> float | None:
     return None if number != number else number
 
 
-def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """Rows (``BenchRow`` fields, from this run or a CSV; older CSVs lack some) as the cells of ``COLUMNS``."""
-    return [[_cell(key, row) for key, _ in COLUMNS] for row in rows]
+def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Rows (``BenchRow`` fields, from this run or a CSV; older CSVs lack some) as a header and cells of
+    ``COLUMNS``, leaving out the columns that are empty in every row (no --detail, no compiled setup, no known
+    peak, a column older or newer files do not have)."""
+    cells = [[_cell(key, row) for key, _ in COLUMNS] for row in rows]
+    keep = [i for i, (key, _) in enumerate(COLUMNS) if key in ("model", "mode") or any(c[i] for c in cells)]
+    return [COLUMNS[i][1] for i in keep], [[c[i] for i in keep] for c in cells]
 
 
 def _cell(key: str, row: dict[str, Any]) -> str:
@@ -630,7 +694,7 @@ def _cell(key: str, row: dict[str, Any]) -> str:
         return setup_label(row)
     if key == "phases":
         parts = [_number(row.get(f"{p}_ms")) for p in PHASES]
-        return "/".join(f"{p:.0f}" for p in parts if p is not None) if all(p is not None for p in parts) else ""
+        return "/".join(f"{p:.1f}" for p in parts if p is not None) if all(p is not None for p in parts) else ""
     if key in ("vs_fp32_eager", "vs_torchvision"):
         mid, lo, hi = (_number(row.get(k)) for k in (key, f"{key}_lo", f"{key}_hi"))
         if mid is None:
@@ -647,29 +711,27 @@ def _cell(key: str, row: dict[str, Any]) -> str:
         "macs": f"{number / 1e9:.3f}G",
         "images_per_sec": f"{number:,.0f}",
         "peak_memory_mb": f"{number:,.0f}",
+        "step_memory_mb": f"{number:,.0f}",
         "step_ms_median": f"{number:.1f}",
         "step_ms_iqr": f"{number:.1f}",
         "compile_s": f"{number:.1f}",
         "tmacs_per_sec": f"{number:.3f}",
         "peak_fraction": f"{number:.1%}",
         "batch_size": f"{number:.0f}",
+        "image_size": f"{number:.0f}",
     }
     return formats.get(key, str(value))
 
 
 def rich_table(rows: list[BenchRow]) -> Any:
-    """The rows as a rich table for the terminal, titled with the device, image size and torch version; columns
-    empty in every row (no --detail, no compiled setup, no known peak) left out."""
+    """The rows as a rich table for the terminal, titled with the device, image size and torch version."""
     from rich.table import Table
 
     first = rows[0]
-    cells = table_rows([asdict(r) for r in rows])
-    keep = [i for i, (key, _) in enumerate(COLUMNS) if key in ("model", "mode") or any(c[i] for c in cells)]
-    table = Table(
-        *[COLUMNS[i][1] for i in keep], title=f"{first.device}, {first.image_size}px, torch {first.torch_version}"
-    )
+    header, cells = table_rows([asdict(r) for r in rows])
+    table = Table(*header, title=f"{first.device}, {first.image_size}px, torch {first.torch_version}")
     for row in cells:
-        table.add_row(*[row[i] for i in keep])
+        table.add_row(*row)
     return table
 
 

@@ -13,6 +13,7 @@ import platform
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from itertools import chain
+from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -43,8 +44,7 @@ def resolve_device(name: str) -> torch.device:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX tiles), by torch's own checks.
     Elsewhere bf16 autocast on the CPU is emulated and slower than fp32."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
+    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c, _ in _BF16_UNITS)
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -62,15 +62,17 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
-def precision_reason(requested: str, precision: str, device: torch.device) -> str:
+def precision_reason(requested: str, precision: str, device: torch.device, resumed: bool = False) -> str:
     """Why a run computes in ``precision``, in words, e.g. ``bf16 (auto: the CPU has native bf16 matrix
     support)``."""
     if requested != "auto":
         return f"{precision} (forced)"
-    if device.type == "cuda":
-        return f"{precision} (auto: CUDA)"
-    native = "has" if precision == "bf16" else "lacks"
-    return f"{precision} (auto: the CPU {native} native bf16 matrix support)"
+    if resumed:
+        return f"{precision} (auto, kept from the run's start)"
+    if device.type == "cpu":
+        native = "has" if precision == "bf16" else "lacks"
+        return f"{precision} (auto: the CPU {native} native bf16 matrix support)"
+    return f"{precision} (auto: {device.type})"
 
 
 def prepare_device(device: torch.device, tf32: bool = False) -> None:
@@ -84,9 +86,28 @@ def prepare_device(device: torch.device, tf32: bool = False) -> None:
 
 
 def device_name(device: torch.device) -> str:
+    """The device in words: the GPU's name, or the CPU's model, vector ISA, bf16 matrix units and threads, e.g.
+    ``cpu (Intel(R) Xeon(R) Processor, AVX512, AMX bf16, 2 threads)``."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    if device.type != "cpu":
+        return device.type
+    bf16 = next((name for check, name in _BF16_UNITS if getattr(torch.cpu, check, lambda: False)()), "no native bf16")
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"cpu ({_cpu_model()}, {isa}, {bf16}, {torch.get_num_threads()} threads)"
+
+
+_BF16_UNITS = (("_is_amx_tile_supported", "AMX bf16"), ("_is_avx512_bf16_supported", "AVX512-BF16"))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def autocast_for(device: torch.device, precision: str) -> Autocast:

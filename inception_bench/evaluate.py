@@ -89,8 +89,8 @@ def evaluate(
     if out is not None:
         _check_writable(out)
     dev = resolve_device(device)
-    precision = resolve_precision(precision, dev)
     loaded = [load_checkpoint(Path(p)) for p in checkpoints]
+    precision = _precision(precision, dev, loaded)
     models = [model_from_checkpoint(c, source=str(p)) for c, p in zip(loaded, checkpoints, strict=True)]
     recipe = loaded[0].get("config", {}).get("recipe", {}) if loaded else {}
     if data is None:
@@ -145,6 +145,9 @@ def evaluate(
         "data": bundle.description,
         "images": total,
         "precision": precision,
+        "device": dev.type,
+        "channels_last": channels_last,
+        "compiled": compile,
         "top1": top1 / total,
         "top5": top5 / total,
         "top1_error": 1 - top1 / total,
@@ -155,11 +158,27 @@ def evaluate(
     return record
 
 
+def _precision(requested: str, device: torch.device, checkpoints: list[dict[str, Any]]) -> str:
+    """``auto`` evaluates in the precision the (first) checkpoint was trained and evaluated in, where this device
+    can run it (so that ``ibench eval`` reproduces the run's own figure); otherwise as ``ibench train`` would."""
+    recorded = checkpoints[0].get("config", {}).get("precision") if checkpoints else None
+    if requested == "auto" and recorded in ("fp32", "bf16", "fp16"):
+        try:
+            return resolve_precision(str(recorded), device)
+        except FieldError:
+            pass
+    return resolve_precision(requested, device)
+
+
 def rich_table(record: dict[str, Any]) -> Any:
     """An evaluation record as a one-row rich table for the terminal."""
     from rich.table import Table
 
-    table = Table("models", "crops", "cost", "images", "top-1", "top-5", "top-1 error", "top-5 error")
+    how = [str(record.get("device")), str(record.get("precision"))]
+    how += ["channels_last"] * bool(record.get("channels_last")) + ["compiled"] * bool(record.get("compiled"))
+    table = Table(
+        "models", "crops", "cost", "images", "top-1", "top-5", "top-1 error", "top-5 error", title=", ".join(how)
+    )
     counts = [str(record[k]) for k in ("models", "crops", "cost", "images")]
     table.add_row(*counts, *(f"{record[k]:.2%}" for k in ("top1", "top5", "top1_error", "top5_error")))
     return table

@@ -101,19 +101,21 @@ class BenchSettings(_Settings):
     compile: bool | None = Field(  # None: auto
         None,
         description="torch.compile the step; default: auto (inference on the CPU compiled with inductor freezing, "
-        "training eager: compiled training measured slower there)",
+        "training eager: compiled training measured slower there; --compile-mode or --inductor turn it on)",
     )
     inductor: dict[str, Any] = Field(
         default_factory=dict, description="torch._inductor.config settings for compile, e.g. freezing=True"
     )
-    baseline: Literal["fp32-eager", "same", "none"] = Field(
+    baseline: Literal["fp32-eager", "same"] = Field(
         "fp32-eager",
         description="what ratios are against: fp32-eager (each model and torchvision's googlenet also in fp32, "
-        "eager, contiguous) | same (torchvision's googlenet in the same setup) | none",
+        "eager, contiguous) | same (only torchvision's googlenet, in the same setup)",
     )
-    rounds: int = Field(5, ge=1, description="interleaved rounds: each setup runs `steps` steps per round in turn")
+    rounds: int = Field(
+        6, ge=1, description="interleaved rounds (A, B, C, then C, B, A, ...): each setup runs `steps` steps per round"
+    )
     steps: int = Field(4, ge=1, description="timed steps per setup and round")
-    warmup: int = Field(2, ge=0, description="untimed steps first (the first one compiles)")
+    warmup: int = Field(2, ge=0, description="steps before the rounds (at least 1: the first compiles)")
     detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
     peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
 
@@ -125,18 +127,20 @@ class BenchSettings(_Settings):
         return inductor
 
     def compile_for(self, mode: str, device_type: str) -> bool:
-        """Whether steps of ``mode`` (train | infer) are compiled: ``compile`` when given, else (auto) inference on
-        the CPU only. Measured on a 2-core Xeon with AMX (torch 2.14, bf16, channels_last; docs/performance.md):
-        compiled inference 2-2.5x faster than eager, compiled training 1.2-1.8x slower; on CUDA, not measured
-        in this mode yet, so off."""
+        """Whether steps of ``mode`` (train | infer) are compiled: ``compile`` when given; else (auto) when a
+        compile mode or inductor settings are given, or for inference on the CPU. Measured on a 2-core Xeon with
+        AMX (torch 2.14, bf16, channels_last; docs/performance.md): compiled inference 2x faster than eager,
+        compiled training 1.2-1.8x slower; on CUDA, not measured in this mode yet, so off."""
         if self.compile is not None:
             return self.compile
+        if self.compile_mode != "default" or self.inductor:
+            return True
         return mode == "infer" and device_type == "cpu"
 
     def inductor_for(self, mode: str, device_type: str) -> dict[str, Any]:
-        """The inductor settings of a compiled step: the given ones, or under auto on the CPU for inference,
-        ``freezing`` (the weights become constants that oneDNN prepacks)."""
-        if self.compile is None and self.compile_for(mode, device_type) and not self.inductor:
+        """The inductor settings of a compiled step: the given ones, else for inference on the CPU ``freezing``
+        (the weights become constants that oneDNN prepacks; it applies to inference graphs only)."""
+        if not self.inductor and mode == "infer" and device_type == "cpu" and self.compile_for(mode, device_type):
             return {"freezing": True}
         return self.inductor
 

@@ -5,8 +5,12 @@ learning rate x0.96 every 8 epochs (``schedule="step"``; ``"cosine"`` with linea
 decay; aux losses weighted by ``spec.aux.loss_weight`` (0.3) and ignored at inference; Polyak averaging of the
 weights, here an exponential moving average (:class:`~inception_bench.engine.WeightAverage`), used for evaluation.
 
-On CUDA: bf16 autocast by default (fp16 uses a GradScaler), cudnn.benchmark, optional ``torch.compile`` (with
-``compile_mode="reduce-overhead"`` for CUDA graphs), fused SGD; ``fuse_1x1`` and ``s2d_stem`` are execution
+Precision ``auto``: bf16 autocast on CUDA and on CPUs with native bf16 matrix units, fp32 elsewhere
+(:func:`~inception_bench.engine.resolve_precision`; the loss, weights, gradients and optimizer state stay fp32; a
+resumed run keeps the precision it started in). On CUDA: fp16 uses a GradScaler, cudnn.benchmark, fused SGD.
+Optional ``torch.compile`` on any device (``compile_mode="reduce-overhead"`` for CUDA graphs), its compilation
+timed apart (``compile_seconds`` of the epoch it happened in, left out of that epoch's images/s); ``fuse_1x1`` and
+``s2d_stem`` are execution
 options with the same weights and function (:func:`~inception_bench.models.build_model`). channels_last memory
 format by default on every device (on the CPU it makes the pool branches' max pools 10x faster; see
 ``results/bench/profile-cpu.md``).
@@ -88,6 +92,7 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     compile_seconds: float | None = None  # measured in this process's first epoch, recorded with that epoch
+    # (the first step and each new batch shape's first step, less the epoch's steady rate)
     compiled_here: bool = False
 
     @property
@@ -289,7 +294,8 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         autocast_for(device, precision),
         history,
     )
-    run.started -= sum(h["seconds"] for h in history)  # wall time counts the epochs done before a resume
+    # wall time counts the epochs done before a resume, their compilation included
+    run.started -= sum(h["seconds"] + h.get("compile_seconds", 0.0) for h in history)
     return run
 
 
@@ -304,18 +310,23 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     steps_total = len(run.train_loader)
     t0 = time.perf_counter()
     seen, steps, loss_sum = 0, 0, torch.zeros((), device=run.device)
-    time_first = run.recipe.compile and not run.compiled_here  # the first compiled step: compilation, apart
-    first = 0.0
+    # compiled steps: the first step, and the first of each new batch shape (the last, partial batch recompiles),
+    # are timed on their own, so that the compilation can be told apart from the steady step time
+    timing = run.recipe.compile and not run.compiled_here
+    shapes: set[int] = set()
+    compiling: list[tuple[float, int]] = []  # (seconds, images) of those steps
     for images, target in run.train_loader:
         images = images.to(run.device, non_blocking=True)
         target = target.to(run.device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
+        new_shape = timing and len(target) not in shapes
         t_step = time.perf_counter()
         loss = train_step(run.runner, images, target, run.optimizer, run.scaler, run.autocast, aux_weight)
-        if time_first and steps == 0:
-            loss.item()  # waits for the step
-            first = time.perf_counter() - t_step
+        if new_shape:
+            loss.item()  # waits for the step (once per shape)
+            compiling.append((time.perf_counter() - t_step, len(target)))
+            shapes.add(len(target))
         if run.averaged is not None:
             run.averaged.update_parameters(run.model)
         loss_sum += loss.detach() * len(target)
@@ -327,11 +338,13 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     if run.device.type == "cuda":
         torch.cuda.synchronize(run.device)
     seconds = time.perf_counter() - t0
-    if time_first:  # the compilation: the first step less a steady one; the epoch's time without it
+    if timing:
         run.compiled_here = True
-        steady = (seconds - first) / (steps - 1) if steps > 1 else 0.0
-        run.compile_seconds = max(0.0, first - steady)
-        seconds -= run.compile_seconds
+        steady_images = seen - sum(n for _, n in compiling)
+        if steady_images > 0:  # the compilation: those steps less what they take at the other steps' rate
+            per_image = (seconds - sum(t for t, _ in compiling)) / steady_images
+            run.compile_seconds = max(0.0, sum(t - per_image * n for t, n in compiling))
+            seconds -= run.compile_seconds
     return loss_total / seen_all, int(seen_all), seconds
 
 
@@ -415,7 +428,7 @@ def train(
     """
     run = setup(loaded, recipe, RunFolder(Path(out)), resume)
     progress = Progress(run.dist.main and not quiet, run.recipe.epochs, run.epochs_done, len(run.train_loader))
-    how = [precision_reason(recipe.precision, run.config["precision"], run.device)]
+    how = [precision_reason(recipe.precision, run.config["precision"], run.device, resumed=run.epochs_done > 0)]
     how += ["channels_last"] * recipe.channels_last + ["compiled"] * recipe.compile
     progress.line(f"{run.config['device']}: {', '.join(how)}")
     status, message = RunStatus.completed, ""

@@ -80,7 +80,8 @@ phase "conv1 plain vs space-to-depth" 20 $PY scripts/stem_bench.py --device "$DE
 # 3. the fast path with every lead on; the targets
 CUDAGRAPHS=()
 if [ "$DEV" != cpu ]; then CUDAGRAPHS=(--compile-mode reduce-overhead); fi
-FASTOPTS=(--precision "$FAST" --channels-last --compile "${CUDAGRAPHS[@]}" --warmup 10 --no-torchvision --baseline same)
+# each model's fp32 eager baseline is measured in the same command (vs_fp32_eager); torchvision only in phase 1
+FASTOPTS=(--precision "$FAST" --channels-last --compile "${CUDAGRAPHS[@]}" --warmup 10 --no-torchvision)
 LEADS=(--fuse-1x1 --s2d-stem)
 phase "bench fast path + leads" 180 $IBENCH bench $SPEC "${COMMON[@]}" "${FASTOPTS[@]}" "${LEADS[@]}"
 phase targets 5 $PY scripts/bench_targets.py "$OUT/bench.csv" | tee "$OUT/targets.txt"
@@ -102,8 +103,7 @@ fi
 AUTOTUNE=(--compile-mode max-autotune)
 if [ "$DEV" = cpu ]; then AUTOTUNE=(); fi
 phase "bench fast path + leads, max-autotune (infer)" 240 $IBENCH bench $SPEC "${COMMON[@]}" --mode infer \
-  --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision --baseline same \
-  "${LEADS[@]}"
+  --precision "$FAST" --channels-last --compile "${AUTOTUNE[@]}" --warmup 10 --no-torchvision "${LEADS[@]}"
 
 # 7. the training command on the fast path (data on the device, bf16 and channels_last by default on CUDA); digits
 #    as on 2026-11-27; the report

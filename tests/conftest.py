@@ -76,3 +76,32 @@ def reference_counts(model, size: int) -> tuple[int, int, int]:
         model.eval()(torch.zeros(1, 3, size, size))
     params_all = sum(p.numel() for p in model.parameters() if id(p) not in in_aux)
     return sum(m.weight.numel() for m in layers), counter.get_total_flops() // 2, params_all
+
+
+def slow_first_compile(delay: float, seen: list[bool] | None = None):
+    """A stand-in for ``torch.compile`` (monkeypatch it in): the model itself, wrapped so that its first call takes
+    ``delay`` seconds longer, as a compilation would, and appends to ``seen`` whether inductor's freezing was on
+    then."""
+    import time
+
+    import torch
+
+    def fake_compile(model, mode=None, dynamic=None):
+        class FirstCallSlow(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner, self.calls = model, 0
+
+            def forward(self, x):
+                self.calls += 1
+                if self.calls == 1:
+                    from torch._inductor import config
+
+                    if seen is not None:
+                        seen.append(bool(config.freezing))
+                    time.sleep(delay)
+                return self.inner(x)
+
+        return FirstCallSlow()
+
+    return fake_compile

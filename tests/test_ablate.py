@@ -195,6 +195,7 @@ def test_axes_hold_resolved_values(tmp_path):
         ],
     )
     plan = plan_ablation(path, tmp_path / "o")
+    assert [r.variant for r in plan.runs] == ["base", "naive", "no-aux"]  # no unnamed variant of an empty grid
     axes = {r.variant: r.axes for r in plan.runs}
     assert axes["base"] == {"module": "reduced", "aux.enabled": True}  # defaults, not blanks
     assert axes["naive"] == {"module": "naive", "aux.enabled": True}

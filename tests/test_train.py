@@ -290,6 +290,12 @@ def test_eval_crops_and_ensemble(trained, tmp_path):
     assert json.loads((tmp_path / "e1.json").read_text())["top1"] == one["top1"]
     assert one["images"] == 128 and 0 <= one["top1"] <= one["top5"] <= 1
     assert abs(one["top1"] - final.val_top1) <= 1 / 128 and abs(one["top5"] - final.val_top5) <= 1 / 128
+    config = json.loads((out / "config.json").read_text())
+    assert one["precision"] == config["precision"] and one["channels_last"]  # auto: as the run was evaluated
+    forced = evaluate([out / "checkpoint.pt"], crops=1, device="cpu", precision="fp32", channels_last=False)
+    assert forced["precision"] == "fp32" and not forced["channels_last"] and forced["images"] == 128
+    bad = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--precision", "fp16", "--device", "cpu"])
+    assert bad.exit_code == 2 and "--precision fp16: only on CUDA" in bad.stderr, bad.output
     ten = evaluate([out / "checkpoint.pt"], data="synthetic", crops=10, device="cpu")
     assert ten["cost"] == 10 and ten["images"] == 128
     ens = evaluate([out / "checkpoint.pt"] * 2, data="synthetic", crops=1, device="cpu")

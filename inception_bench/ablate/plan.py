@@ -147,7 +147,8 @@ def _variants(ablation: AblationSpec, path: Path) -> list[Variant]:
     base = load_spec((path.parent / ablation.spec).resolve())
     named: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     keys = list(ablation.grid)
-    for combo in itertools.product(*(ablation.grid[k] for k in keys)):
+    combos = itertools.product(*(ablation.grid[k] for k in keys)) if keys else ()  # no grid: no grid variant
+    for combo in combos:
         axes = dict(zip(keys, combo, strict=True))
         named.append(("_".join(f"{k}-{_value_name(v)}" for k, v in axes.items()), axes, {}))
     named += [(v.name, v.set, v.recipe) for v in ablation.variants]

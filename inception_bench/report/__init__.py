@@ -104,7 +104,7 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
 
 def _bench_section(path: Path) -> Section:
     """The rows of an ``ibench bench --output`` CSV file."""
-    from inception_bench.bench import COLUMNS, table_rows
+    from inception_bench.bench import table_rows
 
     needed = {  # what every `ibench bench` CSV has had; newer columns are shown when present
         "model",
@@ -130,10 +130,11 @@ def _bench_section(path: Path) -> Section:
             Paragraph(
                 "Measured with `ibench bench`: " + "; ".join(settings) + ". `vs fp32 eager`: images/s over the same "
                 "model in fp32, eager, contiguous layout; `vs tv`: over torchvision's googlenet (in fp32 eager when "
-                "it was measured so, else in the same setup); both measured in the same command, in interleaved "
-                "rounds (their range in brackets). TMAC/s counts 3x the forward MACs for a training step."
+                "it was measured so, else in the same setup); both measured in the same command (since 2026-12 in "
+                "interleaved rounds, with their range over rounds in brackets). TMAC/s counts 3x the forward MACs "
+                "for a training step."
             ),
-            Table([label for _, label in COLUMNS], table_rows(rows)),
+            Table(*table_rows(rows)),
         ],
     )
 
