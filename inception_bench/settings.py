@@ -44,7 +44,9 @@ class Recipe(_Settings):
     every 8 epochs, weight decay, Polyak averaging of the weights; see :mod:`inception_bench.train`)."""
 
     compile: bool = Field(False, description="torch.compile the model (on the CPU too, with inductor)")
-    data: str = Field("digits", description="digits | synthetic | cifar10 | cifar100 | imagenette | imagefolder:PATH")
+    data: str = Field(
+        "digits", description="digits | synthetic | fashion-mnist | cifar10 | cifar100 | imagenette | imagefolder:PATH"
+    )
     data_root: str = Field("data", description="where downloadable data sets live")
     recipe: Literal["auto", "paper", "plain", "none"] = Field(
         "auto", description="augmentation: paper | plain | none | auto (plain <= 64 px, else paper)"

@@ -490,3 +490,46 @@ def test_unreadable_image_names_the_file(tmp_path):
     with pytest.raises(IbenchError, match=r"bad\.jpg: unreadable image"):
         for i in range(len(bundle.val)):
             bundle.val[i]
+
+
+def test_fashion_mnist_offline_names_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import inception_bench.data.datasets as ds
+
+    def no_network(self: object) -> None:
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(ds, "DEBIAN_FASHION_MNIST", tmp_path / "not-installed")
+    monkeypatch.setattr(datasets.FashionMNIST, "download", no_network)
+    with pytest.raises(IbenchError, match=r"data=fashion-mnist: not found under .*offline") as info:
+        load_data("fashion-mnist", root=tmp_path / "empty")
+    assert "apt-get install dataset-fashion-mnist" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists(),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+)
+def test_fashion_mnist_from_the_debian_package(tmp_path: Path) -> None:
+    bundle = load_data("fashion-mnist", root=tmp_path, image_size=32)
+    assert (len(bundle.train), len(bundle.val), bundle.num_classes) == (60000, 10000, 10)
+    assert sorted(p.name for p in (tmp_path / "FashionMNIST" / "raw").iterdir()) == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ]
+    assert bundle.train_tensors is not None and bundle.val_tensors is not None
+    x, y = bundle.train_tensors
+    assert x.shape == (60000, 3, 32, 32) and x.dtype == torch.uint8
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])  # grey shown as RGB
+    # the data set's published facts: 6,000 training and 1,000 test images per class, pixel mean 0.2860 and
+    # standard deviation 0.3530 over the 28x28 training images
+    assert set(Counter(y.tolist()).values()) == {6000}
+    assert set(Counter(bundle.val_tensors[1].tolist()).values()) == {1000}
+    assert bundle.mean == pytest.approx((0.2860,) * 3, abs=1e-4) and bundle.std == pytest.approx(
+        (0.3530,) * 3, abs=1e-4
+    )
+    image, label = bundle.val[0]
+    assert image.shape == (3, 32, 32) and 0 <= label < 10
+    raw_image, _ = bundle.val_raw[0]  # PIL, for multi-crop evaluation
+    assert raw_image.mode == "RGB" and raw_image.size == (28, 28)

@@ -1,15 +1,17 @@
 """The data sets: each one loaded into a :class:`DataBundle` at the image size the network needs.
 
 * Names: ``digits`` (scikit-learn's 1,797 real 8x8 digits), ``synthetic`` (learnable generated images),
-  ``cifar10``/``cifar100`` and ``imagenette`` (torchvision; downloaded into ``root`` when online, one clear error
-  offline), ``imagefolder:PATH`` (``PATH/train/<class>/*``, ``PATH/val/<class>/*``).
+  ``fashion-mnist`` (70,000 real 28x28 grey photos of clothing, shown to the network as RGB; read from Debian's
+  ``dataset-fashion-mnist`` package when installed, else torchvision's download), ``cifar10``/``cifar100`` and
+  ``imagenette`` (torchvision; downloaded into ``root`` when online, one clear error offline),
+  ``imagefolder:PATH`` (``PATH/train/<class>/*``, ``PATH/val/<class>/*``).
 * Normalisation statistics: ImageNet's for ``cifar10``, ``cifar100``, ``imagenette`` and ``imagefolder:PATH``; for
-  ``digits`` and ``synthetic`` the per-channel mean/std of the (resized, un-augmented) training images, so the
-  normalised train set has mean ~0 and std ~1.
+  ``digits``, ``synthetic`` and ``fashion-mnist`` the per-channel mean/std of the (un-augmented) training images,
+  so the normalised train set has mean ~0 and std ~1.
 * Splits: ``digits`` uses a fixed stratified 80/20 split (``train_test_split(..., stratify=y, random_state=0)``:
   1437 train / 360 val) that does not depend on ``seed``; ``synthetic`` draws train and val from the same class
-  patterns with independent noise; ``cifar*`` use the official train/test files (test = val); ``imagenette`` its
-  train/val splits; ``imagefolder:PATH`` the folders ``PATH/train`` and ``PATH/val``.
+  patterns with independent noise; ``fashion-mnist`` and ``cifar*`` use the official train/test files (test =
+  val); ``imagenette`` its train/val splits; ``imagefolder:PATH`` the folders ``PATH/train`` and ``PATH/val``.
 * ``image_size`` is the side in pixels of the square images the network sees (default 32 for digits, synthetic and
   cifar; 224 for imagenette and image folders). Labels are ``int`` class indices ``0 .. num_classes - 1``.
   Digits are never flipped (a mirrored 2 is not a 2): ``DataBundle.flip`` says whether the recipe flips.
@@ -22,6 +24,8 @@ Errors name the setting they come from (``data``, ``image_size``, ``recipe``) or
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +53,8 @@ from inception_bench.data.transforms import (
 from inception_bench.errors import FieldError, IbenchError
 
 T = TypeVar("T")
-DATA_NAMES = "digits, synthetic, cifar10, cifar100, imagenette, imagefolder:PATH"
+DATA_NAMES = "digits, synthetic, fashion-mnist, cifar10, cifar100, imagenette, imagefolder:PATH"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package
 IN_MEMORY_MAX_SIDE = 64  # cifar is offered as tensors only up to this side (50000 x 3 x 64 x 64 uint8 = 614 MB)
 
 
@@ -234,8 +239,9 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _open_or_download(name: str, root: Path, factory: Callable[[bool], T]) -> T:
-    """``factory(download)``: try the local copy (no network, no chatter), then download; failures -> FieldError."""
+def _open_or_download(name: str, root: Path, factory: Callable[[bool], T], hint: str = "") -> T:
+    """``factory(download)``: try the local copy (no network, no chatter), then download; failures -> FieldError
+    (``hint``: another way to get the data, said in the error)."""
     try:
         return factory(False)
     except (RuntimeError, OSError):
@@ -245,7 +251,7 @@ def _open_or_download(name: str, root: Path, factory: Callable[[bool], T]) -> T:
     except (URLError, OSError, RuntimeError) as exc:
         why = (
             f"not found under {root} and the download failed (offline?) ({_one_line(exc)}); download it on a "
-            "machine with internet into the data root, or use digits"
+            f"machine with internet into the data root{hint}, or use digits"
         )
         raise FieldError("data", why, name) from exc
 
@@ -313,6 +319,72 @@ def _load_cifar(name: str, root: Path, image_size: int, recipe: str) -> DataBund
         train=train,
         val=val,
         val_raw=base_val,
+        train_tensors=train_tensors,
+        val_tensors=val_tensors,
+        flip=recipe != "none",
+        recipe=recipe,
+    )
+
+
+def _fashion_mnist_split(root: Path, train: bool) -> datasets.FashionMNIST:
+    """torchvision's ``FashionMNIST`` from ``root``. When Debian's package is installed, its files are first unpacked
+    into ``root/FashionMNIST/raw`` (once, atomically), where torchvision reads them; otherwise torchvision's own copy
+    there, or its download."""
+    raw = root / "FashionMNIST" / "raw"
+    try:
+        for packed in sorted(DEBIAN_FASHION_MNIST.glob("*-ubyte.gz")):
+            target = raw / packed.name.removesuffix(".gz")
+            if not target.exists():
+                raw.mkdir(parents=True, exist_ok=True)
+                partial = target.with_name(target.name + ".partial")
+                with gzip.open(packed) as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                partial.replace(target)
+    except OSError as e:
+        raise FieldError(
+            "data_root", f"cannot unpack Fashion-MNIST there ({_one_line(e)}); choose a writable one", root
+        ) from None
+    hint = " (or, on Debian and Ubuntu, apt-get install dataset-fashion-mnist)"
+    return _open_or_download(
+        "fashion-mnist", root, lambda dl: datasets.FashionMNIST(str(root), train=train, download=dl), hint
+    )
+
+
+def _load_fashion_mnist(root: Path, image_size: int, recipe: str) -> DataBundle:
+    base_train, base_val = _fashion_mnist_split(root, True), _fashion_mnist_split(root, False)
+    source = "Debian's dataset-fashion-mnist" if any(DEBIAN_FASHION_MNIST.glob("*-ubyte.gz")) else str(root)
+    native = image_size == 28
+    grey = base_train.data.double() / 255
+    mean, std = (float(grey.mean()),) * 3, (float(grey.std()),) * 3  # grey shown as RGB: one value per channel
+    rgb: Callable[[Any], Any] = lambda image: image.convert("RGB")  # noqa: E731
+    train_rgb, val_rgb = TransformedDataset(base_train, rgb), TransformedDataset(base_val, rgb)
+    description = (
+        f"fashion-mnist: Fashion-MNIST real 28x28 grey photos of clothing as RGB, 10 classes, {len(base_train)} train"
+        f" / {len(base_val)} test (as val), from {source}"
+        + ("" if native else f", resized to {image_size}x{image_size}")
+    )
+    train_tensors = val_tensors = None
+    if image_size <= IN_MEMORY_MAX_SIDE and recipe != "paper":
+
+        def tensors(base: datasets.FashionMNIST) -> tuple[torch.Tensor, torch.Tensor]:
+            x = base.data[:, None].expand(-1, 3, -1, -1).contiguous()
+            if not native:
+                x = TF.resize(x, [image_size, image_size], antialias=True)
+            return x, base.targets.to(torch.int64)
+
+        train_tensors = tensors(base_train)
+        vx, vy = tensors(base_val)
+        val_tensors = (normalise_batch(vx, mean, std), vy)
+    return DataBundle(
+        name="fashion-mnist",
+        description=description,
+        num_classes=10,
+        image_size=image_size,
+        mean=mean,
+        std=std,
+        train=TransformedDataset(train_rgb, train_transform(recipe, image_size, mean, std, resize=not native)),
+        val=TransformedDataset(val_rgb, val_transform(image_size, mean, std, resize=not native)),
+        val_raw=val_rgb,
         train_tensors=train_tensors,
         val_tensors=val_tensors,
         flip=recipe != "none",
@@ -406,13 +478,13 @@ def load_data(
     synthetic_val: int = 128,
     num_classes: int = 10,
 ) -> DataBundle:
-    """Load the data set ``name`` (``digits``, ``synthetic``, ``cifar10``, ``cifar100``, ``imagenette``,
-    ``imagefolder:PATH``). ``seed`` and ``num_classes`` only affect ``synthetic`` (the digits split is fixed; the
-    other sets have their own classes)."""
+    """Load the data set ``name`` (``digits``, ``synthetic``, ``fashion-mnist``, ``cifar10``, ``cifar100``,
+    ``imagenette``, ``imagefolder:PATH``). ``seed`` and ``num_classes`` only affect ``synthetic`` (the digits split is
+    fixed; the other sets have their own classes)."""
     text = name.strip()
     key = text.lower()
     is_folder = key.startswith("imagefolder:")
-    small = key in ("digits", "synthetic", "cifar10", "cifar100")
+    small = key in ("digits", "synthetic", "fashion-mnist", "cifar10", "cifar100")
     if not (small or is_folder or key == "imagenette"):
         raise FieldError("data", f"unknown data set; use one of {DATA_NAMES}", name)
     size = image_size if image_size is not None else (32 if small else 224)
@@ -424,6 +496,8 @@ def load_data(
         return _load_digits(size, resolved)
     if key == "synthetic":
         return _load_synthetic(size, resolved, seed, synthetic_train, synthetic_val, num_classes)
+    if key == "fashion-mnist":
+        return _load_fashion_mnist(data_root, size, resolved)
     if key in ("cifar10", "cifar100"):
         return _load_cifar(key, data_root, size, resolved)
     if key == "imagenette":
