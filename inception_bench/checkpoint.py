@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many types
-        reason = " ".join(str(e).split())[:160]
-        raise IbenchError(
-            f"{path}: not a readable ibench checkpoint ({type(e).__name__}: {reason}); re-run training to recreate it"
-        ) from None
+        raise IbenchError(f"{path}: {load_failure(e)}; re-run training to recreate it") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         raise IbenchError(f"{path}: not an ibench checkpoint (no 'model'/'spec' entries)")
     if ckpt.get("format", FORMAT_1) not in (FORMAT_1, FORMAT):
@@ -82,6 +80,18 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format {ckpt['format']!r} is newer than this ibench reads ({FORMAT}); update it"
         )
     return ckpt
+
+
+def load_failure(e: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in one plain clause: an object that loading would
+    have had to run code for (named), or torch's own first sentence."""
+    text = " ".join(str(e).split())
+    refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
+    if "Weights only load failed" in text:
+        what = refused.group(1) if refused else "an object that is not a tensor or plain value"
+        return f"refused: it holds {what}, which loading would have to run code for (ibench loads tensors only)"
+    first = re.split(r"(?<=[.!?]) ", text, maxsplit=1)[0]
+    return f"not a readable checkpoint ({type(e).__name__}: {first})"
 
 
 def check_resumable(ckpt: dict[str, Any], path: Path) -> None:
@@ -140,6 +150,25 @@ def spec_of(ckpt: dict[str, Any], source: str = "checkpoint") -> Spec:
         raise IbenchError(validation_message(f"{source}: spec", raw, e, "specs/googlenet.yaml")) from None
 
 
+def state_dict_mismatch(e: BaseException) -> str:
+    """A failed ``load_state_dict`` in one line: torch's missing, unexpected and size-mismatched keys, each list
+    cut to its first few names with a count, never mid-word."""
+    text = str(e)
+    parts = []
+    for label in ("Missing key(s)", "Unexpected key(s)"):
+        found = re.search(rf"{re.escape(label)} in state_dict: (.*?)\.(\s|$)", text)
+        if found:
+            keys = re.findall(r'"([^"]+)"', found.group(1))
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            parts.append(f"{label.split()[0].lower()} {', '.join(keys[:3])}{more}")
+    sizes = re.findall(r"size mismatch for ([\w.]+): copying a param with shape (torch.Size\(\[[^\]]*\]\))", text)
+    if sizes:
+        name, shape = sizes[0]
+        more = f" and {len(sizes) - 1} more" if len(sizes) > 1 else ""
+        parts.append(f"size mismatch for {name} ({shape} in the file){more}")
+    return "; ".join(parts) or " ".join(text.split()).split(". ")[0]
+
+
 def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True, source: str = "checkpoint") -> GoogLeNet:
     """The trained network of a checkpoint: the averaged weights when present (what the paper evaluates); errors
     name ``source`` (the file)."""
@@ -147,6 +176,5 @@ def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True, source: s
     try:
         model.load_state_dict(model_state(ckpt, model, averaged=averaged and bool(ckpt.get("averaged"))))
     except (RuntimeError, KeyError, AttributeError) as e:
-        why = " ".join(str(e).split()).removeprefix("Error(s) in loading state_dict for GoogLeNet: ")[:200]
-        raise IbenchError(f"{source}: the weights do not fit its spec ({why})") from None
+        raise IbenchError(f"{source}: the weights do not fit its spec ({state_dict_mismatch(e)})") from None
     return model

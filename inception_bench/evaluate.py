@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
+from inception_bench.checkpoint import load_checkpoint, load_failure, model_from_checkpoint, state_dict_mismatch
 from inception_bench.crops import CROP_COUNTS, MultiCropDataset, average_probs
 from inception_bench.engine import autocast_for, compiled, resolve_device, resolve_precision, topk_correct
 from inception_bench.errors import FieldError, IbenchError
@@ -48,12 +48,16 @@ def torchvision_model(weights: str) -> GoogLeNet:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise FieldError("weights", f"not a readable state dict ({type(e).__name__})", weights) from None
-    model = build_model(resolve_spec("torchvision", {"transform_input": True}).spec)
+            raise FieldError("weights", load_failure(e), weights) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FieldError("weights", "not a state dict (a dict of tensors, as model.state_dict() saves)", weights)
+    # torchvision's googlenet(weights=...) drops its aux heads after loading: a state dict saved from it has none
+    aux = any(k.startswith(("aux1.", "aux2.")) for k in state)
+    model = build_model(resolve_spec("torchvision", {"transform_input": True, "aux.enabled": aux}).spec)
     try:
         model.load_state_dict(from_torchvision_state_dict(state, model), strict=True)
     except RuntimeError as e:
-        why = f"not a torchvision googlenet state dict ({str(e).splitlines()[0]})"
+        why = f"not a torchvision googlenet state dict ({state_dict_mismatch(e)})"
         raise FieldError("weights", why, weights) from None
     return model
 
@@ -100,9 +104,11 @@ def evaluate(
         data = str(recipe["data"])
     if weights is not None:
         models.append(torchvision_model(weights))
+    names = [str(p) for p in checkpoints] + ([f"--weights {weights}"] if weights is not None else [])
     sizes = {m.spec.input_size for m in models}
     if len(sizes) != 1:
-        raise IbenchError(f"the models take different input sizes {sorted(sizes)}; ensemble models of one size")
+        each = ", ".join(f"{n} {m.spec.input_size} px" for n, m in zip(names, models, strict=True))
+        raise IbenchError(f"the models take different input sizes ({each}); ensemble models of one size")
     size = sizes.pop()
     classes = {m.spec.num_classes for m in models}
     same_data = data.lower() == str(recipe.get("data", "")).lower()
@@ -115,9 +121,11 @@ def evaluate(
         num_classes=min(classes),
     )
     if classes != {bundle.num_classes}:
-        raise FieldError("data", f"has {bundle.num_classes} classes, the models {sorted(classes)}", data)
-    if any(m.spec.in_channels != 3 for m in models):
-        raise IbenchError("the models take other than 3 input channels; the data sets here are RGB")
+        each = ", ".join(f"{n} {m.spec.num_classes}" for n, m in zip(names, models, strict=True))
+        raise FieldError("data", f"has {bundle.num_classes} classes, the models ({each})", data)
+    odd = [n for n, m in zip(names, models, strict=True) if m.spec.in_channels != 3]
+    if odd:
+        raise IbenchError(f"{', '.join(odd)}: the model takes other than 3 input channels; the data sets here are RGB")
     if bundle.val_raw is None:
         raise FieldError("data", "no raw validation images for multi-crop evaluation", data)
     resize = size if crops == 1 and size <= 64 else None

@@ -191,8 +191,10 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
     out, _ = trained
     truncated = tmp_path / "t.pt"
     truncated.write_bytes((out / "checkpoint.pt").read_bytes()[:5000])
-    with pytest.raises(IbenchError, match="not a readable ibench checkpoint"):
+    with pytest.raises(IbenchError) as unreadable:
         load_checkpoint(truncated)
+    assert str(unreadable.value).startswith(f"{truncated}: not a readable checkpoint (")
+    assert str(unreadable.value).endswith("); re-run training to recreate it")
 
     class Evil:
         def __reduce__(self):
@@ -200,14 +202,21 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
 
     foreign = tmp_path / "f.pt"
     torch.save({"model": Evil(), "spec": {}}, foreign)
-    with pytest.raises(IbenchError, match="not a readable ibench checkpoint"):
+    with pytest.raises(IbenchError) as refused:
         load_checkpoint(foreign)
+    # said plainly: what was refused and why, whole sentences, the file named
+    assert (
+        f"{foreign}: refused: it holds {os.system.__module__}.system, which loading would have to run code for"
+        in str(refused.value)
+    )
     plain = tmp_path / "p.pt"
     torch.save({"weights": torch.zeros(1)}, plain)
     with pytest.raises(IbenchError, match="not an ibench checkpoint"):
         load_checkpoint(plain)
     result = runner.invoke(app, ["eval", str(truncated), "--data", "synthetic"])
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    ensemble = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), str(foreign), "--data", "synthetic"])
+    assert ensemble.exit_code == 2 and ensemble.stderr.startswith(f"error: {foreign}: refused")  # the bad one named
 
 
 @pytest.mark.parametrize(
@@ -332,6 +341,18 @@ def test_torchvision_weights_loading_path(tmp_path):
         torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
     with pytest.raises(IbenchError, match="no such file"):
         torchvision_model(str(tmp_path / "missing.pth"))
+    # saved from a model without aux heads, as torchvision's googlenet(weights=...) is after loading
+    plain = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=True)
+    torch.save(plain.state_dict(), tmp_path / "plain.pth")
+    ours = torchvision_model(str(tmp_path / "plain.pth")).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), plain.eval()(x), rtol=0, atol=1e-5)
+    # a state dict that does not fit says which keys
+    state = plain.state_dict()
+    state["extra.weight"] = state.pop("fc.weight")
+    torch.save(state, tmp_path / "odd.pth")
+    with pytest.raises(IbenchError, match=r"missing head\.fc\.weight; unexpected extra\.weight\)"):
+        torchvision_model(str(tmp_path / "odd.pth"))
 
 
 @pytest.mark.parametrize("size, world", [(10, 2), (11, 3)])
