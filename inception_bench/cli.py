@@ -258,6 +258,64 @@ def train(
         )
 
 
+@app.command("lr-find")
+def lr_find_(
+    ctx: typer.Context,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(help="Architecture spec YAML, or a model name. Default: small.", show_default=False),
+    ] = None,
+    module: ModuleOpt = None,
+    aux: AuxOpt = None,
+    set_: SetOpt = None,
+    data: Annotated[str, typer.Option(help=_help(Recipe, "data"))] = RECIPE.data,
+    data_root: Annotated[str, typer.Option(help=_help(Recipe, "data_root"))] = RECIPE.data_root,
+    batch_size: Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))] = RECIPE.batch_size,
+    start_lr: Annotated[float, typer.Option(help="Learning rate of the first step.")] = 1e-5,
+    end_lr: Annotated[float, typer.Option(help="Learning rate of the last step (geometric sweep).")] = 10.0,
+    steps: Annotated[int, typer.Option(help="Training steps of the sweep (stops early when the loss diverges).")] = 100,
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = RECIPE.momentum,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
+    device: DeviceOpt = RECIPE.device,
+    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
+    workers: Annotated[int, typer.Option(help=_help(Recipe, "workers"))] = RECIPE.workers,
+    out: Annotated[Path, typer.Option("--out", help="Folder for lr-find.csv, lr-find.png, lr-find.json.")] = Path(
+        "runs/lr-find"
+    ),
+) -> None:
+    """The learning-rate range test (Smith, 2017): the loss over a geometric learning-rate sweep, and a suggestion."""
+    with user_errors(ctx):
+        from inception_bench.settings import parse
+
+        loaded = _variant(spec or "small", module, aux, set_)
+        settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
+        from inception_bench.lr_find import lr_find, plot_png  # torch: after the options are checked
+        from inception_bench.results import LrFindFolder
+
+        result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps)
+        import pandas as pd
+
+        spec_ = loaded.spec
+        title = f"{spec_.name}: {spec_.module} modules, aux {'on' if spec_.aux.enabled else 'off'}, width x"
+        title += f"{spec_.width_mult:g}; {result.data.split(':')[0]}, batch {settings.batch_size}"
+        summary = {
+            "suggested_lr": result.suggested_lr,
+            "min_loss_lr_over_10": result.min_loss_lr,
+            "stopped_early": result.stopped_early,
+            "steps": len(result.lrs),
+            "spec": loaded.spec.to_raw(),
+            "recipe": settings.model_dump(),
+            "data": result.data,
+        }
+        folder = LrFindFolder(out)
+        folder.write(pd.DataFrame(result.rows()).to_csv(index=False), plot_png(result, title), summary)
+        typer.echo(
+            f"suggested lr {result.suggested_lr:.3g} (steepest descent; the loss minimum / 10: "
+            f"{result.min_loss_lr:.3g}) after {len(result.lrs)} steps -> {out}/{LrFindFolder.PLOT}"
+        )
+
+
 @app.command("eval")
 def eval_(
     ctx: typer.Context,

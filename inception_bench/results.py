@@ -335,6 +335,22 @@ class ReportFolder:
         atomic_write_text(self.path / self.SUMMARY, summary_csv)
 
 
+@dataclass(frozen=True)
+class LrFindFolder:
+    """What ``ibench lr-find`` writes: lr-find.csv (step, lr, loss, smoothed_loss), lr-find.png (the curve) and
+    lr-find.json (the suggestions and the settings)."""
+
+    path: Path
+    CSV = "lr-find.csv"
+    PLOT = "lr-find.png"
+    SUMMARY = "lr-find.json"
+
+    def write(self, csv: str, png: bytes, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.path / self.CSV, csv)
+        atomic_write_bytes(self.path / self.PLOT, png)
+        write_json(self.path / self.SUMMARY, summary)
+
+
 # -------------------------------------------------------------------------------------------- eval records
 def eval_record_path(crops: int, folder: Path = Path(".")) -> Path:
     """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json``."""

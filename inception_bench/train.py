@@ -169,30 +169,9 @@ def _restore_point(folder: RunFolder, config: dict[str, Any], resume: bool) -> d
 
 
 def _loaders(recipe: Recipe, loaded: LoadedSpec, device: torch.device, dist: Dist) -> tuple[Any, Any, str]:
-    from inception_bench.data import load_data, training_loaders
+    from inception_bench.data import recipe_loaders
 
-    spec = loaded.spec
-    bundle = load_data(
-        recipe.data,
-        root=recipe.data_root,
-        image_size=spec.input_size,
-        recipe=recipe.recipe,
-        seed=recipe.seed,
-        num_classes=spec.num_classes,
-    )
-    if bundle.num_classes != spec.num_classes:
-        why = f"has {bundle.num_classes} classes but the spec has {spec.num_classes}; set num_classes to match"
-        raise FieldError("data", why, recipe.data)
-    train, val = training_loaders(
-        bundle,
-        batch_size=recipe.batch_size,
-        workers=recipe.workers,
-        seed=recipe.seed * 1000,  # the same on every rank: the ranks partition one epoch order
-        device=device,
-        rank=dist.rank,
-        world_size=dist.world_size,
-    )
-    return train, val, bundle.description
+    return recipe_loaders(recipe, loaded.spec, device, rank=dist.rank, world_size=dist.world_size)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:

@@ -7,8 +7,39 @@ from typing import Any
 
 import torch
 
-from inception_bench.data.datasets import DataBundle
+from inception_bench.data.datasets import DataBundle, load_data
 from inception_bench.data.loaders import DeviceLoader, make_loader
+from inception_bench.errors import FieldError
+from inception_bench.settings import Recipe
+from inception_bench.spec import Spec
+
+
+def recipe_loaders(
+    recipe: Recipe, spec: Spec, device: torch.device, rank: int = 0, world_size: int = 1
+) -> tuple[Any, Any, str]:
+    """The (train, val) loaders and the data set's description for training ``spec`` with ``recipe``'s data
+    settings; a data set whose class count is not the spec's is refused."""
+    bundle = load_data(
+        recipe.data,
+        root=recipe.data_root,
+        image_size=spec.input_size,
+        recipe=recipe.recipe,
+        seed=recipe.seed,
+        num_classes=spec.num_classes,
+    )
+    if bundle.num_classes != spec.num_classes:
+        why = f"has {bundle.num_classes} classes but the spec has {spec.num_classes}; set num_classes to match"
+        raise FieldError("data", why, recipe.data)
+    train, val = training_loaders(
+        bundle,
+        batch_size=recipe.batch_size,
+        workers=recipe.workers,
+        seed=recipe.seed * 1000,  # the same on every rank: the ranks partition one epoch order
+        device=device,
+        rank=rank,
+        world_size=world_size,
+    )
+    return train, val, bundle.description
 
 
 def training_loaders(

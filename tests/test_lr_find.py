@@ -1,0 +1,72 @@
+"""``ibench lr-find``: the geometric sweep, the smoothing, the suggestion, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL
+from typer.testing import CliRunner
+
+from inception_bench.cli import app
+from inception_bench.lr_find import lr_schedule, smooth, suggest
+
+runner = CliRunner()
+
+
+def test_the_sweep_is_geometric():
+    assert lr_schedule(1e-5, 10.0, 61) == pytest.approx(list(np.geomspace(1e-5, 10.0, 61)), rel=1e-12)
+
+
+def test_smoothing_is_the_bias_corrected_moving_average():
+    losses = [4.0, 3.0, 5.0, 2.0, 2.5, 1.0]
+    # pandas' adjusted exponentially weighted mean is the bias-corrected EMA written as a weighted average
+    expect = pd.Series(losses).ewm(alpha=1 - 0.9, adjust=True).mean().tolist()
+    assert smooth(losses, 0.9) == pytest.approx(expect, rel=1e-12)
+
+
+def test_the_suggestion_is_the_steepest_descent_before_the_minimum():
+    lrs = lr_schedule(1e-5, 10.0, 100)
+    x = [math.log10(lr) for lr in lrs]
+    # a loss that falls fastest at lr = 1e-2 (log10 = -2), bottoms out at 1e-0.5 and then rises steeply
+    curve = [2 - math.tanh(2 * (v + 2)) + (40 * (v + 0.5) ** 2 if v > -0.5 else 0) for v in x]
+    steepest, min_over_10 = suggest(lrs, curve)
+    assert abs(math.log10(steepest) - -2) < 0.35  # within a window (a tenth of the six decades)
+    best = min(range(100), key=lambda i: curve[i])
+    assert min_over_10 == pytest.approx(lrs[best] / 10)
+    assert suggest(lrs[:3], [1.0, 2.0, 3.0]) == (lrs[0] / 10, lrs[0] / 10)  # no descent: the minimum's rule
+
+
+def test_lr_find_end_to_end(tmp_path):
+    out = tmp_path / "lrf"
+    args = ["lr-find", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--batch-size", "16"]
+    result = runner.invoke(app, [*args, "--steps", "30", "--workers", "0", "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    curve = pd.read_csv(out / "lr-find.csv")
+    summary = json.loads((out / "lr-find.json").read_text())
+    assert list(curve.columns) == ["step", "lr", "loss", "smoothed_loss"]
+    assert len(curve) == summary["steps"] <= 30
+    assert curve["lr"].tolist() == pytest.approx(lr_schedule(1e-5, 10.0, 30)[: len(curve)])
+    # from the sweep, or (no descent in 30 steps of a tiny net) a tenth of the lowest loss's rate
+    assert 1e-6 <= summary["suggested_lr"] <= 10.0 and f"suggested lr {summary['suggested_lr']:.3g}" in result.stdout
+    assert (out / "lr-find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a sweep far past what the network can take stops when the loss diverges
+    far = runner.invoke(
+        app, [*args, "--end-lr", "1e6", "--steps", "40", "--workers", "0", "--device", "cpu", "--out", str(out)]
+    )
+    assert far.exit_code == 0, far.output
+    assert json.loads((out / "lr-find.json").read_text())["stopped_early"] is True
+
+
+def test_bad_lr_find_options(tmp_path):
+    for args, expect in [
+        (["--start-lr", "0"], "--start-lr 0"),
+        (["--start-lr", "1", "--end-lr", "0.1"], "--start-lr 1.0: must be positive and below --end-lr"),
+        (["--steps", "2"], "--steps 2: too few for a curve"),
+        (["--data", "nowhere"], "--data nowhere"),
+    ]:
+        result = runner.invoke(app, ["lr-find", str(SMALL), "--device", "cpu", "--out", str(tmp_path), *args])
+        assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
