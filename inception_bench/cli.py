@@ -90,6 +90,18 @@ S2dStemOpt = Annotated[
     bool, typer.Option("--s2d-stem", help=_help(Recipe, "s2d_stem", " Stride-2 stems only (a GPU speed option)."))
 ]
 DeviceOpt = Annotated[str, typer.Option(help=_help(Recipe, "device"))]
+# the options of the commands that train (train, lr-find), with Recipe's help and defaults
+TrainSpecArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Architecture spec YAML, or a model name. Default: small (specs/googlenet-small.yaml, 32x32 inputs).",
+        show_default=False,
+    ),
+]
+DataOpt = Annotated[str, typer.Option(help=_help(Recipe, "data"))]
+DataRootOpt = Annotated[str, typer.Option(help=_help(Recipe, "data_root"))]
+BatchSizeOpt = Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))]
+PrecisionOpt = Annotated[str, typer.Option(help=_help(Recipe, "precision"))]
 
 
 def _say(text: str) -> None:
@@ -205,22 +217,16 @@ def count(
 )
 def train(
     ctx: typer.Context,
-    spec: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Architecture spec YAML, or a model name. Default: small (specs/googlenet-small.yaml, 32x32 inputs).",
-            show_default=False,
-        ),
-    ] = None,
+    spec: TrainSpecArg = None,
     module: ModuleOpt = None,
     aux: AuxOpt = None,
     set_: SetOpt = None,
-    data: Annotated[str, typer.Option(help=_help(Recipe, "data"))] = RECIPE.data,
-    data_root: Annotated[str, typer.Option(help=_help(Recipe, "data_root"))] = RECIPE.data_root,
+    data: DataOpt = RECIPE.data,
+    data_root: DataRootOpt = RECIPE.data_root,
     recipe: Annotated[str, typer.Option(help=_help(Recipe, "recipe"))] = RECIPE.recipe,
     image_size: Annotated[int | None, typer.Option(help=_help(Recipe, "image_size"))] = RECIPE.image_size,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = RECIPE.epochs,
-    batch_size: Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))] = RECIPE.batch_size,
+    batch_size: BatchSizeOpt = RECIPE.batch_size,
     lr: Annotated[float, typer.Option(help=_help(Recipe, "lr", " Momentum 0.9."))] = RECIPE.lr,
     weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
     schedule: Annotated[str, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
@@ -229,7 +235,7 @@ def train(
     ema_decay: Annotated[float, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
     seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
-    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
+    precision: PrecisionOpt = RECIPE.precision,
     channels_last: Annotated[
         bool, typer.Option("--channels-last/--no-channels-last", help=_help(Recipe, "channels_last"))
     ] = RECIPE.channels_last,
@@ -261,16 +267,13 @@ def train(
 @app.command("lr-find")
 def lr_find_(
     ctx: typer.Context,
-    spec: Annotated[
-        Path | None,
-        typer.Argument(help="Architecture spec YAML, or a model name. Default: small.", show_default=False),
-    ] = None,
+    spec: TrainSpecArg = None,
     module: ModuleOpt = None,
     aux: AuxOpt = None,
     set_: SetOpt = None,
-    data: Annotated[str, typer.Option(help=_help(Recipe, "data"))] = RECIPE.data,
-    data_root: Annotated[str, typer.Option(help=_help(Recipe, "data_root"))] = RECIPE.data_root,
-    batch_size: Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))] = RECIPE.batch_size,
+    data: DataOpt = RECIPE.data,
+    data_root: DataRootOpt = RECIPE.data_root,
+    batch_size: BatchSizeOpt = RECIPE.batch_size,
     start_lr: Annotated[float, typer.Option(help="Learning rate of the first step.")] = 1e-5,
     end_lr: Annotated[float, typer.Option(help="Learning rate of the last step (geometric sweep).")] = 10.0,
     steps: Annotated[int, typer.Option(help="Training steps of the sweep (stops early when the loss diverges).")] = 100,
@@ -278,7 +281,7 @@ def lr_find_(
     weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
     seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
-    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
+    precision: PrecisionOpt = RECIPE.precision,
     workers: Annotated[int, typer.Option(help=_help(Recipe, "workers"))] = RECIPE.workers,
     out: Annotated[Path, typer.Option("--out", help="Folder for lr-find.csv, lr-find.png, lr-find.json.")] = Path(
         "runs/lr-find"
@@ -332,7 +335,7 @@ def eval_(
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
     device: DeviceOpt = RECIPE.device,
-    precision: Annotated[str, typer.Option(help=_help(Recipe, "precision"))] = RECIPE.precision,
+    precision: PrecisionOpt = RECIPE.precision,
     channels_last: Annotated[
         bool, typer.Option("--channels-last/--no-channels-last", help=_help(Recipe, "channels_last"))
     ] = RECIPE.channels_last,
