@@ -40,13 +40,13 @@ Conventions
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -298,19 +298,12 @@ class Case:
     phases: dict[str, list[float]] = field(default_factory=dict)
     memory_mb: float | None = None
 
-    @contextlib.contextmanager
-    def inductor(self) -> Iterator[None]:
-        """The setup's inductor settings while its steps run (they apply when it compiles or recompiles)."""
-        if not self.inductor_settings():
-            yield
-            return
+    def inductor(self) -> AbstractContextManager[Any]:
+        """The setup's inductor settings while its steps run (they apply when it compiles or recompiles; an eager
+        setup has none)."""
         from torch._inductor import config
 
-        with config.patch(self.inductor_settings()):
-            yield
-
-    def inductor_settings(self) -> dict[str, Any]:
-        return dict(self.setup.inductor) if self.setup.compile else {}
+        return config.patch(dict(self.setup.inductor))
 
     def ips(self, round_index: int) -> float:
         """Images/s of one round (its median step)."""

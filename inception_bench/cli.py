@@ -293,29 +293,13 @@ def lr_find_(
 
         loaded = _variant(spec or "small", module, aux, set_)
         settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
-        from inception_bench.lr_find import lr_find, plot_png  # torch: after the options are checked
-        from inception_bench.results import LrFindFolder
+        from inception_bench.lr_find import lr_find, save  # torch: after the options are checked
 
         result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps)
-        import pandas as pd
-
-        spec_ = loaded.spec
-        title = f"{spec_.name}: {spec_.module} modules, aux {'on' if spec_.aux.enabled else 'off'}, width x"
-        title += f"{spec_.width_mult:g}; {result.data.split(':')[0]}, batch {settings.batch_size}"
-        summary = {
-            "suggested_lr": result.suggested_lr,
-            "min_loss_lr_over_10": result.min_loss_lr,
-            "stopped_early": result.stopped_early,
-            "steps": len(result.lrs),
-            "spec": loaded.spec.to_raw(),
-            "recipe": settings.model_dump(),
-            "data": result.data,
-        }
-        folder = LrFindFolder(out)
-        folder.write(pd.DataFrame(result.rows()).to_csv(index=False), plot_png(result, title), summary)
+        folder = save(result, loaded, settings, out)
         typer.echo(
             f"suggested lr {result.suggested_lr:.3g} (steepest descent; the loss minimum / 10: "
-            f"{result.min_loss_lr:.3g}) after {len(result.lrs)} steps -> {out}/{LrFindFolder.PLOT}"
+            f"{result.min_loss_lr:.3g}) after {len(result.lrs)} steps -> {folder.path / folder.PLOT}"
         )
 
 

@@ -43,8 +43,8 @@ def resolve_device(name: str) -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX tiles), by torch's own checks.
-    Elsewhere bf16 autocast on the CPU is emulated and slower than fp32."""
-    return torch.backends.mkldnn.is_available() and any(getattr(torch.cpu, c, lambda: False)() for c, _ in _BF16_UNITS)
+    Elsewhere oneDNN has no bf16 hardware to run bf16 autocast on."""
+    return torch.backends.mkldnn.is_available() and _bf16_unit() is not None
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -92,12 +92,17 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type != "cpu":
         return device.type
-    bf16 = next((name for check, name in _BF16_UNITS if getattr(torch.cpu, check, lambda: False)()), "no native bf16")
+    bf16 = _bf16_unit() or "no native bf16"
     isa = torch.backends.cpu.get_cpu_capability()
     return f"cpu ({_cpu_model()}, {isa}, {bf16}, {torch.get_num_threads()} threads)"
 
 
 _BF16_UNITS = (("_is_amx_tile_supported", "AMX bf16"), ("_is_avx512_bf16_supported", "AVX512-BF16"))
+
+
+def _bf16_unit() -> str | None:
+    """The CPU's bf16 matrix unit by torch's checks (AMX first), or None."""
+    return next((name for check, name in _BF16_UNITS if getattr(torch.cpu, check, lambda: False)()), None)
 
 
 def _cpu_model() -> str:

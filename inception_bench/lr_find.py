@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from inception_bench.engine import (
     train_step,
 )
 from inception_bench.errors import FieldError, fields_of
+from inception_bench.results import LrFindFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import LoadedSpec
 
@@ -61,14 +63,23 @@ def lr_schedule(start_lr: float, end_lr: float, steps: int) -> list[float]:
     return [start_lr * (end_lr / start_lr) ** (i / (steps - 1)) for i in range(steps)]
 
 
-def smooth(losses: list[float], beta: float) -> list[float]:
+class Smoother:
     """Bias-corrected exponential moving average: ``avg_i = beta avg_{i-1} + (1 - beta) loss_i``, divided by
-    ``1 - beta ** (i + 1)``."""
-    out, avg = [], 0.0
-    for i, loss in enumerate(losses):
-        avg = beta * avg + (1 - beta) * loss
-        out.append(avg / (1 - beta ** (i + 1)))
-    return out
+    ``1 - beta ** (i + 1)``; :meth:`add` returns the smoothed value after each loss."""
+
+    def __init__(self, beta: float) -> None:
+        self.beta, self.avg, self.count = beta, 0.0, 0
+
+    def add(self, loss: float) -> float:
+        self.avg = self.beta * self.avg + (1 - self.beta) * loss
+        self.count += 1
+        return self.avg / (1 - self.beta**self.count)
+
+
+def smooth(losses: list[float], beta: float) -> list[float]:
+    """The :class:`Smoother` curve of a whole list of losses."""
+    smoother = Smoother(beta)
+    return [smoother.add(loss) for loss in losses]
 
 
 def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, float]:
@@ -120,7 +131,10 @@ def lr_find(
     )
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     autocast = autocast_for(device, precision)
-    lrs, losses, smoothed = [], [], []
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    smoother = Smoother(beta)
     stopped = False
     batches = _cycle(train_loader)
     for lr in lr_schedule(start_lr, end_lr, steps):
@@ -134,7 +148,7 @@ def lr_find(
         loss = float(step_loss.detach())
         lrs.append(lr)
         losses.append(loss)
-        smoothed = smooth(losses, beta)
+        smoothed.append(smoother.add(loss))
         if not math.isfinite(loss) or smoothed[-1] > diverge * min(smoothed):
             stopped = True
             break
@@ -150,6 +164,27 @@ def _cycle(loader: Any) -> Any:
         loader.set_epoch(epoch)
         yield from loader
         epoch += 1
+
+
+def save(result: LrFind, loaded: LoadedSpec, recipe: Recipe, out: Path) -> LrFindFolder:
+    """Write the curve (CSV), its plot (PNG) and the suggestions with the settings (JSON) into ``out``."""
+    import pandas as pd
+
+    spec = loaded.spec
+    title = f"{spec.name}: {spec.module} modules, aux {'on' if spec.aux.enabled else 'off'}, width x"
+    title += f"{spec.width_mult:g}; {result.data.split(':')[0]}, batch {recipe.batch_size}"
+    summary = {
+        "suggested_lr": result.suggested_lr,
+        "min_loss_lr_over_10": result.min_loss_lr,
+        "stopped_early": result.stopped_early,
+        "steps": len(result.lrs),
+        "spec": spec.to_raw(),
+        "recipe": recipe.model_dump(),
+        "data": result.data,
+    }
+    folder = LrFindFolder(out)
+    folder.write(pd.DataFrame(result.rows()).to_csv(index=False), plot_png(result, title), summary)
+    return folder
 
 
 def plot_png(result: LrFind, title: str) -> bytes:

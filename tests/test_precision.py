@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL, TINY_CLI, slow_first_compile
+from conftest import SMALL, TINY_CLI
 from typer.testing import CliRunner
 
 from inception_bench import engine
@@ -17,9 +17,10 @@ from inception_bench.cli import app
 from inception_bench.engine import WeightAverage, autocast_for, loss_fn, resolve_precision, train_step
 from inception_bench.errors import FieldError
 from inception_bench.models import build_model
+from inception_bench.results import RunFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import load_spec
-from inception_bench.train import train
+from inception_bench.train import evaluate_epoch, setup, train, train_epoch
 
 runner = CliRunner()
 CPU = torch.device("cpu")
@@ -121,11 +122,42 @@ def test_a_run_resumed_under_auto_goes_on_in_the_precision_it_started_in(tmp_pat
 
 
 def test_a_compiled_run_records_its_compilation_apart(tmp_path, monkeypatch):
-    # torch.compile stood in for by a wrapper whose first call takes a second longer: that second is the epoch's
-    # compile_seconds, and it is left out of the epoch's time and images/s
-    monkeypatch.setattr(torch, "compile", slow_first_compile(1.0))
-    recipe = Recipe(data="synthetic", epochs=2, batch_size=32, seed=0, device="cpu", workers=0, compile=True)
-    assert train(load_spec(SMALL, {"width_mult": 0.125}), recipe, tmp_path, quiet=True).status == "completed"
-    first, second = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert 0.8 <= first["compile_seconds"] <= 1.6 and "compile_seconds" not in second  # the second, plus noise
-    assert first["seconds"] < second["seconds"] + 0.5  # without the compilation, as fast as the next epoch
+    # torch.compile stood in for by a wrapper that, on a fake clock, "compiles" for 1 s at each new batch size (as
+    # dynamo recompiles for the last, partial batch) and takes 2 ms per image: 512 synthetic images in batches of
+    # 48 are 10 full batches and one of 32, so the epoch holds 2 s of compilation and 1.024 s of steps
+    import inception_bench.train as train_module
+
+    class Clock:
+        now = 0.0
+
+        def perf_counter(self) -> float:
+            return self.now
+
+    clock = Clock()
+
+    def fake_compile(model, mode=None, dynamic=None):
+        class FakeCompiled(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner, self.sizes = model, set()
+
+            def forward(self, x):
+                if len(x) not in self.sizes:
+                    self.sizes.add(len(x))
+                    clock.now += 1.0
+                clock.now += 0.002 * len(x)
+                return self.inner(x)
+
+        return FakeCompiled()
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    recipe = Recipe(data="synthetic", epochs=2, batch_size=48, seed=0, device="cpu", workers=0, compile=True)
+    run = setup(load_spec(SMALL, {"width_mult": 0.125}), recipe, RunFolder(tmp_path))
+    monkeypatch.setattr(train_module, "time", clock)
+    _, seen, seconds = train_epoch(run, 0)
+    assert seen == 512 and run.compile_seconds == pytest.approx(2.0) and seconds == pytest.approx(1.024)
+    first = evaluate_epoch(run, 0, 1.0, seen, seconds)
+    _, seen, seconds = train_epoch(run, 1)  # compiled already: nothing timed apart
+    second = evaluate_epoch(run, 1, 1.0, seen, seconds)
+    assert first["compile_seconds"] == pytest.approx(2.0) and "compile_seconds" not in second
+    assert first["images_per_sec"] == pytest.approx(512 / 1.024) == second["images_per_sec"]
