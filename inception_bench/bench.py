@@ -245,7 +245,7 @@ def make_step(
                 runner(x)
             return
         model.train()
-        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, mark)
+        train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, mark)  # no clipping: as timm times it
 
     return step
 

@@ -3,7 +3,8 @@
 A checkpoint is a dict saved with ``torch.save`` that ``torch.load(weights_only=True)`` reads (tensors, numbers,
 strings and containers only, so loading one runs no code): ``format``, ``config`` (the run's config.json),
 ``spec`` (the spec as plain data), ``epoch`` (epochs done), ``history`` (the metrics rows), ``model``,
-``averaged`` (the weight average's state, or None), ``optimizer``, ``scheduler``, ``scaler`` and ``rng`` (the
+``averaged`` (the weight average's state, or None), ``weights`` (``ema`` or ``raw``: which of the two the run's
+headline uses; absent before 2026-12: the average), ``optimizer``, ``scheduler``, ``scaler`` and ``rng`` (the
 torch, NumPy, Python and CUDA generators).
 
 Format 2 keys the model as :class:`~inception_bench.models.GoogLeNet` nests it (``stem.conv1...``,
@@ -170,11 +171,13 @@ def state_dict_mismatch(e: BaseException) -> str:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], averaged: bool = True, source: str = "checkpoint") -> GoogLeNet:
-    """The trained network of a checkpoint: the averaged weights when present (what the paper evaluates); errors
-    name ``source`` (the file)."""
+    """The trained network of a checkpoint: the weights its run's headline uses (the average when present, unless
+    the run found the raw weights better); ``averaged=False``: the raw weights. Errors name ``source`` (the
+    file)."""
     model = build_model(spec_of(ckpt, source))
+    use_average = averaged and bool(ckpt.get("averaged")) and ckpt.get("weights", "ema") == "ema"
     try:
-        model.load_state_dict(model_state(ckpt, model, averaged=averaged and bool(ckpt.get("averaged"))))
+        model.load_state_dict(model_state(ckpt, model, averaged=use_average))
     except (RuntimeError, KeyError, AttributeError) as e:
         raise IbenchError(f"{source}: the weights do not fit its spec ({state_dict_mismatch(e)})") from None
     return model

@@ -228,11 +228,15 @@ def train(
     epochs: Annotated[int, typer.Option(help="Epochs.")] = RECIPE.epochs,
     batch_size: BatchSizeOpt = RECIPE.batch_size,
     lr: Annotated[float, typer.Option(help=_help(Recipe, "lr", " Momentum 0.9."))] = RECIPE.lr,
+    lr_batch: Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))] = RECIPE.lr_batch,
     weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
     schedule: Annotated[str, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
-    warmup_epochs: Annotated[int, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
+    warmup_epochs: Annotated[float, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
+    clip_grad_norm: Annotated[float, typer.Option(help=_help(Recipe, "clip_grad_norm"))] = RECIPE.clip_grad_norm,
+    label_smoothing: Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))] = RECIPE.label_smoothing,
     averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging", " Or none."))] = RECIPE.averaging,
-    ema_decay: Annotated[float, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
+    ema_decay: Annotated[float | None, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
+    bn_images: Annotated[int, typer.Option(help=_help(Recipe, "bn_images"))] = RECIPE.bn_images,
     seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
     precision: PrecisionOpt = RECIPE.precision,
@@ -258,9 +262,11 @@ def train(
         if record.status != RunStatus.completed:
             typer.echo(f"error: {record.message} (recorded in {RunFolder(out).record_path})", err=True)
             raise typer.Exit(1)
+        test = f", test top-1 {record.test_top1:.2%}" if record.test_top1 is not None else ""
         typer.echo(
-            f"{record.status}: val top-1 {record.val_top1:.2%}, top-5 {record.val_top5:.2%} after {record.epochs} "
-            f"epochs, {record.train_images_per_sec:.0f} img/s, {record.wall_seconds:.0f} s -> {out}"
+            f"{record.status}: val top-1 {record.val_top1:.2%}, top-5 {record.val_top5:.2%}{test} ({record.weights} "
+            f"weights) after {record.epochs} epochs, {record.train_images_per_sec:.0f} img/s, "
+            f"{record.wall_seconds:.0f} s -> {out}"
         )
 
 
@@ -279,6 +285,8 @@ def lr_find_(
     steps: Annotated[int, typer.Option(help="Training steps of the sweep (stops early when the loss diverges).")] = 100,
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = RECIPE.momentum,
     weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
+    lr_batch: Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))] = RECIPE.lr_batch,
+    label_smoothing: Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))] = RECIPE.label_smoothing,
     seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
     precision: PrecisionOpt = RECIPE.precision,
@@ -297,9 +305,11 @@ def lr_find_(
 
         result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps)
         folder = save(result, loaded, settings, out)
+        option = settings.lr_option(result.suggested_lr, settings.batch_size)
         typer.echo(
-            f"suggested lr {result.suggested_lr:.3g} (steepest descent; the loss minimum / 10: "
-            f"{result.min_loss_lr:.3g}) after {len(result.lrs)} steps -> {folder.path / folder.PLOT}"
+            f"suggested lr {result.suggested_lr:.3g} at batch {settings.batch_size}, i.e. --lr {option:.3g} "
+            f"--lr-batch {settings.lr_batch} (steepest descent; the loss minimum / 10: {result.min_loss_lr:.3g}) "
+            f"after {len(result.lrs)} steps -> {folder.path / folder.PLOT}"
         )
 
 
@@ -385,8 +395,19 @@ def ablate(
         if dry_run:
             from rich.console import Console
 
-            Console(width=160).print(abl.plan_table(plan, runs))
+            Console(width=160).print(abl.plan_table(plan, plan.tuning_runs + runs))
             return
+        if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
+            tuned = backend.run(
+                plan, abl.select_shard(plan.tuning_runs, shard), retry_failed=retry_failed, rerun_changed=rerun_changed
+            )
+            for variant, _, status, error in tuned.failed:
+                typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
+            plan = abl.plan_ablation(ablation, out)
+            runs = abl.select_shard(plan.runs, shard)
+            waiting = sum(r.status == "waiting" for r in runs)
+            if waiting:
+                typer.echo(f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done")
         summary = backend.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         typer.echo(
             f"{summary.completed}/{summary.total} runs completed ({summary.ran} run now, "

@@ -142,19 +142,19 @@ def compiled(model: nn.Module, compile: bool, mode: str, dynamic: bool | None = 
 
 
 # ------------------------------------------------------------------------------------------------ the step
-def loss_fn(output: Any, target: torch.Tensor, aux_weight: float) -> torch.Tensor:
+def loss_fn(output: Any, target: torch.Tensor, aux_weight: float, label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy of the main logits plus ``aux_weight`` x each aux head's (paper section 5), in fp32 whatever
-    precision the logits come in. ``output`` is our model's (logits, or :class:`GoogLeNetOutputs`) or torchvision's
-    googlenet's ``(logits, aux2, aux1)``."""
+    precision the logits come in, with ``label_smoothing`` (0: none) on every head. ``output`` is our model's
+    (logits, or :class:`GoogLeNetOutputs`) or torchvision's googlenet's ``(logits, aux2, aux1)``."""
     if isinstance(output, tuple) and not isinstance(output, GoogLeNetOutputs):
         logits, *aux = output
         output = GoogLeNetOutputs(logits, tuple(a for a in aux if a is not None))
     if isinstance(output, GoogLeNetOutputs):
-        loss = F.cross_entropy(output.logits.float(), target)
+        loss = F.cross_entropy(output.logits.float(), target, label_smoothing=label_smoothing)
         for aux_logits in output.aux:
-            loss = loss + aux_weight * F.cross_entropy(aux_logits.float(), target)
+            loss = loss + aux_weight * F.cross_entropy(aux_logits.float(), target, label_smoothing=label_smoothing)
         return loss
-    return F.cross_entropy(output.float(), target)
+    return F.cross_entropy(output.float(), target, label_smoothing=label_smoothing)
 
 
 def train_step(
@@ -166,25 +166,34 @@ def train_step(
     autocast: Autocast,
     aux_weight: float,
     mark: Callable[[str], None] | None = None,
-) -> torch.Tensor:
+    *,
+    label_smoothing: float = 0.0,
+    clip_grad_norm: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One SGD step as ``ibench train`` runs it (and ``ibench bench`` times it): forward under autocast, the loss
-    with the aux heads weighted (in fp32), backward (scaled for fp16), optimizer step. Parameters, gradients and
-    the optimizer's state stay fp32: autocast only lowers the precision of the operations. Returns the loss; no
-    host sync. ``mark(phase)``, when given, is called after "forward", "backward" and "optimizer" (``ibench bench
-    --detail`` times the phases with it)."""
+    with the aux heads weighted (in fp32), backward (scaled for fp16), the gradients' global L2 norm clipped to
+    ``clip_grad_norm`` (None: not clipped), optimizer step. Parameters, gradients and the optimizer's state stay
+    fp32: autocast only lowers the precision of the operations. Returns the loss and the gradient norm before
+    clipping (None when not clipping), as device tensors: no host sync. ``mark(phase)``, when given, is called
+    after "forward", "backward" and "optimizer" (``ibench bench --detail`` times the phases with it)."""
     with autocast():
-        value = loss_fn(runner(images), target, aux_weight)
+        value = loss_fn(runner(images), target, aux_weight, label_smoothing)
     if mark is not None:
         mark("forward")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(value).backward()
     if mark is not None:
         mark("backward")
+    norm = None
+    if clip_grad_norm is not None:
+        scaler.unscale_(optimizer)  # clip the true gradients (a no-op unless fp16 scales them)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm, foreach=True)
     scaler.step(optimizer)
     scaler.update()
     if mark is not None:
         mark("optimizer")
-    return value
+    return value, norm
 
 
 class WeightAverage(AveragedModel):
@@ -223,6 +232,21 @@ class WeightAverage(AveragedModel):
         self.n_averaged += 1
 
 
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def recompute_bn_stats(model: nn.Module, batches: Iterable[torch.Tensor], autocast: Autocast) -> None:
+    """Precise BN (Wu and Johnson, 2021): replace batch norm's running statistics with their average over
+    ``batches`` of training images computed by ``model`` as it is now (``torch.optim.swa_utils.update_bn``, under
+    the run's autocast). The running averages that training keeps trail weights that move fast (a large learning
+    rate over few steps) and describe networks that no longer exist; see docs/training.md."""
+    from torch.optim.swa_utils import update_bn
+
+    with torch.no_grad(), autocast():
+        update_bn(batches, model)
+
+
 # ------------------------------------------------------------------------------------------------ evaluation
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
     """Number of samples whose target is among the top-k logits, for each k (k capped at the class count)."""
@@ -240,6 +264,7 @@ def evaluate_loader(
     with torch.no_grad():
         for images, target in loader:
             images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            images = images.contiguous(memory_format=_layout(model))
             with autocast():
                 logits = model(images)
             logits = logits.float()
@@ -247,3 +272,12 @@ def evaluate_loader(
             c1, c5 = topk_correct(logits, target)
             top1, top5, total = top1 + c1, top5 + c5, total + len(target)
     return {"loss": loss / total, "top1": top1 / total, "top5": top5 / total}
+
+
+def _layout(model: nn.Module) -> torch.memory_format:
+    """The memory format of the model's first 4-d weight (inputs in it spare a conversion in the first layer)."""
+    for p in model.parameters():
+        if p.dim() == 4:
+            channels_last = p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+            return torch.channels_last if channels_last else torch.contiguous_format
+    return torch.contiguous_format

@@ -121,7 +121,8 @@ def lr_find(
         precision = resolve_precision(recipe.precision, device)
         torch.manual_seed(recipe.seed)
         prepare_device(device, tf32=True)
-        train_loader, _, description = recipe_loaders(recipe, spec, device)
+        loaders = recipe_loaders(recipe, spec, device)
+        train_loader, description = loaders.train, loaders.description
     model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -144,7 +145,16 @@ def lr_find(
         images, target = images.to(device), target.to(device)
         if recipe.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        step_loss = train_step(model, images, target, optimizer, scaler, autocast, spec.aux.loss_weight)
+        step_loss, _ = train_step(  # not clipped: the test looks for where the loss diverges
+            model,
+            images,
+            target,
+            optimizer,
+            scaler,
+            autocast,
+            spec.aux.loss_weight,
+            label_smoothing=recipe.label_smoothing,
+        )
         loss = float(step_loss.detach())
         lrs.append(lr)
         losses.append(loss)
@@ -175,6 +185,7 @@ def save(result: LrFind, loaded: LoadedSpec, recipe: Recipe, out: Path) -> LrFin
     title += f"{spec.width_mult:g}; {result.data.split(':')[0]}, batch {recipe.batch_size}"
     summary = {
         "suggested_lr": result.suggested_lr,
+        "suggested_lr_option": recipe.lr_option(result.suggested_lr, recipe.batch_size),  # --lr, per lr_batch
         "min_loss_lr_over_10": result.min_loss_lr,
         "stopped_early": result.stopped_early,
         "steps": len(result.lrs),

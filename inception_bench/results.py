@@ -82,9 +82,10 @@ def read_json(path: Path, hint: str = "fix or delete it") -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------- records
 class RunStatus(StrEnum):
     """Where a run stands. A record (``final.json``) says ``completed``, ``diverged`` or ``failed``; an ablation's
-    plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes) and ``changed`` (its
-    recorded request differs from the ablation file); ``interrupted`` is a run stopped early on purpose (tests);
-    ``incomplete-record`` a completed record without its metrics (reports)."""
+    plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes), ``changed`` (its
+    recorded request differs from the ablation file) and ``waiting`` (its recipe waits on tuning runs);
+    ``interrupted`` is a run stopped early on purpose (tests); ``incomplete-record`` a completed record without its
+    metrics (reports)."""
 
     new = "new"
     partial = "partial"
@@ -92,6 +93,7 @@ class RunStatus(StrEnum):
     diverged = "diverged"
     failed = "failed"
     changed = "changed"
+    waiting = "waiting"
     interrupted = "interrupted"
     incomplete_record = "incomplete-record"
 
@@ -102,8 +104,10 @@ class RunStatus(StrEnum):
 
 
 class RunRecord(BaseModel):
-    """A run's outcome: ``final.json``. ``val_*`` are the evaluated model's (the weight average when there is one;
-    ``val_top1_raw`` the raw weights'); params/ops/params_all in Table 1's conventions (:mod:`inception_bench.count`);
+    """A run's outcome: ``final.json``. ``val_*`` are the headline weights' on the validation split (``weights``:
+    ``ema``, the weight average, unless the raw weights are better there: ``raw``; ``val_top1_raw`` and
+    ``val_top1_ema`` both), ``test_*`` the headline weights' on the held-out test split (None when the data set has
+    none or the run did not complete); params/ops/params_all in Table 1's conventions (:mod:`inception_bench.count`);
     ``exit_code`` is set when the ablation driver writes the record of a worker that died."""
 
     model_config = ConfigDict(extra="ignore")
@@ -113,6 +117,11 @@ class RunRecord(BaseModel):
     val_top1: float | None = None
     val_top5: float | None = None
     val_top1_raw: float | None = None
+    val_top1_ema: float | None = None
+    weights: str | None = None
+    test_top1: float | None = None
+    test_top5: float | None = None
+    test_loss: float | None = None
     params: int | None = None
     ops: int | None = None
     params_all: int | None = None
@@ -127,7 +136,18 @@ class RunRecord(BaseModel):
 _REDO = "delete it to redo that run"
 
 # The columns of results.csv: who, how it ended, and the record's figures people compare.
-RECORD_COLUMNS = ["val_top1", "val_top5", "params", "ops", "train_images_per_sec", "wall_seconds", "epochs"]
+RECORD_COLUMNS = [
+    "val_top1",
+    "val_top5",
+    "test_top1",
+    "test_top5",
+    "weights",
+    "params",
+    "ops",
+    "train_images_per_sec",
+    "wall_seconds",
+    "epochs",
+]
 RESULT_COLUMNS = ["variant", "seed", "status", *RECORD_COLUMNS, "error"]
 
 
@@ -263,8 +283,36 @@ class AblationFolder:
     META = "ablation.json"
     BENCH = "bench.csv"
 
+    TUNING = "tuning.csv"
+
     def run(self, variant: str, seed: int | str) -> RunFolder:
         return RunFolder(self.path / variant / f"seed-{seed}")
+
+    def tune_run(self, variant: str, candidate: str) -> RunFolder:
+        """A tuning run: one candidate of ``tune:`` for one variant."""
+        return RunFolder(self.path / "tune" / variant / candidate)
+
+    @property
+    def tuning_path(self) -> Path:
+        return self.path / self.TUNING
+
+    def write_tuning(self, rows: list[dict[str, Any]]) -> None:
+        """tuning.csv: one row per tuning run (variant, tune:<field> values, status, val_top1, val_top5, chosen)."""
+        import pandas as pd
+
+        atomic_write_text(self.tuning_path, pd.DataFrame(rows).to_csv(index=False))
+
+    def read_tuning(self) -> pd.DataFrame | None:
+        """tuning.csv, or None when the ablation tuned nothing."""
+        import pandas as pd
+
+        if not self.tuning_path.exists():
+            return None
+        try:
+            return pd.read_csv(self.tuning_path)
+        except (OSError, ValueError, pd.errors.ParserError) as e:
+            reason = " ".join(str(e).split())[:160]
+            raise IbenchError(f"{self.tuning_path}: corrupt tuning file ({reason}); rerun `ibench ablate`") from None
 
     @property
     def results_path(self) -> Path:

@@ -40,8 +40,11 @@ class _Settings(BaseModel):
 
 
 class Recipe(_Settings):
-    """How to train. Defaults follow the paper where it applies (SGD with momentum 0.9, the learning rate x0.96
-    every 8 epochs, weight decay, Polyak averaging of the weights; see :mod:`inception_bench.train`)."""
+    """How to train (see :mod:`inception_bench.train`): SGD with momentum 0.9 and weight decay as in the paper, a
+    per-step schedule chosen for the run's length (:meth:`schedule_for`), the learning rate scaled with the batch,
+    gradient clipping, a weight average whose horizon follows the run (:meth:`ema_decay_for`), and batch norm's
+    statistics recomputed before each evaluation. ``--recipe paper`` gives the paper's augmentation and step
+    decay."""
 
     compile: bool = Field(False, description="torch.compile the model (on the CPU too, with inductor)")
     data: str = Field(
@@ -54,15 +57,35 @@ class Recipe(_Settings):
     image_size: int | None = Field(None, ge=8, description="training image side; default: the spec's input_size")
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1, description="images per step and process")
-    lr: float = Field(0.05, gt=0, allow_inf_nan=False, description="learning rate (SGD)")
+    lr: float = Field(
+        0.2,
+        gt=0,
+        allow_inf_nan=False,
+        description="learning rate (SGD) for lr_batch images per step; the step uses lr x effective batch / lr_batch",
+    )
+    lr_batch: int = Field(256, ge=1, description="the batch --lr is given for (linear scaling; Goyal et al. 2017)")
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(2e-4, ge=0)
-    schedule: Literal["step", "cosine"] = Field(
-        "step", description="step (x0.96 every 8 epochs, the paper) | cosine (with linear warm-up, short runs)"
+    schedule: Literal["auto", "step", "cosine"] = Field(
+        "auto",
+        description="per step: cosine (linear warm-up, then cosine to 0) | step (the paper: x0.96 every 8 epochs) | "
+        "auto (step with --recipe paper, else cosine)",
     )
-    warmup_epochs: int = Field(1, ge=0, description="linear warm-up epochs (cosine)")
-    averaging: Literal["ema", "none"] = Field("ema", description="ema (Polyak-style weight averaging, evaluated)")
-    ema_decay: float = Field(0.99, gt=0, lt=1, description="decay of the weight average per step")
+    warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up (cosine; at most half the run)")
+    clip_grad_norm: float = Field(2.0, ge=0, description="clip the gradients' global L2 norm to this (0: off)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the training loss")
+    averaging: Literal["ema", "none"] = Field(
+        "ema", description="ema: also evaluate a moving average of the weights; the better on val is the headline"
+    )
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="decay of the weight average per step; default: horizon 1/20 of the run's steps"
+    )
+    bn_images: int = Field(
+        1024,
+        ge=0,
+        description="training images that batch norm's statistics are recomputed on before each "
+        "evaluation (precise BN; 0: off)",
+    )
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
@@ -82,6 +105,27 @@ class Recipe(_Settings):
         "s2d_stem",
         "data_root",
     )
+
+    def schedule_for(self) -> str:
+        """``schedule``, with auto resolved: the paper's step decay under ``--recipe paper``, else cosine."""
+        if self.schedule != "auto":
+            return self.schedule
+        return "step" if self.recipe == "paper" else "cosine"
+
+    def lr_for(self, effective_batch: int) -> float:
+        """The learning rate a step uses: ``lr`` scaled linearly from ``lr_batch`` to the effective batch."""
+        return self.lr * effective_batch / self.lr_batch
+
+    def lr_option(self, step_lr: float, effective_batch: int) -> float:
+        """The ``--lr`` that gives a step learning rate of ``step_lr`` at this batch (:meth:`lr_for` inverted)."""
+        return step_lr * self.lr_batch / effective_batch
+
+    def ema_decay_for(self, total_steps: int) -> float:
+        """``ema_decay``, or by default 1 - 1/h for a horizon of h = 5% of the run's steps (at least 10): a weight
+        average over the last few percent of training, however long it is."""
+        if self.ema_decay is not None:
+            return self.ema_decay
+        return 1.0 - 1.0 / max(10.0, 0.05 * total_steps)
 
 
 def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:

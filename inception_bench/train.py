@@ -32,7 +32,9 @@ import platform
 import random
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from torch import nn
 
 from inception_bench import checkpoint
 from inception_bench.count import Totals, totals
+from inception_bench.data.pipeline import Loaders
 from inception_bench.distributed import Dist, all_reduce_sum, init_distributed, shutdown
 from inception_bench.engine import (
     Autocast,
@@ -51,8 +54,10 @@ from inception_bench.engine import (
     compiled,
     device_name,
     evaluate_loader,
+    has_batch_norm,
     precision_reason,
     prepare_device,
+    recompute_bn_stats,
     resolve_device,
     resolve_precision,
     train_step,
@@ -82,6 +87,7 @@ class Run:
     data_description: str
     train_loader: Any
     val_loader: Any
+    test_loader: Any | None
     model: GoogLeNet
     runner: nn.Module  # what the step calls: the model, wrapped by DDP and/or torch.compile
     optimizer: torch.optim.Optimizer
@@ -94,6 +100,7 @@ class Run:
     compile_seconds: float | None = None  # measured in this process's first epoch, recorded with that epoch
     # (the first step and each new batch shape's first step, less the epoch's steady rate)
     compiled_here: bool = False
+    grad_norm: dict[str, float] = field(default_factory=dict)  # this epoch's, recorded with it
 
     @property
     def epochs_done(self) -> int:
@@ -168,24 +175,39 @@ def _restore_point(folder: RunFolder, config: dict[str, Any], resume: bool) -> d
     return None
 
 
-def _loaders(recipe: Recipe, loaded: LoadedSpec, device: torch.device, dist: Dist) -> tuple[Any, Any, str]:
+def _loaders(recipe: Recipe, loaded: LoadedSpec, device: torch.device, dist: Dist) -> Loaders:
     from inception_bench.data import recipe_loaders
 
     return recipe_loaders(recipe, loaded.spec, device, rank=dist.rank, world_size=dist.world_size)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:
-    """Stepped once per epoch."""
+def _scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, warmup_steps: int, steps_per_epoch: int, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Stepped after every optimizer step: ``step`` (x0.96 every 8 epochs, the paper) or ``cosine`` (a linear
+    warm-up over ``warmup_steps``, then cosine to 0 at the run's last step)."""
     from torch.optim import lr_scheduler as lrs
 
-    if recipe.schedule == "step":
-        return lrs.StepLR(optimizer, step_size=8, gamma=0.96)
-    warm = min(recipe.warmup_epochs, recipe.epochs - 1)
-    cosine = lrs.CosineAnnealingLR(optimizer, T_max=max(1, recipe.epochs - warm))
-    if warm == 0:
+    if schedule == "step":
+        return lrs.StepLR(optimizer, step_size=8 * steps_per_epoch, gamma=0.96)
+    cosine = lrs.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps))
+    if warmup_steps == 0:
         return cosine
-    linear = lrs.LinearLR(optimizer, start_factor=1.0 / (warm + 1), total_iters=warm)
-    return lrs.SequentialLR(optimizer, [linear, cosine], milestones=[warm])
+    linear = lrs.LinearLR(optimizer, start_factor=1.0 / (warmup_steps + 1), total_iters=warmup_steps)
+    return lrs.SequentialLR(optimizer, [linear, cosine], milestones=[warmup_steps])
+
+
+def _resolved(recipe: Recipe, effective_batch: int, steps_per_epoch: int) -> dict[str, Any]:
+    """The recipe's values that follow from the run (its batch and length), as config.json records them."""
+    total = recipe.epochs * steps_per_epoch
+    schedule = recipe.schedule_for()
+    return {
+        "lr": recipe.lr_for(effective_batch),
+        "schedule": schedule,
+        "warmup_steps": min(round(recipe.warmup_epochs * steps_per_epoch), total // 2) if schedule == "cosine" else 0,
+        "steps_per_epoch": steps_per_epoch,
+        "ema_decay": recipe.ema_decay_for(total) if recipe.averaging == "ema" else None,
+    }
 
 
 def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = False) -> Run:
@@ -218,19 +240,23 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
     torch.manual_seed(recipe.seed)
     prepare_device(device, tf32=True)
     with fields_of("recipe"):
-        train_loader, val_loader, description = _loaders(recipe, loaded, device, dist)
+        loaders = _loaders(recipe, loaded, device, dist)
+    train_loader = loaders.train
     model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    resolved = config["resolved"] = _resolved(recipe, config["effective_batch_size"], len(train_loader))
     optimizer = torch.optim.SGD(
         model.parameters(),
-        lr=recipe.lr,
+        lr=resolved["lr"],
         momentum=recipe.momentum,
         weight_decay=recipe.weight_decay,
         fused=device.type == "cuda" or None,
     )
-    scheduler = _scheduler(optimizer, recipe)
-    averaged = WeightAverage(model, recipe.ema_decay) if recipe.averaging == "ema" else None
+    scheduler = _scheduler(
+        optimizer, resolved["schedule"], resolved["warmup_steps"], len(train_loader), recipe.epochs * len(train_loader)
+    )
+    averaged = WeightAverage(model, resolved["ema_decay"]) if recipe.averaging == "ema" else None
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     history: list[dict[str, Any]] = []
     if ckpt is not None:
@@ -261,9 +287,10 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         device,
         config,
         run_totals,
-        description,
+        loaders.description,
         train_loader,
-        val_loader,
+        loaders.val,
+        loaders.test,
         model,
         runner,
         optimizer,
@@ -289,6 +316,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     steps_total = len(run.train_loader)
     t0 = time.perf_counter()
     seen, steps, loss_sum = 0, 0, torch.zeros((), device=run.device)
+    norms: list[torch.Tensor] = []  # the gradient norms before clipping, read back once at the end
     # compiled steps: the first step, and the first of each new batch shape (the last, partial batch recompiles),
     # are timed on their own, so that the compilation can be told apart from the steady step time
     timing = run.recipe.compile and not run.compiled_here
@@ -301,7 +329,18 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
             images = images.contiguous(memory_format=torch.channels_last)
         new_shape = timing and len(target) not in shapes
         t_step = time.perf_counter()
-        loss = train_step(run.runner, images, target, run.optimizer, run.scaler, run.autocast, aux_weight)
+        loss, norm = train_step(
+            run.runner,
+            images,
+            target,
+            run.optimizer,
+            run.scaler,
+            run.autocast,
+            aux_weight,
+            label_smoothing=run.recipe.label_smoothing,
+            clip_grad_norm=run.recipe.clip_grad_norm or None,
+        )
+        run.scheduler.step()
         if new_shape:
             loss.item()  # waits for the step (once per shape)
             compiling.append((time.perf_counter() - t_step, len(target)))
@@ -309,6 +348,8 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
         if run.averaged is not None:
             run.averaged.update_parameters(run.model)
         loss_sum += loss.detach() * len(target)
+        if norm is not None:
+            norms.append(norm)
         seen += len(target)
         steps += 1
         if progress is not None and (steps % 25 == 0 or steps == steps_total):
@@ -324,29 +365,60 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
             per_image = (seconds - sum(t for t, _ in compiling)) / steady_images
             run.compile_seconds = max(0.0, sum(t - per_image * n for t, n in compiling))
             seconds -= run.compile_seconds
+    if norms:
+        stacked = torch.stack(norms).float()
+        run.grad_norm = {
+            "grad_norm": float(stacked.mean()),
+            "grad_norm_max": float(stacked.max()),
+            "clipped": float((stacked > run.recipe.clip_grad_norm).float().mean()),
+        }
     return loss_total / seen_all, int(seen_all), seconds
 
 
+def _bn_batches(run: Run) -> Iterator[torch.Tensor]:
+    """The training batches that batch norm's statistics are recomputed on (``recipe.bn_images`` images)."""
+    n = math.ceil(run.recipe.bn_images / run.recipe.batch_size)
+    for images, _ in islice(run.train_loader, n):
+        images = images.to(run.device, non_blocking=True)
+        yield images.contiguous(memory_format=torch.channels_last) if run.recipe.channels_last else images
+
+
+def _evaluate(run: Run, model: nn.Module) -> dict[str, float]:
+    """``model`` on the validation split, its batch-norm statistics first recomputed (precise BN)."""
+    if run.recipe.bn_images and has_batch_norm(model):
+        recompute_bn_stats(model, _bn_batches(run), run.autocast)
+    return evaluate_loader(model, run.val_loader, run.device, run.autocast)
+
+
 def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: float) -> dict[str, Any]:
-    """Step the schedule, evaluate the averaged (and the raw) weights, record the epoch and save a checkpoint."""
+    """Evaluate the raw and the averaged weights, record the epoch (the headline: the averaged weights unless the
+    raw ones are better on val top-1) and save a checkpoint."""
     lr = run.optimizer.param_groups[0]["lr"]
-    run.scheduler.step()
-    evaluated = run.averaged.module if run.averaged is not None else run.model
-    val = evaluate_loader(evaluated, run.val_loader, run.device, run.autocast)
+    raw = _evaluate(run, run.model)
+    val, weights = raw, "raw"
+    if run.averaged is not None:
+        ema = _evaluate(run, run.averaged.module)
+        if ema["top1"] >= raw["top1"]:
+            val, weights = ema, "ema"
     row = {
         "epoch": epoch + 1,
         "train_loss": train_loss,
         "val_loss": val["loss"],
         "val_top1": val["top1"],
         "val_top5": val["top5"],
+        "weights": weights,
         "lr": lr,
         "images_per_sec": seen / seconds,
         "seconds": seconds,
     }
+    if run.averaged is not None:
+        row.update(
+            val_top1_raw=raw["top1"], val_loss_raw=raw["loss"], val_top1_ema=ema["top1"], val_loss_ema=ema["loss"]
+        )
+    row.update(run.grad_norm)
+    run.grad_norm = {}
     if run.compile_seconds is not None:  # compiled in this epoch; its images/s leave the compilation out
         row["compile_seconds"], run.compile_seconds = run.compile_seconds, None
-    if run.averaged is not None:
-        row["val_top1_raw"] = evaluate_loader(run.model, run.val_loader, run.device, run.autocast)["top1"]
     run.history.append(row)
     if run.dist.main:
         checkpoint.save_checkpoint(
@@ -356,6 +428,7 @@ def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: 
                 "spec": run.loaded.spec.to_raw(),
                 "epoch": epoch + 1,
                 "history": run.history,
+                "weights": weights,
                 "model": run.model.state_dict(),
                 "averaged": run.averaged.state_dict() if run.averaged is not None else None,
                 "optimizer": run.optimizer.state_dict(),
@@ -368,16 +441,31 @@ def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: 
     return row
 
 
+def _test(run: Run, weights: str) -> dict[str, float]:
+    """The headline weights (``weights``: ema | raw) on the test split, once, at the end of the run."""
+    if run.test_loader is None:
+        return {}
+    model = run.averaged.module if weights == "ema" and run.averaged is not None else run.model
+    return evaluate_loader(model, run.test_loader, run.device, run.autocast)
+
+
 def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
-    """The run's record, written by the main rank."""
+    """The run's record, written by the main rank: the last epoch's validation figures and, for a completed run,
+    its headline weights' test figures."""
     last = run.history[-1] if run.history else {}
     speeds = [h["images_per_sec"] for h in run.history]
+    test = _test(run, last.get("weights", "raw")) if status == RunStatus.completed and last else {}
     record = RunRecord(
         status=status,
         message=message,
         val_top1=last.get("val_top1"),
         val_top5=last.get("val_top5"),
         val_top1_raw=last.get("val_top1_raw"),
+        val_top1_ema=last.get("val_top1_ema"),
+        weights=last.get("weights"),
+        test_top1=test.get("top1"),
+        test_top5=test.get("top5"),
+        test_loss=test.get("loss"),
         params=run.totals.params,
         ops=run.totals.macs,
         params_all=run.totals.params_all,

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import ROOT, SMALL, reference_counts
 from typer.testing import CliRunner
 
 from inception_bench.ablate import PlannedRun, plan_ablation, select_shard
 from inception_bench.ablate.local import launch
+from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.cli import app
-from inception_bench.data import DATA_NAMES
+from inception_bench.data import DATA_NAMES, load_data
 from inception_bench.errors import IbenchError
 from inception_bench.models import build_model
 from inception_bench.results import RunFolder
@@ -63,12 +65,15 @@ def test_grid_end_to_end(finished):
     assert result.exit_code == 1  # the diverging variant is a failure to report ...
     assert "2/3 runs completed" in result.stdout and "diverged: diverge seed 0" in result.stderr
     frame = pd.read_csv(out / "results.csv")
-    assert list(frame.columns[:11]) == [
+    assert list(frame.columns[:14]) == [
         "variant",
         "seed",
         "status",
         "val_top1",
         "val_top5",
+        "test_top1",
+        "test_top5",
+        "weights",
         "params",
         "ops",
         "train_images_per_sec",
@@ -231,7 +236,7 @@ def test_failing_workers_are_recorded(tmp_path):
         ({"recipe": {"epochz": 2}}, "recipe.epochz=2: unknown field"),
         ({"recipe": {"epochs": 0}}, "t.yaml: recipe.epochs=0: Input should be greater than or equal"),
         ({"recipe": {"momentum": 1.5}}, "recipe.momentum=1.5: Input should be less than 1"),  # no --momentum here
-        ({"recipe": {"schedule": "wavy"}}, "recipe.schedule=wavy: Input should be 'step' or 'cosine'"),
+        ({"recipe": {"schedule": "wavy"}}, "recipe.schedule=wavy: Input should be 'auto', 'step' or 'cosine'"),
         ({"recipe": {"seed": 3}}, "recipe.seed: set seeds at the top level"),
         ({"variants": [{"name": "v", "recipe": {"lr": -1}}]}, "variants.v.recipe.lr=-1: Input should be greater"),
         ({"variants": [{"name": "v", "recipe": {"seed": 1}}]}, "variants.v.recipe.seed: set seeds at the top level"),
@@ -278,3 +283,55 @@ def test_shards_partition_the_grid(tmp_path):
     shards = [select_shard(plan.runs, f"{i}/3") for i in (1, 2, 3)]
     ids = [(r.variant, r.seed) for s in shards for r in s]
     assert sorted(ids) == sorted((r.variant, r.seed) for r in plan.runs) and len(ids) == len(set(ids)) == 9
+
+
+@pytest.mark.slow
+def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
+    path = _ablation(
+        tmp_path, variants=[], seeds=[0, 1], recipe={**RECIPE, "precision": "fp32"}, tune={"lr": [1e-7, 0.2]}
+    )
+    out = tmp_path / "out"
+    dry = _ablate(path, "--out", out, "--dry-run")
+    assert dry.exit_code == 0 and "after 4 tuning runs (lr in [1e-07, 0.2]; 0 finished)" in dry.stderr
+    result = _ablate(path, "--out", out)
+    assert result.exit_code == 0, result.output
+    tuning = pd.read_csv(out / "tuning.csv")
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(tuning["variant"]) == ["module-naive", "module-naive", "module-reduced", "module-reduced"]
+    for variant in ("module-reduced", "module-naive"):
+        mine = tuning[tuning["variant"] == variant]
+        # each candidate's validation top-1, read from its own run record; the best (the first among equals) wins
+        scores = [json.loads((Path(d) / "final.json").read_text())["val_top1"] for d in mine["run_dir"]]
+        best = list(mine["tune:lr"])[scores.index(max(scores))]
+        assert list(mine["tune:lr"][mine["chosen"]]) == [best]
+        assert all(Path(d).parent.parent.name == "tune" for d in mine["run_dir"])  # apart from the seeds' runs
+        seeds = results[results["variant"] == variant]
+        assert list(seeds["tuned:lr"]) == [best, best] and list(seeds["status"]) == ["completed", "completed"]
+        for row in seeds.itertuples():
+            request = json.loads((Path(row.run_dir) / "request.json").read_text())
+            assert request["recipe"]["lr"] == best
+            # the test figure is the held-out split's: this run's headline weights on synthetic's test images
+            model = model_from_checkpoint(load_checkpoint(Path(row.run_dir) / "checkpoint.pt")).eval()
+            images, labels = load_data("synthetic", seed=int(row.seed)).test_tensors
+            with torch.no_grad():
+                top1 = float((model(images).argmax(1) == labels).double().mean())
+            assert row.test_top1 == pytest.approx(top1, abs=1e-9)
+    again = _ablate(path, "--out", out)
+    assert again.exit_code == 0 and "(0 run now" in again.stdout
+    report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "Errors are on the held-out test split" in text and "| variant | lr=1e-07 | lr=0.2 | chosen |" in text
+
+
+def test_tune_waits_for_the_other_shards_and_refuses_bad_keys(tmp_path):
+    path = _ablation(tmp_path, variants=[], tune={"lr": [0.01, 0.1]})
+    plan = plan_ablation(path, tmp_path / "o")
+    assert len(plan.tuning_runs) == 4 and [r.status for r in plan.runs] == ["waiting", "waiting"]
+    assert all(r.note == "waiting for its tuning runs" for r in plan.runs)
+    bad = _ablation(tmp_path, name="b", tune={"seed": [1, 2]})
+    result = _ablate(bad, "--dry-run")
+    assert result.exit_code == 2 and "tune.seed: not a recipe field that can be tuned" in result.stderr
+    bad = _ablation(tmp_path, name="c", tune={"lr": [-1.0]})
+    result = _ablate(bad, "--dry-run")
+    assert result.exit_code == 2 and "tune.lr=-1.0: Input should be greater than 0" in result.stderr

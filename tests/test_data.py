@@ -34,12 +34,12 @@ def digits() -> DataBundle:
 
 
 @pytest.fixture(scope="module")
-def sk_split() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sk_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # the documented split: a stratified 360 test first, then 270 of the rest as val (scikit-learn, random_state 0)
     raw = load_digits()
-    train_idx, val_idx = train_test_split(
-        np.arange(len(raw.target)), test_size=0.2, stratify=raw.target, random_state=0
-    )
-    return raw.target, train_idx, val_idx
+    rest, test_idx = train_test_split(np.arange(len(raw.target)), test_size=360, stratify=raw.target, random_state=0)
+    train_idx, val_idx = train_test_split(rest, test_size=270, stratify=raw.target[rest], random_state=0)
+    return raw.target, np.sort(train_idx), np.sort(val_idx), np.sort(test_idx)
 
 
 def _denormalise(x: torch.Tensor, bundle: DataBundle) -> torch.Tensor:
@@ -53,24 +53,27 @@ def _denormalise(x: torch.Tensor, bundle: DataBundle) -> torch.Tensor:
 
 
 def test_digits_sizes_match_sklearn_split(digits: DataBundle, sk_split: tuple) -> None:
-    target, train_idx, val_idx = sk_split
+    target, train_idx, val_idx, test_idx = sk_split
     assert len(target) == 1797
-    assert (len(train_idx), len(val_idx)) == (1437, 360)
-    assert len(digits.train) == 1437 and len(digits.val) == 360
+    assert (len(train_idx), len(val_idx), len(test_idx)) == (1167, 270, 360)
+    assert len(digits.train) == 1167 and len(digits.val) == 270 and digits.test is not None and len(digits.test) == 360
     assert digits.num_classes == 10 and digits.image_size == 32 and digits.name == "digits"
-    assert digits.train_tensors is not None and digits.val_tensors is not None
+    assert digits.train_tensors is not None and digits.val_tensors is not None and digits.test_tensors is not None
     assert digits.train_tensors[1].tolist() == target[train_idx].tolist()
     assert digits.val_tensors[1].tolist() == target[val_idx].tolist()
+    assert digits.test_tensors[1].tolist() == target[test_idx].tolist()
+    assert not (set(train_idx) & set(val_idx) or set(train_idx) & set(test_idx) or set(val_idx) & set(test_idx))
     assert "synthetic" not in digits.description and "real" in digits.description and "\n" not in digits.description
 
 
 def test_digits_split_is_stratified(digits: DataBundle) -> None:
-    assert digits.train_tensors is not None and digits.val_tensors is not None
-    total = Counter(digits.train_tensors[1].tolist()) + Counter(digits.val_tensors[1].tolist())
-    val = Counter(digits.val_tensors[1].tolist())
-    assert set(val) == set(range(10))
-    for label, count in total.items():
-        assert abs(val[label] - 0.2 * count) <= 1, (label, val[label], count)
+    assert digits.train_tensors is not None and digits.val_tensors is not None and digits.test_tensors is not None
+    train, val, test = (Counter(t[1].tolist()) for t in (digits.train_tensors, digits.val_tensors, digits.test_tensors))
+    total = train + val + test
+    assert set(val) == set(test) == set(range(10))
+    for label, count in total.items():  # 360 / 1797 of each class in test, 270 / 1797 in val
+        assert abs(test[label] - 360 / 1797 * count) <= 1, (label, test[label], count)
+        assert abs(val[label] - 270 / 1797 * count) <= 1.5, (label, val[label], count)
 
 
 def test_digits_split_independent_of_seed(digits: DataBundle) -> None:
@@ -81,7 +84,7 @@ def test_digits_split_independent_of_seed(digits: DataBundle) -> None:
 
 
 def test_digits_pixels_are_resized_scaled_sklearn_images(digits: DataBundle, sk_split: tuple) -> None:
-    _, _, val_idx = sk_split
+    _, _, val_idx, _ = sk_split
     raw = torch.from_numpy(load_digits().images[val_idx[:5]].astype(np.float32)) / 16.0  # 5 x 8 x 8 in [0, 1]
     expected = torch.nn.functional.interpolate(
         raw[:, None], size=(32, 32), mode="bilinear", align_corners=False, antialias=True
@@ -103,7 +106,7 @@ def test_digits_shapes_and_normalisation(digits: DataBundle) -> None:
     torch.testing.assert_close(image, digits.val_tensors[0][7])
     assert digits.train_tensors is not None
     train = digits.train_tensors[0]
-    assert train.shape == (1437, 3, 32, 32) and float(train.min()) >= 0.0 and float(train.max()) <= 1.0
+    assert train.shape == (1167, 3, 32, 32) and float(train.min()) >= 0.0 and float(train.max()) <= 1.0
     normalised = (train - torch.tensor(digits.mean).view(1, 3, 1, 1)) / torch.tensor(digits.std).view(1, 3, 1, 1)
     for channel in range(3):
         assert abs(float(normalised[:, channel].mean())) < 1e-3
@@ -293,7 +296,7 @@ def test_device_loader_uint8_and_normalisation() -> None:
 
 def test_make_loader_reproducible_and_leaves_global_rng_alone(digits: DataBundle) -> None:
     loader = make_loader(digits.train, batch_size=256, shuffle=True, seed=5, workers=0, device="cpu")
-    assert loader.pin_memory is False and len(loader) == 6
+    assert loader.pin_memory is False and len(loader) == 5  # 1167 images
     loader.set_epoch(2)
     torch.manual_seed(0)
     random.seed(0)
@@ -460,22 +463,34 @@ def test_cifar10_from_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(cifar_module, "check_integrity", lambda *args, **kwargs: True)
     monkeypatch.setattr(datasets.CIFAR10, "download", lambda self: pytest.fail("must not download"))
     bundle = load_data("cifar10", root=tmp_path)
-    assert (bundle.num_classes, bundle.image_size, len(bundle.train), len(bundle.val)) == (10, 32, 25, 4)
+    # 25 training images: a tenth (2) carved out as val; the 4 test-file images are the test split
+    assert bundle.test is not None and bundle.test_tensors is not None
+    assert (bundle.num_classes, bundle.image_size, len(bundle.train), len(bundle.val), len(bundle.test)) == (
+        10,
+        32,
+        23,
+        2,
+        4,
+    )
     assert bundle.mean == (0.485, 0.456, 0.406) and bundle.recipe == "plain" and bundle.flip
     assert bundle.train_tensors is not None and bundle.val_tensors is not None
     x, y = bundle.train_tensors
-    assert x.shape == (25, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    assert x.shape == (23, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    mean, std = torch.tensor(bundle.mean).view(1, 3, 1, 1), torch.tensor(bundle.std).view(1, 3, 1, 1)
     raw = datasets.CIFAR10(str(tmp_path), train=False)
-    expected = torch.from_numpy(raw.data).permute(0, 3, 1, 2).float() / 255 - torch.tensor(bundle.mean).view(1, 3, 1, 1)
-    expected = expected / torch.tensor(bundle.std).view(1, 3, 1, 1)
-    torch.testing.assert_close(bundle.val_tensors[0], expected)
-    torch.testing.assert_close(bundle.val[1][0], expected[1])
+    expected = (torch.from_numpy(raw.data).permute(0, 3, 1, 2).float() / 255 - mean) / std
+    torch.testing.assert_close(bundle.test_tensors[0], expected)
+    torch.testing.assert_close(bundle.test[1][0], expected[1])
+    train_file = torch.from_numpy(datasets.CIFAR10(str(tmp_path), train=True).data).permute(0, 3, 1, 2)
+    carved = {tuple(row) for row in ((bundle.val_tensors[0] * std + mean) * 255).round().flatten(1).int().tolist()}
+    kept = {tuple(row) for row in x.flatten(1).int().tolist()}
+    assert carved | kept == {tuple(row) for row in train_file.flatten(1).int().tolist()} and not carved & kept
     image, _ = bundle.train[0]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32
     assert bundle.val_raw is not None and isinstance(bundle.val_raw[0][0], Image.Image)
     assert load_data("cifar10", root=tmp_path, num_classes=5).num_classes == 10  # only synthetic data takes it
     resized = load_data("cifar10", root=tmp_path, image_size=48)
-    assert resized.train_tensors is not None and resized.train_tensors[0].shape == (25, 3, 48, 48)
+    assert resized.train_tensors is not None and resized.train_tensors[0].shape == (23, 3, 48, 48)
     assert resized.val[0][0].shape == (3, 48, 48) and resized.train[0][0].shape == (3, 48, 48)
 
 
@@ -511,7 +526,8 @@ def test_fashion_mnist_offline_names_the_debian_package(tmp_path: Path, monkeypa
 )
 def test_fashion_mnist_from_the_debian_package(tmp_path: Path) -> None:
     bundle = load_data("fashion-mnist", root=tmp_path, image_size=32)
-    assert (len(bundle.train), len(bundle.val), bundle.num_classes) == (60000, 10000, 10)
+    assert bundle.test is not None and bundle.test_tensors is not None
+    assert (len(bundle.train), len(bundle.val), len(bundle.test), bundle.num_classes) == (55000, 5000, 10000, 10)
     assert sorted(p.name for p in (tmp_path / "FashionMNIST" / "raw").iterdir()) == [
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
@@ -520,16 +536,17 @@ def test_fashion_mnist_from_the_debian_package(tmp_path: Path) -> None:
     ]
     assert bundle.train_tensors is not None and bundle.val_tensors is not None
     x, y = bundle.train_tensors
-    assert x.shape == (60000, 3, 32, 32) and x.dtype == torch.uint8
+    assert x.shape == (55000, 3, 32, 32) and x.dtype == torch.uint8
     assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])  # grey shown as RGB
     # the data set's published facts: 6,000 training and 1,000 test images per class, pixel mean 0.2860 and
-    # standard deviation 0.3530 over the 28x28 training images
-    assert set(Counter(y.tolist()).values()) == {6000}
-    assert set(Counter(bundle.val_tensors[1].tolist()).values()) == {1000}
+    # standard deviation 0.3530 over the 28x28 training images; val is a stratified 5,000 of the training images
+    assert set(Counter(y.tolist()).values()) == {5500}
+    assert set(Counter(bundle.val_tensors[1].tolist()).values()) == {500}
+    assert set(Counter(bundle.test_tensors[1].tolist()).values()) == {1000}
     assert bundle.mean == pytest.approx((0.2860,) * 3, abs=1e-4) and bundle.std == pytest.approx(
         (0.3530,) * 3, abs=1e-4
     )
-    image, label = bundle.val[0]
+    image, label = bundle.test[0]
     assert image.shape == (3, 32, 32) and 0 <= label < 10
     raw_image, _ = bundle.val_raw[0]  # PIL, for multi-crop evaluation
     assert raw_image.mode == "RGB" and raw_image.size == (28, 28)

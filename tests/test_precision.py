@@ -77,8 +77,14 @@ def test_a_training_step_keeps_weights_gradients_and_optimizer_state_in_fp32(pre
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     seen = []
     model.register_forward_hook(lambda m, i, out: seen.append(out.logits.dtype))
-    loss = train_step(model, images, target, optimizer, scaler, autocast_for(CPU, precision), 0.3)
+    loss, norm = train_step(
+        model, images, target, optimizer, scaler, autocast_for(CPU, precision), 0.3, clip_grad_norm=1e-3
+    )
     average.update_parameters(model)
+    # clipped: the gradients the optimizer stepped with have a global L2 norm of 1e-3, from a larger one
+    grads = torch.cat([p.grad.double().flatten() for p in model.parameters() if p.grad is not None])
+    assert norm is not None and float(norm) > 1e-2
+    assert float(grads.norm()) == pytest.approx(1e-3, rel=1e-3)
     assert seen == [torch.bfloat16 if precision == "bf16" else torch.float32]  # the network ran in it
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert all(

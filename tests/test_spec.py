@@ -271,8 +271,11 @@ def test_linear_layer_needs_a_pooled_input(base_raw, write_spec):
 def test_derived_specs():
     small = load_spec(SMALL)
     assert small.derived and small.spec.input_size == 32 and small.spec.num_classes == 10
-    # the Inception modules are the paper's; stages run at 8x8, 4x4, 2x2
-    assert [_out(small.spec, i)[1:] for i in ("3b", "4e", "5b")] == [(8, 8), (4, 4), (2, 2)]
+    # the Inception modules are the paper's; stages run at 16x16, 8x8, 4x4 (maxpool2 an identity)
+    assert [_out(small.spec, i)[1:] for i in ("conv2", "maxpool2", "3b", "4e", "5b")] == [(16, 16)] * 3 + [
+        (8, 8),
+        (4, 4),
+    ]
     assert [_out(small.spec, i)[0] for i in ("3a", "4e", "5b")] == [256, 832, 1024]
     tv = load_spec(TORCHVISION).spec
     assert (tv.batch_norm, tv.bn_eps, tv.branch5x5_kernel, tv.ceil_mode) == (True, 0.001, 3, True)

@@ -99,6 +99,8 @@ class LocalBackend:
         """Run what is left of ``runs``."""
         todo: list[PlannedRun] = []
         for run in runs:
+            if run.note:  # waits on its tuning, or has nothing to run at
+                continue
             if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
                 run.folder.clear_record()  # continue from the last checkpoint, if there is one
                 run.status = RunStatus.partial

@@ -15,10 +15,19 @@ An ablation file (``specs/ablations/*.yaml``)::
       - {name: no-5x5, set: {layers.*.5x5: 0}}
       - {name: high-lr, recipe: {lr: 0.2}}
     baseline: module-reduced_aux.enabled-on   # compared against in reports (default: the first variant)
+    tune: {lr: [0.05, 0.1, 0.2, 0.4]}  # optional: recipe values chosen per variant on the validation split
 
 A grid variant is named ``axis-value_axis-value`` (booleans as on/off, lists joined by +). Each variant's spec is
 derived in memory from the base spec, and each (variant, seed) gets a run folder in the ablation folder
 (:class:`~inception_bench.results.AblationFolder`) with the request that describes it.
+
+Tuning (``tune:``, recipe fields with candidate values): so that a comparison does not hinge on one learning rate
+that suits some variants and not others, each variant first trains every combination of the candidates (its
+*tuning runs*, seed = the first of ``seeds``, in ``tune/<variant>/<candidate>/``); the candidate with the best
+validation top-1 (the split carved from the training data) is chosen, and the variant's seeds then run at the chosen
+values. Those runs are scored on the data set's held-out test split (``test_top1``), which no choice has seen; the
+report answers on it. A variant whose tuning is not finished has its seeds ``waiting``; one whose every candidate
+failed has them ``failed`` (nothing to run them at).
 """
 
 from __future__ import annotations
@@ -59,9 +68,15 @@ class AblationSpec(BaseModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     variants: list[VariantSpec] = Field(default_factory=list)
     baseline: str | None = None
+    tune: dict[str, list[Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> AblationSpec:
+        for key, values in self.tune.items():
+            if key not in Recipe.model_fields or key in ("seed", "data"):
+                raise ValueError(f"tune.{key}: not a recipe field that can be tuned (e.g. lr, weight_decay)")
+            if not values or len(set(map(str, values))) != len(values):
+                raise ValueError(f"tune.{key}: give a list of distinct candidate values")
         if not self.grid and not self.variants:
             raise ValueError("give a 'grid' of axes or a list of 'variants' (or both)")
         for axis, values in self.grid.items():
@@ -94,14 +109,51 @@ class PlannedRun:
     status: RunStatus = RunStatus.new
     request: dict[str, Any] = field(default_factory=dict)
     spec: Spec | None = None
+    tuned: dict[str, Any] = field(default_factory=dict)  # the tuned recipe values this run uses
+    note: str = ""  # why a run cannot start (its tuning)
 
     def row(self) -> dict[str, Any]:
         """The run's results.csv row (figures from its record once it has finished)."""
-        record = self.folder.read_record() if self.status.finished else None
+        record = self.folder.read_record() if self.status.finished and not self.note else None
         row = result_row(self.variant, self.seed, self.status, record)
         row.update({f"axis:{k}" if k in row else k: _axis_value(v) for k, v in self.axes.items()})
+        row.update({f"tuned:{k}": v for k, v in self.tuned.items()})
+        if self.note:
+            row["error"] = self.note
         row["run_dir"] = str(self.folder.path)
         return row
+
+
+@dataclass
+class Tuning:
+    """One variant's tuning: its candidate runs (``tuned`` holds each one's values) and the choice, once every
+    candidate has finished (None before; also None when none of them completed)."""
+
+    variant: str
+    runs: list[PlannedRun]
+    chosen: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return all(r.status.finished for r in self.runs)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """tuning.csv rows: variant, the candidate's values, status, validation figures, chosen."""
+        rows = []
+        for run in self.runs:
+            record = run.folder.read_record() if run.status.finished else None
+            rows.append(
+                {
+                    "variant": self.variant,
+                    **{f"tune:{k}": v for k, v in run.tuned.items()},
+                    "status": str(run.status),
+                    "val_top1": record.val_top1 if record is not None else None,
+                    "val_top5": record.val_top5 if record is not None else None,
+                    "chosen": run.tuned == self.chosen,
+                    "run_dir": str(run.folder.path),
+                }
+            )
+        return rows
 
 
 @dataclass
@@ -113,6 +165,11 @@ class Plan:
     runs: list[PlannedRun]
     axes: list[str]
     baseline: str
+    tuning: list[Tuning] = field(default_factory=list)
+
+    @property
+    def tuning_runs(self) -> list[PlannedRun]:
+        return [r for t in self.tuning for r in t.runs]
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -171,17 +228,21 @@ def variant_specs(path: str | Path) -> list[tuple[str, LoadedSpec]]:
     return [(v.name, v.loaded) for v in _variants(load_ablation(path), Path(path))]
 
 
-def _recipe(path: Path, ablation: AblationSpec, seed: int, variant: Variant | None = None) -> Recipe:
-    """The recipe of the file's top level (``variant`` None) or of a variant with its own changes; errors name the
-    place in the file (``recipe.lr``, ``variants.NAME.recipe.lr``)."""
+def _recipe(
+    path: Path, ablation: AblationSpec, seed: int, variant: Variant | None = None, tuned: dict[str, Any] | None = None
+) -> Recipe:
+    """The recipe of the file's top level (``variant`` None) or of a variant with its own changes, with ``tuned``
+    values last; errors name the place in the file (``recipe.lr``, ``variants.NAME.recipe.lr``, ``tune``)."""
     own = variant.recipe if variant is not None else ablation.recipe
     where = f"variants.{variant.name}.recipe" if variant is not None else "recipe"
+    if tuned and variant is None:
+        where = "tune"
     for key in ("seed", "data"):
         if key in own:
             raise IbenchError(f"{path}: {where}.{key}: set {key}s at the top level of the file, not in a recipe")
     extra = variant.recipe if variant is not None else {}
     try:
-        return parse(Recipe, {"data": ablation.data, "seed": seed, **ablation.recipe, **extra}, where)
+        return parse(Recipe, {"data": ablation.data, "seed": seed, **ablation.recipe, **extra, **(tuned or {})}, where)
     except FieldError as e:
         raise IbenchError(f"{path}: {e}") from None
 
@@ -219,9 +280,28 @@ def run_status(run: PlannedRun) -> RunStatus:
     return RunStatus.partial if run.folder.has_checkpoint() else RunStatus.new
 
 
+def _candidates(tune: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(tune)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(tune[k] for k in keys))]
+
+
+def _candidate_name(values: dict[str, Any]) -> str:
+    return "_".join(f"{k}-{_value_name(v)}" for k, v in values.items())
+
+
+def _choose(tuning: Tuning) -> dict[str, Any] | None:
+    """The candidate with the best validation top-1 (the first listed among equals); None if none completed."""
+    best: tuple[float, dict[str, Any]] | None = None
+    for run in tuning.runs:
+        record = run.folder.read_record() if run.status == RunStatus.completed else None
+        if record is not None and record.val_top1 is not None and (best is None or record.val_top1 > best[0]):
+            best = (record.val_top1, run.tuned)
+    return best[1] if best is not None else None
+
+
 def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
-    """Every (variant, seed) run of an ablation, each checked to build and to have a valid recipe, with its
-    current status in ``out`` (default ``runs/<name>``)."""
+    """Every (variant, seed) run of an ablation (and every tuning run, with ``tune:``), each checked to build and
+    to have a valid recipe, with its current status in ``out`` (default ``runs/<name>``)."""
     path = Path(path)
     ablation = load_ablation(path)
     spec_path = (path.parent / ablation.spec).resolve()
@@ -233,27 +313,49 @@ def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
         raise IbenchError(f"{path}: baseline: {baseline!r} is not a variant (have {', '.join(names)})")
     axis_names = list(dict.fromkeys(k for v in variants for k in v.axes))
     _recipe(path, ablation, ablation.seeds[0])  # the top level on its own, so that its errors name no variant
+    candidates = _candidates(ablation.tune) if ablation.tune else []
+    for values in candidates:  # each candidate on its own, so that its errors name the tune key
+        _recipe(path, ablation, ablation.seeds[0], tuned=values)
     runs: list[PlannedRun] = []
-    for v in variants:
+    tunings: list[Tuning] = []
+
+    def planned(v: Variant, seed: int, tuned: dict[str, Any], run_folder: RunFolder) -> PlannedRun:
         spec_dump = v.loaded.spec.to_raw()
         axes = {k: v.axes[k] if k in v.axes else resolved_value(spec_dump, k) for k in axis_names}
-        for seed in ablation.seeds:
-            recipe = _recipe(path, ablation, seed, v).model_dump()
-            run = PlannedRun(
-                v.name, seed, v.loaded.overrides, recipe, axes, folder.run(v.name, seed), spec=v.loaded.spec
+        recipe = _recipe(path, ablation, seed, v, tuned).model_dump()
+        run = PlannedRun(v.name, seed, v.loaded.overrides, recipe, axes, run_folder, spec=v.loaded.spec, tuned=tuned)
+        run.request = {
+            "ablation": ablation.name,
+            "variant": v.name,
+            "seed": seed,
+            "spec_path": str(spec_path),
+            "overrides": v.loaded.overrides,
+            "spec": spec_dump,
+            "recipe": recipe,
+        }
+        run.status = run_status(run)
+        return run
+
+    for v in variants:
+        chosen: dict[str, Any] | None = {}
+        blocked: tuple[RunStatus, str] | None = None
+        if candidates:
+            tuning = Tuning(
+                v.name,
+                [planned(v, ablation.seeds[0], c, folder.tune_run(v.name, _candidate_name(c))) for c in candidates],
             )
-            run.request = {
-                "ablation": ablation.name,
-                "variant": v.name,
-                "seed": seed,
-                "spec_path": str(spec_path),
-                "overrides": v.loaded.overrides,
-                "spec": spec_dump,
-                "recipe": recipe,
-            }
-            run.status = run_status(run)
+            tuning.chosen = chosen = _choose(tuning) if tuning.finished else None
+            tunings.append(tuning)
+            if not tuning.finished:
+                blocked = (RunStatus.waiting, "waiting for its tuning runs")
+            elif chosen is None:
+                blocked = (RunStatus.failed, "every tuning candidate failed (see tuning.csv): nothing to run it at")
+        for seed in ablation.seeds:
+            run = planned(v, seed, chosen if chosen is not None else candidates[0], folder.run(v.name, seed))
+            if blocked is not None:  # its recipe is not known yet (or never will be): nothing to run
+                run.status, run.note, run.tuned = blocked[0], blocked[1], {}
             runs.append(run)
-    return Plan(ablation, path, spec_path, folder, runs, axis_names, baseline)
+    return Plan(ablation, path, spec_path, folder, runs, axis_names, baseline, tunings)
 
 
 def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
@@ -270,6 +372,8 @@ def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
 def write_results(plan: Plan) -> Path:
     """``results.csv`` (one row per run) and ``ablation.json`` (what the grid is, for ``ibench report``)."""
     plan.out.write_results([r.row() for r in plan.runs], plan.axes)
+    if plan.tuning:
+        plan.out.write_tuning([row for t in plan.tuning for row in t.rows()])
     plan.out.write_meta(
         {
             "name": plan.ablation.name,
@@ -282,6 +386,8 @@ def write_results(plan: Plan) -> Path:
             "seeds": plan.ablation.seeds,
             "variants": list(dict.fromkeys(r.variant for r in plan.runs)),
             "overrides": {r.variant: r.overrides for r in plan.runs},
+            "tune": plan.ablation.tune,
+            "tuned": {t.variant: t.chosen for t in plan.tuning},
         }
     )
     return plan.out.results_path
@@ -310,6 +416,11 @@ def plan_table(plan: Plan, runs: list[PlannedRun]) -> Any:
 
 
 def describe(plan: Plan) -> str:
-    return (
+    text = (
         f"{display_path(plan.path)}: {len(plan.runs)} runs ({plan.ablation.data}, base {display_path(plan.spec_path)})"
     )
+    if plan.tuning:
+        tune = ", ".join(f"{k} in {v}" for k, v in plan.ablation.tune.items())
+        done = sum(r.status.finished for r in plan.tuning_runs)
+        text += f", after {len(plan.tuning_runs)} tuning runs ({tune}; {done} finished)"
+    return text

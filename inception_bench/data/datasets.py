@@ -8,15 +8,21 @@
 * Normalisation statistics: ImageNet's for ``cifar10``, ``cifar100``, ``imagenette`` and ``imagefolder:PATH``; for
   ``digits``, ``synthetic`` and ``fashion-mnist`` the per-channel mean/std of the (un-augmented) training images,
   so the normalised train set has mean ~0 and std ~1.
-* Splits: ``digits`` uses a fixed stratified 80/20 split (``train_test_split(..., stratify=y, random_state=0)``:
-  1437 train / 360 val) that does not depend on ``seed``; ``synthetic`` draws train and val from the same class
-  patterns with independent noise; ``fashion-mnist`` and ``cifar*`` use the official train/test files (test =
-  val); ``imagenette`` its train/val splits; ``imagefolder:PATH`` the folders ``PATH/train`` and ``PATH/val``.
+* Splits: train (what the network learns from), val (what runs are compared and tuned on, carved from the training
+  data) and test (held out: scored once at the end of a run, never used to choose). Fixed, whatever the seed:
+  ``digits``: stratified 1,167 train / 270 val / 360 test (``train_test_split(..., stratify=y,
+  random_state=0)``, test first); ``synthetic``: train, val and test drawn from the same class patterns with
+  independent noise (test as large as val); ``fashion-mnist`` and ``cifar*``: a stratified 5,000-image val split
+  carved from the official training files (55,000 / 45,000 remain for training; at most a tenth of smaller files),
+  the official test files as test; ``imagenette``: a stratified tenth of its train split as val, its official val
+  split as test;
+  ``imagefolder:PATH``: the folders ``PATH/train``, ``PATH/val`` and, when present, ``PATH/test`` (else no test).
 * ``image_size`` is the side in pixels of the square images the network sees (default 32 for digits, synthetic and
   cifar; 224 for imagenette and image folders). Labels are ``int`` class indices ``0 .. num_classes - 1``.
   Digits are never flipped (a mirrored 2 is not a 2): ``DataBundle.flip`` says whether the recipe flips.
 * In-memory sets (digits, synthetic, cifar at <= 64 px with the plain/none recipe) also come as tensors
-  (``train_tensors``: un-augmented, un-normalised, uint8 or float in ``[0, 1]``; ``val_tensors``: normalised float)
+  (``train_tensors``: un-augmented, un-normalised, uint8 or float in ``[0, 1]``; ``val_tensors`` and
+  ``test_tensors``: normalised float)
   for :class:`~inception_bench.data.loaders.DeviceLoader`, which keeps them on the GPU and augments there.
 
 Errors name the setting they come from (``data``, ``image_size``, ``recipe``) or the unreadable file.
@@ -75,6 +81,30 @@ class DataBundle:
     val_tensors: tuple[torch.Tensor, torch.Tensor] | None
     flip: bool = True
     recipe: str = "plain"
+    test: SizedDataset | None = None  # None: the data set has no test split (an image folder without test/)
+    test_raw: SizedDataset | None = None
+    test_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def split(self, name: str) -> tuple[SizedDataset, SizedDataset | None, tuple[torch.Tensor, torch.Tensor] | None]:
+        """(transformed, raw, tensors) of the ``val`` or ``test`` split."""
+        if name == "val":
+            return self.val, self.val_raw, self.val_tensors
+        if self.test is None:
+            raise FieldError("split", f"{self.name} has no test split (an image folder needs PATH/test/)", name)
+        return self.test, self.test_raw, self.test_tensors
+
+
+def carve_val(labels: Any, n_val: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) indices: a stratified ``n_val`` of ``labels`` (at most a tenth of them), fixed (random_state 0);
+    not stratified when too few images per class allow it (tiny test fixtures)."""
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    n = min(n_val, max(1, len(labels) // 10))
+    counts = np.unique(labels, return_counts=True)[1]
+    stratify = labels if n >= len(counts) and counts.min() >= 2 else None
+    train, val = train_test_split(np.arange(len(labels)), test_size=n, stratify=stratify, random_state=0)
+    return np.sort(train), np.sort(val)
 
 
 class TensorImageDataset(Dataset):
@@ -128,10 +158,13 @@ def _in_memory_bundle(
     train_y: torch.Tensor,
     val_x: torch.Tensor,
     val_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
 ) -> DataBundle:
     """Bundle float ``[0, 1]`` images already at ``image_size``, normalised with the train set's statistics."""
     mean, std = channel_stats(train_x)
     val_norm = normalise_batch(val_x, mean, std)
+    test_norm = normalise_batch(test_x, mean, std)
     if recipe == "paper":
         train = TensorImageDataset(
             train_x, train_y, train_transform("paper", image_size, mean, std, flip=flip, pil=False)
@@ -161,6 +194,9 @@ def _in_memory_bundle(
         val_tensors=(val_norm, val_y),
         flip=flip,
         recipe=recipe,
+        test=TensorImageDataset(test_norm, test_y),
+        test_raw=TensorImageDataset(test_x, test_y),
+        test_tensors=(test_norm, test_y),
     )
 
 
@@ -172,24 +208,27 @@ def _load_digits(image_size: int, recipe: str) -> DataBundle:
     x = torch.from_numpy(digits.data.astype(np.float32)).view(-1, 1, 8, 8) / 16.0
     y = torch.from_numpy(digits.target.astype(np.int64))
     idx = np.arange(len(y))
-    train_idx, val_idx = train_test_split(idx, test_size=0.2, stratify=digits.target, random_state=0)
+    rest, test_idx = train_test_split(idx, test_size=360, stratify=digits.target, random_state=0)
+    train_idx, val_idx = train_test_split(rest, test_size=270, stratify=digits.target[rest], random_state=0)
     x = TF.resize(x, [image_size, image_size], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
     x = x.clamp(0.0, 1.0).expand(-1, 3, -1, -1).contiguous()
-    train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+    train_t, val_t, test_t = (torch.from_numpy(np.sort(i)) for i in (train_idx, val_idx, test_idx))
     return _in_memory_bundle(
         name="digits",
         description=(
             f"digits: scikit-learn's 1797 real 8x8 greyscale handwritten digits, 10 classes, fixed stratified split "
-            f"{len(train_idx)} train / {len(val_idx)} val, upsampled to {image_size}x{image_size}"
+            f"{len(train_t)} train / {len(val_t)} val / {len(test_t)} test, upsampled to {image_size}x{image_size}"
         ),
         num_classes=10,
         image_size=image_size,
         recipe=recipe,
         flip=False,
-        train_x=x[train_idx_t],
-        train_y=y[train_idx_t],
-        val_x=x[val_idx_t],
-        val_y=y[val_idx_t],
+        train_x=x[train_t],
+        train_y=y[train_t],
+        val_x=x[val_t],
+        val_y=y[val_t],
+        test_x=x[test_t],
+        test_y=y[test_t],
     )
 
 
@@ -213,11 +252,12 @@ def _load_synthetic(image_size: int, recipe: str, seed: int, n_train: int, n_val
     patterns = TF.resize(coarse, [image_size, image_size], interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
     train_x, train_y = _synthetic_split(patterns, n_train, k, seeded_generator(seed, 1))
     val_x, val_y = _synthetic_split(patterns, n_val, k, seeded_generator(seed, 2))
+    test_x, test_y = _synthetic_split(patterns, n_val, k, seeded_generator(seed, 3))
     return _in_memory_bundle(
         name="synthetic",
         description=(
-            f"synthetic: {n_train} train / {n_val} val generated {image_size}x{image_size} RGB images, {k} classes "
-            f"(per-class random pattern + Gaussian noise, seed {seed})"
+            f"synthetic: {n_train} train / {n_val} val / {n_val} test generated {image_size}x{image_size} RGB images, "
+            f"{k} classes (per-class random pattern + Gaussian noise, seed {seed})"
         ),
         num_classes=k,
         image_size=image_size,
@@ -227,6 +267,8 @@ def _load_synthetic(image_size: int, recipe: str, seed: int, n_train: int, n_val
         train_y=train_y,
         val_x=val_x,
         val_y=val_y,
+        test_x=test_x,
+        test_y=test_y,
     )
 
 
@@ -265,7 +307,11 @@ def _streaming_bundle(
     recipe: str,
     base_train: SizedDataset,
     base_val: SizedDataset,
+    base_test: SizedDataset | None,
 ) -> DataBundle:
+    def evaluated(base: SizedDataset) -> TransformedDataset:
+        return TransformedDataset(base, val_transform(image_size, IMAGENET_MEAN, IMAGENET_STD))
+
     return DataBundle(
         name=name,
         description=description,
@@ -274,55 +320,98 @@ def _streaming_bundle(
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         train=TransformedDataset(base_train, train_transform(recipe, image_size, IMAGENET_MEAN, IMAGENET_STD)),
-        val=TransformedDataset(base_val, val_transform(image_size, IMAGENET_MEAN, IMAGENET_STD)),
+        val=evaluated(base_val),
         val_raw=base_val,
         train_tensors=None,
         val_tensors=None,
         flip=recipe != "none",
         recipe=recipe,
+        test=None if base_test is None else evaluated(base_test),
+        test_raw=base_test,
+    )
+
+
+def _carved(
+    name: str,
+    base_train: Any,
+    labels: Any,
+    base_test: Any,
+    n_val: int,
+    native_side: int,
+    image_size: int,
+    recipe: str,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    tensors: Callable[[Any], tuple[torch.Tensor, torch.Tensor]],
+    description: str,
+    num_classes: int,
+) -> DataBundle:
+    """A bundle whose val split is carved from ``base_train`` (:func:`carve_val`) and whose test is ``base_test``;
+    as tensors too (``tensors(base)``: uint8 images at ``image_size``, labels) when small enough."""
+    from torch.utils.data import Subset
+
+    train_idx, val_idx = carve_val(labels, n_val)
+    native = image_size == native_side
+    train, val = Subset(base_train, train_idx.tolist()), Subset(base_train, val_idx.tolist())
+    train_tensors = val_tensors = test_tensors = None
+    if image_size <= IN_MEMORY_MAX_SIDE and recipe != "paper":
+        x, y = tensors(base_train)
+        train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+        train_tensors = (x[train_idx_t], y[train_idx_t])
+        val_tensors = (normalise_batch(x[val_idx_t], mean, std), y[val_idx_t])
+        tx, ty = tensors(base_test)
+        test_tensors = (normalise_batch(tx, mean, std), ty)
+
+    def evaluated(base: SizedDataset) -> TransformedDataset:
+        return TransformedDataset(base, val_transform(image_size, mean, std, resize=not native))
+
+    return DataBundle(
+        name=name,
+        description=f"{description}, {len(train)} train / {len(val)} val (carved from train) / {len(base_test)} test"
+        + ("" if native else f", resized to {image_size}x{image_size}"),
+        num_classes=num_classes,
+        image_size=image_size,
+        mean=mean,
+        std=std,
+        train=TransformedDataset(train, train_transform(recipe, image_size, mean, std, resize=not native)),
+        val=evaluated(val),
+        val_raw=val,
+        train_tensors=train_tensors,
+        val_tensors=val_tensors,
+        flip=recipe != "none",
+        recipe=recipe,
+        test=evaluated(base_test),
+        test_raw=base_test,
+        test_tensors=test_tensors,
     )
 
 
 def _load_cifar(name: str, root: Path, image_size: int, recipe: str) -> DataBundle:
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     base_train = _open_or_download(name, root, lambda dl: cls(str(root), train=True, download=dl))
-    base_val = _open_or_download(name, root, lambda dl: cls(str(root), train=False, download=dl))
+    base_test = _open_or_download(name, root, lambda dl: cls(str(root), train=False, download=dl))
     k = len(base_train.classes)
-    native = image_size == 32
-    description = (
-        f"{name}: CIFAR-{k} real 32x32 RGB photos, {k} classes, {len(base_train)} train / {len(base_val)} test (as val)"
-        + ("" if native else f", resized to {image_size}x{image_size}")
-    )
-    train = TransformedDataset(
-        base_train, train_transform(recipe, image_size, IMAGENET_MEAN, IMAGENET_STD, resize=not native)
-    )
-    val = TransformedDataset(base_val, val_transform(image_size, IMAGENET_MEAN, IMAGENET_STD, resize=not native))
-    train_tensors = val_tensors = None
-    if image_size <= IN_MEMORY_MAX_SIDE and recipe != "paper":
 
-        def tensors(base: Any) -> tuple[torch.Tensor, torch.Tensor]:
-            x = torch.from_numpy(np.ascontiguousarray(base.data)).permute(0, 3, 1, 2).contiguous()
-            if not native:
-                x = TF.resize(x, [image_size, image_size], antialias=True)
-            return x, torch.as_tensor(base.targets, dtype=torch.int64)
+    def tensors(base: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(np.ascontiguousarray(base.data)).permute(0, 3, 1, 2).contiguous()
+        if image_size != 32:
+            x = TF.resize(x, [image_size, image_size], antialias=True)
+        return x, torch.as_tensor(base.targets, dtype=torch.int64)
 
-        train_tensors = tensors(base_train)
-        vx, vy = tensors(base_val)
-        val_tensors = (normalise_batch(vx, IMAGENET_MEAN, IMAGENET_STD), vy)
-    return DataBundle(
-        name=name,
-        description=description,
-        num_classes=k,
-        image_size=image_size,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        train=train,
-        val=val,
-        val_raw=base_val,
-        train_tensors=train_tensors,
-        val_tensors=val_tensors,
-        flip=recipe != "none",
-        recipe=recipe,
+    return _carved(
+        name,
+        base_train,
+        base_train.targets,
+        base_test,
+        5000,
+        32,
+        image_size,
+        recipe,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        tensors,
+        f"{name}: CIFAR-{k} real 32x32 RGB photos, {k} classes",
+        k,
     )
 
 
@@ -351,66 +440,60 @@ def _fashion_mnist_split(root: Path, train: bool) -> datasets.FashionMNIST:
 
 
 def _load_fashion_mnist(root: Path, image_size: int, recipe: str) -> DataBundle:
-    base_train, base_val = _fashion_mnist_split(root, True), _fashion_mnist_split(root, False)
+    base_train, base_test = _fashion_mnist_split(root, True), _fashion_mnist_split(root, False)
     source = "Debian's dataset-fashion-mnist" if any(DEBIAN_FASHION_MNIST.glob("*-ubyte.gz")) else str(root)
-    native = image_size == 28
     grey = base_train.data.double() / 255
     mean, std = (float(grey.mean()),) * 3, (float(grey.std()),) * 3  # grey shown as RGB: one value per channel
+
+    def tensors(base: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        x = base.data[:, None].expand(-1, 3, -1, -1).contiguous()
+        if image_size != 28:
+            x = TF.resize(x, [image_size, image_size], antialias=True)
+        return x, base.targets.to(torch.int64)
+
     rgb: Callable[[Any], Any] = lambda image: image.convert("RGB")  # noqa: E731
-    train_rgb, val_rgb = TransformedDataset(base_train, rgb), TransformedDataset(base_val, rgb)
-    description = (
-        f"fashion-mnist: Fashion-MNIST real 28x28 grey photos of clothing as RGB, 10 classes, {len(base_train)} train"
-        f" / {len(base_val)} test (as val), from {source}"
-        + ("" if native else f", resized to {image_size}x{image_size}")
+    bundle = _carved(
+        "fashion-mnist",
+        TransformedDataset(base_train, rgb),
+        base_train.targets.numpy(),
+        TransformedDataset(base_test, rgb),
+        5000,
+        28,
+        image_size,
+        recipe,
+        mean,
+        std,
+        lambda base: tensors(base.base),
+        f"fashion-mnist: Fashion-MNIST real 28x28 grey photos of clothing as RGB (from {source}), 10 classes",
+        10,
     )
-    train_tensors = val_tensors = None
-    if image_size <= IN_MEMORY_MAX_SIDE and recipe != "paper":
-
-        def tensors(base: datasets.FashionMNIST) -> tuple[torch.Tensor, torch.Tensor]:
-            x = base.data[:, None].expand(-1, 3, -1, -1).contiguous()
-            if not native:
-                x = TF.resize(x, [image_size, image_size], antialias=True)
-            return x, base.targets.to(torch.int64)
-
-        train_tensors = tensors(base_train)
-        vx, vy = tensors(base_val)
-        val_tensors = (normalise_batch(vx, mean, std), vy)
-    return DataBundle(
-        name="fashion-mnist",
-        description=description,
-        num_classes=10,
-        image_size=image_size,
-        mean=mean,
-        std=std,
-        train=TransformedDataset(train_rgb, train_transform(recipe, image_size, mean, std, resize=not native)),
-        val=TransformedDataset(val_rgb, val_transform(image_size, mean, std, resize=not native)),
-        val_raw=val_rgb,
-        train_tensors=train_tensors,
-        val_tensors=val_tensors,
-        flip=recipe != "none",
-        recipe=recipe,
-    )
+    return bundle
 
 
 def _load_imagenette(root: Path, image_size: int, recipe: str) -> DataBundle:
+    from torch.utils.data import Subset
+
     base_train = _open_or_download(
         "imagenette", root, lambda dl: datasets.Imagenette(str(root), split="train", size="320px", download=dl)
     )
-    base_val = _open_or_download(
+    base_test = _open_or_download(
         "imagenette", root, lambda dl: datasets.Imagenette(str(root), split="val", size="320px", download=dl)
     )
     k = len(base_train.classes)
+    train_idx, val_idx = carve_val([label for _, label in base_train._samples], len(base_train) // 10)
+    train, val = Subset(base_train, train_idx.tolist()), Subset(base_train, val_idx.tolist())
     return _streaming_bundle(
         name="imagenette",
         description=(
-            f"imagenette: 10-class ImageNet subset, real photos (320 px short side), {len(base_train)} train / "
-            f"{len(base_val)} val, trained at {image_size}x{image_size}"
+            f"imagenette: 10-class ImageNet subset, real photos (320 px short side), {len(train)} train / "
+            f"{len(val)} val (10% of its train) / {len(base_test)} test (its val), trained at {image_size}x{image_size}"
         ),
         num_classes=k,
         image_size=image_size,
         recipe=recipe,
-        base_train=base_train,
-        base_val=base_val,
+        base_train=train,
+        base_val=val,
+        base_test=base_test,
     )
 
 
@@ -452,11 +535,16 @@ def _load_image_folder(spec: str, path_text: str, image_size: int, recipe: str) 
             f"{only_val}); give both splits the same <class> folders"
         )
         raise FieldError("data", why, spec)
+    base_test = _image_folder(spec, path, "test") if (path / "test").is_dir() else None
+    if base_test is not None and base_test.classes != base_train.classes:
+        why = f"class folders of {path}/test differ from {path}/train's; give every split the same <class> folders"
+        raise FieldError("data", why, spec)
     k = len(base_train.classes)
+    test = f" / {len(base_test)} test" if base_test is not None else " (no test/ folder: no test split)"
     return _streaming_bundle(
         name=f"imagefolder:{path}",
         description=(
-            f"imagefolder {path}: {k} classes, {len(base_train)} train / {len(base_val)} val images, "
+            f"imagefolder {path}: {k} classes, {len(base_train)} train / {len(base_val)} val{test} images, "
             f"trained at {image_size}x{image_size}"
         ),
         num_classes=k,
@@ -464,6 +552,7 @@ def _load_image_folder(spec: str, path_text: str, image_size: int, recipe: str) 
         recipe=recipe,
         base_train=base_train,
         base_val=base_val,
+        base_test=base_test,
     )
 
 

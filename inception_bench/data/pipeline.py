@@ -3,6 +3,7 @@ seeded DataLoader otherwise (:func:`make_loader`), each rank of several processe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,11 +15,20 @@ from inception_bench.settings import Recipe
 from inception_bench.spec import Spec
 
 
-def recipe_loaders(
-    recipe: Recipe, spec: Spec, device: torch.device, rank: int = 0, world_size: int = 1
-) -> tuple[Any, Any, str]:
-    """The (train, val) loaders and the data set's description for training ``spec`` with ``recipe``'s data
-    settings; a data set whose class count is not the spec's is refused."""
+@dataclass
+class Loaders:
+    """A run's loaders: ``train`` (shuffled, augmented, this rank's partition), ``val`` and ``test`` (in order,
+    whole; ``test`` None when the data set has none), and the data set's description."""
+
+    train: Any
+    val: Any
+    test: Any | None
+    description: str
+
+
+def recipe_loaders(recipe: Recipe, spec: Spec, device: torch.device, rank: int = 0, world_size: int = 1) -> Loaders:
+    """The loaders for training ``spec`` with ``recipe``'s data settings; a data set whose class count is not the
+    spec's is refused."""
     bundle = load_data(
         recipe.data,
         root=recipe.data_root,
@@ -30,7 +40,7 @@ def recipe_loaders(
     if bundle.num_classes != spec.num_classes:
         why = f"has {bundle.num_classes} classes but the spec has {spec.num_classes}; set num_classes to match"
         raise FieldError("data", why, recipe.data)
-    train, val = training_loaders(
+    train, val, test = training_loaders(
         bundle,
         batch_size=recipe.batch_size,
         workers=recipe.workers,
@@ -39,7 +49,7 @@ def recipe_loaders(
         rank=rank,
         world_size=world_size,
     )
-    return train, val, bundle.description
+    return Loaders(train, val, test, bundle.description)
 
 
 def training_loaders(
@@ -51,9 +61,10 @@ def training_loaders(
     device: torch.device,
     rank: int = 0,
     world_size: int = 1,
-) -> tuple[Any, Any]:
-    """(train, val) loaders: train shuffled and augmented by the bundle's recipe, per (seed, epoch), on this rank's
-    partition; val in order, whole on every rank (batches of at least 256 when on the device)."""
+) -> tuple[Any, Any, Any | None]:
+    """(train, val, test) loaders: train shuffled and augmented by the bundle's recipe, per (seed, epoch), on this
+    rank's partition; val and test in order, whole on every rank (batches of at least 256 when on the device; test
+    None when the bundle has no test split)."""
     train: Any
     if bundle.train_tensors is not None:
         train = DeviceLoader(
@@ -80,18 +91,21 @@ def training_loaders(
             rank=rank,
             world_size=world_size,
         )
-    val: Any
-    if bundle.val_tensors is not None:
-        val = DeviceLoader(
-            *bundle.val_tensors,
-            batch_size=max(batch_size, 256),
-            shuffle=False,
-            augment=False,
-            mean=None,
-            std=None,
-            device=device,
-            seed=0,
-        )
-    else:
-        val = make_loader(bundle.val, batch_size=batch_size, shuffle=False, seed=0, workers=workers, device=device.type)
-    return train, val
+
+    def evaluation(dataset: Any, tensors: tuple[torch.Tensor, torch.Tensor] | None) -> Any:
+        if tensors is not None:
+            return DeviceLoader(
+                *tensors,
+                batch_size=max(batch_size, 256),
+                shuffle=False,
+                augment=False,
+                mean=None,
+                std=None,
+                device=device,
+                seed=0,
+            )
+        return make_loader(dataset, batch_size=batch_size, shuffle=False, seed=0, workers=workers, device=device.type)
+
+    val = evaluation(bundle.val, bundle.val_tensors)
+    test = None if bundle.test is None else evaluation(bundle.test, bundle.test_tensors)
+    return train, val, test

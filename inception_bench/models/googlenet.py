@@ -261,6 +261,8 @@ def _init_weights(model: GoogLeNet, scheme: str) -> None:
                 nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
             elif scheme == "kaiming":
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif scheme == "kaiming_in":
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             else:
                 nn.init.xavier_uniform_(m.weight)
             if m.bias is not None:

@@ -19,7 +19,7 @@ from inception_bench.document import Bullets, Paragraph, Section, Table, to_html
 from inception_bench.errors import IbenchError
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
-from inception_bench.report.stats import answer_questions, pareto_front, summarize, welch
+from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, welch
 from inception_bench.results import ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
@@ -87,10 +87,15 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
     )
     s.blocks += [Paragraph(answer) for answer in answer_questions(study)]
     if rows:
+        where = (
+            "the held-out test split (never used to choose anything)"
+            if study.split == "test"
+            else "the validation split"
+        )
         s.blocks.append(
             Paragraph(
-                "Errors are mean +- std over seeds; the last column is the top-1 error difference to the baseline "
-                "with its 95% Welch interval, marked * when the interval excludes 0."
+                f"Errors are on {where}, mean +- std over seeds; the last column is the top-1 error difference to "
+                "the baseline with its 95% Welch interval, marked * when the interval excludes 0."
             )
         )
     notes = not_completed(study)
@@ -98,6 +103,15 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
         s.blocks += [Paragraph("Runs that did not complete (not in the table):"), Bullets(notes)]
     if rows:
         s.blocks.append(summary_table(rows))
+    tuned = sensitivity(study)
+    if tuned is not None:
+        s.blocks.append(
+            Paragraph(
+                "Tuning: each variant trained every candidate once (first seed) and was run at the candidate with "
+                "the best validation top-1 (marked *). Validation top-1 % per candidate (the sensitivity):"
+            )
+        )
+        s.blocks.append(Table(*tuned))
     s.blocks += plots(study, rows, slug)
     return s
 

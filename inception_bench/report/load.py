@@ -28,9 +28,18 @@ class Study:
     folder: AblationFolder
     frame: pd.DataFrame
     meta: dict[str, Any]
+    tuning: pd.DataFrame | None = None  # tuning.csv, when the ablation tuned recipe values
 
     def completed(self) -> pd.DataFrame:
         return self.frame[self.frame["status"] == RunStatus.completed]
+
+    @property
+    def split(self) -> str:
+        """What the study is judged on: ``test`` when every completed run has a test score (the held-out split,
+        which no choice has seen), else ``val``."""
+        done = self.completed()
+        has_test = "test_top1" in done.columns and not done.empty and bool(done["test_top1"].notna().all())
+        return "test" if has_test else "val"
 
 
 def _loose_row(run: RunFolder) -> dict[str, Any]:
@@ -51,7 +60,7 @@ def load_study(path: Path) -> Study:
     folder = AblationFolder(path)
     if folder.has_results():
         meta = folder.read_meta()
-        return Study(meta.get("name", path.name), folder, usable(folder.read_results()), meta)
+        return Study(meta.get("name", path.name), folder, usable(folder.read_results()), meta, folder.read_tuning())
     runs = folder.run_folders()
     if not runs:
         raise IbenchError(

@@ -1,7 +1,9 @@
 """The numbers of a report: per-variant summaries over seeds, differences with Welch intervals, and the paper's
 two questions answered from them.
 
-Conventions: errors are ``1 - accuracy`` in percent; "mean +- std" is over seeds (sample std, n-1); the difference
+Conventions: errors are ``1 - accuracy`` in percent, on the study's :attr:`~inception_bench.report.load.Study.split`
+(the held-out test split when every run has one, else validation); "mean +- std" is over seeds (sample std, n-1); the
+difference
 to the baseline variant is the difference of mean top-1 errors with a 95% Welch t-interval
 (``scipy.stats.ttest_ind(equal_var=False)``), called real when that interval excludes 0.
 """
@@ -41,13 +43,14 @@ def summarize(study: Study) -> list[dict[str, Any]]:
     done = study.completed()
     variants = list(dict.fromkeys(study.meta.get("variants") or list(study.frame["variant"])))
     baseline = study.meta.get("baseline") or (variants[0] if variants else None)
-    base_err = _errors(done[done["variant"] == baseline]["val_top1"])
+    top1, top5 = f"{study.split}_top1", f"{study.split}_top5"
+    base_err = _errors(done[done["variant"] == baseline][top1])
     rows = []
     for variant in variants:
         mine = done[done["variant"] == variant]
         if mine.empty:
             continue
-        e1, e5 = _errors(mine["val_top1"]), _errors(mine["val_top5"])
+        e1, e5 = _errors(mine[top1]), _errors(mine[top5])
         diff = welch(e1, base_err) if variant != baseline else None
         rows.append(
             {
@@ -82,10 +85,11 @@ def _runs(study: Study, where: dict[str, Any]) -> list[Any]:
     return list(frame[mask].itertuples())
 
 
-def _compare_text(a_runs: list[Any], b_runs: list[Any], labels: tuple[str, str]) -> str:
-    err_a, err_b = _errors(r.val_top1 for r in a_runs), _errors(r.val_top1 for r in b_runs)
+def _compare_text(a_runs: list[Any], b_runs: list[Any], labels: tuple[str, str], split: str) -> str:
+    err_a = _errors(getattr(r, f"{split}_top1") for r in a_runs)
+    err_b = _errors(getattr(r, f"{split}_top1") for r in b_runs)
     text = (
-        f"top-1 error {np.mean(err_a):.2f}% {labels[0]} vs {np.mean(err_b):.2f}% {labels[1]} "
+        f"{split} top-1 error {np.mean(err_a):.2f}% {labels[0]} vs {np.mean(err_b):.2f}% {labels[1]} "
         f"({len(err_a)} vs {len(err_b)} runs)"
     )
     diff = welch(err_a, err_b)
@@ -124,7 +128,7 @@ def answer_questions(study: Study) -> list[str]:
             ra, rb = _runs(study, {column: a, **combo}), _runs(study, {column: b, **combo})
             if ra and rb:
                 where = ", ".join(f"{k}={v}" for k, v in combo.items())
-                clauses.append((f"with {where}: " if where else "") + _compare_text(ra, rb, labels))
+                clauses.append((f"with {where}: " if where else "") + _compare_text(ra, rb, labels, study.split))
         if not clauses:
             continue
         text = f"**{what.capitalize()}**: "
@@ -146,3 +150,30 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
         if not any((x2 <= x and y2 <= y) and (x2 < x or y2 < y) for j, (x2, y2) in enumerate(points) if j != i):
             front.append(i)
     return sorted(front, key=lambda i: points[i][0])
+
+
+def sensitivity(study: Study) -> tuple[list[str], list[list[str]]] | None:
+    """The tuning table: one row per variant, one column per candidate (its validation top-1 %, the chosen one
+    marked *), then the chosen values; None when the study tuned nothing."""
+    tuning = study.tuning
+    if tuning is None or tuning.empty:
+        return None
+    keys = [c for c in tuning.columns if c.startswith("tune:")]
+    names = [
+        ", ".join(f"{k.removeprefix('tune:')}={v}" for k, v in zip(keys, combo, strict=True))
+        for combo in tuning[keys].astype(str).drop_duplicates().itertuples(index=False)
+    ]
+    header = ["variant", *names, "chosen"]
+    rows = []
+    for variant in dict.fromkeys(tuning["variant"]):
+        cells, chosen = [], "none completed"
+        for r in tuning[tuning["variant"] == variant].to_dict("records"):
+            top1 = r["val_top1"]
+            if r["status"] == RunStatus.completed and isinstance(top1, float) and top1 == top1:  # not NaN
+                cells.append(f"{100 * top1:.1f}" + (" *" if bool(r["chosen"]) else ""))
+            else:
+                cells.append(str(r["status"]))
+            if bool(r["chosen"]):
+                chosen = ", ".join(f"{k.removeprefix('tune:')}={r[k]}" for k in keys)
+        rows.append([str(variant), *cells, chosen])
+    return header, rows

@@ -139,7 +139,7 @@ class Spec(_Strict):
     branch5x5_kernel: int = Field(5, ge=1, le=11, description="kernel of the '5x5' branch (odd)")
     width_mult: float = Field(1.0, gt=0, le=8, description="multiplies every width")
     reduce_mult: float = Field(1.0, gt=0, le=8, description="multiplies 3x3/5x5 reduce and pool proj widths")
-    init: Literal["xavier", "kaiming", "trunc_normal"] = "xavier"
+    init: Literal["xavier", "kaiming", "kaiming_in", "trunc_normal"] = "xavier"
     transform_input: bool = Field(False, description="torchvision's ImageNet re-normalisation of the input")
     layers: list[Row]
     aux: AuxSpec = Field(default_factory=AuxSpec)
