@@ -234,7 +234,7 @@ def train(
     warmup_epochs: Annotated[float, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
     clip_grad_norm: Annotated[float, typer.Option(help=_help(Recipe, "clip_grad_norm"))] = RECIPE.clip_grad_norm,
     label_smoothing: Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))] = RECIPE.label_smoothing,
-    averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging", " Or none."))] = RECIPE.averaging,
+    averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging"))] = RECIPE.averaging,
     ema_decay: Annotated[float | None, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
     bn_images: Annotated[int, typer.Option(help=_help(Recipe, "bn_images"))] = RECIPE.bn_images,
     seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
@@ -321,11 +321,12 @@ def eval_(
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option(
-            help="Data set whose validation split is evaluated. Default: the checkpoint's.", show_default=False
-        ),
+        typer.Option(help="Data set to evaluate on. Default: the checkpoint's.", show_default=False),
     ] = None,
     data_root: Annotated[Path, typer.Option(help=_help(Recipe, "data_root"))] = Path(RECIPE.data_root),
+    split: Annotated[
+        str, typer.Option(help="val (what runs are compared and tuned on) or test (held out; once, at the end).")
+    ] = "val",
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
     device: DeviceOpt = RECIPE.device,
@@ -351,6 +352,7 @@ def eval_(
             checkpoints or [],
             data=data,
             data_root=str(data_root),
+            split=split,
             crops=crops,
             batch_size=batch_size,
             device=device,

@@ -67,6 +67,7 @@ def evaluate(
     *,
     data: str | None = None,
     data_root: str = "data",
+    split: str = "val",
     crops: int = 1,
     batch_size: int = 32,
     device: str = "auto",
@@ -76,7 +77,8 @@ def evaluate(
     weights: str | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:
-    """Top-1/top-5 of one model or an ensemble on a validation split; writes ``out`` (JSON) if given.
+    """Top-1/top-5 of one model or an ensemble on a data set's ``split`` (val | test); writes ``out`` (JSON) if
+    given.
 
     ``data`` defaults to what the (first) checkpoint was trained on, with its seed (synthetic data depends on
     it) and image size. With one crop, images of 64 px or less are only resized (the training validation
@@ -88,6 +90,8 @@ def evaluate(
 
     if crops not in CROP_COUNTS:
         raise FieldError("crops", "use 1, 10 or 144", crops)
+    if split not in ("val", "test"):
+        raise FieldError("split", "use val or test", split)
     if not checkpoints and weights is None:
         raise IbenchError(f"give at least one checkpoint (a run's {RunFolder.CHECKPOINT}) or torchvision weights")
     if out is not None:
@@ -126,10 +130,11 @@ def evaluate(
     odd = [n for n, m in zip(names, models, strict=True) if m.spec.in_channels != 3]
     if odd:
         raise IbenchError(f"{', '.join(odd)}: the model takes other than 3 input channels; the data sets here are RGB")
-    if bundle.val_raw is None:
-        raise FieldError("data", "no raw validation images for multi-crop evaluation", data)
+    _, raw, _ = bundle.split(split)
+    if raw is None:
+        raise FieldError("data", f"no raw {split} images for multi-crop evaluation", data)
     resize = size if crops == 1 and size <= 64 else None
-    dataset = MultiCropDataset(bundle.val_raw, size, crops, bundle.mean, bundle.std, resize=resize)
+    dataset = MultiCropDataset(raw, size, crops, bundle.mean, bundle.std, resize=resize)
     loader = torch.utils.data.DataLoader(dataset, batch_size=max(1, batch_size // crops), shuffle=False)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     runners = [compiled(m.eval().to(dev).to(memory_format=fmt), compile, "default") for m in models]
@@ -151,6 +156,7 @@ def evaluate(
         "crops": crops,
         "cost": len(models) * crops,
         "data": bundle.description,
+        "split": split,
         "images": total,
         "precision": precision,
         "device": dev.type,

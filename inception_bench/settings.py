@@ -75,7 +75,8 @@ class Recipe(_Settings):
     clip_grad_norm: float = Field(2.0, ge=0, description="clip the gradients' global L2 norm to this (0: off)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the training loss")
     averaging: Literal["ema", "none"] = Field(
-        "ema", description="ema: also evaluate a moving average of the weights; the better on val is the headline"
+        "ema",
+        description="ema (also evaluate a moving average of the weights; the better on val is the headline) | none",
     )
     ema_decay: float | None = Field(
         None, gt=0, lt=1, description="decay of the weight average per step; default: horizon 1/20 of the run's steps"

@@ -52,6 +52,9 @@ def test_lr_find_end_to_end(tmp_path):
     assert curve["lr"].tolist() == pytest.approx(lr_schedule(1e-5, 10.0, 30)[: len(curve)])
     # from the sweep, or (no descent in 30 steps of a tiny net) a tenth of the lowest loss's rate
     assert 1e-6 <= summary["suggested_lr"] <= 10.0 and f"suggested lr {summary['suggested_lr']:.3g}" in result.stdout
+    # said as the --lr that gives it: --lr is per 256 images, the sweep ran at batch 16
+    assert summary["suggested_lr_option"] == pytest.approx(summary["suggested_lr"] * 256 / 16)
+    assert f"--lr {summary['suggested_lr_option']:.3g} --lr-batch 256" in result.stdout
     assert (out / "lr-find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a sweep far past what the network can take stops when the loss diverges
     far = runner.invoke(

@@ -309,6 +309,11 @@ def test_eval_crops_and_ensemble(trained, tmp_path):
     assert json.loads((tmp_path / "e1.json").read_text())["top1"] == one["top1"]
     assert one["images"] == 128 and 0 <= one["top1"] <= one["top5"] <= 1
     assert abs(one["top1"] - final.val_top1) <= 1 / 128 and abs(one["top5"] - final.val_top5) <= 1 / 128
+    # and the held-out split, scored once by the run at its end, likewise
+    test = evaluate([out / "checkpoint.pt"], split="test", crops=1, device="cpu")
+    assert test["split"] == "test" and test["images"] == 128 and abs(test["top1"] - final.test_top1) <= 1 / 128
+    bad = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--split", "train", "--device", "cpu"])
+    assert bad.exit_code == 2 and "--split train: use val or test" in bad.stderr, bad.output
     config = json.loads((out / "config.json").read_text())
     assert one["precision"] == config["precision"] and one["channels_last"]  # auto: as the run was evaluated
     forced = evaluate([out / "checkpoint.pt"], crops=1, device="cpu", precision="fp32", channels_last=False)

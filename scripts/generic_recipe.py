@@ -1,0 +1,88 @@
+"""A tuned generic recipe to hold ``ibench train``'s defaults against (issue 14), written as a plain PyTorch loop
+that shares nothing with ``inception_bench.train`` but the network (``build_model`` of the spec, aux heads weighted
+0.3 as the spec says) and the data splits (``load_data``, pad-and-crop augmentation): SGD with Nesterov momentum
+0.9 and weight decay 5e-4, ``OneCycleLR`` per step, label smoothing 0.1, gradients clipped to norm 1, no weight
+average, bf16 autocast and channels_last on the CPU. Its peak learning rate is tuned: each candidate trains once
+and is scored on the validation split; the best one's test score is the recipe's result.
+
+    python scripts/generic_recipe.py imagefolder:/tmp/scatter-folder --epochs 8 --out generic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from inception_bench.data import load_data
+from inception_bench.models import build_model
+from inception_bench.spec import load_spec
+
+
+def accuracy(model: torch.nn.Module, loader: DataLoader) -> float:
+    model.eval()
+    right = total = 0
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        for images, labels in loader:
+            logits = model(images.contiguous(memory_format=torch.channels_last))
+            right += int((logits.float().argmax(1) == labels).sum())
+            total += len(labels)
+    return right / total
+
+
+def train_once(data: str, epochs: int, lr: float, seed: int) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    spec = load_spec("specs/googlenet-small.yaml").spec
+    bundle = load_data(data, image_size=spec.input_size, recipe="plain", seed=seed)
+    train = DataLoader(bundle.train, batch_size=64, shuffle=True, num_workers=2, drop_last=True)
+    val = DataLoader(bundle.val, batch_size=256, num_workers=2)
+    model = build_model(spec).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(train))
+    started = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for images, labels in train:
+            with torch.autocast("cpu", torch.bfloat16):
+                out = model(images.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(out.logits.float(), labels, label_smoothing=0.1)
+            for aux in out.aux:
+                loss = loss + spec.aux.loss_weight * F.cross_entropy(aux.float(), labels, label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+    result = {"lr": lr, "val_top1": accuracy(model, val), "seconds": time.perf_counter() - started}
+    if bundle.test is not None:
+        result["test_top1"] = accuracy(model, DataLoader(bundle.test, batch_size=256, num_workers=2))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    runs = []
+    for lr in args.lrs:
+        runs.append(train_once(args.data, args.epochs, lr, args.seed))
+        print(json.dumps(runs[-1]), flush=True)
+    best = max(runs, key=lambda r: r["val_top1"])
+    summary = {"data": args.data, "epochs": args.epochs, "seed": args.seed, "candidates": runs, "chosen": best}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"chosen lr {best['lr']}: val top-1 {best['val_top1']:.2%}, test top-1 {best.get('test_top1', 0):.2%}")
+
+
+if __name__ == "__main__":
+    main()
