@@ -58,7 +58,7 @@ class Recipe(_Settings):
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1, description="images per step and process")
     lr: float = Field(
-        0.2,
+        0.6,
         gt=0,
         allow_inf_nan=False,
         description="learning rate (SGD) for lr_batch images per step; the step uses lr x effective batch / lr_batch",

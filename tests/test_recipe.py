@@ -117,7 +117,7 @@ def test_config_records_the_resolved_recipe(run):
     config = json.loads((out / "config.json").read_text())
     steps = math.ceil(1167 / 32)  # digits' training split at batch 32
     assert config["resolved"] == {
-        "lr": pytest.approx(0.2 * 32 / 256),
+        "lr": pytest.approx(0.6 * 32 / 256),
         "schedule": "cosine",
         "warmup_steps": steps,
         "steps_per_epoch": steps,

@@ -15,7 +15,7 @@ An ablation file (``specs/ablations/*.yaml``)::
       - {name: no-5x5, set: {layers.*.5x5: 0}}
       - {name: high-lr, recipe: {lr: 0.2}}
     baseline: module-reduced_aux.enabled-on   # compared against in reports (default: the first variant)
-    tune: {lr: [0.05, 0.1, 0.2, 0.4]}  # optional: recipe values chosen per variant on the validation split
+    tune: {lr: [0.15, 0.3, 0.6, 1.2]}  # optional: recipe values chosen per variant on the validation split
 
 A grid variant is named ``axis-value_axis-value`` (booleans as on/off, lists joined by +). Each variant's spec is
 derived in memory from the base spec, and each (variant, seed) gets a run folder in the ablation folder
