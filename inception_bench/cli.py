@@ -347,7 +347,7 @@ def eval_(
         from inception_bench.evaluate import evaluate, rich_table
         from inception_bench.results import eval_record_path
 
-        target = out or eval_record_path(crops)
+        target = out or eval_record_path(crops, split=split)
         r = evaluate(
             checkpoints or [],
             data=data,
@@ -399,16 +399,18 @@ def ablate(
 
             Console(width=160).print(abl.plan_table(plan, plan.tuning_runs + runs))
             return
+        tuning_changed: list[tuple[str, int]] = []
         if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
-            tuned = backend.run(
-                plan, abl.select_shard(plan.tuning_runs, shard), retry_failed=retry_failed, rerun_changed=rerun_changed
-            )
+            # a candidate that diverged is an answer (that value is too large), not a failure to retry
+            candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if r.status != "diverged"]
+            tuned = backend.run(plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed)
             for variant, _, status, error in tuned.failed:
                 typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
+            tuning_changed = tuned.changed
             plan = abl.plan_ablation(ablation, out)
             runs = abl.select_shard(plan.runs, shard)
             waiting = sum(r.status == "waiting" for r in runs)
-            if waiting:
+            if waiting and not tuning_changed:
                 typer.echo(f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done")
         summary = backend.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         typer.echo(
@@ -417,13 +419,13 @@ def ablate(
         )
         for variant, seed, status, error in summary.failed:
             typer.echo(f"  {status}: {variant} seed {seed}: {error}", err=True)
-        for variant, seed in summary.changed:
+        for variant, seed in summary.changed + tuning_changed:
             typer.echo(
-                f"  changed: {variant} seed {seed}: its recorded config differs from the ablation file; "
-                "not mixed in (use --rerun-changed to redo it)",
+                f"  changed: {variant} seed {seed}{' (tuning run)' if (variant, seed) in tuning_changed else ''}: its "
+                "recorded config differs from the ablation file; not mixed in (use --rerun-changed to redo it)",
                 err=True,
             )
-        if summary.failed or summary.changed:
+        if summary.failed or summary.changed or tuning_changed:
             raise typer.Exit(1)
 
 

@@ -400,9 +400,10 @@ class LrFindFolder:
 
 
 # -------------------------------------------------------------------------------------------- eval records
-def eval_record_path(crops: int, folder: Path = Path(".")) -> Path:
-    """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json``."""
-    return folder / f"eval-{crops}crop.json"
+def eval_record_path(crops: int, folder: Path = Path("."), split: str = "val") -> Path:
+    """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json`` (the validation split),
+    ``eval-test-<crops>crop.json`` (the test split)."""
+    return folder / (f"eval-{crops}crop.json" if split == "val" else f"eval-{split}-{crops}crop.json")
 
 
 def find_eval_records(folder: Path) -> list[dict[str, Any]]:

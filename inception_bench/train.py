@@ -101,6 +101,7 @@ class Run:
     # (the first step and each new batch shape's first step, less the epoch's steady rate)
     compiled_here: bool = False
     grad_norm: dict[str, float] = field(default_factory=dict)  # this epoch's, recorded with it
+    epoch_lr: float = 0.0  # the learning rate of this epoch's first step
 
     @property
     def epochs_done(self) -> int:
@@ -317,6 +318,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     t0 = time.perf_counter()
     seen, steps, loss_sum = 0, 0, torch.zeros((), device=run.device)
     norms: list[torch.Tensor] = []  # the gradient norms before clipping, read back once at the end
+    run.epoch_lr = run.optimizer.param_groups[0]["lr"]
     # compiled steps: the first step, and the first of each new batch shape (the last, partial batch recompiles),
     # are timed on their own, so that the compilation can be told apart from the steady step time
     timing = run.recipe.compile and not run.compiled_here
@@ -365,8 +367,9 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
             per_image = (seconds - sum(t for t, _ in compiling)) / steady_images
             run.compile_seconds = max(0.0, sum(t - per_image * n for t, n in compiling))
             seconds -= run.compile_seconds
-    if norms:
-        stacked = torch.stack(norms).float()
+    stacked = torch.stack(norms).float() if norms else torch.zeros(0)
+    stacked = stacked[torch.isfinite(stacked)]  # fp16 steps that the GradScaler skipped have no norm
+    if len(stacked):
         run.grad_norm = {
             "grad_norm": float(stacked.mean()),
             "grad_norm_max": float(stacked.max()),
@@ -393,7 +396,7 @@ def _evaluate(run: Run, model: nn.Module) -> dict[str, float]:
 def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: float) -> dict[str, Any]:
     """Evaluate the raw and the averaged weights, record the epoch (the headline: the averaged weights unless the
     raw ones are better on val top-1) and save a checkpoint."""
-    lr = run.optimizer.param_groups[0]["lr"]
+    lr = run.epoch_lr
     raw = _evaluate(run, run.model)
     val, weights = raw, "raw"
     if run.averaged is not None:

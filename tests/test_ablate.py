@@ -332,6 +332,9 @@ def test_tune_waits_for_the_other_shards_and_refuses_bad_keys(tmp_path):
     bad = _ablation(tmp_path, name="b", tune={"seed": [1, 2]})
     result = _ablate(bad, "--dry-run")
     assert result.exit_code == 2 and "tune.seed: not a recipe field that can be tuned" in result.stderr
-    bad = _ablation(tmp_path, name="c", tune={"lr": [-1.0]})
+    bad = _ablation(tmp_path, name="c", variants=[], tune={"lr": [-1.0]})
     result = _ablate(bad, "--dry-run")
     assert result.exit_code == 2 and "tune.lr=-1.0: Input should be greater than 0" in result.stderr
+    bad = _ablation(tmp_path, name="d", tune={"lr": [0.1, 0.2]})  # its variant "diverge" fixes lr itself
+    result = _ablate(bad, "--dry-run")
+    assert result.exit_code == 2 and "variants.diverge.recipe: sets lr, which tune: chooses" in result.stderr

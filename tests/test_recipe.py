@@ -124,3 +124,9 @@ def test_config_records_the_resolved_recipe(run):
         "ema_decay": pytest.approx(1 - 1 / max(10, 0.05 * 2 * steps)),
     }
     assert config["recipe"]["clip_grad_norm"] == recipe.clip_grad_norm and config["recipe"]["bn_images"] == 1024
+    # each epoch records the learning rate of its first step: warm-up starts at lr / (warm-up steps + 1), and the
+    # second epoch starts the cosine at the full rate
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["lr"] == pytest.approx(0.6 * 32 / 256 / (steps + 1)) and rows[1]["lr"] == pytest.approx(
+        0.6 * 32 / 256
+    )

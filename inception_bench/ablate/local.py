@@ -168,6 +168,8 @@ _FAILED = (RunStatus.failed, RunStatus.diverged)
 
 
 def _message(run: PlannedRun) -> str:
+    if run.note:
+        return run.note
     try:
         record = run.folder.read_record()
     except IbenchError as e:

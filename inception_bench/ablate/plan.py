@@ -84,6 +84,10 @@ class AblationSpec(BaseModel):
                 raise ValueError(f"grid.{axis}: needs at least one value")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: must be distinct")
+        for variant in self.variants:
+            both = sorted(set(variant.recipe) & set(self.tune))
+            if both:
+                raise ValueError(f"variants.{variant.name}.recipe: sets {', '.join(both)}, which tune: chooses")
         return self
 
 

@@ -157,9 +157,10 @@ def _eval_section(folders: list[Path]) -> Section | None:
     records = [r for f in folders for r in find_eval_records(f) if {"top1_error", "top5_error"} <= set(r)]
     if not records:
         return None
-    records.sort(key=lambda r: (r.get("models", 1), r.get("crops", 1)))
+    records.sort(key=lambda r: (r.get("split", "val"), r.get("models", 1), r.get("crops", 1)))
     rows = [
         [
+            str(r.get("split", "val")),
             str(r.get("models", 1)),
             str(r.get("crops", 1)),
             str(r.get("cost", 1)),
@@ -169,7 +170,7 @@ def _eval_section(folders: list[Path]) -> Section | None:
         ]
         for r in records
     ]
-    header = ["models", "crops", "cost", "top-1 err %", "top-5 err %", "images"]
+    header = ["split", "models", "crops", "cost", "top-1 err %", "top-5 err %", "images"]
     return Section(
         "Multi-crop and ensemble evaluation (shaped like the paper's Table 3)",
         [
