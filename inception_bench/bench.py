@@ -223,7 +223,9 @@ def make_step(
     model = model.to(device).to(memory_format=fmt)
     runner = compiled(model, setup.compile, setup.compile_mode, dynamic=False)
     optimizer = (
-        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=device.type == "cuda" or None)
+        torch.optim.SGD(
+            model.parameters(), lr=1e-3, momentum=0.9, nesterov=True, fused=device.type == "cuda" or None
+        )  # ibench train's optimizer (its default recipe)
         if mode == "train"
         else None
     )

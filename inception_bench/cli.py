@@ -102,6 +102,12 @@ DataOpt = Annotated[str, typer.Option(help=_help(Recipe, "data"))]
 DataRootOpt = Annotated[str, typer.Option(help=_help(Recipe, "data_root"))]
 BatchSizeOpt = Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))]
 PrecisionOpt = Annotated[str, typer.Option(help=_help(Recipe, "precision"))]
+LrBatchOpt = Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))]
+WeightDecayOpt = Annotated[float, typer.Option(help="Weight decay.")]
+NesterovOpt = Annotated[bool, typer.Option("--nesterov/--no-nesterov", help=_help(Recipe, "nesterov"))]
+LabelSmoothingOpt = Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))]
+SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
+WorkersOpt = Annotated[int, typer.Option(help=_help(Recipe, "workers"))]
 
 
 def _say(text: str) -> None:
@@ -228,16 +234,17 @@ def train(
     epochs: Annotated[int, typer.Option(help="Epochs.")] = RECIPE.epochs,
     batch_size: BatchSizeOpt = RECIPE.batch_size,
     lr: Annotated[float, typer.Option(help=_help(Recipe, "lr", " Momentum 0.9."))] = RECIPE.lr,
-    lr_batch: Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))] = RECIPE.lr_batch,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
+    lr_batch: LrBatchOpt = RECIPE.lr_batch,
+    weight_decay: WeightDecayOpt = RECIPE.weight_decay,
+    nesterov: NesterovOpt = RECIPE.nesterov,
     schedule: Annotated[str, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
     warmup_epochs: Annotated[float, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
     clip_grad_norm: Annotated[float, typer.Option(help=_help(Recipe, "clip_grad_norm"))] = RECIPE.clip_grad_norm,
-    label_smoothing: Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))] = RECIPE.label_smoothing,
+    label_smoothing: LabelSmoothingOpt = RECIPE.label_smoothing,
     averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging"))] = RECIPE.averaging,
     ema_decay: Annotated[float | None, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
     bn_images: Annotated[int, typer.Option(help=_help(Recipe, "bn_images"))] = RECIPE.bn_images,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
+    seed: SeedOpt = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
     precision: PrecisionOpt = RECIPE.precision,
     channels_last: Annotated[
@@ -247,7 +254,7 @@ def train(
     compile_mode: CompileModeOpt = RECIPE.compile_mode,
     fuse_1x1: Fuse1x1Opt = RECIPE.fuse_1x1,
     s2d_stem: S2dStemOpt = RECIPE.s2d_stem,
-    workers: Annotated[int, typer.Option(help=_help(Recipe, "workers"))] = RECIPE.workers,
+    workers: WorkersOpt = RECIPE.workers,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
 ) -> None:
@@ -284,13 +291,14 @@ def lr_find_(
     end_lr: Annotated[float, typer.Option(help="Learning rate of the last step (geometric sweep).")] = 10.0,
     steps: Annotated[int, typer.Option(help="Training steps of the sweep (stops early when the loss diverges).")] = 100,
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = RECIPE.momentum,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = RECIPE.weight_decay,
-    lr_batch: Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))] = RECIPE.lr_batch,
-    label_smoothing: Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))] = RECIPE.label_smoothing,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = RECIPE.seed,
+    weight_decay: WeightDecayOpt = RECIPE.weight_decay,
+    nesterov: NesterovOpt = RECIPE.nesterov,
+    lr_batch: LrBatchOpt = RECIPE.lr_batch,
+    label_smoothing: LabelSmoothingOpt = RECIPE.label_smoothing,
+    seed: SeedOpt = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
     precision: PrecisionOpt = RECIPE.precision,
-    workers: Annotated[int, typer.Option(help=_help(Recipe, "workers"))] = RECIPE.workers,
+    workers: WorkersOpt = RECIPE.workers,
     out: Annotated[Path, typer.Option("--out", help="Folder for lr-find.csv, lr-find.png, lr-find.json.")] = Path(
         "runs/lr-find"
     ),
@@ -409,6 +417,8 @@ def ablate(
             tuning_changed = tuned.changed
             plan = abl.plan_ablation(ablation, out)
             runs = abl.select_shard(plan.runs, shard)
+            if adopted := abl.adopt_chosen(plan, runs):
+                typer.echo(f"  {len(adopted)} first-seed runs are their variant's chosen tuning run (copied)", err=True)
             waiting = sum(r.status == "waiting" for r in runs)
             if waiting and not tuning_changed:
                 typer.echo(f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done")

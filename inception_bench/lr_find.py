@@ -25,7 +25,6 @@ import torch
 
 from inception_bench.engine import (
     autocast_for,
-    build_for_run,
     prepare_device,
     resolve_device,
     resolve_precision,
@@ -35,6 +34,7 @@ from inception_bench.errors import FieldError, fields_of
 from inception_bench.results import LrFindFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import LoadedSpec
+from inception_bench.train import model_and_optimizer
 
 
 @dataclass
@@ -123,13 +123,8 @@ def lr_find(
         prepare_device(device, tf32=True)
         loaders = recipe_loaders(recipe, spec, device)
         train_loader, description = loaders.train, loaders.description
-    model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
-    if recipe.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, optimizer = model_and_optimizer(spec, recipe, device, start_lr)
     model.train()
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=start_lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
-    )
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     autocast = autocast_for(device, precision)
     lrs: list[float] = []

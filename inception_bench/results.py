@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
@@ -215,6 +216,32 @@ class RunFolder:
         except OSError as e:
             raise IbenchError(f"{self.path}: cannot create it ({e.strerror}); choose a writable location") from None
 
+    def adopt(self, source: RunFolder) -> bool:
+        """Make this folder a copy of ``source`` (a finished run that is the same run: same spec, recipe and seed),
+        its files hard-linked where the file system allows (every write here replaces a file, never edits one);
+        False, and nothing changed, when this folder already has content. The copy is made beside it and renamed."""
+        if self.path.exists() and any(self.path.iterdir()):
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        staging.rmdir()
+
+        def link(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        shutil.copytree(source.path, staging, copy_function=link)
+        try:
+            if self.path.exists():
+                self.path.rmdir()
+            os.rename(staging, self.path)
+        except OSError:  # another process made it first
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
+        return True
+
     def read_config(self) -> dict[str, Any]:
         return read_json(self.config_path)
 
@@ -304,15 +331,9 @@ class AblationFolder:
 
     def read_tuning(self) -> pd.DataFrame | None:
         """tuning.csv, or None when the ablation tuned nothing."""
-        import pandas as pd
-
         if not self.tuning_path.exists():
             return None
-        try:
-            return pd.read_csv(self.tuning_path)
-        except (OSError, ValueError, pd.errors.ParserError) as e:
-            reason = " ".join(str(e).split())[:160]
-            raise IbenchError(f"{self.tuning_path}: corrupt tuning file ({reason}); rerun `ibench ablate`") from None
+        return _read_csv(self.tuning_path, "corrupt tuning file", "; rerun `ibench ablate`")
 
     @property
     def results_path(self) -> Path:
@@ -335,15 +356,9 @@ class AblationFolder:
         atomic_write_text(self.results_path, frame.to_csv(index=False))
 
     def read_results(self) -> pd.DataFrame:
-        import pandas as pd
-
-        try:
-            frame = pd.read_csv(self.results_path)
-        except FileNotFoundError:
-            raise IbenchError(f"{self.results_path}: not found; run `ibench ablate` first") from None
-        except (OSError, ValueError, pd.errors.ParserError) as e:
-            reason = " ".join(str(e).split())[:160]
-            raise IbenchError(f"{self.results_path}: corrupt results file ({reason})") from None
+        if not self.results_path.exists():
+            raise IbenchError(f"{self.results_path}: not found; run `ibench ablate` first")
+        frame = _read_csv(self.results_path, "corrupt results file")
         missing = [c for c in ("variant", "seed", "status") if c not in frame.columns]
         if missing:
             raise IbenchError(f"{self.results_path}: not an ibench results.csv (missing columns {', '.join(missing)})")
@@ -363,6 +378,17 @@ class AblationFolder:
         """Every run folder with a record at or below this folder (itself, ``<run>/``, ``<variant>/seed-<s>/``)."""
         candidates = [self.path, *sorted(self.path.glob("*")), *sorted(self.path.glob("*/*"))]
         return [RunFolder(p) for p in candidates if RunFolder(p).has_record()]
+
+
+def _read_csv(path: Path, what: str, hint: str = "") -> pd.DataFrame:
+    """``path`` read by pandas; an unreadable or malformed file is one :class:`IbenchError` line naming it."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        reason = " ".join(str(e).split())[:160]
+        raise IbenchError(f"{path}: {what} ({reason}){hint}") from None
 
 
 @dataclass(frozen=True)

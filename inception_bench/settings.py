@@ -65,6 +65,7 @@ class Recipe(_Settings):
     )
     lr_batch: int = Field(256, ge=1, description="the batch --lr is given for (linear scaling; Goyal et al. 2017)")
     momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = Field(True, description="Nesterov momentum (the paper: plain momentum; records before it: off)")
     weight_decay: float = Field(2e-4, ge=0)
     schedule: Literal["auto", "step", "cosine"] = Field(
         "auto",
@@ -107,6 +108,9 @@ class Recipe(_Settings):
         "data_root",
     )
 
+    # What a recorded recipe (config.json, request.json) that predates a field trained with.
+    LEGACY: ClassVar[dict[str, Any]] = {"nesterov": False}
+
     def schedule_for(self) -> str:
         """``schedule``, with auto resolved: the paper's step decay under ``--recipe paper``, else cosine."""
         if self.schedule != "auto":
@@ -130,8 +134,10 @@ class Recipe(_Settings):
 
 
 def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
-    """A recorded recipe (config.json, request.json) without its machine fields; older records included."""
-    return {k: v for k, v in (recipe or {}).items() if k not in Recipe.MACHINE_FIELDS}
+    """A recorded recipe (config.json, request.json) without its machine fields; an older record's missing fields
+    are what it trained with (:attr:`Recipe.LEGACY`)."""
+    full = {**Recipe.LEGACY, **recipe} if recipe else {}
+    return {k: v for k, v in full.items() if k not in Recipe.MACHINE_FIELDS}
 
 
 class BenchSettings(_Settings):

@@ -67,7 +67,7 @@ from inception_bench.models import GoogLeNet
 from inception_bench.progress import Progress
 from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.settings import Recipe, portable_recipe
-from inception_bench.spec import LoadedSpec, display_path
+from inception_bench.spec import LoadedSpec, Spec, display_path
 
 # What must not change between an interrupted run and its resumption (the recipe without its machine fields).
 _RESUME_KEYS = ("spec", "recipe", "world_size")
@@ -211,6 +211,26 @@ def _resolved(recipe: Recipe, effective_batch: int, steps_per_epoch: int) -> dic
     }
 
 
+def model_and_optimizer(
+    spec: Spec, recipe: Recipe, device: torch.device, lr: float
+) -> tuple[GoogLeNet, torch.optim.SGD]:
+    """The network on ``device`` with the recipe's execution options (fused 1x1s, stem, channels_last) and its SGD
+    at ``lr`` with the recipe's momentum (Nesterov's or not) and weight decay: what ``ibench train`` and
+    ``ibench lr-find`` step."""
+    model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
+    if recipe.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov and recipe.momentum > 0,
+        weight_decay=recipe.weight_decay,
+        fused=device.type == "cuda" or None,
+    )
+    return model, optimizer
+
+
 def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = False) -> Run:
     """A run ready for its first (or next) epoch. Everything that can be refused is refused before anything is
     written: the spec at the training image size, the device and precision, the execution options, the run
@@ -243,17 +263,8 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
     with fields_of("recipe"):
         loaders = _loaders(recipe, loaded, device, dist)
     train_loader = loaders.train
-    model = build_for_run(spec, recipe.fuse_1x1, recipe.s2d_stem).to(device)
-    if recipe.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     resolved = config["resolved"] = _resolved(recipe, config["effective_batch_size"], len(train_loader))
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=resolved["lr"],
-        momentum=recipe.momentum,
-        weight_decay=recipe.weight_decay,
-        fused=device.type == "cuda" or None,
-    )
+    model, optimizer = model_and_optimizer(spec, recipe, device, resolved["lr"])
     scheduler = _scheduler(
         optimizer, resolved["schedule"], resolved["warmup_steps"], len(train_loader), recipe.epochs * len(train_loader)
     )

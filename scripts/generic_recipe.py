@@ -3,7 +3,9 @@ that shares nothing with ``inception_bench.train`` but the network (``build_mode
 0.3 as the spec says) and the data splits (``load_data``, pad-and-crop augmentation): SGD with Nesterov momentum
 0.9 and weight decay 5e-4, ``OneCycleLR`` per step, label smoothing 0.1, gradients clipped to norm 1, no weight
 average, bf16 autocast and channels_last on the CPU. Its peak learning rate is tuned: each candidate trains once
-and is scored on the validation split; the best one's test score is the recipe's result.
+and is scored on the validation split; the best one's test score is the recipe's result. ``--no-nesterov``,
+``--no-cycle-momentum`` and ``--schedule warmup-cosine`` take parts of it away, to find what it owes its score to
+(``docs/training.md``, section 6).
 
     python scripts/generic_recipe.py imagefolder:/tmp/scatter-folder --epochs 8 --out generic.json
 """
@@ -36,15 +38,36 @@ def accuracy(model: torch.nn.Module, loader: DataLoader) -> float:
     return right / total
 
 
-def train_once(data: str, epochs: int, lr: float, seed: int) -> dict[str, Any]:
+def schedule_for(
+    optimizer: torch.optim.Optimizer, name: str, lr: float, total: int, steps_per_epoch: int, cycle_momentum: bool
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """``onecycle`` (the recipe's) or ``warmup-cosine`` (ibench's shape: linear warm-up over 30% of the run, cosine
+    to 0), to tell the schedule's shape apart from the rest of the recipe."""
+    lrs = torch.optim.lr_scheduler
+    if name == "onecycle":
+        return lrs.OneCycleLR(optimizer, max_lr=lr, total_steps=total, cycle_momentum=cycle_momentum)
+    warmup = round(0.3 * total)
+    linear = lrs.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
+    return lrs.SequentialLR(optimizer, [linear, lrs.CosineAnnealingLR(optimizer, T_max=total - warmup)], [warmup])
+
+
+def train_once(
+    data: str,
+    epochs: int,
+    lr: float,
+    seed: int,
+    nesterov: bool = True,
+    cycle_momentum: bool = True,
+    schedule: str = "onecycle",
+) -> dict[str, Any]:
     torch.manual_seed(seed)
     spec = load_spec("specs/googlenet-small.yaml").spec
     bundle = load_data(data, image_size=spec.input_size, recipe="plain", seed=seed)
     train = DataLoader(bundle.train, batch_size=64, shuffle=True, num_workers=2, drop_last=True)
     val = DataLoader(bundle.val, batch_size=256, num_workers=2)
     model = build_model(spec).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(train))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=nesterov, weight_decay=5e-4)
+    scheduler = schedule_for(optimizer, schedule, lr, epochs * len(train), len(train), cycle_momentum)
     started = time.perf_counter()
     for _ in range(epochs):
         model.train()
@@ -58,7 +81,7 @@ def train_once(data: str, epochs: int, lr: float, seed: int) -> dict[str, Any]:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            schedule.step()
+            scheduler.step()
     result = {"lr": lr, "val_top1": accuracy(model, val), "seconds": time.perf_counter() - started}
     if bundle.test is not None:
         result["test_top1"] = accuracy(model, DataLoader(bundle.test, batch_size=256, num_workers=2))
@@ -72,13 +95,29 @@ def main() -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--no-nesterov", action="store_true", help="plain momentum (to measure what Nesterov's buys)")
+    parser.add_argument("--no-cycle-momentum", action="store_true", help="momentum fixed at 0.9 (OneCycleLR cycles it)")
+    parser.add_argument("--schedule", choices=["onecycle", "warmup-cosine"], default="onecycle")
     args = parser.parse_args()
     runs = []
     for lr in args.lrs:
-        runs.append(train_once(args.data, args.epochs, lr, args.seed))
+        runs.append(
+            train_once(
+                args.data, args.epochs, lr, args.seed, not args.no_nesterov, not args.no_cycle_momentum, args.schedule
+            )
+        )
         print(json.dumps(runs[-1]), flush=True)
     best = max(runs, key=lambda r: r["val_top1"])
-    summary = {"data": args.data, "epochs": args.epochs, "seed": args.seed, "candidates": runs, "chosen": best}
+    summary = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "nesterov": not args.no_nesterov,
+        "cycle_momentum": not args.no_cycle_momentum,
+        "schedule": args.schedule,
+        "candidates": runs,
+        "chosen": best,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"chosen lr {best['lr']}: val top-1 {best['val_top1']:.2%}, test top-1 {best.get('test_top1', 0):.2%}")

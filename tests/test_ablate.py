@@ -295,6 +295,9 @@ def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
     assert dry.exit_code == 0 and "after 4 tuning runs (lr in [1e-07, 0.2]; 0 finished)" in dry.stderr
     result = _ablate(path, "--out", out)
     assert result.exit_code == 0, result.output
+    # each variant's seed 0 is its chosen tuning run (same spec, recipe, seed): copied, not trained again
+    assert "2 first-seed runs are their variant's chosen tuning run" in result.stderr
+    assert "4/4 runs completed (2 run now" in result.stdout
     tuning = pd.read_csv(out / "tuning.csv")
     results = pd.read_csv(out / "results.csv")
     assert sorted(tuning["variant"]) == ["module-naive", "module-naive", "module-reduced", "module-reduced"]
@@ -307,6 +310,10 @@ def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
         assert all(Path(d).parent.parent.name == "tune" for d in mine["run_dir"])  # apart from the seeds' runs
         seeds = results[results["variant"] == variant]
         assert list(seeds["tuned:lr"]) == [best, best] and list(seeds["status"]) == ["completed", "completed"]
+        chosen_dir = Path(mine["run_dir"][mine["chosen"]].iloc[0])
+        seed0_dir = Path(seeds[seeds["seed"] == 0]["run_dir"].iloc[0])
+        assert (seed0_dir / "final.json").read_text() == (chosen_dir / "final.json").read_text()
+        assert (seed0_dir / "metrics.jsonl").read_text() == (chosen_dir / "metrics.jsonl").read_text()
         for row in seeds.itertuples():
             request = json.loads((Path(row.run_dir) / "request.json").read_text())
             assert request["recipe"]["lr"] == best

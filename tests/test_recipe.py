@@ -16,9 +16,9 @@ from torch import nn
 from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.data import load_data
 from inception_bench.engine import recompute_bn_stats
-from inception_bench.settings import Recipe
+from inception_bench.settings import Recipe, portable_recipe
 from inception_bench.spec import load_spec
-from inception_bench.train import _scheduler, train
+from inception_bench.train import _scheduler, model_and_optimizer, train
 
 
 def test_precise_bn_sets_running_statistics_to_the_average_over_the_given_batches():
@@ -130,3 +130,33 @@ def test_config_records_the_resolved_recipe(run):
     assert rows[0]["lr"] == pytest.approx(0.6 * 32 / 256 / (steps + 1)) and rows[1]["lr"] == pytest.approx(
         0.6 * 32 / 256
     )
+
+
+@pytest.mark.parametrize(("options", "nesterov"), [({}, True), ({"nesterov": False}, False)])
+def test_the_optimizer_takes_nesterov_steps_by_default(options, nesterov):
+    """Two SGD steps on a constant gradient g, by hand: the buffer is b1 = g, b2 = m b1 + g; a Nesterov step moves
+    by lr (g + m b), a plain one by lr b."""
+    spec = load_spec(SMALL, {"width_mult": 0.125}).spec
+    model, optimizer = model_and_optimizer(spec, Recipe(weight_decay=0.0, **options), torch.device("cpu"), lr=0.1)
+    weight = next(model.parameters())
+    start = weight.detach().clone()
+    g = torch.randn_like(weight)
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = g if p is weight else torch.zeros_like(p)
+        optimizer.step()
+    m, lr = 0.9, 0.1
+    b1, b2 = g, m * g + g
+    moved = (g + m * b1) + (g + m * b2) if nesterov else b1 + b2
+    assert torch.allclose(weight.detach(), start - lr * moved, atol=1e-6)
+    assert not model_and_optimizer(spec, Recipe(momentum=0.0), torch.device("cpu"), lr=0.1)[1].param_groups[0][
+        "nesterov"
+    ]  # torch refuses Nesterov without momentum: plain SGD then
+
+
+def test_a_record_from_before_nesterov_reads_as_plain_momentum():
+    old = Recipe(nesterov=False).model_dump()
+    del old["nesterov"]  # what config.json held before the field existed
+    assert portable_recipe(old)["nesterov"] is False
+    assert portable_recipe(old) == portable_recipe(Recipe(nesterov=False).model_dump())
+    assert portable_recipe(old) != portable_recipe(Recipe().model_dump())

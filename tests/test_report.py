@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 
 import pandas as pd
 import pytest
@@ -92,6 +93,16 @@ def test_welch_interval_is_the_textbook_one():
     assert (low, high) == pytest.approx(_welch_by_hand(a, b), rel=1e-9)
     assert welch([1.0], [2.0, 3.0]) is None
     assert welch([2.0, 2.0], [1.0, 1.0]) == (1.0, 1.0, 1.0)  # no spread: the interval is the point
+
+
+def test_welch_with_one_variant_without_spread_is_quiet_and_textbook():
+    """Seeds that all scored the same (common on small test splits) make scipy warn; the interval is still the
+    textbook one, and a report must not print the warning."""
+    same, spread = [2.6666666666666670] * 3, [1.0, 2.0, 3.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diff, low, high = welch(same, spread)
+    assert (low, high) == pytest.approx(_welch_by_hand(same, spread), rel=1e-9)
 
 
 def test_html_is_self_contained(grid, tmp_path):

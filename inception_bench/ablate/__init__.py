@@ -10,6 +10,7 @@ from inception_bench.ablate.local import LocalBackend, Summary
 from inception_bench.ablate.plan import (
     Plan,
     PlannedRun,
+    adopt_chosen,
     describe,
     is_ablation,
     load_ablation,
@@ -25,6 +26,7 @@ __all__ = [
     "Plan",
     "PlannedRun",
     "Summary",
+    "adopt_chosen",
     "describe",
     "is_ablation",
     "load_ablation",

@@ -362,6 +362,27 @@ def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
     return Plan(ablation, path, spec_path, folder, runs, axis_names, baseline, tunings)
 
 
+def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
+    """The first seed of a tuned variant is the same run as its chosen tuning run (same spec, recipe and seed):
+    each such run among ``runs`` that has not started is made a copy of that finished run instead of training it
+    again. Returns the runs adopted (their status is the copied record's)."""
+    adopted = []
+    first = plan.ablation.seeds[0]
+    for tuning in plan.tuning:
+        source = next((r for r in tuning.runs if tuning.chosen is not None and r.tuned == tuning.chosen), None)
+        for run in runs:
+            if (
+                source is not None
+                and source.status == RunStatus.completed
+                and (run.variant, run.seed, run.status) == (tuning.variant, first, RunStatus.new)
+                and _comparable(run.request) == _comparable(source.request)
+                and run.folder.adopt(source.folder)
+            ):
+                run.status = run_status(run)
+                adopted.append(run)
+    return adopted
+
+
 def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
     """``shard`` ``i/n`` (1 <= i <= n): every n-th run of the plan's fixed order, starting at the i-th."""
     if shard is None:
