@@ -40,9 +40,9 @@ class _Settings(BaseModel):
 
 
 class Recipe(_Settings):
-    """How to train (see :mod:`inception_bench.train`): SGD with momentum 0.9 and weight decay as in the paper, a
-    per-step schedule chosen for the run's length (:meth:`schedule_for`), the learning rate scaled with the batch,
-    gradient clipping, a weight average whose horizon follows the run (:meth:`ema_decay_for`), and batch norm's
+    """How to train (see :mod:`inception_bench.train`): SGD with Nesterov momentum 0.9 and weight decay as in the
+    paper, a per-step schedule chosen for the run's length (:meth:`schedule_for`), the learning rate scaled with the
+    batch, gradient clipping, a weight average whose horizon follows the run (:meth:`ema_decay_for`), and batch norm's
     statistics recomputed before each evaluation. ``--recipe paper`` gives the paper's augmentation and step
     decay."""
 
