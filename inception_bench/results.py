@@ -218,28 +218,38 @@ class RunFolder:
 
     def adopt(self, source: RunFolder) -> bool:
         """Make this folder a copy of ``source`` (a finished run that is the same run: same spec, recipe and seed),
-        its files hard-linked where the file system allows (every write here replaces a file, never edits one);
+        its files hard-linked where the file system allows (every write here replaces a file; worker.log, appended
+        to, is copied);
         False, and nothing changed, when this folder already has content. The copy is made beside it and renamed."""
+        self.check_location()
         if self.path.exists() and any(self.path.iterdir()):
             return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        staging.rmdir()
 
         def link(src: str, dst: str) -> None:
+            if Path(src).name == self.LOG:  # appended to in place: a copy of its own
+                shutil.copy2(src, dst)
+                return
             try:
                 os.link(src, dst)
             except OSError:
                 shutil.copy2(src, dst)
 
-        shutil.copytree(source.path, staging, copy_function=link)
+        staging: Path | None = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+            staging.rmdir()
+            shutil.copytree(source.path, staging, copy_function=link)
             if self.path.exists():
                 self.path.rmdir()
             os.rename(staging, self.path)
-        except OSError:  # another process made it first
-            shutil.rmtree(staging, ignore_errors=True)
-            return False
+        except OSError as e:
+            if self.path.exists() and any(self.path.iterdir()):  # another process made it first
+                return False
+            raise IbenchError(f"{self.path}: cannot copy {source.path} there ({e.strerror or e})") from None
+        finally:
+            if staging is not None and staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
         return True
 
     def read_config(self) -> dict[str, Any]:

@@ -40,11 +40,11 @@ class _Settings(BaseModel):
 
 
 class Recipe(_Settings):
-    """How to train (see :mod:`inception_bench.train`): SGD with Nesterov momentum 0.9 and weight decay as in the
-    paper, a per-step schedule chosen for the run's length (:meth:`schedule_for`), the learning rate scaled with the
-    batch, gradient clipping, a weight average whose horizon follows the run (:meth:`ema_decay_for`), and batch norm's
-    statistics recomputed before each evaluation. ``--recipe paper`` gives the paper's augmentation and step
-    decay."""
+    """How to train (see :mod:`inception_bench.train`): SGD with momentum 0.9 (Nesterov's; the paper's is plain)
+    and the paper's weight decay, a per-step schedule chosen for the run's length (:meth:`schedule_for`), the
+    learning rate scaled with the batch, gradient clipping, a weight average whose horizon follows the run
+    (:meth:`ema_decay_for`), and batch norm's statistics recomputed before each evaluation. ``--recipe paper`` gives
+    the paper's augmentation and step decay."""
 
     compile: bool = Field(False, description="torch.compile the model (on the CPU too, with inductor)")
     data: str = Field(

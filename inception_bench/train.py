@@ -1,6 +1,7 @@
 """Training one spec variant: the paper's recipe where it applies, one code path for CPU and GPU.
 
-Recipe (paper section 6, where it is known; :class:`~inception_bench.settings.Recipe`): SGD with momentum 0.9;
+Recipe (paper section 6, where it is known; :class:`~inception_bench.settings.Recipe`): SGD with momentum 0.9
+(Nesterov's by default, the paper's plain momentum with ``nesterov=False``);
 learning rate x0.96 every 8 epochs (``schedule="step"``; ``"cosine"`` with linear warm-up for short runs); weight
 decay; aux losses weighted by ``spec.aux.loss_weight`` (0.3) and ignored at inference; Polyak averaging of the
 weights, here an exponential moving average (:class:`~inception_bench.engine.WeightAverage`), used for evaluation.
@@ -159,6 +160,15 @@ def _check_same_config(path: Path, old: dict[str, Any], new: dict[str, Any]) -> 
             if isinstance(a, dict) and isinstance(b, dict):
                 diff = sorted(k for k in {**a, **b} if a.get(k) != b.get(k))
             why = f"the run was started with a different {key}" + (f" ({', '.join(diff)})" if diff else "")
+            older = [k for k in diff if key == "recipe" and k in Recipe.LEGACY and k not in (old.get(key) or {})]
+            if older:  # the record predates the field: say what it trained with
+                flags = " ".join(
+                    f"--{'' if Recipe.LEGACY[k] else 'no-'}{k.replace('_', '-')}"
+                    if isinstance(Recipe.LEGACY[k], bool)
+                    else f"--{k.replace('_', '-')} {Recipe.LEGACY[k]}"
+                    for k in older
+                )
+                why += f"; it predates {', '.join(older)}: it trained with {flags}"
             raise FieldError("resume", why + "; resume with the same settings or start a new run folder", path)
 
 
@@ -224,7 +234,7 @@ def model_and_optimizer(
         model.parameters(),
         lr=lr,
         momentum=recipe.momentum,
-        nesterov=recipe.nesterov and recipe.momentum > 0,
+        nesterov=recipe.nesterov and recipe.momentum > 0,  # torch refuses Nesterov without momentum
         weight_decay=recipe.weight_decay,
         fused=device.type == "cuda" or None,
     )

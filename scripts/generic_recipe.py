@@ -39,7 +39,7 @@ def accuracy(model: torch.nn.Module, loader: DataLoader) -> float:
 
 
 def schedule_for(
-    optimizer: torch.optim.Optimizer, name: str, lr: float, total: int, steps_per_epoch: int, cycle_momentum: bool
+    optimizer: torch.optim.Optimizer, name: str, lr: float, total: int, cycle_momentum: bool
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """``onecycle`` (the recipe's) or ``warmup-cosine`` (ibench's shape: linear warm-up over 30% of the run, cosine
     to 0), to tell the schedule's shape apart from the rest of the recipe."""
@@ -67,7 +67,7 @@ def train_once(
     val = DataLoader(bundle.val, batch_size=256, num_workers=2)
     model = build_model(spec).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=nesterov, weight_decay=5e-4)
-    scheduler = schedule_for(optimizer, schedule, lr, epochs * len(train), len(train), cycle_momentum)
+    scheduler = schedule_for(optimizer, schedule, lr, epochs * len(train), cycle_momentum)
     started = time.perf_counter()
     for _ in range(epochs):
         model.train()
@@ -113,7 +113,7 @@ def main() -> None:
         "epochs": args.epochs,
         "seed": args.seed,
         "nesterov": not args.no_nesterov,
-        "cycle_momentum": not args.no_cycle_momentum,
+        "cycle_momentum": not args.no_cycle_momentum and args.schedule == "onecycle",
         "schedule": args.schedule,
         "candidates": runs,
         "chosen": best,

@@ -24,7 +24,7 @@ from inception_bench.cli import app
 from inception_bench.data import DATA_NAMES, load_data
 from inception_bench.errors import IbenchError
 from inception_bench.models import build_model
-from inception_bench.results import RunFolder
+from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -345,3 +345,26 @@ def test_tune_waits_for_the_other_shards_and_refuses_bad_keys(tmp_path):
     bad = _ablation(tmp_path, name="d", tune={"lr": [0.1, 0.2]})  # its variant "diverge" fixes lr itself
     result = _ablate(bad, "--dry-run")
     assert result.exit_code == 2 and "variants.diverge.recipe: sets lr, which tune: chooses" in result.stderr
+
+
+def test_adopt_copies_a_finished_run_and_the_copy_is_its_own(tmp_path):
+    source = RunFolder(tmp_path / "tune" / "v" / "lr-0.1")
+    source.create()
+    source.write_record(RunRecord(status=RunStatus.completed, val_top1=0.5))
+    source.write_metrics([{"epoch": 1, "val_top1": 0.5}])
+    source.log_path.write_text("trained\n")
+    seed = RunFolder(tmp_path / "v" / "seed-0")
+    seed.path.mkdir(parents=True)  # an empty folder is no run yet
+    assert seed.adopt(source)
+    assert seed.read_record() == source.read_record() and seed.read_metrics() == source.read_metrics()
+    # writes to the copy (records are replaced, the log appended to) leave the source as it was
+    seed.write_record(RunRecord(status=RunStatus.failed, message="redone"))
+    with open(seed.log_path, "a") as log:
+        log.write("again\n")
+    assert source.read_record() == RunRecord(status=RunStatus.completed, val_top1=0.5)
+    assert source.log_path.read_text() == "trained\n"
+    started = RunFolder(tmp_path / "w" / "seed-0")  # a folder with content is left alone
+    started.create()
+    started.write_request({"variant": "w"})
+    assert not started.adopt(source) and not started.has_record()
+    assert not list(tmp_path.rglob(".seed-0.*"))  # no staging folder left behind

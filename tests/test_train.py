@@ -24,7 +24,7 @@ from inception_bench.evaluate import evaluate, torchvision_model
 from inception_bench.models import build_model
 from inception_bench.settings import Recipe, parse
 from inception_bench.spec import load_spec
-from inception_bench.train import train
+from inception_bench.train import model_and_optimizer, train
 
 TINY = {"width_mult": 0.125}
 runner = CliRunner()
@@ -155,6 +155,22 @@ def test_fused_1x1_is_an_execution_option_a_run_resumes_across(tmp_path):
     final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
     assert final.status == "completed" and len(_metrics(partial)) == 3
     assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is False  # the resumed run's
+
+
+def test_a_run_from_before_nesterov_resumes_only_as_plain_momentum(trained, tmp_path):
+    out, _ = trained
+    copy = tmp_path / "old"
+    shutil.copytree(out, copy)
+    (copy / "final.json").unlink()
+    ckpt = torch.load(copy / "checkpoint.pt", weights_only=True)
+    del ckpt["config"]["recipe"]["nesterov"]  # what a checkpoint written before the option holds
+    torch.save(ckpt, copy / "checkpoint.pt")
+    with pytest.raises(
+        IbenchError, match=r"different recipe \(nesterov\); it predates nesterov: it trained with --no-nesterov"
+    ):
+        train(load_spec(SMALL, TINY), _recipe(), copy, resume=True, quiet=True)
+    record = train(load_spec(SMALL, TINY), _recipe(nesterov=False), copy, resume=True, quiet=True)
+    assert record.status == "completed"
 
 
 def test_resume_refuses_a_different_config(trained, tmp_path):
@@ -507,9 +523,10 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
     # momentum, and the weight average, three times. Everywhere: the only tensor value Python reads is the
     # average's count, kept on the CPU. On CUDA also: torch reports no synchronising call at all (sync debug mode)
     spec = load_spec(SMALL, TINY).spec
-    model = build_model(spec).to(device).train()
     cuda = device == "cuda"
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4, fused=cuda or None)
+    # ibench train's own model and optimizer (Nesterov momentum, fused on CUDA)
+    model, optimizer = model_and_optimizer(spec, Recipe(channels_last=False), torch.device(device), lr=0.01)
+    model.train()
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     autocast = autocast_for(torch.device(device), "bf16" if cuda else "fp32")
     ema = WeightAverage(model, decay=0.99)

@@ -24,7 +24,7 @@ def run_one(folder: RunFolder) -> int:
     raw = request.get("spec")
     try:
         spec = Spec.model_validate(raw)
-        recipe = parse(Recipe, request.get("recipe") or {}, "recipe")
+        recipe = parse(Recipe, {**Recipe.LEGACY, **(request.get("recipe") or {})}, "recipe")  # as it was asked
     except ValidationError as e:
         raw = raw if isinstance(raw, dict) else {}
         raise IbenchError(validation_message(f"{folder.request_path}: spec", raw, e, "specs/googlenet.yaml")) from None

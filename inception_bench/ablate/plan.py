@@ -25,9 +25,10 @@ Tuning (``tune:``, recipe fields with candidate values): so that a comparison do
 that suits some variants and not others, each variant first trains every combination of the candidates (its
 *tuning runs*, seed = the first of ``seeds``, in ``tune/<variant>/<candidate>/``); the candidate with the best
 validation top-1 (the split carved from the training data) is chosen, and the variant's seeds then run at the chosen
-values. Those runs are scored on the data set's held-out test split (``test_top1``), which no choice has seen; the
-report answers on it. A variant whose tuning is not finished has its seeds ``waiting``; one whose every candidate
-failed has them ``failed`` (nothing to run them at).
+values (the first seed's run is the chosen tuning run itself: :func:`adopt_chosen` copies it). Those runs are
+scored on the data set's held-out test split (``test_top1``), which no choice has seen; the report answers on it.
+A variant whose tuning is not finished has its seeds ``waiting``; one whose every candidate failed has them
+``failed`` (nothing to run them at).
 """
 
 from __future__ import annotations
