@@ -2,7 +2,8 @@
 
 - A run folder (:class:`RunFolder`, what ``ibench train --out`` writes) holds ``config.json`` (what was run),
   ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (after every epoch), ``final.json`` (the
-  :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``.
+  :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``;
+  under the Ray backend also ``attempts.jsonl`` (one line per worker that started the run: attempt, node, pid).
 - An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)
   at ``<variant>/seed-<seed>/``, ``results.csv`` (one row per run, :data:`RESULT_COLUMNS` first),
   ``ablation.json`` (what the grid is) and optionally ``bench.csv`` (``ibench bench --output``).
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -172,6 +174,7 @@ class RunFolder:
     RECORD = "final.json"
     REQUEST = "request.json"
     LOG = "worker.log"
+    ATTEMPTS = "attempts.jsonl"
 
     @property
     def config_path(self) -> Path:
@@ -267,6 +270,32 @@ class RunFolder:
             return []
         except (OSError, ValueError) as e:
             raise IbenchError(f"{self.metrics_path}: corrupt metrics file ({' '.join(str(e).split())})") from None
+
+    @property
+    def attempts_path(self) -> Path:
+        return self.path / self.ATTEMPTS
+
+    def start_attempt(self, node: str) -> int:
+        """Note that a worker starts this run (again, after a worker or node died) on ``node``: one more line in
+        attempts.jsonl with the attempt's number (1 for the first), the node, this process's id and the time."""
+        attempts = self.read_attempts()
+        entry = {"attempt": len(attempts) + 1, "node": node, "pid": os.getpid(), "started": time.time()}
+        atomic_write_text(self.attempts_path, "".join(json.dumps(a) + "\n" for a in [*attempts, entry]))
+        return len(attempts) + 1
+
+    def read_attempts(self) -> list[dict[str, Any]]:
+        """The workers that started this run, oldest first (none outside the Ray backend)."""
+        try:
+            return [json.loads(line) for line in self.attempts_path.read_text().splitlines() if line.strip()]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as e:
+            raise IbenchError(f"{self.attempts_path}: corrupt attempts file ({' '.join(str(e).split())})") from None
+
+    def append_log(self, text: str) -> None:
+        """Add ``text`` to worker.log (what a worker has to say beyond its record: a traceback, an attempt)."""
+        with open(self.log_path, "a") as log:
+            log.write(text if text.endswith("\n") else text + "\n")
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))

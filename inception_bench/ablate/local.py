@@ -97,18 +97,7 @@ class LocalBackend:
         progress: bool = True,
     ) -> Summary:
         """Run what is left of ``runs``."""
-        todo: list[PlannedRun] = []
-        for run in runs:
-            if run.note:  # waits on its tuning, or has nothing to run at
-                continue
-            if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
-                run.folder.clear_record()  # continue from the last checkpoint, if there is one
-                run.status = RunStatus.partial
-            if run.status == RunStatus.changed and rerun_changed:
-                shutil.rmtree(run.folder.path, ignore_errors=True)
-                run.status = RunStatus.new
-            if run.status in (RunStatus.new, RunStatus.partial):
-                todo.append(run)
+        todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         jobs = len(self.devices) if self.devices else self.jobs
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
         free: list[str] = list(self.devices or [])
@@ -117,7 +106,7 @@ class LocalBackend:
         done = [0]
         started = time.perf_counter()
         write_results(plan)
-        display = _Display(todo, enabled=progress)
+        display = Display(todo, enabled=progress)
 
         def work(run: PlannedRun) -> None:
             if stopping.is_set():
@@ -153,15 +142,38 @@ class LocalBackend:
                 raise
             finally:
                 write_results(plan)
-        return Summary(
-            ran=len(todo),
-            total=len(runs),
-            completed=sum(r.status == RunStatus.completed for r in runs),
-            failed=[(r.variant, r.seed, r.status, _message(r)) for r in runs if r.status in _FAILED],
-            changed=[(r.variant, r.seed) for r in runs if r.status == RunStatus.changed],
-            seconds=time.perf_counter() - started,
-            results=str(plan.out.results_path),
-        )
+        return summarize(plan, runs, todo, started)
+
+
+def runs_to_do(runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: bool) -> list[PlannedRun]:
+    """The runs a backend starts (new and partial ones), after clearing what ``retry_failed`` (failed and diverged
+    runs: their records) and ``rerun_changed`` (changed runs: their folders) ask to redo."""
+    todo: list[PlannedRun] = []
+    for run in runs:
+        if run.note:  # waits on its tuning, or has nothing to run at
+            continue
+        if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
+            run.folder.clear_record()  # continue from the last checkpoint, if there is one
+            run.status = RunStatus.partial
+        if run.status == RunStatus.changed and rerun_changed:
+            shutil.rmtree(run.folder.path, ignore_errors=True)
+            run.status = RunStatus.new
+        if run.status in (RunStatus.new, RunStatus.partial):
+            todo.append(run)
+    return todo
+
+
+def summarize(plan: Plan, runs: list[PlannedRun], todo: list[PlannedRun], started: float) -> Summary:
+    """What a backend's call did (``todo`` of ``runs``, since ``started``) and where the plan stands."""
+    return Summary(
+        ran=len(todo),
+        total=len(runs),
+        completed=sum(r.status == RunStatus.completed for r in runs),
+        failed=[(r.variant, r.seed, r.status, _message(r)) for r in runs if r.status in _FAILED],
+        changed=[(r.variant, r.seed) for r in runs if r.status == RunStatus.changed],
+        seconds=time.perf_counter() - started,
+        results=str(plan.out.results_path),
+    )
 
 
 _FAILED = (RunStatus.failed, RunStatus.diverged)
@@ -178,7 +190,7 @@ def _message(run: PlannedRun) -> str:
 
 
 @dataclass
-class _Display:
+class Display:
     """Overall progress (runs done / total, ETA) and each running run's epoch, from its metrics file."""
 
     todo: list[PlannedRun]
@@ -192,7 +204,7 @@ class _Display:
     def live(self) -> bool:
         return self.enabled and sys.stderr.isatty() and bool(self.todo)
 
-    def __enter__(self) -> _Display:
+    def __enter__(self) -> Display:
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -223,10 +235,12 @@ class _Display:
             task = self.progress.add_task(f"  {run.variant} seed {run.seed} (epochs)", total=run.recipe["epochs"])
             self.tasks[id(run)] = task
 
-    def finish(self, run: PlannedRun, done: int) -> None:
+    def finish(self, run: PlannedRun, done: int, where: str = "") -> None:
+        """Report a finished run (``where``: the node it ran on, under Ray)."""
         elapsed = time.perf_counter() - self.started
         eta = elapsed / done * (len(self.todo) - done)
         line = f"[{done}/{len(self.todo)}, ETA {eta:.0f} s] {run.variant} seed {run.seed}: {run.status}"
+        line += f" on {where}" if where else ""
         try:
             record = run.folder.read_record()
         except IbenchError as e:
