@@ -46,6 +46,11 @@ class CountFormat(StrEnum):
 RECIPE, BENCH = Recipe(), BenchSettings()  # the defaults the options show
 
 
+class AblateBackend(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class BenchFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -382,9 +387,45 @@ def ablate(
     ctx: typer.Context,
     ablation: Annotated[Path, typer.Argument(help="Ablation YAML (see specs/ablations/).")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: runs/<ablation name>.")] = None,
-    jobs: Annotated[int, typer.Option(help="Runs at once (one process each).")] = 1,
+    backend: Annotated[
+        AblateBackend,
+        typer.Option(
+            help="local: one worker process per run on this machine; ray: one Ray task per run on a Ray cluster "
+            "(pip install 'inception-bench[ray]')."
+        ),
+    ] = AblateBackend.local,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Runs at once. Default: 1 locally (one process each); with --backend ray, as many as the cluster "
+            "has room for.",
+            show_default=False,
+        ),
+    ] = None,
     devices: Annotated[
         str | None, typer.Option(help="GPUs to use, one run per GPU at a time, e.g. 0,1,2,3 (overrides --jobs).")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend ray: the cluster to run on (auto, or HOST:PORT of its head). Default: start Ray on "
+            "this machine."
+        ),
+    ] = None,
+    cpus_per_run: Annotated[
+        int | None,
+        typer.Option(
+            help="With --backend ray, on nodes without GPUs: CPUs (torch threads) per run. Default: 1.",
+            show_default=False,
+        ),
+    ] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            help="With --backend ray: how often a run whose worker or node dies is retried (each retry resumes its "
+            "checkpoint). Default: 2.",
+            show_default=False,
+        ),
     ] = None,
     shard: Annotated[str | None, typer.Option(help="Run only shard i of n (i/n), for splitting over machines.")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo failed and diverged runs.")] = False,
@@ -398,7 +439,7 @@ def ablate(
     with user_errors(ctx):
         from inception_bench import ablate as abl
 
-        backend = abl.LocalBackend.from_text(jobs, devices)
+        engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
         plan = abl.plan_ablation(ablation, out)
         runs = abl.select_shard(plan.runs, shard)
         typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
@@ -408,21 +449,26 @@ def ablate(
             Console(width=160).print(abl.plan_table(plan, plan.tuning_runs + runs))
             return
         tuning_changed: list[tuple[str, int]] = []
-        if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
-            # a candidate that diverged is an answer (that value is too large), not a failure to retry
-            candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if r.status != "diverged"]
-            tuned = backend.run(plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed)
-            for variant, _, status, error in tuned.failed:
-                typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
-            tuning_changed = tuned.changed
-            plan = abl.plan_ablation(ablation, out)
-            runs = abl.select_shard(plan.runs, shard)
-            if adopted := abl.adopt_chosen(plan, runs):
-                typer.echo(f"  {len(adopted)} first-seed runs are their variant's chosen tuning run (copied)", err=True)
-            waiting = sum(r.status == "waiting" for r in runs)
-            if waiting and not tuning_changed:
-                typer.echo(f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done")
-        summary = backend.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
+        with engine:  # a Ray backend stays connected from the tuning runs to the seeds
+            if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
+                # a candidate that diverged is an answer (that value is too large), not a failure to retry
+                candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if r.status != "diverged"]
+                tuned = engine.run(plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed)
+                for variant, _, status, error in tuned.failed:
+                    typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
+                tuning_changed = tuned.changed
+                plan = abl.plan_ablation(ablation, out)
+                runs = abl.select_shard(plan.runs, shard)
+                if adopted := abl.adopt_chosen(plan, runs):
+                    typer.echo(
+                        f"  {len(adopted)} first-seed runs are their variant's chosen tuning run (copied)", err=True
+                    )
+                waiting = sum(r.status == "waiting" for r in runs)
+                if waiting and not tuning_changed:
+                    typer.echo(
+                        f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done"
+                    )
+            summary = engine.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         typer.echo(
             f"{summary.completed}/{summary.total} runs completed ({summary.ran} run now, "
             f"{summary.seconds:.0f} s) -> {summary.results}"

@@ -3,9 +3,13 @@
 - :mod:`~inception_bench.ablate.plan`: the file, its variants (specs derived in memory), the planned runs and
   their statuses, results.csv.
 - :mod:`~inception_bench.ablate.local`: the local backend (worker processes on this machine).
+- :mod:`~inception_bench.ablate.cluster`: the Ray backend (tasks on a Ray cluster; ``ray`` imported only there).
 - ``python -m inception_bench.ablate RUN_DIR``: the worker (:mod:`~inception_bench.ablate.__main__`).
 """
 
+from __future__ import annotations
+
+from inception_bench.ablate.cluster import RayBackend
 from inception_bench.ablate.local import LocalBackend, Summary
 from inception_bench.ablate.plan import (
     Plan,
@@ -20,9 +24,11 @@ from inception_bench.ablate.plan import (
     variant_specs,
     write_results,
 )
+from inception_bench.errors import FieldError
 
 __all__ = [
     "LocalBackend",
+    "RayBackend",
     "Plan",
     "PlannedRun",
     "Summary",
@@ -30,9 +36,30 @@ __all__ = [
     "describe",
     "is_ablation",
     "load_ablation",
+    "make_backend",
     "plan_ablation",
     "plan_table",
     "select_shard",
     "variant_specs",
     "write_results",
 ]
+
+
+def make_backend(
+    name: str,
+    jobs: int | None,
+    devices: str | None,
+    ray_address: str | None = None,
+    cpus_per_run: int | None = None,
+    max_retries: int | None = None,
+) -> LocalBackend | RayBackend:
+    """The backend ``ibench ablate --backend NAME`` asks for, its options checked (each error names its option)."""
+    if name == "ray":
+        if devices is not None:
+            raise FieldError("devices", "with --backend ray, Ray assigns the GPUs; leave --devices out", devices)
+        cpus, retries = 1 if cpus_per_run is None else cpus_per_run, 2 if max_retries is None else max_retries
+        return RayBackend(ray_address, jobs, cpus, retries)
+    for option, value in (("ray_address", ray_address), ("cpus_per_run", cpus_per_run), ("max_retries", max_retries)):
+        if value is not None:
+            raise FieldError(option, "applies to --backend ray only", value)
+    return LocalBackend.from_text(1 if jobs is None else jobs, devices)

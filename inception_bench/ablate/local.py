@@ -79,6 +79,12 @@ class LocalBackend:
         if self.devices is not None and (not self.devices or not all(d.isdigit() for d in self.devices)):
             raise FieldError("devices", "use GPU indices separated by commas, e.g. 0,1", ",".join(self.devices))
 
+    def __enter__(self) -> LocalBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     @classmethod
     def from_text(cls, jobs: int, devices: str | None) -> LocalBackend:
         """From the ``jobs`` count and a ``devices`` list written ``0,1,2``."""

@@ -123,6 +123,8 @@ class PlannedRun:
         row = result_row(self.variant, self.seed, self.status, record)
         row.update({f"axis:{k}" if k in row else k: _axis_value(v) for k, v in self.axes.items()})
         row.update({f"tuned:{k}": v for k, v in self.tuned.items()})
+        if attempts := self.folder.read_attempts():  # the Ray backend's: workers that started the run
+            row["attempts"] = len(attempts)
         if self.note:
             row["error"] = self.note
         row["run_dir"] = str(self.folder.path)

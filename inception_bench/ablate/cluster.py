@@ -1,0 +1,216 @@
+"""The Ray backend (``ibench ablate --backend ray``): an ablation's runs as Ray tasks, on a cluster or on a Ray
+instance started on this machine.
+
+- **Where runs live.** The ablation folder must be on storage that every node mounts at the same path (a shared
+  file system: NFS, a cluster's shared disk; Ray's own docs ask the same of Tune's storage on a cluster). The
+  driver creates each run folder and its request.json; the task trains in that folder as the local backend's
+  worker does (:func:`~inception_bench.ablate.__main__.run_one`), writing the metrics and a checkpoint after every
+  epoch and the record at the end, each write atomic. Nothing travels through Ray's object store but a few
+  strings. A node that cannot see the folder fails the run with an error naming the folder and the node. Relative
+  paths in the request (``--data-root``, ``imagefolder:PATH``) are taken from the driver's working directory,
+  which must be on that storage too.
+- **Resources.** Each run is one task asking for one GPU when the cluster has GPUs, else ``cpus_per_run`` CPUs
+  (the run's torch threads); Ray places it on a node with room. At most ``jobs`` run at once (default: as many
+  as the cluster has room for). Every node needs this package and its dependencies installed (the driver's copy
+  of ``inception_bench`` is shipped with the tasks as a Ray ``py_modules`` runtime environment).
+- **Failures.** A run that fails (an error, out of GPU memory, divergence) records it and the grid goes on, as
+  locally; it is not retried (``--retry-failed`` redoes it). A task whose worker process or node dies is retried
+  by Ray up to ``max_retries`` times, and the retry resumes from the run's last checkpoint: the epoch in progress
+  is lost, no finished one. Every worker that starts a run adds a line to its ``attempts.jsonl`` (attempt, node,
+  pid); results.csv has their count (``attempts``). When the retries are spent, the run is recorded failed with
+  the reason.
+- **Ctrl-C** cancels the tasks in flight (Ray stops their workers; the runs stay partial, with their checkpoints);
+  running the command again resumes them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inception_bench.ablate.local import Display, Summary, runs_to_do, summarize
+from inception_bench.ablate.plan import Plan, PlannedRun, run_status, write_results
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.results import RunFolder, RunRecord, RunStatus
+
+INSTALL = "pip install 'inception-bench[ray]' (or pip install ray)"
+
+
+def train_task(run_dir: str, threads: int, cwd: str) -> str:
+    """A Ray task's body, in a Ray worker on some node: train the run in ``run_dir`` (resuming its checkpoint) with
+    ``threads`` torch threads (0: leave them), relative paths taken from ``cwd``. Returns the node's name. A run
+    that fails is recorded in its folder; only a missing folder (storage not shared) raises."""
+    node = socket.gethostname()
+    folder = RunFolder(Path(run_dir))
+    if not folder.request_path.is_file():
+        raise IbenchError(
+            f"{run_dir}: not found on node {node}; put the ablation folder on storage every node sees at the same path"
+        )
+    folder.start_attempt(node)
+    if os.path.isdir(cwd):
+        os.chdir(cwd)
+    import torch
+
+    from inception_bench.ablate.__main__ import run_one
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        run_one(folder)
+    except Exception as e:  # a failure of the run itself: recorded, and the grid goes on
+        folder.append_log(traceback.format_exc())
+        message = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {e}"
+        folder.write_record(RunRecord(status=RunStatus.failed, message=" ".join(message.split())[:300]))
+    return node
+
+
+@dataclass
+class RayBackend:
+    """Runs on the Ray cluster at ``address`` (``auto``, ``HOST:PORT``; None: a Ray instance started here and
+    stopped at :meth:`close`), ``jobs`` at a time at most (None: as many as fit), each asking for a GPU where the
+    cluster has GPUs, else ``cpus_per_run`` CPUs; a task whose worker dies is retried ``max_retries`` times."""
+
+    address: str | None = None
+    jobs: int | None = None
+    cpus_per_run: int = 1
+    max_retries: int = 2
+    _ray: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.jobs is not None and self.jobs < 1:
+            raise FieldError("jobs", "must be at least 1", self.jobs)
+        if self.cpus_per_run < 1:
+            raise FieldError("cpus_per_run", "must be at least 1", self.cpus_per_run)
+        if self.max_retries < 0:
+            raise FieldError("max_retries", "must be 0 or more", self.max_retries)
+
+    def __enter__(self) -> RayBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> Any:
+        """The ``ray`` module, connected (once) to the cluster, or to a Ray instance started here."""
+        if self._ray is not None:
+            return self._ray
+        try:
+            import ray
+        except ImportError:
+            raise FieldError("backend", f"needs Ray, which is not installed: {INSTALL}", "ray") from None
+        import inception_bench
+
+        try:
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env={"py_modules": [os.path.dirname(inception_bench.__file__)]},
+            )
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+            reason = " ".join(str(e).split())[:200]
+            raise FieldError(
+                "ray_address",
+                f"cannot connect to a Ray cluster there ({reason}); start one with `ray start --head`, or leave "
+                "--ray-address out to start Ray on this machine",
+                self.address,
+            ) from None
+        self._ray = ray
+        return ray
+
+    def close(self) -> None:
+        """Disconnect (and stop the Ray instance this backend started)."""
+        if self._ray is not None:
+            self._ray.shutdown()
+            self._ray = None
+
+    def _task(self, ray: Any) -> tuple[Any, int]:
+        """The remote function with this grid's resource request, and the torch threads a run uses."""
+        if ray.cluster_resources().get("GPU", 0) >= 1:
+            return ray.remote(train_task).options(num_gpus=1, num_cpus=1, max_retries=self.max_retries), 0
+        largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if largest < self.cpus_per_run:
+            raise FieldError(
+                "cpus_per_run",
+                f"no node of the cluster has that many CPUs (the largest has {largest:g})",
+                self.cpus_per_run,
+            )
+        task = ray.remote(train_task).options(num_cpus=self.cpus_per_run, max_retries=self.max_retries)
+        return task, self.cpus_per_run
+
+    def run(
+        self,
+        plan: Plan,
+        runs: list[PlannedRun],
+        *,
+        retry_failed: bool = False,
+        rerun_changed: bool = False,
+        progress: bool = True,
+    ) -> Summary:
+        """Run what is left of ``runs`` on the cluster (see the module docstring)."""
+        todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
+        started = time.perf_counter()
+        write_results(plan)
+        if not todo:
+            return summarize(plan, runs, todo, started)
+        ray = self.connect()
+        task, threads = self._task(ray)
+        cap = self.jobs or len(todo)
+        queue, done = list(todo), 0
+        in_flight: dict[Any, PlannedRun] = {}  # Ray's object refs of the tasks running
+        with Display(todo, enabled=progress) as display:
+            try:
+                while queue or in_flight:
+                    while queue and len(in_flight) < cap:
+                        run = queue.pop(0)
+                        run.folder.create()
+                        run.folder.write_request(run.request)
+                        in_flight[task.remote(str(run.folder.path.resolve()), threads, os.getcwd())] = run
+                        display.start(run)
+                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+                    for ref in ready:
+                        run = in_flight.pop(ref)
+                        node = self._outcome(ray, ref, run)
+                        done += 1
+                        write_results(plan)
+                        display.finish(run, done, node)
+            except BaseException:  # Ctrl-C, or a grid that cannot go on: stop the runs in flight, keep what is done
+                for ref in in_flight:
+                    ray.cancel(ref, force=True)
+                for run in in_flight.values():
+                    run.status = run_status(run)
+                raise
+            finally:
+                write_results(plan)
+        return summarize(plan, runs, todo, started)
+
+    def _outcome(self, ray: Any, ref: Any, run: PlannedRun) -> str:
+        """Read a finished task's run back from its folder; record what Ray alone knows (a task that raised, or whose
+        workers kept dying). Returns the node it finished on ("" when unknown)."""
+        from ray.exceptions import RayError, RayTaskError
+
+        node, message = "", ""
+        try:
+            node = ray.get(ref)
+        except RayTaskError as e:  # raised before training: the folder is not on this node's storage
+            cause = e.cause if getattr(e, "cause", None) is not None else e
+            message = " ".join(str(cause).split())[:300]
+        except RayError as e:  # its worker process or node died, more often than the retries allow
+            attempts = len(run.folder.read_attempts())
+            reason = " ".join(str(e).split())[:200]
+            message = f"its worker died in each of {attempts} attempts (--max-retries {self.max_retries}): {reason}"
+        if message:
+            run.folder.write_record(RunRecord(status=RunStatus.failed, message=message))
+        run.status = run_status(run)
+        if not run.status.finished:
+            raise IbenchError(
+                f"{run.folder.path}: the run finished on node {node or '?'} but its record is not here; put the "
+                "ablation folder on storage every node sees at the same path"
+            )
+        return node

@@ -1,0 +1,160 @@
+"""``ibench ablate --backend ray`` against a real Ray instance on this machine: a head started on 127.0.0.1 with two
+CPUs by the fixture (``ray start``, stopped afterwards), tiny widths on synthetic data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, SMALL
+from typer.testing import CliRunner
+
+from inception_bench.cli import app
+from inception_bench.results import RunFolder
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'); the dev extra installs it")
+
+runner = CliRunner()
+RAY = Path(sys.executable).parent / "ray"
+RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine", "precision": "fp32"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def head():
+    """A Ray head on this machine (2 CPUs, no dashboard); its address. Stopped, with its workers, afterwards."""
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    start = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
+    subprocess.run(
+        [*start, "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True)
+
+
+def _ablation(tmp_path: Path, name: str = "r", **changes) -> Path:
+    raw = {
+        "name": name,
+        "spec": str(SMALL),
+        "data": "synthetic",
+        "recipe": dict(RECIPE),
+        "seeds": [0, 1],
+        "set": {"width_mult": 0.125},
+        "grid": {"module": ["reduced", "naive"]},
+    }
+    raw.update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _ablate(*args):
+    return runner.invoke(app, ["ablate", *map(str, args)])
+
+
+def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path):
+    path = _ablation(tmp_path)
+    on_ray = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
+    assert on_ray.exit_code == 0, on_ray.output
+    assert "4/4 runs completed (4 run now" in on_ray.stdout
+    # the local backend at the same threads per run (one): the same runs, the same accuracies on the CPU
+    local = _ablate(path, "--jobs", "2", "--out", tmp_path / "local")
+    assert local.exit_code == 0, local.output
+    a = pd.read_csv(tmp_path / "ray" / "results.csv").sort_values(["variant", "seed"]).reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "local" / "results.csv").sort_values(["variant", "seed"]).reset_index(drop=True)
+    columns = ["variant", "seed", "status", "val_top1", "val_top5", "test_top1", "test_top5", "params", "ops"]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
+    assert list(a["attempts"]) == [1, 1, 1, 1] and "attempts" not in b.columns
+    for row in a.itertuples():
+        attempts = RunFolder(Path(row.run_dir)).read_attempts()
+        assert attempts[0]["node"] == socket.gethostname() and attempts[0]["pid"] != os.getpid()  # a Ray worker
+    again = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
+    assert again.exit_code == 0 and "(0 run now" in again.stdout
+
+
+def test_a_run_whose_worker_is_killed_is_retried_from_its_checkpoint(head, tmp_path):
+    path = _ablation(tmp_path, "k", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 6})
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "inception_bench",
+        "ablate",
+        str(path),
+        "--backend",
+        "ray",
+        "--ray-address",
+        head,
+        "--out",
+        str(out),
+    ]
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = RunFolder(out / "module-reduced" / "seed-0")
+    deadline = time.time() + 300
+    while time.time() < deadline and not folder.read_metrics():  # the first epoch is done and checkpointed
+        assert driver.poll() is None, driver.communicate()
+        time.sleep(0.05)
+    first_epoch = folder.read_metrics()[0]
+    os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)  # the Ray worker training the run
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "1/1 runs completed" in stdout
+    attempts = folder.read_attempts()
+    assert len(attempts) == 2 and attempts[0]["pid"] != attempts[1]["pid"]
+    rows = folder.read_metrics()
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[0] == first_epoch  # resumed, not restarted
+    assert folder.read_record().status == "completed"
+    assert pd.read_csv(out / "results.csv")["attempts"].tolist() == [2]
+
+
+def test_without_ray_or_a_cluster_the_error_names_the_option(tmp_path, monkeypatch):
+    path = _ablation(tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    result = _ablate(path, "--backend", "ray", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "--backend ray: needs Ray, which is not installed: pip install" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2 and "Traceback" not in result.output  # plan line + error
+    monkeypatch.delitem(sys.modules, "ray")
+    result = _ablate(path, "--ray-address", "auto", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "--ray-address auto: applies to --backend ray only" in result.stderr
+    result = _ablate(path, "--backend", "ray", "--devices", "0", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "--devices 0: with --backend ray, Ray assigns the GPUs" in result.stderr
+
+
+def test_a_node_that_cannot_see_the_folder_fails_the_run_by_name(head, tmp_path, monkeypatch):
+    """Storage not shared, simulated: the task looks for the run folder under another root than the driver's."""
+    from inception_bench.ablate import cluster
+
+    real = cluster.train_task
+
+    def elsewhere(run_dir: str, threads: int, cwd: str) -> str:
+        return real(run_dir.replace("/out/", "/not-mounted/"), threads, cwd)
+
+    monkeypatch.setattr(cluster, "train_task", elsewhere)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    path = _ablation(tmp_path, "s", seeds=[0], grid={"module": ["reduced"]})
+    result = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "not found on node" in result.stderr and "storage every node sees at the same path" in result.stderr
+    record = json.loads((tmp_path / "out" / "module-reduced" / "seed-0" / "final.json").read_text())
+    assert record["status"] == "failed" and "not-mounted" in record["message"]
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
