@@ -391,7 +391,7 @@ def ablate(
         AblateBackend,
         typer.Option(
             help="local: one worker process per run on this machine; ray: one Ray task per run on a Ray cluster "
-            "(pip install 'inception-bench[ray]')."
+            "(pip install 'inception-bench\\[ray]')."
         ),
     ] = AblateBackend.local,
     jobs: Annotated[
