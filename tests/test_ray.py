@@ -40,13 +40,15 @@ def head():
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     start = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
-    subprocess.run(
+    started = subprocess.run(
         [*start, "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
     try:
+        if started.returncode != 0:
+            pytest.fail(f"ray start failed: {started.stderr[-2000:]}")
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True)
