@@ -275,13 +275,15 @@ class RunFolder:
     def attempts_path(self) -> Path:
         return self.path / self.ATTEMPTS
 
-    def start_attempt(self, node: str) -> int:
-        """Note that a worker starts this run (again, after a worker or node died) on ``node``: one more line in
-        attempts.jsonl with the attempt's number (1 for the first), the node, this process's id and the time."""
+    def start_attempt(self, node: str, command: str) -> int:
+        """Note that a worker starts this run (again, after a worker or node died) on ``node`` for the ablate
+        invocation ``command``: one more line in attempts.jsonl (attempt number, command, node, pid, time). Returns
+        how many attempts ``command`` has made, this one included."""
         attempts = self.read_attempts()
-        entry = {"attempt": len(attempts) + 1, "node": node, "pid": os.getpid(), "started": time.time()}
+        entry = {"attempt": len(attempts) + 1, "command": command, "node": node, "pid": os.getpid()}
+        entry["started"] = time.time()
         atomic_write_text(self.attempts_path, "".join(json.dumps(a) + "\n" for a in [*attempts, entry]))
-        return len(attempts) + 1
+        return sum(a.get("command") == command for a in [*attempts, entry])
 
     def read_attempts(self) -> list[dict[str, Any]]:
         """The workers that started this run, oldest first (none outside the Ray backend)."""

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from inception_bench.cli import app
 from inception_bench.results import RunFolder
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'); the dev extra installs it")
+NO_RAY = "Ray is not installed (pip install -e '.[ray]'); the dev extra installs it"
 
 runner = CliRunner()
 RAY = Path(sys.executable).parent / "ray"
@@ -37,6 +37,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def head():
     """A Ray head on this machine (2 CPUs, no dashboard); its address. Stopped, with its workers, afterwards."""
+    pytest.importorskip("ray", reason=NO_RAY)
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     start = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
@@ -74,12 +75,13 @@ def _ablate(*args):
     return runner.invoke(app, ["ablate", *map(str, args)])
 
 
-def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path):
+def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path, monkeypatch):
     path = _ablation(tmp_path)
     on_ray = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
     assert on_ray.exit_code == 0, on_ray.output
     assert "4/4 runs completed (4 run now" in on_ray.stdout
-    # the local backend at the same threads per run (one): the same runs, the same accuracies on the CPU
+    # the local backend at the same threads per run (one: 2 CPUs / 2 jobs): the same runs, the same accuracies
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     local = _ablate(path, "--jobs", "2", "--out", tmp_path / "local")
     assert local.exit_code == 0, local.output
     a = pd.read_csv(tmp_path / "ray" / "results.csv").sort_values(["variant", "seed"]).reset_index(drop=True)
@@ -117,6 +119,7 @@ def test_a_run_whose_worker_is_killed_is_retried_from_its_checkpoint(head, tmp_p
         assert driver.poll() is None, driver.communicate()
         time.sleep(0.05)
     first_epoch = folder.read_metrics()[0]
+    assert not folder.has_record()  # still training
     os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)  # the Ray worker training the run
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
@@ -134,7 +137,8 @@ def test_without_ray_or_a_cluster_the_error_names_the_option(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     result = _ablate(path, "--backend", "ray", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--backend ray: needs Ray, which is not installed: pip install" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 2 and "Traceback" not in result.output  # plan line + error
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # refused before anything is written
     monkeypatch.delitem(sys.modules, "ray")
     result = _ablate(path, "--ray-address", "auto", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--ray-address auto: applies to --backend ray only" in result.stderr
@@ -148,15 +152,13 @@ def test_a_node_that_cannot_see_the_folder_fails_the_run_by_name(head, tmp_path,
 
     real = cluster.train_task
 
-    def elsewhere(run_dir: str, threads: int, cwd: str) -> str:
-        return real(run_dir.replace("/out/", "/not-mounted/"), threads, cwd)
+    def elsewhere(run_dir: str, *args) -> tuple[str, str | None]:  # sent by value: workers cannot import this module
+        return real(run_dir.replace("/out/", "/not-mounted/"), *args)
 
     monkeypatch.setattr(cluster, "train_task", elsewhere)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
     path = _ablation(tmp_path, "s", seeds=[0], grid={"module": ["reduced"]})
     result = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "out")
     assert result.exit_code == 1
     assert "not found on node" in result.stderr and "storage every node sees at the same path" in result.stderr
     record = json.loads((tmp_path / "out" / "module-reduced" / "seed-0" / "final.json").read_text())
     assert record["status"] == "failed" and "not-mounted" in record["message"]
-    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from inception_bench.ablate.cluster import RayBackend
+from inception_bench.ablate.cluster import RayBackend, import_ray
 from inception_bench.ablate.local import LocalBackend, Summary
 from inception_bench.ablate.plan import (
     Plan,
@@ -57,6 +57,7 @@ def make_backend(
     if name == "ray":
         if devices is not None:
             raise FieldError("devices", "with --backend ray, Ray assigns the GPUs; leave --devices out", devices)
+        import_ray()  # before anything is written
         cpus, retries = 1 if cpus_per_run is None else cpus_per_run, 2 if max_retries is None else max_retries
         return RayBackend(ray_address, jobs, cpus, retries)
     for option, value in (("ray_address", ray_address), ("cpus_per_run", cpus_per_run), ("max_retries", max_retries)):

@@ -29,6 +29,7 @@ import os
 import socket
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,32 +42,65 @@ from inception_bench.results import RunFolder, RunRecord, RunStatus
 INSTALL = "pip install 'inception-bench[ray]' (or pip install ray)"
 
 
-def train_task(run_dir: str, threads: int, cwd: str) -> str:
-    """A Ray task's body, in a Ray worker on some node: train the run in ``run_dir`` (resuming its checkpoint) with
-    ``threads`` torch threads (0: leave them), relative paths taken from ``cwd``. Returns the node's name. A run
-    that fails is recorded in its folder; only a missing folder (storage not shared) raises."""
+def import_ray() -> Any:
+    """The ``ray`` module, or one error line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise FieldError("backend", f"needs Ray, which is not installed: {INSTALL}", "ray") from None
+    return ray
+
+
+def _storage_error(path: str, node: str) -> IbenchError:
+    return IbenchError(
+        f"{path}: not found on node {node}; put the ablation folder (and the working directory) on storage every "
+        "node sees at the same path"
+    )
+
+
+def train_task(run_dir: str, threads: int, cwd: str, command: str, max_attempts: int) -> tuple[str, str | None]:
+    """A Ray task's body, in a fresh Ray worker process on some node: train the run in ``run_dir`` (resuming its
+    checkpoint) with ``threads`` torch threads (0: leave them), relative paths taken from ``cwd``. Returns (node,
+    the run's record as JSON, or None when it has none). A run that fails is recorded in its folder; a folder this
+    node cannot see raises. ``command`` names the ``ibench ablate`` invocation, so that this command's attempts
+    can be counted: past ``max_attempts`` (whatever Ray's own retry policy) the run is recorded failed."""
     node = socket.gethostname()
     folder = RunFolder(Path(run_dir))
     if not folder.request_path.is_file():
-        raise IbenchError(
-            f"{run_dir}: not found on node {node}; put the ablation folder on storage every node sees at the same path"
-        )
-    folder.start_attempt(node)
-    if os.path.isdir(cwd):
-        os.chdir(cwd)
+        raise _storage_error(run_dir, node)
+    if not os.path.isdir(cwd):
+        raise _storage_error(cwd, node)
+    os.chdir(cwd)
+    if not folder.has_record():  # else: an earlier attempt finished the run (its worker died after the record)
+        attempt = folder.start_attempt(node, command)
+        if attempt > max_attempts:
+            message = f"its worker died in each of {max_attempts} attempts on this command (--max-retries)"
+            folder.write_record(RunRecord(status=RunStatus.failed, message=message))
+        else:
+            _train(folder, threads)
+    record = folder.read_record()
+    return node, None if record is None else record.model_dump_json()
+
+
+def _train(folder: RunFolder, threads: int) -> None:
+    """Train the run in ``folder`` here, its output in worker.log; a failure is recorded (unless the run already
+    has its record), as the local backend's worker process would leave it."""
+    import contextlib
+
     import torch
 
     from inception_bench.ablate.__main__ import run_one
 
     if threads:
         torch.set_num_threads(threads)
-    try:
-        run_one(folder)
-    except Exception as e:  # a failure of the run itself: recorded, and the grid goes on
-        folder.append_log(traceback.format_exc())
-        message = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {e}"
-        folder.write_record(RunRecord(status=RunStatus.failed, message=" ".join(message.split())[:300]))
-    return node
+    with open(folder.log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            run_one(folder)
+        except Exception as e:  # a failure of the run itself: recorded, and the grid goes on
+            if not folder.has_record():
+                message = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {e}"
+                folder.write_record(RunRecord(status=RunStatus.failed, message=" ".join(message.split())[:300]))
+            traceback.print_exc()
 
 
 @dataclass
@@ -99,15 +133,12 @@ class RayBackend:
         """The ``ray`` module, connected (once) to the cluster, or to a Ray instance started here."""
         if self._ray is not None:
             return self._ray
-        try:
-            import ray
-        except ImportError:
-            raise FieldError("backend", f"needs Ray, which is not installed: {INSTALL}", "ray") from None
+        ray = import_ray()
         import inception_bench
 
         try:
             ray.init(
-                address=self.address,
+                address=self.address or "local",  # not RAY_ADDRESS or the last `ray start` when none is given
                 include_dashboard=False,
                 log_to_driver=False,
                 configure_logging=False,
@@ -115,34 +146,35 @@ class RayBackend:
             )
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
             reason = " ".join(str(e).split())[:200]
+            if self.address is None:
+                raise IbenchError(f"--backend ray: cannot start Ray on this machine ({reason})") from None
             raise FieldError(
                 "ray_address",
-                f"cannot connect to a Ray cluster there ({reason}); start one with `ray start --head`, or leave "
-                "--ray-address out to start Ray on this machine",
+                f"cannot use the Ray cluster there ({reason}); is its head running (`ray start --head`), the same "
+                "Ray version, and this machine one of its nodes (else use a ray:// address)?",
                 self.address,
             ) from None
         self._ray = ray
         return ray
 
     def close(self) -> None:
-        """Disconnect (and stop the Ray instance this backend started)."""
+        """Disconnect (stopping the Ray instance when this backend started it)."""
         if self._ray is not None:
             self._ray.shutdown()
             self._ray = None
 
     def _task(self, ray: Any) -> tuple[Any, int]:
-        """The remote function with this grid's resource request, and the torch threads a run uses."""
+        """The remote function with this grid's resource request, and the torch threads a run uses. Each run gets
+        a fresh worker process (``max_calls=1``), as with the local backend: its own CUDA device, threads and
+        working directory."""
+        options: dict[str, Any] = {"max_retries": self.max_retries, "max_calls": 1}
         if ray.cluster_resources().get("GPU", 0) >= 1:
-            return ray.remote(train_task).options(num_gpus=1, num_cpus=1, max_retries=self.max_retries), 0
+            return ray.remote(num_gpus=1, num_cpus=1, **options)(train_task), 0
         largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
         if largest < self.cpus_per_run:
-            raise FieldError(
-                "cpus_per_run",
-                f"no node of the cluster has that many CPUs (the largest has {largest:g})",
-                self.cpus_per_run,
-            )
-        task = ray.remote(train_task).options(num_cpus=self.cpus_per_run, max_retries=self.max_retries)
-        return task, self.cpus_per_run
+            why = f"no node of the cluster has that many CPUs (the largest has {largest:g})"
+            raise FieldError("cpus_per_run", why, self.cpus_per_run)
+        return ray.remote(num_cpus=self.cpus_per_run, **options)(train_task), self.cpus_per_run
 
     def run(
         self,
@@ -161,6 +193,7 @@ class RayBackend:
             return summarize(plan, runs, todo, started)
         ray = self.connect()
         task, threads = self._task(ray)
+        command = uuid.uuid4().hex  # this invocation: its attempts are counted apart from earlier ones
         cap = self.jobs or len(todo)
         queue, done = list(todo), 0
         in_flight: dict[Any, PlannedRun] = {}  # Ray's object refs of the tasks running
@@ -171,7 +204,8 @@ class RayBackend:
                         run = queue.pop(0)
                         run.folder.create()
                         run.folder.write_request(run.request)
-                        in_flight[task.remote(str(run.folder.path.resolve()), threads, os.getcwd())] = run
+                        path = str(run.folder.path.resolve())
+                        in_flight[task.remote(path, threads, os.getcwd(), command, self.max_retries + 1)] = run
                         display.start(run)
                     ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
                     for ref in ready:
@@ -181,36 +215,51 @@ class RayBackend:
                         write_results(plan)
                         display.finish(run, done, node)
             except BaseException:  # Ctrl-C, or a grid that cannot go on: stop the runs in flight, keep what is done
-                for ref in in_flight:
-                    ray.cancel(ref, force=True)
-                for run in in_flight.values():
-                    run.status = run_status(run)
+                self._cancel(ray, in_flight)
                 raise
             finally:
                 write_results(plan)
         return summarize(plan, runs, todo, started)
 
-    def _outcome(self, ray: Any, ref: Any, run: PlannedRun) -> str:
-        """Read a finished task's run back from its folder; record what Ray alone knows (a task that raised, or whose
-        workers kept dying). Returns the node it finished on ("" when unknown)."""
-        from ray.exceptions import RayError, RayTaskError
-
-        node, message = "", ""
+    @staticmethod
+    def _cancel(ray: Any, in_flight: dict[Any, PlannedRun]) -> None:
+        """Stop the tasks in flight (their runs stay partial, with their checkpoints) and let them end."""
+        for ref in in_flight:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # the cluster is gone: nothing left to stop
+                pass
         try:
-            node = ray.get(ref)
-        except RayTaskError as e:  # raised before training: the folder is not on this node's storage
+            ray.wait(list(in_flight), num_returns=len(in_flight), timeout=5.0)
+        except Exception:
+            pass
+        for run in in_flight.values():
+            run.status = run_status(run)
+
+    def _outcome(self, ray: Any, ref: Any, run: PlannedRun) -> str:
+        """Read a finished task's run back (its record from the shared folder, or as the task returned it), and
+        record what only Ray knows: a task that raised (the folder not visible there), or whose workers kept dying.
+        Returns the node it finished on ("" when unknown)."""
+        from ray import exceptions as rx
+
+        node, returned, message, partial = "", None, "", False
+        try:
+            node, returned = ray.get(ref)
+        except rx.RayTaskError as e:  # raised before training: the folder is not on this node's storage
             cause = e.cause if getattr(e, "cause", None) is not None else e
             message = " ".join(str(cause).split())[:300]
-        except RayError as e:  # its worker process or node died, more often than the retries allow
-            attempts = len(run.folder.read_attempts())
+        except rx.TaskCancelledError:  # stopped from outside (`ray job stop`): an interruption, resumed next time
+            partial = True
+        except (rx.WorkerCrashedError, rx.NodeDiedError, rx.OutOfMemoryError) as e:
             reason = " ".join(str(e).split())[:200]
-            message = f"its worker died in each of {attempts} attempts (--max-retries {self.max_retries}): {reason}"
-        if message:
+            message = f"its worker died, and Ray's retries (--max-retries {self.max_retries}) are spent: {reason}"
+        except rx.RayError as e:
+            message = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        if run.folder.has_record() or partial:
+            pass  # the run's own record stands (a worker that died after writing it changes nothing)
+        elif message:
             run.folder.write_record(RunRecord(status=RunStatus.failed, message=message))
+        elif returned is not None:  # finished there, but this file system has not shown the record yet (NFS)
+            run.folder.write_record(RunRecord.model_validate_json(returned))
         run.status = run_status(run)
-        if not run.status.finished:
-            raise IbenchError(
-                f"{run.folder.path}: the run finished on node {node or '?'} but its record is not here; put the "
-                "ablation folder on storage every node sees at the same path"
-            )
         return node
