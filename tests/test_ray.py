@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,25 +36,59 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stop(temp_dir: str) -> None:
+    """Stop the Ray processes of the head that uses ``temp_dir`` (its GCS, raylet and agents; the workers end with
+    the raylet), and no other Ray on this machine: ``ray stop`` would stop them all."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and temp_dir.encode() in (proc / "cmdline").read_bytes():
+                    os.kill(int(proc.name), signum)
+            except (OSError, ProcessLookupError):
+                pass
+        time.sleep(1.0)
+
+
 @pytest.fixture(scope="module")
 def head():
-    """A Ray head on this machine (2 CPUs, no dashboard); its address. Stopped, with its workers, afterwards."""
+    """A Ray head on this machine (2 CPUs, no dashboard, its own temp folder and ports); its address. Stopped, with
+    its workers, afterwards."""
     pytest.importorskip("ray", reason=NO_RAY)
-    port = _free_port()
+    temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths live under it
+    ports = {
+        name: _free_port()
+        for name in (
+            "port",
+            "ray-client-server-port",
+            "node-manager-port",
+            "object-manager-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+        )
+    }
+    command = [
+        str(RAY),
+        "start",
+        "--head",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=2",
+        "--num-gpus=0",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--temp-dir={temp_dir}",
+    ]
+    command += [f"--{name}={port}" for name, port in ports.items()]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
-    started = subprocess.run(
-        [*start, "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    started = subprocess.run(command, env=env, capture_output=True, text=True)
     try:
         if started.returncode != 0:
             pytest.fail(f"ray start failed: {started.stderr[-2000:]}")
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{ports['port']}"
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True)
+        _stop(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _ablation(tmp_path: Path, name: str = "r", **changes) -> Path:

@@ -9,16 +9,21 @@ instance started on this machine.
   strings. A node that cannot see the folder fails the run with an error naming the folder and the node. Relative
   paths in the request (``--data-root``, ``imagefolder:PATH``) are taken from the driver's working directory,
   which must be on that storage too.
-- **Resources.** Each run is one task asking for one GPU when the cluster has GPUs, else ``cpus_per_run`` CPUs
-  (the run's torch threads); Ray places it on a node with room. At most ``jobs`` run at once (default: as many
-  as the cluster has room for). Every node needs this package and its dependencies installed (the driver's copy
-  of ``inception_bench`` is shipped with the tasks as a Ray ``py_modules`` runtime environment).
+- **Resources.** Each run is one task asking for one GPU when the cluster has GPUs (and its recipe's device is not
+  ``cpu``), else ``cpus_per_run`` CPUs (the run's torch threads); Ray places it on a node with room, in a fresh
+  worker process. At most ``jobs`` run at once (default: as many as the cluster has room for). Every node needs
+  this package's dependencies installed; the driver's copy of ``inception_bench`` itself travels with the tasks
+  (a Ray ``py_modules`` runtime environment). A ``HOST:PORT`` address means the driver runs on a node of the
+  cluster; from elsewhere use Ray's ``ray://HOST:10001``.
 - **Failures.** A run that fails (an error, out of GPU memory, divergence) records it and the grid goes on, as
   locally; it is not retried (``--retry-failed`` redoes it). A task whose worker process or node dies is retried
   by Ray up to ``max_retries`` times, and the retry resumes from the run's last checkpoint: the epoch in progress
   is lost, no finished one. Every worker that starts a run adds a line to its ``attempts.jsonl`` (attempt, node,
-  pid); results.csv has their count (``attempts``). When the retries are spent, the run is recorded failed with
-  the reason.
+  pid, and which invocation of the command); results.csv has their count (``attempts``). When the retries are
+  spent, the run is recorded failed with the reason. A run's output (warnings, tracebacks) goes to its
+  ``worker.log``, as locally; what Ray itself logs stays in its session folder on the node. If a node is cut off
+  rather than dead, Ray may start the run elsewhere while the old worker still writes to the same folder; delete
+  such a run's folder and run the command again.
 - **Ctrl-C** cancels the tasks in flight (Ray stops their workers; the runs stay partial, with their checkpoints);
   running the command again resumes them.
 """
@@ -163,12 +168,12 @@ class RayBackend:
             self._ray.shutdown()
             self._ray = None
 
-    def _task(self, ray: Any) -> tuple[Any, int]:
-        """The remote function with this grid's resource request, and the torch threads a run uses. Each run gets
-        a fresh worker process (``max_calls=1``), as with the local backend: its own CUDA device, threads and
-        working directory."""
+    def _task(self, ray: Any, gpu: bool) -> tuple[Any, int]:
+        """The remote function asking for a GPU (``gpu``) or for ``cpus_per_run`` CPUs, and the torch threads its run
+        uses. Each run gets a fresh worker process (``max_calls=1``), as with the local backend: its own CUDA device,
+        threads and working directory."""
         options: dict[str, Any] = {"max_retries": self.max_retries, "max_calls": 1}
-        if ray.cluster_resources().get("GPU", 0) >= 1:
+        if gpu:
             return ray.remote(num_gpus=1, num_cpus=1, **options)(train_task), 0
         largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
         if largest < self.cpus_per_run:
@@ -192,7 +197,8 @@ class RayBackend:
         if not todo:
             return summarize(plan, runs, todo, started)
         ray = self.connect()
-        task, threads = self._task(ray)
+        cluster_gpus = ray.cluster_resources().get("GPU", 0) >= 1
+        tasks: dict[bool, tuple[Any, int]] = {}  # GPU or not: the remote function and its threads
         command = uuid.uuid4().hex  # this invocation: its attempts are counted apart from earlier ones
         cap = self.jobs or len(todo)
         queue, done = list(todo), 0
@@ -202,6 +208,8 @@ class RayBackend:
                 while queue or in_flight:
                     while queue and len(in_flight) < cap:
                         run = queue.pop(0)
+                        gpu = cluster_gpus and run.recipe.get("device") != "cpu"  # a CPU recipe asks for CPUs
+                        task, threads = tasks[gpu] if gpu in tasks else tasks.setdefault(gpu, self._task(ray, gpu))
                         run.folder.create()
                         run.folder.write_request(run.request)
                         path = str(run.folder.path.resolve())
