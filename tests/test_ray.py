@@ -36,15 +36,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _processes_of(temp_dir: str) -> list[int]:
+    """The processes of the Ray head that uses ``temp_dir``: those whose command line names it (GCS, raylet) and
+    all their descendants (agents and workers, which rename themselves ``ray::...``)."""
+    parent, roots = {}, []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit():
+                continue
+            parent[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if temp_dir.encode() in (proc / "cmdline").read_bytes():
+                roots.append(int(proc.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    found = set(roots)
+    while True:
+        more = {pid for pid, ppid in parent.items() if ppid in found} - found
+        if not more:
+            return sorted(found)
+        found |= more
+
+
 def _stop(temp_dir: str) -> None:
-    """Stop the Ray processes of the head that uses ``temp_dir`` (its GCS, raylet and agents; the workers end with
-    the raylet), and no other Ray on this machine: ``ray stop`` would stop them all."""
+    """Stop the head that uses ``temp_dir`` with all its processes, and no other Ray on this machine: ``ray stop``
+    would stop them all."""
+    pids = _processes_of(temp_dir)  # taken before any dies: orphans would lose their parent
     for signum in (signal.SIGTERM, signal.SIGKILL):
-        for proc in Path("/proc").iterdir():
+        for pid in pids:
             try:
-                if proc.name.isdigit() and temp_dir.encode() in (proc / "cmdline").read_bytes():
-                    os.kill(int(proc.name), signum)
-            except (OSError, ProcessLookupError):
+                os.kill(pid, signum)
+            except ProcessLookupError:
                 pass
         time.sleep(1.0)
 
@@ -52,14 +73,17 @@ def _stop(temp_dir: str) -> None:
 @pytest.fixture(scope="module")
 def head():
     """A Ray head on this machine (2 CPUs, no dashboard, its own temp folder and ports); its address. Stopped, with
-    its workers, afterwards."""
+    its workers, afterwards. Token authentication is off, said explicitly for the head and the drivers: Ray turns it
+    on for `ray start` when ~/.ray/auth_token exists, and a driver process reads the mode once, when Ray is imported,
+    so an in-process driver could not follow a token head (a user's driver sets RAY_AUTH_MODE=token before it starts;
+    that case was checked by hand)."""
     pytest.importorskip("ray", reason=NO_RAY)
+    auth = {"RAY_AUTH_MODE": "disabled"}
     temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths live under it
     ports = {
         name: _free_port()
         for name in (
             "port",
-            "ray-client-server-port",
             "node-manager-port",
             "object-manager-port",
             "runtime-env-agent-port",
@@ -80,12 +104,15 @@ def head():
         f"--temp-dir={temp_dir}",
     ]
     command += [f"--{name}={port}" for name, port in ports.items()]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **auth}
     started = subprocess.run(command, env=env, capture_output=True, text=True)
     try:
         if started.returncode != 0:
             pytest.fail(f"ray start failed: {started.stderr[-2000:]}")
-        yield f"127.0.0.1:{ports['port']}"
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in auth.items():
+                patch.setenv(name, value)
+            yield f"127.0.0.1:{ports['port']}"
     finally:
         _stop(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -153,10 +153,11 @@ class RayBackend:
             reason = " ".join(str(e).split())[:200]
             if self.address is None:
                 raise IbenchError(f"--backend ray: cannot start Ray on this machine ({reason})") from None
+            auth = "" if os.environ.get("RAY_AUTH_MODE") else ", and RAY_AUTH_MODE=token set if it uses token authentication"
             raise FieldError(
                 "ray_address",
                 f"cannot use the Ray cluster there ({reason}); is its head running (`ray start --head`), the same "
-                "Ray version, and this machine one of its nodes (else use a ray:// address)?",
+                f"Ray version, this machine one of its nodes (else use a ray:// address){auth}?",
                 self.address,
             ) from None
         self._ray = ray
