@@ -159,40 +159,98 @@ def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path, monkeypa
     assert again.exit_code == 0 and "(0 run now" in again.stdout
 
 
+def _driver(path: Path, out: Path, head: str, *options: str) -> subprocess.Popen:
+    """``ibench ablate PATH --backend ray`` in a process of its own, as a user starts it."""
+    command = [sys.executable, "-m", "inception_bench", "ablate", str(path), "--backend", "ray"]
+    command += ["--ray-address", head, "--out", str(out), *options]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _after_first_epoch(folder: RunFolder, driver: subprocess.Popen) -> dict:
+    """Wait until the run's first epoch is done and checkpointed, the run still training; that epoch's metrics."""
+    deadline = time.time() + 300
+    while time.time() < deadline and not folder.read_metrics():
+        assert driver.poll() is None, driver.communicate()
+        time.sleep(0.05)
+    assert not folder.has_record()  # still training
+    return folder.read_metrics()[0]
+
+
+def _resumed(folder: RunFolder, first_epoch: dict, epochs: int = 6) -> None:
+    """The run completed, continued from its checkpoint: the first epoch's metrics are the ones written before."""
+    rows = folder.read_metrics()
+    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1)) and rows[0] == first_epoch
+    assert folder.read_record().status == "completed"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_run_whose_worker_is_killed_is_retried_from_its_checkpoint(head, tmp_path):
     path = _ablation(tmp_path, "k", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 6})
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "inception_bench",
-        "ablate",
-        str(path),
-        "--backend",
-        "ray",
-        "--ray-address",
-        head,
-        "--out",
-        str(out),
-    ]
-    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = _driver(path, out, head)
     folder = RunFolder(out / "module-reduced" / "seed-0")
-    deadline = time.time() + 300
-    while time.time() < deadline and not folder.read_metrics():  # the first epoch is done and checkpointed
-        assert driver.poll() is None, driver.communicate()
-        time.sleep(0.05)
-    first_epoch = folder.read_metrics()[0]
-    assert not folder.has_record()  # still training
+    first_epoch = _after_first_epoch(folder, driver)
     os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)  # the Ray worker training the run
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
     assert "1/1 runs completed" in stdout
     attempts = folder.read_attempts()
     assert len(attempts) == 2 and attempts[0]["pid"] != attempts[1]["pid"]
-    rows = folder.read_metrics()
-    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[0] == first_epoch  # resumed, not restarted
-    assert folder.read_record().status == "completed"
+    _resumed(folder, first_epoch)
     assert pd.read_csv(out / "results.csv")["attempts"].tolist() == [2]
+    again = _driver(path, out, head)
+    stdout, _ = again.communicate(timeout=120)
+    assert again.returncode == 0 and "(0 run now" in stdout and len(folder.read_attempts()) == 2
+
+
+def test_when_the_retries_are_spent_the_run_fails_and_retry_failed_resumes_it(head, tmp_path):
+    path = _ablation(tmp_path, "f", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 6})
+    out = tmp_path / "out"
+    driver = _driver(path, out, head, "--max-retries", "0")
+    folder = RunFolder(out / "module-reduced" / "seed-0")
+    first_epoch = _after_first_epoch(folder, driver)
+    os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 1, stdout + stderr
+    record = folder.read_record()
+    assert record.status == "failed" and "its worker died" in record.message and "--max-retries 0" in record.message
+    assert pd.read_csv(out / "results.csv")["status"].tolist() == ["failed"]
+    plain = _driver(path, out, head)  # a failed run stays failed unless asked
+    stdout, _ = plain.communicate(timeout=120)
+    assert "(0 run now" in stdout and folder.read_record().status == "failed"
+    retried = _driver(path, out, head, "--retry-failed")
+    stdout, stderr = retried.communicate(timeout=300)
+    assert retried.returncode == 0, stderr
+    _resumed(folder, first_epoch)
+    assert len(folder.read_attempts()) == 2
+
+
+def test_ctrl_c_stops_the_runs_and_the_next_command_resumes_them(head, tmp_path):
+    path = _ablation(tmp_path, "c", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 6})
+    out = tmp_path / "out"
+    driver = _driver(path, out, head)
+    folder = RunFolder(out / "module-reduced" / "seed-0")
+    first_epoch = _after_first_epoch(folder, driver)
+    worker = folder.read_attempts()[-1]["pid"]
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=60)
+    assert driver.returncode == 130 and "Traceback" not in stderr, stderr
+    deadline = time.time() + 30
+    while _alive(worker) and time.time() < deadline:  # Ray stops the run's worker
+        time.sleep(0.1)
+    assert not _alive(worker)
+    assert not folder.has_record() and folder.checkpoint_path.is_file()  # partial, its checkpoint kept
+    resumed = _driver(path, out, head)
+    stdout, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0 and "1/1 runs completed (1 run now" in stdout, stderr
+    _resumed(folder, first_epoch)
 
 
 def test_without_ray_or_a_cluster_the_error_names_the_option(tmp_path, monkeypatch):
