@@ -153,7 +153,7 @@ class RayBackend:
             reason = " ".join(str(e).split())[:200]
             if self.address is None:
                 raise IbenchError(f"--backend ray: cannot start Ray on this machine ({reason})") from None
-            auth = "" if os.environ.get("RAY_AUTH_MODE") else ", and RAY_AUTH_MODE=token set if it uses token authentication"
+            auth = "" if os.environ.get("RAY_AUTH_MODE") else ", RAY_AUTH_MODE=token if it uses token authentication"
             raise FieldError(
                 "ray_address",
                 f"cannot use the Ray cluster there ({reason}); is its head running (`ray start --head`), the same "
