@@ -408,14 +408,15 @@ def ablate(
     ray_address: Annotated[
         str | None,
         typer.Option(
-            help="With --backend ray: the cluster to run on (auto, or HOST:PORT of its head). Default: start Ray on "
-            "this machine."
+            help="With --backend ray: the cluster to run on (auto, or HOST:PORT of its head). Default: RAY_ADDRESS "
+            "if set, else start Ray on this machine."
         ),
     ] = None,
     cpus_per_run: Annotated[
         int | None,
         typer.Option(
-            help="With --backend ray, on nodes without GPUs: CPUs (torch threads) per run. Default: 1.",
+            help="With --backend ray: CPUs per run (a run without a GPU: its torch threads). Runs ask for a GPU as "
+            "well where the cluster has GPUs and the recipe's device is not cpu. Default: 1.",
             show_default=False,
         ),
     ] = None,

@@ -288,16 +288,14 @@ class RunFolder:
     def read_attempts(self) -> list[dict[str, Any]]:
         """The workers that started this run, oldest first (none outside the Ray backend)."""
         try:
-            return [json.loads(line) for line in self.attempts_path.read_text().splitlines() if line.strip()]
+            attempts = [json.loads(line) for line in self.attempts_path.read_text().splitlines() if line.strip()]
+            if not all(isinstance(a, dict) for a in attempts):
+                raise ValueError("a line is not a JSON object")
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as e:
             raise IbenchError(f"{self.attempts_path}: corrupt attempts file ({' '.join(str(e).split())})") from None
-
-    def append_log(self, text: str) -> None:
-        """Add ``text`` to worker.log (what a worker has to say beyond its record: a traceback, an attempt)."""
-        with open(self.log_path, "a") as log:
-            log.write(text if text.endswith("\n") else text + "\n")
+        return attempts
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))

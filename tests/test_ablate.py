@@ -368,3 +368,53 @@ def test_adopt_copies_a_finished_run_and_the_copy_is_its_own(tmp_path):
     started.write_request({"variant": "w"})
     assert not started.adopt(source) and not started.has_record()
     assert not list(tmp_path.rglob(".seed-0.*"))  # no staging folder left behind
+
+
+def test_the_grid_view_counts_running_waiting_and_failed_runs_and_names_nodes(tmp_path, monkeypatch, capsys):
+    """The live view on a terminal, and the plain line per finished run elsewhere (both on stderr)."""
+    from inception_bench.ablate.local import Display
+
+    plan = plan_ablation(_ablation(tmp_path, seeds=[0, 1], variants=[]), tmp_path / "o")
+    a, b, c, _ = plan.runs
+    nodes = {id(a): "node-a", id(b): None}  # b waits for room, as in Ray's queue
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    display = Display(plan.runs, enabled=True, where=lambda run: nodes[id(run)])
+
+    def rows() -> list[str]:
+        return [t.description for t in display.progress.tasks if t.visible and not t.finished]
+
+    def shown(expected: list[str]) -> list[str]:  # the view as the poll thread shows it within 10 s
+        deadline = time.time() + 10
+        while rows() != expected and time.time() < deadline:
+            time.sleep(0.1)
+        return rows()
+
+    with display:
+        display.start(a)
+        display.start(b)
+        assert rows() == ["runs: 1 running, 1 waiting, 2 pending", f"  {a.variant} seed {a.seed} on node-a (epochs)"]
+        nodes[id(b)] = "node-b"  # Ray placed it
+        a.folder.create()
+        a.folder.write_metrics([{"epoch": 1}])
+        expected = [
+            "runs: 2 running, 0 waiting, 2 pending",
+            f"  {a.variant} seed {a.seed} on node-a (epochs)",
+            f"  {b.variant} seed {b.seed} on node-b (epochs)",
+        ]
+        assert shown(expected) == expected
+        assert [t.completed for t in display.progress.tasks[1:3]] == [1, 0]  # a's epoch, from its metrics
+        nodes[id(b)] = "node-c"  # retried on another node
+        expected[2] = f"  {b.variant} seed {b.seed} on node-c (epochs)"
+        assert shown(expected) == expected
+        a.status = RunStatus.failed
+        display.finish(a, 1, "node-a")
+        assert rows()[0] == "runs: 1 running, 0 waiting, 2 pending, 1 failed"
+    printed = capsys.readouterr().err
+    assert "[1/4, 1 failed, ETA" in printed and f"{a.variant} seed {a.seed}: failed on node-a" in printed
+    plain = Display([c], enabled=True, where=lambda run: "node-b")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    with plain:
+        plain.start(c)
+        c.status = RunStatus.completed
+        plain.finish(c, 1, "node-b")
+    assert capsys.readouterr().err.strip().endswith(f"{c.variant} seed {c.seed}: completed on node-b")

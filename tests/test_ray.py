@@ -139,24 +139,24 @@ def _ablate(*args):
 
 
 def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path, monkeypatch):
-    path = _ablation(tmp_path)
+    path = _ablation(tmp_path, variants=[{"name": "diverge", "recipe": {"lr": 1.0e12}}])  # 2 runs fail in training
     on_ray = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
-    assert on_ray.exit_code == 0, on_ray.output
-    assert "4/4 runs completed (4 run now" in on_ray.stdout
+    assert on_ray.exit_code == 1, on_ray.output
+    assert "4/6 runs completed (6 run now" in on_ray.stdout and "diverge seed 0: diverged" in on_ray.stderr
     # the local backend at the same threads per run (one: 2 CPUs / 2 jobs): the same runs, the same accuracies
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     local = _ablate(path, "--jobs", "2", "--out", tmp_path / "local")
-    assert local.exit_code == 0, local.output
+    assert local.exit_code == 1, local.output
     a = pd.read_csv(tmp_path / "ray" / "results.csv").sort_values(["variant", "seed"]).reset_index(drop=True)
     b = pd.read_csv(tmp_path / "local" / "results.csv").sort_values(["variant", "seed"]).reset_index(drop=True)
     columns = ["variant", "seed", "status", "val_top1", "val_top5", "test_top1", "test_top5", "params", "ops"]
     pd.testing.assert_frame_equal(a[columns], b[columns])
-    assert list(a["attempts"]) == [1, 1, 1, 1] and "attempts" not in b.columns
+    assert list(a["attempts"]) == [1] * 6 and "attempts" not in b.columns
     for row in a.itertuples():
         attempts = RunFolder(Path(row.run_dir)).read_attempts()
         assert attempts[0]["node"] == socket.gethostname() and attempts[0]["pid"] != os.getpid()  # a Ray worker
     again = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
-    assert again.exit_code == 0 and "(0 run now" in again.stdout
+    assert again.exit_code == 1 and "(0 run now" in again.stdout  # the diverged runs stay so, unless asked
 
 
 def _driver(path: Path, out: Path, head: str, *options: str) -> subprocess.Popen:
@@ -251,6 +251,21 @@ def test_ctrl_c_stops_the_runs_and_the_next_command_resumes_them(head, tmp_path)
     stdout, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0 and "1/1 runs completed (1 run now" in stdout, stderr
     _resumed(folder, first_epoch)
+
+
+def test_without_an_address_ray_starts_here_and_jobs_caps_the_runs_at_once(tmp_path):
+    """No --ray-address (nor RAY_ADDRESS): a Ray instance of the command's own, stopped at its end; --jobs 1 runs the
+    two runs one after the other although the instance has room for two."""
+    path = _ablation(tmp_path, "j", seeds=[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    command = [sys.executable, "-m", "inception_bench", "ablate", str(path), "--backend", "ray", "--jobs", "1"]
+    done = subprocess.run([*command, "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2/2 runs completed (2 run now" in done.stdout
+    folders = [RunFolder(tmp_path / "out" / v / "seed-0") for v in ("module-reduced", "module-naive")]
+    starts = sorted((f.read_attempts()[0]["started"], f.read_record().wall_seconds) for f in folders)
+    (first, wall), (second, _) = starts
+    assert second >= first + wall  # the second started after the first had ended (its attempt precedes its training)
 
 
 def test_without_ray_or_a_cluster_the_error_names_the_option(tmp_path, monkeypatch):

@@ -58,24 +58,40 @@ def import_ray() -> Any:
 
 def _storage_error(path: str, node: str) -> IbenchError:
     return IbenchError(
-        f"{path}: not found on node {node}; put the ablation folder (and the working directory) on storage every "
-        "node sees at the same path"
+        f"{path}: not found on node {node}; put the ablation folder on storage every node sees at the same path"
     )
+
+
+def _visible(path: Path, wait: float = 10.0) -> bool:
+    """Whether ``path`` is a file here, looking again for ``wait`` seconds: a shared file system (NFS) may show a
+    file the driver has just written only after its caches expire; listing the folder refreshes them."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.listdir(path.parent)
+        except OSError:
+            pass
+        if path.is_file():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
 
 
 def train_task(run_dir: str, threads: int, cwd: str, command: str, max_attempts: int) -> tuple[str, str | None]:
     """A Ray task's body, in a fresh Ray worker process on some node: train the run in ``run_dir`` (resuming its
-    checkpoint) with ``threads`` torch threads (0: leave them), relative paths taken from ``cwd``. Returns (node,
+    checkpoint) with ``threads`` torch threads (0: leave them), relative paths taken from ``cwd`` where this node
+    has that folder (else they stay relative to the worker's own; a path not found is then the run's error, named).
+    Returns (node,
     the run's record as JSON, or None when it has none). A run that fails is recorded in its folder; a folder this
     node cannot see raises. ``command`` names the ``ibench ablate`` invocation, so that this command's attempts
     can be counted: past ``max_attempts`` (whatever Ray's own retry policy) the run is recorded failed."""
     node = socket.gethostname()
     folder = RunFolder(Path(run_dir))
-    if not folder.request_path.is_file():
+    if not _visible(folder.request_path):
         raise _storage_error(run_dir, node)
-    if not os.path.isdir(cwd):
-        raise _storage_error(cwd, node)
-    os.chdir(cwd)
+    if os.path.isdir(cwd):
+        os.chdir(cwd)
     if not folder.has_record():  # else: an earlier attempt finished the run (its worker died after the record)
         attempt = folder.start_attempt(node, command)
         if attempt > max_attempts:
@@ -135,31 +151,34 @@ class RayBackend:
         self.close()
 
     def connect(self) -> Any:
-        """The ``ray`` module, connected (once) to the cluster, or to a Ray instance started here."""
+        """The ``ray`` module, connected (once) to the cluster at ``address``, else at ``RAY_ADDRESS`` (set by
+        ``ray job submit``), else to a Ray instance started here (not to whichever `ray start` ran last)."""
         if self._ray is not None:
             return self._ray
         ray = import_ray()
         import inception_bench
 
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
         try:
             ray.init(
-                address=self.address or "local",  # not RAY_ADDRESS or the last `ray start` when none is given
+                address=address or "local",
                 include_dashboard=False,
                 log_to_driver=False,
                 configure_logging=False,
                 runtime_env={"py_modules": [os.path.dirname(inception_bench.__file__)]},
             )
-        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError, ray.exceptions.RayError) as e:
             reason = " ".join(str(e).split())[:200]
-            if self.address is None:
+            if address is None:
                 raise IbenchError(f"--backend ray: cannot start Ray on this machine ({reason})") from None
             auth = "" if os.environ.get("RAY_AUTH_MODE") else ", RAY_AUTH_MODE=token if it uses token authentication"
-            raise FieldError(
-                "ray_address",
+            why = (
                 f"cannot use the Ray cluster there ({reason}); is its head running (`ray start --head`), the same "
-                f"Ray version, this machine one of its nodes (else use a ray:// address){auth}?",
-                self.address,
-            ) from None
+                f"Ray version, this machine one of its nodes (else use a ray:// address){auth}?"
+            )
+            if self.address is None:
+                raise IbenchError(f"RAY_ADDRESS={address}: {why}") from None
+            raise FieldError("ray_address", why, address) from None
         self._ray = ray
         return ray
 
@@ -170,17 +189,21 @@ class RayBackend:
             self._ray = None
 
     def _task(self, ray: Any, gpu: bool) -> tuple[Any, int]:
-        """The remote function asking for a GPU (``gpu``) or for ``cpus_per_run`` CPUs, and the torch threads its run
-        uses. Each run gets a fresh worker process (``max_calls=1``), as with the local backend: its own CUDA device,
-        threads and working directory."""
-        options: dict[str, Any] = {"max_retries": self.max_retries, "max_calls": 1}
-        if gpu:
-            return ray.remote(num_gpus=1, num_cpus=1, **options)(train_task), 0
-        largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        """The remote function asking for ``cpus_per_run`` CPUs and, for ``gpu``, one GPU, and the torch threads its
+        run uses (a GPU run's: Ray's default). Each run gets a fresh worker process (``max_calls=1``), as with the
+        local backend: its own CUDA device, threads and working directory."""
+        options: dict[str, Any] = {"max_retries": self.max_retries, "max_calls": 1, "num_cpus": self.cpus_per_run}
+        kind = "GPU" if gpu else "CPU"
+        fits = [
+            n["Resources"] for n in ray.nodes() if n.get("Alive") and (n["Resources"].get("GPU", 0) >= 1 or not gpu)
+        ]
+        largest = max((r.get("CPU", 0) for r in fits), default=0)
         if largest < self.cpus_per_run:
-            why = f"no node of the cluster has that many CPUs (the largest has {largest:g})"
+            why = f"no {kind} node of the cluster has that many CPUs (the largest has {largest:g})"
             raise FieldError("cpus_per_run", why, self.cpus_per_run)
-        return ray.remote(num_cpus=self.cpus_per_run, **options)(train_task), self.cpus_per_run
+        if gpu:
+            return ray.remote(num_gpus=1, **options)(train_task), 0
+        return ray.remote(**options)(train_task), self.cpus_per_run
 
     def run(
         self,
@@ -199,18 +222,30 @@ class RayBackend:
             return summarize(plan, runs, todo, started)
         ray = self.connect()
         cluster_gpus = ray.cluster_resources().get("GPU", 0) >= 1
-        tasks: dict[bool, tuple[Any, int]] = {}  # GPU or not: the remote function and its threads
+
+        def on_gpu(run: PlannedRun) -> bool:  # a recipe on the CPU asks for CPUs only
+            return cluster_gpus and run.recipe.get("device") != "cpu"
+
+        # GPU or not: the remote function and its threads; made (and --cpus-per-run checked) before any run starts
+        tasks = {gpu: self._task(ray, gpu) for gpu in sorted({on_gpu(run) for run in todo})}
         command = uuid.uuid4().hex  # this invocation: its attempts are counted apart from earlier ones
         cap = self.jobs or len(todo)
         queue, done = list(todo), 0
         in_flight: dict[Any, PlannedRun] = {}  # Ray's object refs of the tasks running
-        with Display(todo, enabled=progress) as display:
+
+        def where(run: PlannedRun) -> str | None:  # the node this command's latest attempt at the run started on
+            try:
+                attempts = [a for a in run.folder.read_attempts() if a.get("command") == command]
+            except IbenchError:
+                return None
+            return str(attempts[-1].get("node", "?")) if attempts else None
+
+        with Display(todo, enabled=progress, where=where) as display:
             try:
                 while queue or in_flight:
                     while queue and len(in_flight) < cap:
                         run = queue.pop(0)
-                        gpu = cluster_gpus and run.recipe.get("device") != "cpu"  # a CPU recipe asks for CPUs
-                        task, threads = tasks[gpu] if gpu in tasks else tasks.setdefault(gpu, self._task(ray, gpu))
+                        task, threads = tasks[on_gpu(run)]
                         run.folder.create()
                         run.folder.write_request(run.request)
                         path = str(run.folder.path.resolve())
@@ -219,10 +254,17 @@ class RayBackend:
                     ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
                     for ref in ready:
                         run = in_flight.pop(ref)
-                        node = self._outcome(ray, ref, run)
+                        node = self._outcome(ray, ref, run) or where(run) or ""
                         done += 1
                         write_results(plan)
                         display.finish(run, done, node)
+            except ray.exceptions.RayError as e:  # the cluster itself failed (its head gone): as Ctrl-C, with a why
+                self._cancel(ray, in_flight)
+                reason = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+                raise IbenchError(
+                    f"the Ray cluster failed during the grid ({reason}); {done} runs finished, the others keep their "
+                    "checkpoints: run the command again to resume"
+                ) from None
             except BaseException:  # Ctrl-C, or a grid that cannot go on: stop the runs in flight, keep what is done
                 self._cancel(ray, in_flight)
                 raise
@@ -257,7 +299,7 @@ class RayBackend:
         except rx.RayTaskError as e:  # raised before training: the folder is not on this node's storage
             cause = e.cause if getattr(e, "cause", None) is not None else e
             message = " ".join(str(cause).split())[:300]
-        except rx.TaskCancelledError:  # stopped from outside (`ray job stop`): an interruption, resumed next time
+        except rx.TaskCancelledError:  # cancelled, not by this command: an interruption, resumed next time
             partial = True
         except (rx.WorkerCrashedError, rx.NodeDiedError, rx.OutOfMemoryError) as e:
             reason = " ".join(str(e).split())[:200]

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,13 +196,27 @@ def _message(run: PlannedRun) -> str:
     return record.message if record is not None else ""
 
 
+def _here(run: PlannedRun) -> str | None:
+    return ""
+
+
 @dataclass
 class Display:
-    """Overall progress (runs done / total, ETA) and each running run's epoch, from its metrics file."""
+    """A grid's progress: runs done of those to do, how many are running, waiting and failed, the ETA, and each
+    running run's epoch (from its metrics file) and node. A live view on a terminal (stderr); on other output, one
+    line per finished run. ``where`` gives the node a run handed to the backend is running on ("": here), or None
+    while it waits for room (in Ray's queue); it and the metrics are read once a second, outside the lock that
+    :meth:`start` and :meth:`finish` take, so a slow shared file system slows the view only."""
 
     todo: list[PlannedRun]
     enabled: bool
-    tasks: dict[int, Any] = field(default_factory=dict)
+    where: Callable[[PlannedRun], str | None] = _here
+    rows: dict[int, Any] = field(default_factory=dict)  # the runs running, by id: their progress rows
+    nodes: dict[int, str] = field(default_factory=dict)  # ... and the node each row names
+    waiting: dict[int, PlannedRun] = field(default_factory=dict)  # handed to the backend, not running yet
+    done: int = 0
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.perf_counter)
     progress: Any = None
@@ -212,40 +227,80 @@ class Display:
 
     def __enter__(self) -> Display:
         if self.live:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),  # where the plain lines go too; stdout keeps the summary
             )
-            self.overall = self.progress.add_task("runs", total=len(self.todo))
+            self.overall = self.progress.add_task(self._counts(), total=len(self.todo))
             self.progress.start()
-            threading.Thread(target=self._poll, daemon=True).start()
+            self.poller = threading.Thread(target=self._poll, daemon=True)
+            self.poller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         if self.progress is not None:
+            self.poller.join(timeout=5.0)
             self.progress.stop()
+
+    def _counts(self) -> str:
+        pending = len(self.todo) - self.done - len(self.rows) - len(self.waiting)
+        counts = f"runs: {len(self.rows)} running, {len(self.waiting)} waiting, {pending} pending"
+        return counts + (f", {self.failed} failed" if self.failed else "")
 
     def _poll(self) -> None:
         while not self.stop.wait(1.0):
-            for run in [r for r in self.todo if id(r) in self.tasks]:
+            with self.lock:
+                watched = list(self.waiting.values()) + [r for r in self.todo if id(r) in self.rows]
+            seen = {}  # id: (node or None, epochs or None), read without the lock
+            for run in watched:
                 try:
-                    epochs = len(run.folder.read_metrics())
-                except IbenchError:  # caught mid-write by a foreign tool: next second
+                    seen[id(run)] = (self.where(run), len(run.folder.read_metrics()))
+                except Exception:  # caught mid-write, or by a foreign tool: next second; the view goes on
                     continue
-                self.progress.update(self.tasks[id(run)], completed=epochs)
+            with self.lock:
+                for run in watched:
+                    if id(run) in seen:
+                        self._update(run, *seen[id(run)])
+                self.progress.update(self.overall, description=self._counts())
+
+    def _update(self, run: PlannedRun, node: str | None, epochs: int | None) -> None:
+        """Show ``run`` as running on ``node`` (None: still waiting), at ``epochs``; under the lock."""
+        if node is None or (id(run) not in self.waiting and id(run) not in self.rows):
+            return  # waiting, or finished meanwhile
+        label = f"  {run.variant} seed {run.seed}" + (f" on {node}" if node else "") + " (epochs)"
+        if self.waiting.pop(id(run), None) is not None:
+            self.rows[id(run)] = self.progress.add_task(label, total=run.recipe["epochs"])
+        elif self.nodes.get(id(run)) != node:  # retried elsewhere
+            self.progress.update(self.rows[id(run)], description=label)
+        self.nodes[id(run)] = node
+        if epochs is not None:
+            self.progress.update(self.rows[id(run)], completed=epochs)
 
     def start(self, run: PlannedRun) -> None:
+        """A run handed to the backend."""
         if self.progress is not None:
-            task = self.progress.add_task(f"  {run.variant} seed {run.seed} (epochs)", total=run.recipe["epochs"])
-            self.tasks[id(run)] = task
+            node = self.where(run)
+            with self.lock:
+                self.waiting[id(run)] = run
+                self._update(run, node, None)
+                self.progress.update(self.overall, description=self._counts())
 
     def finish(self, run: PlannedRun, done: int, where: str = "") -> None:
         """Report a finished run (``where``: the node it ran on, under Ray)."""
+        with self.lock:
+            self.done = done
+            self.failed += run.status in _FAILED
+            failed = f", {self.failed} failed" if self.failed else ""
         elapsed = time.perf_counter() - self.started
         eta = elapsed / done * (len(self.todo) - done)
-        line = f"[{done}/{len(self.todo)}, ETA {eta:.0f} s] {run.variant} seed {run.seed}: {run.status}"
+        line = f"[{done}/{len(self.todo)}{failed}, ETA {eta:.0f} s] {run.variant} seed {run.seed}: {run.status}"
         line += f" on {where}" if where else ""
         try:
             record = run.folder.read_record()
@@ -259,8 +314,12 @@ class Display:
             if run.status != RunStatus.completed and record.message:
                 line += f" ({record.message})"
         if self.progress is not None:
-            self.progress.remove_task(self.tasks.pop(id(run)))
-            self.progress.advance(self.overall)
-            self.progress.console.print(line, highlight=False)
+            with self.lock:
+                row = self.rows.pop(id(run), None)
+                if row is not None:
+                    self.progress.remove_task(row)
+                self.waiting.pop(id(run), None)
+                self.progress.update(self.overall, advance=1, description=self._counts())
+            self.progress.console.print(line, highlight=False, markup=False)
         elif self.enabled:
             print(line, file=sys.stderr, flush=True)
