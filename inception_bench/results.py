@@ -291,7 +291,7 @@ class RunFolder:
             attempts = [json.loads(line) for line in self.attempts_path.read_text().splitlines() if line.strip()]
             if not all(isinstance(a, dict) for a in attempts):
                 raise ValueError("a line is not a JSON object")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none, or no run folder (a file in its way: said elsewhere)
             return []
         except (OSError, ValueError) as e:
             raise IbenchError(f"{self.attempts_path}: corrupt attempts file ({' '.join(str(e).split())})") from None

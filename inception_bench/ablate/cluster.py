@@ -30,11 +30,15 @@ instance started on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +110,6 @@ def train_task(run_dir: str, threads: int, cwd: str, command: str, max_attempts:
 def _train(folder: RunFolder, threads: int) -> None:
     """Train the run in ``folder`` here, its output in worker.log; a failure is recorded (unless the run already
     has its record), as the local backend's worker process would leave it."""
-    import contextlib
 
     import torch
 
@@ -122,6 +125,22 @@ def _train(folder: RunFolder, threads: int) -> None:
                 message = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {e}"
                 folder.write_record(RunRecord(status=RunStatus.failed, message=" ".join(message.split())[:300]))
             traceback.print_exc()
+
+
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event that Ctrl-C (SIGINT) sets while the block runs, in place of Python's KeyboardInterrupt: Ray's
+    ``wait`` runs Python's signal handlers from its C++ loop, and an exception raised there was seen to be lost (a
+    Ctrl-C with no effect); the loop checks the event after each wait instead. Outside the main thread: never set."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: event.set())
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -240,9 +259,11 @@ class RayBackend:
                 return None
             return str(attempts[-1].get("node", "?")) if attempts else None
 
-        with Display(todo, enabled=progress, where=where) as display:
+        with Display(todo, enabled=progress, where=where) as display, _ctrl_c() as interrupted:
             try:
                 while queue or in_flight:
+                    if interrupted.is_set():
+                        raise KeyboardInterrupt
                     while queue and len(in_flight) < cap:
                         run = queue.pop(0)
                         task, threads = tasks[on_gpu(run)]
