@@ -51,6 +51,12 @@ class AblateBackend(StrEnum):
     ray = "ray"
 
 
+class ExportFormat(StrEnum):
+    onnx = "onnx"
+    torchscript = "torchscript"
+    pt2 = "pt2"
+
+
 class BenchFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -379,6 +385,33 @@ def eval_(
         typer.echo(f"wrote {target}")
 
 
+@app.command("export")
+def export_(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Argument(help=f"A run's {RunFolder.CHECKPOINT}.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="onnx (onnxruntime, ...), torchscript, or pt2 (torch.export).")
+    ] = ExportFormat.onnx,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write. Default: model.onnx, model.ts.pt or model.pt2 by the checkpoint."),
+    ] = None,
+) -> None:
+    """The trained network for deployment: eval mode, no aux heads, batch size free; checked by running the file
+    (ONNX in onnxruntime) against the PyTorch model's logits before it is written."""
+    with user_errors(ctx):
+        from inception_bench.export import FORMATS, export_checkpoint
+
+        target = out or checkpoint.parent / f"model{FORMATS[fmt]}"
+        done = export_checkpoint(checkpoint, fmt.value, target)
+        shape = "x".join(map(str, done.input_shape))
+        typer.echo(
+            f"wrote {done.path} ({fmt.value}, {done.path.stat().st_size / 1e6:.1f} MB, {done.seconds:.0f} s); "
+            f"checked on a {shape} batch: logits within {done.max_abs_diff:.2g} of PyTorch's "
+            f"(allowed {done.tolerance:.2g})"
+        )
+
+
 @app.command(
     help="Run every (variant, seed) of an ablation; resumable, failure-isolated, parallel. Writes "
     f"DIR/{AblationFolder.RESULTS}."
@@ -434,7 +467,11 @@ def ablate(
         bool, typer.Option("--rerun-changed", help="Discard and redo runs whose config no longer matches the file.")
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan (params, ops, status); run nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check that every variant builds and its data loads, print the plan (params, ops, status); run none.",
+        ),
     ] = False,
 ) -> None:
     with user_errors(ctx):
@@ -444,6 +481,7 @@ def ablate(
         plan = abl.plan_ablation(ablation, out)
         runs = abl.select_shard(plan.runs, shard)
         typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
+        abl.check_data(plan, abl.select_shard(plan.tuning_runs, shard) + runs)  # every variant built in the plan
         if dry_run:
             from rich.console import Console
 

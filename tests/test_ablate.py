@@ -268,6 +268,23 @@ def test_bad_options_and_dry_run(tmp_path):
         plan_ablation(tmp_path / "none.yaml")
 
 
+def test_data_that_does_not_load_stops_the_grid_before_any_run(tmp_path):
+    """Checked before launching (and by --dry-run): a missing data folder, and a data set whose class count is not
+    the spec's, each one error line naming the file and the variant; no run folder is made."""
+    missing = tmp_path / "no-such-folder"
+    path = _ablation(tmp_path, data=f"imagefolder:{missing}", variants=[])
+    for extra in (["--dry-run"], []):
+        result = _ablate(path, "--out", tmp_path / "out", *extra)
+        assert result.exit_code == 2, result.output
+        error = result.stderr.strip().splitlines()[-1]
+        assert error.startswith(f"error: {path}: variant module-reduced: ") and str(missing) in error
+        assert "checked before any run started" in error and not (tmp_path / "out").exists()
+    classes = _ablation(tmp_path, "c", data="digits", grid={"num_classes": [10, 7]}, variants=[])
+    result = _ablate(classes, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "variant num_classes-7: " in result.stderr and "has 10 classes" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_file_in_the_way_of_a_run_folder_is_named_not_blamed_on_an_option(tmp_path):
     out = tmp_path / "out"
     (out / "module-reduced").mkdir(parents=True)

@@ -386,6 +386,26 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
     return adopted
 
 
+def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
+    """Load each data set ``runs`` train on, once per distinct setting, as their workers will: a missing, offline
+    or mismatched data set is one error before any run starts rather than a failure per run."""
+    from inception_bench.data.pipeline import recipe_data
+
+    seen: set[tuple[Any, ...]] = set()
+    for run in runs:
+        recipe, spec = Recipe.model_validate(run.recipe), run.spec
+        if spec is None:  # a run made by hand, without its spec: nothing to check it against
+            continue
+        key = (recipe.data, recipe.data_root, recipe.recipe, spec.input_size, spec.num_classes)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            recipe_data(recipe, spec)
+        except IbenchError as e:
+            raise IbenchError(f"{plan.path}: variant {run.variant}: {e} (checked before any run started)") from None
+
+
 def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
     """``shard`` ``i/n`` (1 <= i <= n): every n-th run of the plan's fixed order, starting at the i-th."""
     if shard is None:

@@ -26,9 +26,9 @@ class Loaders:
     description: str
 
 
-def recipe_loaders(recipe: Recipe, spec: Spec, device: torch.device, rank: int = 0, world_size: int = 1) -> Loaders:
-    """The loaders for training ``spec`` with ``recipe``'s data settings; a data set whose class count is not the
-    spec's is refused."""
+def recipe_data(recipe: Recipe, spec: Spec) -> DataBundle:
+    """The data set for training ``spec`` with ``recipe``'s data settings; one whose class count is not the spec's
+    is refused."""
     bundle = load_data(
         recipe.data,
         root=recipe.data_root,
@@ -40,6 +40,12 @@ def recipe_loaders(recipe: Recipe, spec: Spec, device: torch.device, rank: int =
     if bundle.num_classes != spec.num_classes:
         why = f"has {bundle.num_classes} classes but the spec has {spec.num_classes}; set num_classes to match"
         raise FieldError("data", why, recipe.data)
+    return bundle
+
+
+def recipe_loaders(recipe: Recipe, spec: Spec, device: torch.device, rank: int = 0, world_size: int = 1) -> Loaders:
+    """The loaders for training ``spec`` with ``recipe``'s data settings (:func:`recipe_data`)."""
+    bundle = recipe_data(recipe, spec)
     train, val, test = training_loaders(
         bundle,
         batch_size=recipe.batch_size,
