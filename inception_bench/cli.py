@@ -119,6 +119,14 @@ NesterovOpt = Annotated[bool, typer.Option("--nesterov/--no-nesterov", help=_hel
 LabelSmoothingOpt = Annotated[float, typer.Option(help=_help(Recipe, "label_smoothing"))]
 SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
 WorkersOpt = Annotated[int, typer.Option(help=_help(Recipe, "workers"))]
+LogOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--log",
+        help="Also send the metrics to: tensorboard (event files in each run folder). Repeatable.",
+        show_default=False,
+    ),
+]
 
 
 def _say(text: str) -> None:
@@ -266,6 +274,7 @@ def train(
     fuse_1x1: Fuse1x1Opt = RECIPE.fuse_1x1,
     s2d_stem: S2dStemOpt = RECIPE.s2d_stem,
     workers: WorkersOpt = RECIPE.workers,
+    log: LogOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
 ) -> None:
@@ -273,7 +282,11 @@ def train(
         from inception_bench.settings import parse
 
         loaded = _variant(spec or "small", module, aux, set_)
-        settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
+        from inception_bench.tracking import Trackers
+
+        Trackers.check(log or [])
+        values = {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}
+        settings = parse(Recipe, {**values, "log": log or []}, "recipe")
         from inception_bench.train import train as run_training  # torch: after the options are checked
 
         record = run_training(loaded, settings, out, resume=resume)
@@ -466,6 +479,7 @@ def ablate(
     rerun_changed: Annotated[
         bool, typer.Option("--rerun-changed", help="Discard and redo runs whose config no longer matches the file.")
     ] = False,
+    log: LogOpt = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -478,7 +492,10 @@ def ablate(
         from inception_bench import ablate as abl
 
         engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
-        plan = abl.plan_ablation(ablation, out)
+        from inception_bench.tracking import Trackers
+
+        Trackers.check(log or [])  # known and installed, before any run starts
+        plan = abl.plan_ablation(ablation, out, log)
         runs = abl.select_shard(plan.runs, shard)
         typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
         abl.check_data(plan, abl.select_shard(plan.tuning_runs, shard) + runs)  # every variant built in the plan
@@ -496,7 +513,7 @@ def ablate(
                 for variant, _, status, error in tuned.failed:
                     typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
                 tuning_changed = tuned.changed
-                plan = abl.plan_ablation(ablation, out)
+                plan = abl.plan_ablation(ablation, out, log)
                 runs = abl.select_shard(plan.runs, shard)
                 if adopted := abl.adopt_chosen(plan, runs):
                     typer.echo(

@@ -96,8 +96,11 @@ class Recipe(_Settings):
     )
     channels_last: bool = Field(True, description="channels_last memory format (faster on CUDA and the CPU)")
     workers: int = Field(4, ge=0, description="DataLoader workers (streamed data sets)")
+    log: list[Literal["tensorboard"]] = Field(
+        default_factory=list, description="trackers the metrics also go to: tensorboard (event files in the run folder)"
+    )
 
-    # Where and how fast a run computes, not what: a run may be resumed with these changed.
+    # Where and how fast a run computes, or where it reports, not what: a run may be resumed with these changed.
     MACHINE_FIELDS: ClassVar[tuple[str, ...]] = (
         "device",
         "workers",
@@ -106,6 +109,7 @@ class Recipe(_Settings):
         "fuse_1x1",
         "s2d_stem",
         "data_root",
+        "log",
     )
 
     # What a recorded recipe (config.json, request.json) that predates a field trained with.

@@ -69,6 +69,7 @@ from inception_bench.progress import Progress
 from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.settings import Recipe, portable_recipe
 from inception_bench.spec import LoadedSpec, Spec, display_path
+from inception_bench.tracking import Trackers
 
 # What must not change between an interrupted run and its resumption (the recipe without its machine fields).
 _RESUME_KEYS = ("spec", "recipe", "world_size")
@@ -96,6 +97,7 @@ class Run:
     averaged: WeightAverage | None
     scaler: torch.amp.GradScaler
     autocast: Autocast
+    trackers: Trackers  # where the metrics go besides metrics.jsonl (main rank)
     history: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     compile_seconds: float | None = None  # measured in this process's first epoch, recorded with that epoch
@@ -260,6 +262,7 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         precision = resolve_precision(recipe.precision, device)
         build_for_run(spec, s2d_stem=recipe.s2d_stem, meta=True)  # refuse a stem it cannot run before the data
     folder.check_location()
+    Trackers.check(recipe.log)
     config = _config(loaded, recipe, device, dist, precision)
     ckpt = _restore_point(folder, config, resume)
     if ckpt is not None and recipe.precision == "auto":  # a resumed run goes on in the precision it started in
@@ -297,10 +300,12 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
 
         runner = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     runner = compiled(runner, recipe.compile, recipe.compile_mode)
+    trackers = Trackers([], folder.path, config, fresh=False)
     if dist.main:
         folder.create()
         folder.write_config(config)
         folder.write_metrics(history)
+        trackers = Trackers(recipe.log, folder.path, config, fresh=not history)
     run = Run(
         loaded,
         recipe,
@@ -320,6 +325,7 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         averaged,
         scaler,
         autocast_for(device, precision),
+        trackers,
         history,
     )
     # wall time counts the epochs done before a resume, their compilation included
@@ -462,6 +468,7 @@ def evaluate_epoch(run: Run, epoch: int, train_loss: float, seen: int, seconds: 
             },
         )
         run.folder.write_metrics(run.history)
+        run.trackers.epoch(row)
     return row
 
 
@@ -501,6 +508,9 @@ def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
     )
     if run.dist.main:
         run.folder.write_record(record)
+        run.trackers.finish(
+            {"test_top1": record.test_top1, "test_top5": record.test_top5, "test_loss": record.test_loss}
+        )
     return record
 
 
@@ -526,6 +536,7 @@ def train(
     try:
         for epoch in range(run.epochs_done, recipe.epochs):
             if stop_after is not None and epoch >= stop_after:
+                run.trackers.close()
                 return RunRecord(status=RunStatus.interrupted, epochs=epoch)
             train_loss, seen, seconds = train_epoch(run, epoch, progress)
             if not math.isfinite(train_loss):
@@ -542,6 +553,9 @@ def train(
         status, message = RunStatus.failed, f"out of memory at batch size {recipe.batch_size}; lower the batch size"
     finally:
         progress.close()
-    record = finish(run, status, message)
+    try:
+        record = finish(run, status, message)
+    finally:
+        run.trackers.close()
     shutdown(run.dist)
     return record

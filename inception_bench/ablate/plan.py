@@ -306,9 +306,10 @@ def _choose(tuning: Tuning) -> dict[str, Any] | None:
     return best[1] if best is not None else None
 
 
-def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
+def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | None = None) -> Plan:
     """Every (variant, seed) run of an ablation (and every tuning run, with ``tune:``), each checked to build and
-    to have a valid recipe, with its current status in ``out`` (default ``runs/<name>``)."""
+    to have a valid recipe, with its current status in ``out`` (default ``runs/<name>``); ``log``: the trackers
+    every run also reports to, in place of the file's (``recipe.log``; where a run reports, not what it is)."""
     path = Path(path)
     ablation = load_ablation(path)
     spec_path = (path.parent / ablation.spec).resolve()
@@ -330,6 +331,8 @@ def plan_ablation(path: str | Path, out: Path | None = None) -> Plan:
         spec_dump = v.loaded.spec.to_raw()
         axes = {k: v.axes[k] if k in v.axes else resolved_value(spec_dump, k) for k in axis_names}
         recipe = _recipe(path, ablation, seed, v, tuned).model_dump()
+        if log is not None:
+            recipe["log"] = parse(Recipe, {**recipe, "log": log}, "recipe").log
         run = PlannedRun(v.name, seed, v.loaded.overrides, recipe, axes, run_folder, spec=v.loaded.spec, tuned=tuned)
         run.request = {
             "ablation": ablation.name,
