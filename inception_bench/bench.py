@@ -44,6 +44,7 @@ import datetime
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -108,6 +109,7 @@ class Setup:
     inductor: tuple[tuple[str, Any], ...] = ()
     fuse_1x1: bool = False
     s2d_stem: bool = False
+    runtime: str = "torch"  # or onnxruntime: the model exported to ONNX (fp32, contiguous, eager by nature)
 
     @classmethod
     def fast(cls, settings: BenchSettings, mode: str, device: torch.device) -> Setup:
@@ -135,6 +137,7 @@ class Setup:
 
 
 FP32_EAGER = Setup("fp32", channels_last=False, compile=False)  # the baseline: fp32, eager, contiguous layout
+ONNXRUNTIME = Setup("fp32", channels_last=False, compile=False, runtime="onnxruntime")
 
 
 @dataclass
@@ -142,6 +145,7 @@ class BenchRow:
     model: str
     mode: str
     device: str
+    runtime: str  # torch | onnxruntime (the model exported to ONNX)
     precision: str
     channels_last: bool
     compile: bool
@@ -248,6 +252,27 @@ def make_step(
             return
         model.train()
         train_step(runner, x, y, optimizer, scaler, autocast, aux_weight, mark)  # no clipping: as timm times it
+
+    return step
+
+
+def onnxruntime_step(model: nn.Module, image_size: int, folder: Path) -> Step:
+    """An inference step of ``model`` exported to ONNX (into ``folder``) and run by onnxruntime on the CPU with
+    torch's intra-op thread count; the batch is free."""
+    from inception_bench.export import onnx_session, write_onnx
+
+    path = folder / f"model-{id(model)}.onnx"
+    with torch.no_grad():
+        write_onnx(model.eval(), path, torch.randn(2, 3, image_size, image_size))
+    session = onnx_session(path, threads=torch.get_num_threads())
+    name = session.get_inputs()[0].name
+    cache: dict[int, Any] = {}
+
+    def step(n: int, mark: Callable[[str], None] | None = None) -> None:
+        if n not in cache:
+            cache.clear()
+            cache[n] = torch.randn(n, 3, image_size, image_size).numpy()
+        session.run(None, {name: cache[n]})
 
     return step
 
@@ -481,6 +506,12 @@ def bench(
     with fields_of("bench"):
         check_inductor(settings)
         device = resolve_device(settings.device)
+        if settings.runtime == "onnxruntime":
+            from inception_bench.export import needs_onnx
+
+            if device.type != "cpu":
+                raise FieldError("runtime", "onnxruntime runs on the CPU here; add --device cpu", settings.runtime)
+            needs_onnx("runtime", settings.runtime)
         precision = resolve_precision(settings.precision, device)
         prepare_device(device)
         say(f"{device_name(device)}: precision {precision_reason(settings.precision, precision, device)}")
@@ -501,7 +532,10 @@ def bench(
 def _case(model: Model, setup: Setup, role: str, mode: str, settings: BenchSettings, device: torch.device) -> Case:
     torch.manual_seed(0)
     net = model.build(setup)
-    step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
+    if setup.runtime == "onnxruntime":
+        step = onnxruntime_step(net, settings.image_size, Path(tempfile.mkdtemp(prefix="ibench-onnx-")))
+    else:
+        step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
     fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never
     return Case(model, setup, role, step, fused, bool(getattr(net, "s2d_stem", False)))
 
@@ -513,6 +547,8 @@ def _cases(mode: str, models: list[Model], settings: BenchSettings, device: torc
     setups = [(fast, "fast")] + [(fast.eager(), "eager")] * fast.compile
     if settings.baseline == "fp32-eager":
         setups.append((FP32_EAGER, "baseline"))
+    if settings.runtime == "onnxruntime":
+        setups.append((ONNXRUNTIME, "onnxruntime"))
     cases = []
     for model in models:
         done: list[Setup] = []
@@ -566,6 +602,7 @@ def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, devic
                 model=case.model.name,
                 mode=mode,
                 device=device_name(device),
+                runtime=case.setup.runtime,
                 precision=case.setup.precision,
                 channels_last=case.setup.channels_last,
                 compile=case.setup.compile,
@@ -653,7 +690,7 @@ COLUMNS = [
 
 def setup_label(row: dict[str, Any]) -> str:
     """A row's settings in words, e.g. ``bf16 + channels_last + fused 1x1 + compile (reduce-overhead)``."""
-    parts = [str(row.get("precision"))]
+    parts = ["onnxruntime"] * (row.get("runtime") == "onnxruntime") + [str(row.get("precision"))]
     if str(row.get("channels_last")) == "True":
         parts.append("channels_last")
     if str(row.get("fuse_1x1")) == "True":  # older CSVs have no such column

@@ -121,11 +121,7 @@ SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
 WorkersOpt = Annotated[int, typer.Option(help=_help(Recipe, "workers"))]
 LogOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--log",
-        help="Also send the metrics to: tensorboard (event files in each run folder). Repeatable.",
-        show_default=False,
-    ),
+    typer.Option("--log", help=_help(Recipe, "log", " Repeatable."), show_default=False),
 ]
 
 
@@ -498,7 +494,14 @@ def ablate(
         plan = abl.plan_ablation(ablation, out, log)
         runs = abl.select_shard(plan.runs, shard)
         typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
-        abl.check_data(plan, abl.select_shard(plan.tuning_runs, shard) + runs)  # every variant built in the plan
+        starting = [
+            r
+            for r in abl.select_shard(plan.tuning_runs, shard) + runs
+            if abl.will_run(r, retry_failed=retry_failed, rerun_changed=rerun_changed)
+        ]
+        Trackers.check(sorted({name for r in starting for name in r.recipe["log"]}))  # the file's recipe.log too
+        if backend != AblateBackend.ray:  # under Ray the nodes load the data; a ray:// driver may not see it
+            abl.check_data(plan, starting)  # (every variant was built when the plan was made)
         if dry_run:
             from rich.console import Console
 
@@ -602,6 +605,7 @@ def bench_(
     peak_tmacs: Annotated[
         float | None, typer.Option(help=_help(BenchSettings, "peak_tmacs"), show_default=False)
     ] = None,
+    runtime: Annotated[str, typer.Option(help=_help(BenchSettings, "runtime"))] = BENCH.runtime,
     torchvision: Annotated[
         bool, typer.Option("--torchvision/--no-torchvision", help="Measure torchvision's googlenet too.")
     ] = True,

@@ -17,6 +17,7 @@ from inception_bench.engine import autocast_for, compiled, resolve_device, resol
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
+from inception_bench.progress import step_progress
 from inception_bench.results import RunFolder, write_json
 
 
@@ -76,6 +77,7 @@ def evaluate(
     compile: bool = False,
     weights: str | None = None,
     out: Path | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Top-1/top-5 of one model or an ensemble on a data set's ``split`` (val | test); writes ``out`` (JSON) if
     given.
@@ -85,6 +87,7 @@ def evaluate(
     transform), so a checkpoint's accuracy is reproduced; larger ones are resized to 256/224 of the crop size
     and center-cropped, as torchvision and the paper do. ``precision`` (autocast, ``auto`` as in training),
     ``channels_last`` and ``compile`` are how the forward passes run; the softmax averaging is in fp32.
+    ``progress``: a bar on a terminal (:func:`~inception_bench.progress.step_progress`).
     """
     from inception_bench.data import load_data
 
@@ -140,7 +143,7 @@ def evaluate(
     runners = [compiled(m.eval().to(dev).to(memory_format=fmt), compile, "default") for m in models]
     autocast = autocast_for(dev, precision)
     total = top1 = top5 = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), step_progress(f"{split}, {crops} crop(s)", len(loader), progress) as advance:
         for images, target in loader:
             n, k = images.shape[:2]
             flat = images.reshape(n * k, *images.shape[2:]).to(dev).contiguous(memory_format=fmt)
@@ -149,6 +152,7 @@ def evaluate(
             probs = torch.stack([average_probs(x.float(), k) for x in logits]).mean(0)
             c1, c5 = topk_correct(probs, target.to(dev))
             top1, top5, total = top1 + c1, top5 + c5, total + n
+            advance(n)
     record = {
         "checkpoints": [str(p) for p in checkpoints],
         "weights": weights,

@@ -10,12 +10,12 @@ Conventions:
 - **Checked**: every export is loaded back and run (ONNX with onnxruntime, the others with torch) on a batch of
   another size than the one traced, and its logits compared with the PyTorch model's: the largest absolute
   difference must be within ``TOLERANCE`` times the largest logit (at least 1). A file that fails the check is
-  not written; a written file replaces ``out`` atomically.
+  not written; a written file replaces ``out`` atomically. ``out`` may not be one of the run folder's own files.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import tempfile
 import time
 import warnings
@@ -27,6 +27,7 @@ import torch
 
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet
+from inception_bench.results import RunFolder, atomic_write_bytes
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".ts.pt", "pt2": ".pt2"}  # each format's file name ending
 TOLERANCE = 1e-4  # largest |logit difference| / max(1, largest |logit|), float32 on the CPU
@@ -65,23 +66,39 @@ def _example(model: GoogLeNet, batch: int, seed: int) -> torch.Tensor:
     return torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, generator=generator)
 
 
-def _needs_onnx() -> Any:
+def needs_onnx(option: str = "format", value: str = "onnx") -> Any:
+    """The onnxruntime module, or one error line (naming ``option``) saying how to install what ONNX needs."""
     try:
         import onnxruntime
         import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
     except ImportError:
-        raise FieldError("format", f"onnx needs onnx, onnxscript and onnxruntime: {INSTALL}", "onnx") from None
+        raise FieldError(option, f"{value} needs onnx, onnxscript and onnxruntime: {INSTALL}", value) from None
     return onnxruntime
 
 
+def write_onnx(model: torch.nn.Module, path: Path, x: torch.Tensor) -> None:
+    """``model`` (in eval mode) as ONNX at ``path``, traced with ``x``, its batch dimension free."""
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(
+        model, (x,), dynamo=True, dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, verbose=False
+    )
+    assert program is not None  # dynamo=True returns the program
+    program.save(str(path), external_data=False)
+
+
+def onnx_session(path: Path, threads: int = 0) -> Any:
+    """An onnxruntime session on the CPU for the ONNX file at ``path`` (``threads``: intra-op threads, 0: its
+    default)."""
+    ort = needs_onnx()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def _write(model: GoogLeNet, fmt: str, path: Path, x: torch.Tensor) -> None:
-    batch = torch.export.Dim("batch", min=1, max=4096)
+    batch = torch.export.Dim("batch", min=1)
     if fmt == "onnx":
-        program = torch.onnx.export(
-            model, (x,), dynamo=True, dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, verbose=False
-        )
-        assert program is not None  # dynamo=True returns the program
-        program.save(str(path), external_data=False)
+        write_onnx(model, path, x)
     elif fmt == "torchscript":
         with warnings.catch_warnings():  # TorchScript is deprecated in favour of pt2: asked for by name here
             warnings.simplefilter("ignore", FutureWarning)
@@ -93,8 +110,7 @@ def _write(model: GoogLeNet, fmt: str, path: Path, x: torch.Tensor) -> None:
 def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
     """The logits the exported model at ``path`` gives for ``x`` (ONNX through onnxruntime on the CPU)."""
     if fmt == "onnx":
-        ort = _needs_onnx()
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = onnx_session(path)
         (name,) = [i.name for i in session.get_inputs()]
         return torch.from_numpy(session.run(None, {name: x.numpy()})[0])
     if fmt == "torchscript":
@@ -104,39 +120,40 @@ def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
     return torch.export.load(str(path)).module()(x)
 
 
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+
+
 def export_checkpoint(checkpoint: Path, fmt: str, out: Path) -> Exported:
     """Export the network of ``checkpoint`` as ``fmt`` to ``out`` and check it (see the module docstring)."""
     if fmt not in FORMATS:
         raise FieldError("format", f"must be one of {', '.join(FORMATS)}", fmt)
+    if out.resolve() == checkpoint.resolve() or (out.name in RunFolder.FILES and out.parent == checkpoint.parent):
+        raise FieldError("out", "is one of the run's own files; give another name (e.g. model.onnx)", out)
+    if out.is_dir():
+        raise FieldError("out", "is a folder; give a file name", out)
     if fmt == "onnx":
-        _needs_onnx()
+        needs_onnx()
     started = time.perf_counter()
     model = deploy_model(checkpoint)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".tmp{FORMATS[fmt]}", dir=out.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it
-    try:
-        with torch.no_grad():
-            try:
-                _write(model, fmt, Path(tmp), _example(model, TRACE_BATCH, seed=0))
-            except Exception as e:  # torch's exporters fail with many types; one line, the format named
-                why = " ".join(str(e).split())[:300]
-                raise FieldError("format", f"the exporter failed ({type(e).__name__}: {why})", fmt) from None
-            x = _example(model, CHECK_BATCH, seed=1)
-            expected = model(x)
-            got = run_exported(Path(tmp), fmt, x)
-        diff = (got.float() - expected).abs().max().item()
+    with tempfile.TemporaryDirectory(prefix="ibench-export-") as folder, torch.no_grad():
+        tmp = Path(folder) / f"model{FORMATS[fmt]}"
+        try:
+            _write(model, fmt, tmp, _example(model, TRACE_BATCH, seed=0))
+        except Exception as e:  # torch's exporters fail with many types; one line, the format named
+            raise FieldError("format", f"the exporter failed ({_one_line(e)})", fmt) from None
+        x = _example(model, CHECK_BATCH, seed=1)
+        expected = model(x)
+        try:
+            got = run_exported(tmp, fmt, x).float()
+            diff = (got - expected).abs().max().item() if got.shape == expected.shape else math.inf
+        except Exception as e:  # the file does not load or run: it is not written
+            raise IbenchError(f"{out}: not written: the exported file does not run ({_one_line(e)})") from None
         tolerance = TOLERANCE * max(1.0, expected.abs().max().item())
         if not diff <= tolerance:
             raise IbenchError(
                 f"{out}: not written: the exported model's logits differ from the PyTorch model's by up to {diff:.3g}"
                 f" (allowed {tolerance:.3g})"
             )
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write_bytes(out, tmp.read_bytes())
     return Exported(out, fmt, tuple(x.shape), diff, tolerance, time.perf_counter() - started)

@@ -31,6 +31,7 @@ from inception_bench.engine import (
     train_step,
 )
 from inception_bench.errors import FieldError, fields_of
+from inception_bench.progress import step_progress
 from inception_bench.results import LrFindFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import LoadedSpec
@@ -106,6 +107,7 @@ def lr_find(
     steps: int = 100,
     beta: float = 0.98,
     diverge: float = 4.0,
+    progress: bool = True,
 ) -> LrFind:
     """Run the range test for ``loaded.spec`` on ``recipe``'s data, device and precision (its learning rate and
     schedule are what the test replaces)."""
@@ -133,30 +135,32 @@ def lr_find(
     smoother = Smoother(beta)
     stopped = False
     batches = _cycle(train_loader)
-    for lr in lr_schedule(start_lr, end_lr, steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        images, target = next(batches)
-        images, target = images.to(device), target.to(device)
-        if recipe.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        step_loss, _ = train_step(  # not clipped: the test looks for where the loss diverges
-            model,
-            images,
-            target,
-            optimizer,
-            scaler,
-            autocast,
-            spec.aux.loss_weight,
-            label_smoothing=recipe.label_smoothing,
-        )
-        loss = float(step_loss.detach())
-        lrs.append(lr)
-        losses.append(loss)
-        smoothed.append(smoother.add(loss))
-        if not math.isfinite(loss) or smoothed[-1] > diverge * min(smoothed):
-            stopped = True
-            break
+    with step_progress("lr range test", steps, progress) as advance:
+        for lr in lr_schedule(start_lr, end_lr, steps):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            images, target = next(batches)
+            images, target = images.to(device), target.to(device)
+            if recipe.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            step_loss, _ = train_step(  # not clipped: the test looks for where the loss diverges
+                model,
+                images,
+                target,
+                optimizer,
+                scaler,
+                autocast,
+                spec.aux.loss_weight,
+                label_smoothing=recipe.label_smoothing,
+            )
+            loss = float(step_loss.detach())
+            lrs.append(lr)
+            losses.append(loss)
+            smoothed.append(smoother.add(loss))
+            advance(len(target))
+            if not math.isfinite(loss) or smoothed[-1] > diverge * min(smoothed):
+                stopped = True
+                break
     finite = [i for i, s in enumerate(smoothed) if math.isfinite(s)]
     suggested, min_lr = suggest([lrs[i] for i in finite], [smoothed[i] for i in finite])
     return LrFind(lrs, losses, smoothed, suggested, min_lr, stopped, description)

@@ -1,10 +1,15 @@
-"""Progress of a training run for a person watching: a rich progress bar within each epoch on a terminal, one
+"""Progress for a person watching: a rich progress bar within each epoch of a training run on a terminal, one
 plain line per epoch otherwise (CI, log files), nothing when quiet. Reading the loss for the bar is the step
-loop's only host-device synchronisation, every 25 steps and only on a terminal."""
+loop's only host-device synchronisation, every 25 steps and only on a terminal. :func:`step_progress` is the bar
+of a loop that is not training (evaluation, the learning-rate range test): steps, images/s and the time left on a
+terminal, nothing elsewhere (a log file gets no line per step)."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -41,3 +46,33 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@contextmanager
+def step_progress(label: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A bar of ``total`` steps labelled ``label`` on a terminal (stderr); the block calls ``advance(images)`` after
+    each step. Not a terminal, or not ``enabled``: ``advance`` does nothing."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda images: None
+        return
+    from rich import progress as rp
+
+    bar = rp.Progress(
+        rp.TextColumn(label),
+        rp.BarColumn(),
+        rp.MofNCompleteColumn(),
+        rp.TextColumn("{task.fields[ips]:.0f} img/s"),
+        rp.TimeRemainingColumn(),
+        console=rp.Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task(label, total=total, ips=0.0)
+    started, seen = time.perf_counter(), 0
+
+    def advance(images: int) -> None:
+        nonlocal seen
+        seen += images
+        bar.update(task, advance=1, ips=seen / max(time.perf_counter() - started, 1e-9))
+
+    with bar:
+        yield advance

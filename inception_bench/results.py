@@ -175,6 +175,7 @@ class RunFolder:
     REQUEST = "request.json"
     LOG = "worker.log"
     ATTEMPTS = "attempts.jsonl"
+    FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS)
 
     @property
     def config_path(self) -> Path:

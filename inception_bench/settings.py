@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from inception_bench.errors import field_error
+from inception_bench.tracking import TrackerName
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
@@ -96,7 +97,7 @@ class Recipe(_Settings):
     )
     channels_last: bool = Field(True, description="channels_last memory format (faster on CUDA and the CPU)")
     workers: int = Field(4, ge=0, description="DataLoader workers (streamed data sets)")
-    log: list[Literal["tensorboard"]] = Field(
+    log: list[TrackerName] = Field(
         default_factory=list, description="trackers the metrics also go to: tensorboard (event files in the run folder)"
     )
 
@@ -175,6 +176,18 @@ class BenchSettings(_Settings):
     warmup: int = Field(2, ge=0, description="steps before the rounds (at least 1: the first compiles)")
     detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
     peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
+    runtime: Literal["torch", "onnxruntime"] = Field(
+        "torch",
+        description="onnxruntime: also time each model exported to ONNX, in onnxruntime on the CPU (fp32, "
+        "inference, the same threads as torch)",
+    )
+
+    @field_validator("runtime")
+    @classmethod
+    def _onnxruntime_infers(cls, runtime: str, info: ValidationInfo) -> str:
+        if runtime == "onnxruntime" and info.data.get("mode") != "infer":
+            raise ValueError("onnxruntime times inference only; add --mode infer")
+        return runtime
 
     @field_validator("inductor")
     @classmethod

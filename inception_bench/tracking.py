@@ -10,20 +10,25 @@ Conventions (TensorBoard, the one tracker today):
   ``lr``, ``images_per_sec``, ``seconds``, ...), tagged by its key, at step = the epoch (1-based), values as
   TensorBoard stores them (float32); at the end, the record's test figures (``test_top1``, ``test_top5``,
   ``test_loss``) at the last epoch's step.
-- **Hparams**: the run's config (recipe fields and spec overrides, nested keys joined by ``.``; lists and
-  missing values as text) in the HParams tab, against ``val_top1``, ``val_loss`` and ``test_top1``. Written when
-  the run starts from scratch; a resumed run adds its later epochs to the same folder.
+- **Hparams**: the run's config.json (the recipe, the spec, versions and device; nested keys joined by ``.``;
+  lists and missing values as text; booleans as 0/1, as torch writes them) in the HParams tab, against
+  ``val_top1``, ``val_loss`` and ``test_top1``.
+- **Resumed runs**: the first time a run logs to a folder with no event file yet, the hparams are written and the
+  epochs already in metrics.jsonl are replayed (so ``--log`` may be added when resuming); a later resume opens
+  the events with ``purge_step`` at its next epoch, so points of an epoch that was logged but not checkpointed
+  (a crash between the two) are dropped rather than doubled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from inception_bench.errors import FieldError
 
-TRACKERS = ("tensorboard",)
+TrackerName = Literal["tensorboard"]  # the values of Recipe.log
+TRACKERS: tuple[str, ...] = get_args(TrackerName)
 HPARAM_METRICS = ("val_top1", "val_loss", "test_top1")
 
 
@@ -54,19 +59,22 @@ class TensorBoard:
             why = "needs the tensorboard package: pip install 'inception-bench[tensorboard]'"
             raise FieldError("log", why, "tensorboard") from None
 
-    def __init__(self, folder: Path, config: dict[str, Any], fresh: bool) -> None:
+    def __init__(self, folder: Path, config: dict[str, Any], history: list[dict[str, Any]]) -> None:
         self.check()
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
 
-        self.writer = SummaryWriter(log_dir=str(folder))
-        self.step = 0
-        if fresh:
+        first = not any(folder.glob("events.out.tfevents.*"))
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=None if first else len(history) + 1)
+        self.step = len(history)
+        if first:
             metrics = {name: 0.0 for name in HPARAM_METRICS}  # their names; the values are the scalars logged
             file_writer = self.writer.file_writer  # this run's event file (add_hparams would write a new run)
             assert file_writer is not None  # opened by SummaryWriter()
             for summary in hparams(flat_config(config), metrics):
                 file_writer.add_summary(summary)
+            for row in history:
+                self.epoch(row)
 
     def epoch(self, row: dict[str, Any]) -> None:
         self.step = int(row["epoch"])
@@ -97,9 +105,12 @@ class Trackers:
         if "tensorboard" in names:
             TensorBoard.check()
 
-    def __init__(self, names: Sequence[str], folder: Path, config: dict[str, Any], fresh: bool) -> None:
+    def __init__(
+        self, names: Sequence[str], folder: Path, config: dict[str, Any], history: list[dict[str, Any]]
+    ) -> None:
+        """Trackers for the run in ``folder``, which has done the epochs of ``history`` (metrics.jsonl rows)."""
         self.check(names)
-        self.sinks = [TensorBoard(folder, config, fresh) for name in dict.fromkeys(names) if name == "tensorboard"]
+        self.sinks = [TensorBoard(folder, config, history) for name in dict.fromkeys(names) if name == "tensorboard"]
 
     def epoch(self, row: dict[str, Any]) -> None:
         """An epoch's metrics.jsonl row."""

@@ -300,12 +300,12 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
 
         runner = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     runner = compiled(runner, recipe.compile, recipe.compile_mode)
-    trackers = Trackers([], folder.path, config, fresh=False)
+    trackers = Trackers([], folder.path, config, history)
     if dist.main:
         folder.create()
         folder.write_config(config)
         folder.write_metrics(history)
-        trackers = Trackers(recipe.log, folder.path, config, fresh=not history)
+        trackers = Trackers(recipe.log, folder.path, config, history)
     run = Run(
         loaded,
         recipe,
@@ -534,26 +534,27 @@ def train(
     progress.line(f"{run.config['device']}: {', '.join(how)}")
     status, message = RunStatus.completed, ""
     try:
-        for epoch in range(run.epochs_done, recipe.epochs):
-            if stop_after is not None and epoch >= stop_after:
-                run.trackers.close()
-                return RunRecord(status=RunStatus.interrupted, epochs=epoch)
-            train_loss, seen, seconds = train_epoch(run, epoch, progress)
-            if not math.isfinite(train_loss):
-                status = RunStatus.diverged
-                message = f"training diverged in epoch {epoch + 1}: the loss is {train_loss}; try a lower learning rate"
-                break
-            row = evaluate_epoch(run, epoch, train_loss, seen, seconds)
-            progress.line(
-                f"epoch {epoch + 1}/{recipe.epochs}  train loss {train_loss:.4f}  val loss {row['val_loss']:.4f}  "
-                f"top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  lr {row['lr']:.4g}  "
-                f"{row['images_per_sec']:.0f} img/s"
-            )
-    except torch.OutOfMemoryError:
-        status, message = RunStatus.failed, f"out of memory at batch size {recipe.batch_size}; lower the batch size"
-    finally:
-        progress.close()
-    try:
+        try:
+            for epoch in range(run.epochs_done, recipe.epochs):
+                if stop_after is not None and epoch >= stop_after:
+                    return RunRecord(status=RunStatus.interrupted, epochs=epoch)
+                train_loss, seen, seconds = train_epoch(run, epoch, progress)
+                if not math.isfinite(train_loss):
+                    status = RunStatus.diverged
+                    message = (
+                        f"training diverged in epoch {epoch + 1}: the loss is {train_loss}; try a lower learning rate"
+                    )
+                    break
+                row = evaluate_epoch(run, epoch, train_loss, seen, seconds)
+                progress.line(
+                    f"epoch {epoch + 1}/{recipe.epochs}  train loss {train_loss:.4f}  val loss {row['val_loss']:.4f}  "
+                    f"top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  lr {row['lr']:.4g}  "
+                    f"{row['images_per_sec']:.0f} img/s"
+                )
+        except torch.OutOfMemoryError:
+            status, message = RunStatus.failed, f"out of memory at batch size {recipe.batch_size}; lower the batch size"
+        finally:
+            progress.close()
         record = finish(run, status, message)
     finally:
         run.trackers.close()

@@ -15,7 +15,8 @@ DATA = ROOT / "tests" / "data"
 TINY_CLI = ["--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1", "--device", "cpu", "--workers", "0"]
 
 
-SLOW_FIXTURES = {"grid", "finished", "head"}  # module fixtures that run a real (tiny) ablation, or a Ray head
+# module fixtures that run a real (tiny) ablation or training, or a Ray head
+SLOW_FIXTURES = {"grid", "finished", "head", "small_run"}
 
 
 def pytest_collection_modifyitems(items: list) -> None:

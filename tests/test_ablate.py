@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -279,10 +281,39 @@ def test_data_that_does_not_load_stops_the_grid_before_any_run(tmp_path):
         error = result.stderr.strip().splitlines()[-1]
         assert error.startswith(f"error: {path}: variant module-reduced: ") and str(missing) in error
         assert "checked before any run started" in error and not (tmp_path / "out").exists()
+        assert len(result.stderr.strip().splitlines()) == 2  # the plan's line, then the error
     classes = _ablation(tmp_path, "c", data="digits", grid={"num_classes": [10, 7]}, variants=[])
     result = _ablate(classes, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "variant num_classes-7: " in result.stderr and "has 10 classes" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_grid_needs_no_data_to_rebuild_its_results(tmp_path):
+    """The data are checked for the runs about to start only: once the grid is done, its folder alone suffices
+    (shards' folders merged on a machine without the data)."""
+    from PIL import Image
+
+    root = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 8), ("val", 4)):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / label / f"{i}.png")
+    path = _ablation(
+        tmp_path,
+        data=f"imagefolder:{root}",
+        recipe={**RECIPE, "epochs": 1, "batch_size": 8},
+        set={"width_mult": 0.125, "num_classes": 2},
+        grid={"module": ["reduced"]},
+        variants=[],
+    )
+    done = _ablate(path, "--out", tmp_path / "out")
+    assert done.exit_code == 0, done.output
+    shutil.rmtree(root)
+    again = _ablate(path, "--out", tmp_path / "out")
+    assert again.exit_code == 0 and "1/1 runs completed (0 run now" in again.stdout, again.output
 
 
 def test_a_file_in_the_way_of_a_run_folder_is_named_not_blamed_on_an_option(tmp_path):

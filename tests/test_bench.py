@@ -440,3 +440,41 @@ def test_report_reads_bench_csvs_written_before_compile_mode(tmp_path):
     result = runner.invoke(app, ["report", str(old), "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
     assert "| specs/googlenet-torchvision.yaml | train | fp32 | 16 |" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch):
+    """One more row per model (torchvision's too): its ONNX export in onnxruntime, fp32, with its ratio to the same
+    model's fp32 eager baseline; the session runs the network's function (logits as torch's, checked here)."""
+    pytest.importorskip("onnxruntime", reason="the dev extra installs onnxruntime")
+    sessions = []
+    real = b.onnxruntime_step
+
+    def spy(model, image_size, folder):
+        step = real(model, image_size, folder)
+        sessions.append((model, next(folder.glob("*.onnx"))))
+        return step
+
+    monkeypatch.setattr(b, "onnxruntime_step", spy)
+    args = [*TINY, "--mode", "infer", "--runtime", "onnxruntime", "--format", "json"]
+    result = runner.invoke(app, ["bench", str(SMALL), *args])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    ort = [r for r in rows if r["runtime"] == "onnxruntime"]
+    assert sorted(r["model"] for r in ort) == sorted({r["model"] for r in rows}) and len(ort) == 2
+    for row in ort:
+        setup = (row["role"], row["precision"], row["channels_last"], row["compile"])
+        assert setup == ("onnxruntime", "fp32", False, False)
+        assert row["images_per_sec"] > 0 and row["vs_fp32_eager"] is not None
+        assert b.setup_label(row) == "onnxruntime + fp32"
+    import onnxruntime
+
+    for model, path in sessions:
+        x = torch.randn(3, 3, 32, 32)
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+        with torch.no_grad():
+            assert torch.allclose(got, model.eval()(x), atol=1e-4, rtol=1e-4)
+    train = runner.invoke(app, ["bench", str(SMALL), *TINY, "--runtime", "onnxruntime"])
+    assert train.exit_code == 2 and "--runtime onnxruntime: onnxruntime times inference only; add --mode infer" in (
+        train.stderr
+    )

@@ -17,6 +17,7 @@ from inception_bench.settings import Recipe
 from inception_bench.spec import load_spec
 from inception_bench.train import train
 
+pytest.importorskip("onnxruntime", reason="the dev extra installs onnx, onnxscript and onnxruntime")
 runner = CliRunner()
 TOLERANCE = 1e-4  # the stated bound: |logit difference| <= 1e-4 x max(1, largest |logit|)
 
@@ -88,6 +89,7 @@ def test_no_aux_head_is_exported(small_run):
     assert set(program.state_dict) == {k for k in model.state_dict() if ".aux" not in k}
 
 
+@pytest.mark.slow
 def test_the_papers_network_at_224_exports_to_onnx(tmp_path):
     """The paper's spec (Table 1, 224 x 224, 1000 classes), random weights and batch-norm statistics, written as a
     checkpoint by hand: what ONNX Runtime computes is what the network computes."""
@@ -141,3 +143,17 @@ def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypa
         "junk.pt",
         "kept.onnx",
     ]  # no temporary file left
+    monkeypatch.setattr(export, "run_exported", real)
+
+    def broken(*args):
+        raise RuntimeError("Unsupported: data-dependent control flow\n  at line 3")
+
+    monkeypatch.setattr(export, "_write", broken)
+    failed = _export(out / "checkpoint.pt", "--out", target)
+    assert failed.exit_code == 2 and "--format onnx: the exporter failed (RuntimeError: Unsupported:" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1 and target.read_bytes() == b"an earlier export"
+    monkeypatch.undo()
+    own = _export(out / "checkpoint.pt", "--out", out / "checkpoint.pt")
+    assert own.exit_code == 2 and "is one of the run's own files" in own.stderr
+    folder = _export(out / "checkpoint.pt", "--out", tmp_path)
+    assert folder.exit_code == 2 and "is a folder; give a file name" in folder.stderr

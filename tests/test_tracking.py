@@ -32,6 +32,18 @@ def _events(folder) -> EventAccumulator:
     return events
 
 
+def _sessions(folder) -> int:
+    """How many hparams sessions the folder's event files hold (each file read raw, so that a repeat shows)."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    return sum(
+        value.tag == "_hparams_/session_start_info"
+        for path in folder.glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        for value in event.summary.value
+    )
+
+
 def _scalars(events: EventAccumulator) -> dict[str, dict[int, float]]:
     return {tag: {e.step: e.value for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
 
@@ -61,19 +73,29 @@ def test_the_event_files_hold_metrics_jsonl_and_the_record(tmp_path):
     assert values["recipe.nesterov"].number_value == 1 and values["recipe.data"].string_value == "synthetic"
 
 
-def test_a_resumed_run_adds_its_later_epochs_once(tmp_path):
-    out = tmp_path / "run"
+@pytest.mark.parametrize("first_logged", [True, False])
+def test_a_resumed_run_has_each_epoch_once_and_its_hparams_once(tmp_path, first_logged):
+    """Stopped after epoch 1, then after epoch 2 (a restart that adds nothing), then resumed to the end; the first
+    part logged or not (--log added on resuming: the earlier epochs are replayed)."""
     from inception_bench.settings import Recipe
     from inception_bench.spec import load_spec
     from inception_bench.train import train
 
+    out = tmp_path / "run"
     spec = load_spec(SMALL, {"width_mult": 0.125})
-    recipe = Recipe(data="synthetic", epochs=3, batch_size=64, device="cpu", workers=0, log=["tensorboard"])
-    train(spec, recipe, out, stop_after=1, quiet=True)
-    train(spec, recipe, out, resume=True, quiet=True)
+    logged = Recipe(data="synthetic", epochs=3, batch_size=64, device="cpu", workers=0, log=["tensorboard"])
+    first = logged if first_logged else logged.model_copy(update={"log": []})
+    train(spec, first, out, stop_after=1, quiet=True)
+    train(spec, logged, out, resume=True, stop_after=2, quiet=True)
+    train(spec, logged, out, resume=True, stop_after=2, quiet=True)
+    train(spec, logged, out, resume=True, quiet=True)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    val = _scalars(_events(out))["val_top1"]
-    assert sorted(val) == [1, 2, 3] and val == {r["epoch"]: np.float32(r["val_top1"]).item() for r in rows}
+    events = _events(out)
+    for key in ("val_top1", "train_loss"):
+        steps = [(e.step, e.value) for e in events.Scalars(key)]
+        assert steps == [(r["epoch"], np.float32(r[key]).item()) for r in rows] and len(steps) == 3
+    assert [e.step for e in events.Scalars("test_top1")] == [3]
+    assert _sessions(out) == 1  # the hparams written once, whatever the restarts
 
 
 def test_an_ablation_logs_one_tensorboard_run_per_variant_and_seed(tmp_path):

@@ -23,6 +23,7 @@ from inception_bench.ablate.plan import (
     plan_table,
     select_shard,
     variant_specs,
+    will_run,
     write_results,
 )
 from inception_bench.errors import FieldError
@@ -43,6 +44,7 @@ __all__ = [
     "plan_table",
     "select_shard",
     "variant_specs",
+    "will_run",
     "write_results",
 ]
 

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from inception_bench.ablate.plan import Plan, PlannedRun, write_results
+from inception_bench.ablate.plan import Plan, PlannedRun, will_run, write_results
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.results import RunRecord, RunStatus
 
@@ -157,7 +157,7 @@ def runs_to_do(runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: boo
     runs: their records) and ``rerun_changed`` (changed runs: their folders) ask to redo."""
     todo: list[PlannedRun] = []
     for run in runs:
-        if run.note:  # waits on its tuning, or has nothing to run at
+        if not will_run(run, retry_failed=retry_failed, rerun_changed=rerun_changed):
             continue
         if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
             run.folder.clear_record()  # continue from the last checkpoint, if there is one

@@ -389,9 +389,19 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
     return adopted
 
 
+def will_run(run: PlannedRun, *, retry_failed: bool, rerun_changed: bool) -> bool:
+    """Whether a backend would start ``run`` (new or partial; failed with ``retry_failed``; changed with
+    ``rerun_changed``; never one that waits on its tuning)."""
+    starts = [RunStatus.new, RunStatus.partial]
+    starts += [RunStatus.failed, RunStatus.diverged] if retry_failed else []
+    starts += [RunStatus.changed] if rerun_changed else []
+    return not run.note and run.status in starts
+
+
 def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
-    """Load each data set ``runs`` train on, once per distinct setting, as their workers will: a missing, offline
-    or mismatched data set is one error before any run starts rather than a failure per run."""
+    """Load each data set ``runs`` will train on, once per distinct setting, as their workers will (at the
+    training image size): a missing, offline or mismatched data set is one error before any run starts rather than
+    a failure per run. Give it only the runs that will start: a finished grid needs no data to rebuild results.csv."""
     from inception_bench.data.pipeline import recipe_data
 
     seen: set[tuple[Any, ...]] = set()
@@ -399,14 +409,17 @@ def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
         recipe, spec = Recipe.model_validate(run.recipe), run.spec
         if spec is None:  # a run made by hand, without its spec: nothing to check it against
             continue
+        if recipe.image_size is not None:
+            spec = spec.model_copy(update={"input_size": recipe.image_size})
         key = (recipe.data, recipe.data_root, recipe.recipe, spec.input_size, spec.num_classes)
         if key in seen:
             continue
         seen.add(key)
         try:
             recipe_data(recipe, spec)
-        except IbenchError as e:
-            raise IbenchError(f"{plan.path}: variant {run.variant}: {e} (checked before any run started)") from None
+        except Exception as e:  # a bad archive or image raises what its reader raises: one line all the same
+            why = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            raise IbenchError(f"{plan.path}: variant {run.variant}: {why} (checked before any run started)") from None
 
 
 def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
