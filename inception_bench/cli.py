@@ -559,6 +559,10 @@ def report(
         result = write_report(folders, out)
         files = f"{ReportFolder.MARKDOWN}, {ReportFolder.HTML} and {ReportFolder.SUMMARY}"
         typer.echo(f"wrote {out}/{files} ({len(result.summary)} variants)")
+        if result.answers:
+            typer.echo("\nAnswers:")
+            for answer in result.answers:
+                typer.echo("  " + answer.replace("**", "").replace("*", ""))
 
 
 @app.command("bench")

@@ -84,7 +84,7 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em au
 table{border-collapse:collapse;margin:1em 0;font-size:.88em;display:block;overflow-x:auto}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#f2f2f2;cursor:pointer}
 td:first-child,th:first-child,td.t{text-align:left}img{max-width:100%;height:auto}code{background:#f4f4f4}
-.imgs{display:flex;flex-wrap:wrap;gap:1em}.imgs img{max-width:520px}"""
+.imgs img{display:block;width:100%;max-width:900px;margin:1em 0}"""
 _JS = """document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',function(){
 var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.dir==='a'?-1:1;th.dataset.dir=d>0?'a':'d';
 function v(x){var s=x.cells[i].textContent.replace(/[,%*KMG]|\u00b1.*$|\\s\\[.*$/g,'').trim();

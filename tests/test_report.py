@@ -187,3 +187,84 @@ def test_loose_run_directories_use_the_variant_folder(grid, tmp_path):
 def test_pareto_front():
     points = [(1.0, 10.0), (2.0, 8.0), (3.0, 9.0), (4.0, 5.0), (0.5, 20.0)]
     assert pareto_front(points) == [4, 0, 1, 3]  # (3, 9) is beaten by (2, 8)
+
+
+def test_the_reader_sees_the_answers_first_with_readable_labels(grid, tmp_path):
+    result = runner.invoke(app, ["report", str(grid), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    a, b = _errors(grid, "module-reduced"), _errors(grid, "module-naive")
+    printed = result.stdout.split("Answers:", 1)[1]  # the terminal states the answer, plainly
+    assert f"test top-1 error {sum(a) / 3:.2f}% reduced vs {sum(b) / 3:.2f}% naive (3 vs 3 runs)" in printed
+    assert "**" not in printed
+    md = (tmp_path / "r" / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert headings[0] == "Answers" and headings[1] == "tiny" and headings[-1].startswith("Table 1")
+    answers = md.split("## tiny", 1)[0]
+    assert "the reductions cut multiply-adds" in answers and "95% CI" in answers
+    table = md.split("## tiny", 1)[1]
+    assert "| reduced |" in table and "| naive |" in table  # the grid's axis values, not module-reduced
+    assert "reduced = `module-reduced`" in table  # the key, for the run folders and results.csv
+
+
+@pytest.mark.parametrize(
+    ("axis", "value", "label"),
+    [
+        ("module", "naive", "naive"),
+        ("aux.enabled", True, "aux on"),
+        ("aux.enabled", "False", "aux off"),
+        ("width_mult", 0.5, "width_mult 0.5"),
+        ("layers.4a.5x5", 0, "5x5 0"),
+    ],
+)
+def test_axis_values_in_words(axis, value, label):
+    from inception_bench.report.load import axis_label
+
+    assert axis_label(axis, value) == label
+
+
+def test_the_html_in_a_real_browser(grid, tmp_path):
+    """Chromium, headless: the page loads with every figure decoded (a screenshot is taken and is not blank), the
+    answers come first, and no table or figure is wider than the window."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no Chromium here (Debian: apt-get install chromium; .ci/run installs it)")
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    write_report([grid], tmp_path / "r")
+    page = (tmp_path / "r" / "report.html").as_uri()
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
+    ]  # fmt: skip
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2400, 1280) and pixels.std() > 10  # drawn, not a blank page
+    # the DOM after scripts ran: headings in order, images with their decoded size written in by a probe script
+    probe = tmp_path / "r" / "probe.html"
+    probe.write_text(
+        (tmp_path / "r" / "report.html")
+        .read_text()
+        .replace(
+            "</body>",
+            "<script>window.addEventListener('load',function(){document.body.setAttribute('data-probe',"
+            "JSON.stringify({imgs:Array.from(document.images).map(function(i){return [i.naturalWidth,"
+            "i.getBoundingClientRect().right]}),width:document.documentElement.scrollWidth,"
+            "window:window.innerWidth}))})</script></body>",
+        )
+    )
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", dom)
+    assert headings[0] == "Answers" and headings[1] == "tiny"
+    import html as html_lib
+
+    found = json.loads(html_lib.unescape(re.search(r"data-probe=\"([^\"]+)\"", dom).group(1)))
+    assert len(found["imgs"]) == 4 and all(w > 500 for w, _ in found["imgs"])  # decoded, at full resolution
+    assert all(right <= found["window"] for _, right in found["imgs"]) and found["width"] <= found["window"]

@@ -42,6 +42,7 @@ class Report:
     title: str
     sections: list[Section]
     summary: list[dict[str, Any]]  # summarize()'s rows of every study, with the study's name
+    answers: list[str]  # the "Answers" section's lines (Markdown emphasis), also for the terminal
 
 
 def _pm(mean: float, std: float | None) -> str:
@@ -57,10 +58,11 @@ def _diff_text(row: dict[str, Any]) -> str:
     return f"{row['diff_top1_err']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]{mark}"
 
 
-def summary_table(rows: list[dict[str, Any]]) -> Table:
+def summary_table(rows: list[dict[str, Any]], labels: dict[str, str] | None = None) -> Table:
+    labels = labels or {}
     cells = [
         [
-            r["variant"],
+            labels.get(r["variant"], r["variant"]),
             f"{r['params']:,}",
             f"{r['ops'] / 1e6:.1f}M",
             _pm(r["top1_err"], r["top1_err_std"]),
@@ -85,7 +87,7 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
     s.blocks.append(
         Paragraph(f"{done} of {total} runs completed." + ("" if done == total else " This is a partial report."))
     )
-    s.blocks += [Paragraph(answer) for answer in answer_questions(study)]
+    labels = study.labels()
     if rows:
         where = (
             "the held-out test split (never used to choose anything)"
@@ -102,7 +104,10 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
     if notes:
         s.blocks += [Paragraph("Runs that did not complete (not in the table):"), Bullets(notes)]
     if rows:
-        s.blocks.append(summary_table(rows))
+        s.blocks.append(summary_table(rows, labels))
+        keys = [f"{labels[r['variant']]} = `{r['variant']}`" for r in rows if labels[r["variant"]] != r["variant"]]
+        if keys:
+            s.blocks.append(Paragraph("Variant keys (results.csv, run folders): " + "; ".join(keys) + "."))
     tuned = sensitivity(study)
     if tuned is not None:
         s.blocks.append(
@@ -112,8 +117,23 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
             )
         )
         s.blocks.append(Table(*tuned))
-    s.blocks += plots(study, rows, slug)
+    s.blocks += plots(study, rows, slug, labels)
     return s
+
+
+def _answers(study: Study, rows: list[dict[str, Any]]) -> list[str]:
+    """The study's answers to the paper's questions, for the report's first section and the terminal."""
+    answers = answer_questions(study)
+    if not answers:
+        best = min(rows, key=lambda r: r["top1_err"]) if rows else None
+        if best is None:
+            return [f"**{study.name}**: no completed runs yet."]
+        label = study.labels()[best["variant"]]
+        return [
+            f"**{study.name}**: no paper question varies here; lowest {study.split} top-1 error: {label} "
+            f"({best['top1_err']:.2f}%)."
+        ]
+    return answers
 
 
 def _bench_section(path: Path) -> Section:
@@ -195,6 +215,7 @@ def build(paths: list[Path]) -> Report:
     sections = [_bench_section(p) for p in paths if p.is_file()]
     folders = [p for p in paths if p.is_dir()]
     summary: list[dict[str, Any]] = []
+    answers: list[str] = []
     slugs: set[str] = set()
     for folder in folders:
         study = load_study(folder)
@@ -204,6 +225,7 @@ def build(paths: list[Path]) -> Report:
         slugs.add(slug)
         rows = summarize(study)
         summary += [{"study": study.name, **r} for r in rows]
+        answers += ([f"*{study.name}* ({study.split} split):"] if len(folders) > 1 else []) + _answers(study, rows)
         sections.append(_study_section(study, rows, slug))
         if study.folder.bench_path.exists():
             sections.append(_bench_section(study.folder.bench_path))
@@ -211,7 +233,9 @@ def build(paths: list[Path]) -> Report:
     if evals is not None:
         sections.append(evals)
     sections.append(Section("Table 1 reproduction (`ibench count`)", blocks(count(load_spec()))))
-    return Report("inception-bench report: " + ", ".join(p.name for p in paths), sections, summary)
+    if answers:
+        sections.insert(0, Section("Answers", [Paragraph(a) for a in answers]))
+    return Report("inception-bench report: " + ", ".join(p.name for p in paths), sections, summary, answers)
 
 
 def write_report(paths: list[Path], out: Path) -> Report:

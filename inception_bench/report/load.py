@@ -34,12 +34,42 @@ class Study:
         return self.frame[self.frame["status"] == RunStatus.completed]
 
     @property
+    def axes(self) -> list[str]:
+        """The grid's axes that the results frame has a column for."""
+        known = self.meta.get("axes") or ["module", "aux.enabled"]
+        return [a for a in known if a in self.frame.columns]
+
+    def labels(self) -> dict[str, str]:
+        """Each variant's name for a reader: a grid variant by its axis values (``reduced, aux on``), a named
+        variant (``variants:`` in the file) by its name; the names themselves where two would read the same."""
+        labels = {}
+        for variant, rows in self.frame.groupby("variant", sort=False):
+            first = rows.iloc[0]
+            from_grid = self.axes and all(f"{axis}-" in str(variant) for axis in self.axes)
+            labels[str(variant)] = ", ".join(axis_label(a, first[a]) for a in self.axes) if from_grid else str(variant)
+        if len(set(labels.values())) < len(labels):
+            return {v: v for v in labels}
+        return labels
+
+    @property
     def split(self) -> str:
         """What the study is judged on: ``test`` when every completed run has a test score (the held-out split,
         which no choice has seen), else ``val``."""
         done = self.completed()
         has_test = "test_top1" in done.columns and not done.empty and bool(done["test_top1"].notna().all())
         return "test" if has_test else "val"
+
+
+def axis_label(axis: str, value: Any) -> str:
+    """One axis value in words: ``module=naive`` -> ``naive``, ``aux.enabled=True`` -> ``aux on``, others as their
+    field's last part and value (``width_mult 0.5``)."""
+    text = str(value)
+    if axis == "module":
+        return text
+    if text.lower() in ("true", "false", "on", "off"):
+        word = "on" if text.lower() in ("true", "on") else "off"
+        return f"{axis.split('.')[0] if axis.endswith('.enabled') else axis.split('.')[-1]} {word}"
+    return f"{axis.split('.')[-1]} {text}"
 
 
 def _loose_row(run: RunFolder) -> dict[str, Any]:

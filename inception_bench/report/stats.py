@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from inception_bench.report.load import Study
+from inception_bench.report.load import Study, axis_label
 from inception_bench.results import RunStatus
 
 
@@ -113,8 +113,7 @@ def answer_questions(study: Study) -> list[str]:
     """The paper's two questions in words, from the numbers, where the study varies that axis. Each comparison
     holds the other axes fixed (one clause per combination of them)."""
     out = []
-    known = study.meta.get("axes") or ["module", "aux.enabled"]
-    axes = [a for a in known if a in study.frame.columns]
+    axes = study.axes
     for column, a, b, what, labels in QUESTIONS:
         if column not in axes:
             continue
@@ -131,7 +130,7 @@ def answer_questions(study: Study) -> list[str]:
         for combo in combos:
             ra, rb = _runs(study, {column: a, **combo}), _runs(study, {column: b, **combo})
             if ra and rb:
-                where = ", ".join(f"{k}={v}" for k, v in combo.items())
+                where = ", ".join(axis_label(k, v) for k, v in combo.items())
                 clauses.append((f"with {where}: " if where else "") + _compare_text(ra, rb, labels, study.split))
         if not clauses:
             continue
