@@ -256,15 +256,19 @@ def make_step(
     return step
 
 
-def onnxruntime_step(model: nn.Module, image_size: int, folder: Path) -> Step:
-    """An inference step of ``model`` exported to ONNX (into ``folder``) and run by onnxruntime on the CPU with
-    torch's intra-op thread count; the batch is free."""
+def onnxruntime_step(model: nn.Module, image_size: int) -> Step:
+    """An inference step of ``model`` exported to ONNX and run by onnxruntime on the CPU with torch's intra-op
+    thread count, its threads not spinning between steps (the torch setups share the cores); the batch is free."""
     from inception_bench.export import onnx_session, write_onnx
 
-    path = folder / f"model-{id(model)}.onnx"
-    with torch.no_grad():
-        write_onnx(model.eval(), path, torch.randn(2, 3, image_size, image_size))
-    session = onnx_session(path, threads=torch.get_num_threads())
+    with tempfile.TemporaryDirectory(prefix="ibench-onnx-") as folder, torch.no_grad():
+        path = Path(folder) / "model.onnx"  # onnxruntime holds the model in memory: the file goes with the folder
+        try:
+            write_onnx(model.eval(), path, torch.randn(2, 3, image_size, image_size))
+        except Exception as e:  # torch's exporter fails with many types: one line, the option named
+            why = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            raise FieldError("runtime", f"the model does not export to ONNX ({why})", "onnxruntime") from None
+        session = onnx_session(path, threads=torch.get_num_threads())
     name = session.get_inputs()[0].name
     cache: dict[int, Any] = {}
 
@@ -533,7 +537,7 @@ def _case(model: Model, setup: Setup, role: str, mode: str, settings: BenchSetti
     torch.manual_seed(0)
     net = model.build(setup)
     if setup.runtime == "onnxruntime":
-        step = onnxruntime_step(net, settings.image_size, Path(tempfile.mkdtemp(prefix="ibench-onnx-")))
+        step = onnxruntime_step(net, settings.image_size)
     else:
         step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
     fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never

@@ -480,7 +480,7 @@ def ablate(
         bool,
         typer.Option(
             "--dry-run",
-            help="Check that every variant builds and its data loads, print the plan (params, ops, status); run none.",
+            help="Check that every variant builds and (locally) its data loads, print the plan; run none.",
         ),
     ] = False,
 ) -> None:

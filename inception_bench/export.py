@@ -92,6 +92,7 @@ def onnx_session(path: Path, threads: int = 0) -> Any:
     ort = needs_onnx()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep, not spin
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -128,7 +129,7 @@ def export_checkpoint(checkpoint: Path, fmt: str, out: Path) -> Exported:
     """Export the network of ``checkpoint`` as ``fmt`` to ``out`` and check it (see the module docstring)."""
     if fmt not in FORMATS:
         raise FieldError("format", f"must be one of {', '.join(FORMATS)}", fmt)
-    if out.resolve() == checkpoint.resolve() or (out.name in RunFolder.FILES and out.parent == checkpoint.parent):
+    if out.resolve().parent == checkpoint.resolve().parent and RunFolder.owns(out.name):
         raise FieldError("out", "is one of the run's own files; give another name (e.g. model.onnx)", out)
     if out.is_dir():
         raise FieldError("out", "is a folder; give a file name", out)

@@ -177,6 +177,11 @@ class RunFolder:
     ATTEMPTS = "attempts.jsonl"
     FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS)
 
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        """Whether a file of this name in a run folder is the run's own (its records, evaluations, event files)."""
+        return name in cls.FILES or name.startswith(("eval-", "events.out.tfevents"))
+
     @property
     def config_path(self) -> Path:
         return self.path / self.CONFIG

@@ -13,10 +13,10 @@ Conventions (TensorBoard, the one tracker today):
 - **Hparams**: the run's config.json (the recipe, the spec, versions and device; nested keys joined by ``.``;
   lists and missing values as text; booleans as 0/1, as torch writes them) in the HParams tab, against
   ``val_top1``, ``val_loss`` and ``test_top1``.
-- **Resumed runs**: the first time a run logs to a folder with no event file yet, the hparams are written and the
-  epochs already in metrics.jsonl are replayed (so ``--log`` may be added when resuming); a later resume opens
-  the events with ``purge_step`` at its next epoch, so points of an epoch that was logged but not checkpointed
-  (a crash between the two) are dropped rather than doubled.
+- **Resumed runs**: metrics.jsonl is the source. Each time a run opens its trackers, the scalars of earlier
+  event files are purged (``purge_step=1``, as TensorBoard reads it) and the epochs metrics.jsonl holds are
+  replayed: no epoch twice, none missing, ``--log`` may be added on resuming. The hparams are written when the
+  folder has no event file yet or the run starts from scratch.
 """
 
 from __future__ import annotations
@@ -65,16 +65,16 @@ class TensorBoard:
         from torch.utils.tensorboard.summary import hparams
 
         first = not any(folder.glob("events.out.tfevents.*"))
-        self.writer = SummaryWriter(log_dir=str(folder), purge_step=None if first else len(history) + 1)
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=None if first else 1)
         self.step = len(history)
-        if first:
+        if first or not history:  # a new run (its config may differ from a start that died before epoch 1)
             metrics = {name: 0.0 for name in HPARAM_METRICS}  # their names; the values are the scalars logged
             file_writer = self.writer.file_writer  # this run's event file (add_hparams would write a new run)
             assert file_writer is not None  # opened by SummaryWriter()
             for summary in hparams(flat_config(config), metrics):
                 file_writer.add_summary(summary)
-            for row in history:
-                self.epoch(row)
+        for row in history:  # what metrics.jsonl holds, whatever earlier event files hold (purged from step 1)
+            self.epoch(row)
 
     def epoch(self, row: dict[str, Any]) -> None:
         self.step = int(row["epoch"])

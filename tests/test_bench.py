@@ -4,6 +4,7 @@ torchvision ratio, interleaved rounds, MACs, the gradual OOM step-down, compile'
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -446,16 +447,22 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch)
     """One more row per model (torchvision's too): its ONNX export in onnxruntime, fp32, with its ratio to the same
     model's fp32 eager baseline; the session runs the network's function (logits as torch's, checked here)."""
     pytest.importorskip("onnxruntime", reason="the dev extra installs onnxruntime")
-    sessions = []
-    real = b.onnxruntime_step
+    import shutil
 
-    def spy(model, image_size, folder):
-        step = real(model, image_size, folder)
-        sessions.append((model, next(folder.glob("*.onnx"))))
-        return step
+    from inception_bench import export
 
-    monkeypatch.setattr(b, "onnxruntime_step", spy)
-    args = [*TINY, "--mode", "infer", "--runtime", "onnxruntime", "--format", "json"]
+    sessions, folders = [], []
+    real = export.write_onnx
+
+    def spy(model, path, x):  # keep a copy of each file bench exports (it deletes its own)
+        real(model, path, x)
+        kept = Path(tempfile.mkdtemp()) / "model.onnx"
+        shutil.copy(path, kept)
+        sessions.append((model, kept))
+        folders.append(path.parent)
+
+    monkeypatch.setattr(export, "write_onnx", spy)
+    args = [*TINY, "--mode", "infer", "--runtime", "onnxruntime", "--device", "cpu", "--format", "json"]
     result = runner.invoke(app, ["bench", str(SMALL), *args])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
@@ -474,6 +481,7 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch)
         got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
         with torch.no_grad():
             assert torch.allclose(got, model.eval()(x), atol=1e-4, rtol=1e-4)
+    assert folders and not [f for f in folders if f.exists()]  # bench's own files are gone
     train = runner.invoke(app, ["bench", str(SMALL), *TINY, "--runtime", "onnxruntime"])
     assert train.exit_code == 2 and "--runtime onnxruntime: onnxruntime times inference only; add --mode infer" in (
         train.stderr

@@ -4,6 +4,7 @@ for the paper's spec at 224 x 224."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -17,8 +18,8 @@ from inception_bench.settings import Recipe
 from inception_bench.spec import load_spec
 from inception_bench.train import train
 
-pytest.importorskip("onnxruntime", reason="the dev extra installs onnx, onnxscript and onnxruntime")
 runner = CliRunner()
+NO_ONNX = "the dev extra installs onnx, onnxscript and onnxruntime"
 TOLERANCE = 1e-4  # the stated bound: |logit difference| <= 1e-4 x max(1, largest |logit|)
 
 
@@ -60,6 +61,8 @@ def small_run(tmp_path_factory):
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript", "pt2"])
 def test_each_format_gives_the_trained_networks_logits_at_any_batch_size(small_run, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime", reason=NO_ONNX)
     out, model = small_run
     target = out / f"exported.{fmt}"
     result = _export(out / "checkpoint.pt", "--format", fmt, "--out", target)
@@ -74,7 +77,8 @@ def test_each_format_gives_the_trained_networks_logits_at_any_batch_size(small_r
 
 
 def test_no_aux_head_is_exported(small_run):
-    import onnx
+    onnx = pytest.importorskip("onnx", reason=NO_ONNX)
+    pytest.importorskip("onnxruntime", reason=NO_ONNX)
 
     out, model = small_run
     assert _export(out / "checkpoint.pt", "--format", "onnx", "--out", out / "m.onnx").exit_code == 0
@@ -93,6 +97,7 @@ def test_no_aux_head_is_exported(small_run):
 def test_the_papers_network_at_224_exports_to_onnx(tmp_path):
     """The paper's spec (Table 1, 224 x 224, 1000 classes), random weights and batch-norm statistics, written as a
     checkpoint by hand: what ONNX Runtime computes is what the network computes."""
+    pytest.importorskip("onnxruntime", reason=NO_ONNX)
     spec = load_spec(BASE).spec
     torch.manual_seed(0)
     model = build_model(spec)
@@ -118,6 +123,7 @@ def test_the_papers_network_at_224_exports_to_onnx(tmp_path):
 
 
 def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime", reason=NO_ONNX)
     out, _ = small_run
     missing = _export(tmp_path / "nope.pt", "--out", tmp_path / "m.onnx")
     assert missing.exit_code == 2 and "checkpoint not found" in missing.stderr and "Traceback" not in missing.output
@@ -153,7 +159,9 @@ def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypa
     assert failed.exit_code == 2 and "--format onnx: the exporter failed (RuntimeError: Unsupported:" in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1 and target.read_bytes() == b"an earlier export"
     monkeypatch.undo()
-    own = _export(out / "checkpoint.pt", "--out", out / "checkpoint.pt")
-    assert own.exit_code == 2 and "is one of the run's own files" in own.stderr
+    for own_file in ("checkpoint.pt", "final.json", "eval-1crop.json"):  # however the path is written
+        own = _export(out / "checkpoint.pt", "--out", out / ".." / out.name / own_file)
+        assert own.exit_code == 2 and "is one of the run's own files" in own.stderr
+    assert json.loads((out / "final.json").read_text())["status"] == "completed"
     folder = _export(out / "checkpoint.pt", "--out", tmp_path)
     assert folder.exit_code == 2 and "is a folder; give a file name" in folder.stderr

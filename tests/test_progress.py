@@ -16,6 +16,10 @@ def _steps(enabled: bool = True) -> None:
 
 def test_a_terminal_gets_a_bar_with_steps_and_images_per_second(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")  # a terminal rich draws on, wide enough for the row
+    monkeypatch.setenv("COLUMNS", "160")
+    for name in ("TTY_COMPATIBLE", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
     _steps()
     err = capsys.readouterr().err
     assert "val, 1 crop(s)" in err and "3/3" in err and "img/s" in err

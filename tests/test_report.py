@@ -172,6 +172,8 @@ def test_odd_records_do_not_crash(grid, tmp_path):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "incomplete-record" in md and "Table 3" not in md and "module-naive seed x" in md
     assert len(list((tmp_path / "r").glob("tiny-2-*.png"))) == 4  # the second study's plots do not overwrite
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count("<strong>tiny</strong> (") == 2 and "*tiny" not in page  # each study's answers, headed
 
 
 def test_loose_run_directories_use_the_variant_folder(grid, tmp_path):
@@ -213,7 +215,7 @@ def test_the_reader_sees_the_answers_first_with_readable_labels(grid, tmp_path):
         ("aux.enabled", True, "aux on"),
         ("aux.enabled", "False", "aux off"),
         ("width_mult", 0.5, "width_mult 0.5"),
-        ("layers.4a.5x5", 0, "5x5 0"),
+        ("layers.4a.5x5", 0, "4a.5x5 0"),
     ],
 )
 def test_axis_values_in_words(axis, value, label):
@@ -268,3 +270,28 @@ def test_the_html_in_a_real_browser(grid, tmp_path):
     found = json.loads(html_lib.unescape(re.search(r"data-probe=\"([^\"]+)\"", dom).group(1)))
     assert len(found["imgs"]) == 4 and all(w > 500 for w, _ in found["imgs"])  # decoded, at full resolution
     assert all(right <= found["window"] for _, right in found["imgs"]) and found["width"] <= found["window"]
+
+
+def test_labels_name_grid_variants_by_their_values_and_keep_named_ones(tmp_path):
+    from inception_bench.report.load import Study
+    from inception_bench.results import AblationFolder
+
+    frame = pd.DataFrame(
+        {
+            "variant": ["module-reduced_aux.enabled-on", "module-naive_aux.enabled-off", "lr-high", "module-x"],
+            "module": ["reduced", "naive", "reduced", "reduced"],
+            "aux.enabled": [True, False, True, True],
+            "lr": [0.1, 0.1, 0.5, 0.1],
+            "status": ["completed"] * 4,
+        }
+    )
+    study = Study("s", AblationFolder(tmp_path), frame, {"axes": ["module", "aux.enabled", "lr"]})
+    assert study.labels() == {
+        "module-reduced_aux.enabled-on": "reduced, aux on",
+        "module-naive_aux.enabled-off": "naive, aux off",
+        "lr-high": "lr-high",  # a named variant (its name is not its lr's value)
+        "module-x": "module-x",  # named like a grid variant, but not by its values
+    }
+    clash = pd.concat([frame, frame.iloc[[0]].assign(variant="module-reduced_aux.enabled-on_lr-0.1")])
+    labels = Study("s", AblationFolder(tmp_path), clash, {"axes": ["module", "aux.enabled", "lr"]}).labels()
+    assert labels["module-reduced_aux.enabled-on_lr-0.1"] == "reduced, aux on, lr 0.1"

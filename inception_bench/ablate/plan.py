@@ -202,6 +202,11 @@ def _value_name(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "", str(value)) or "x"
 
 
+def grid_name(values: dict[str, Any]) -> str:
+    """A grid variant's name: its axis values, ``module-reduced_aux.enabled-on``."""
+    return "_".join(f"{k}-{_value_name(v)}" for k, v in values.items())
+
+
 def _axis_value(value: Any) -> Any:
     return "+".join(map(str, value)) if isinstance(value, list) else value
 
@@ -214,7 +219,7 @@ def _variants(ablation: AblationSpec, path: Path) -> list[Variant]:
     combos = itertools.product(*(ablation.grid[k] for k in keys)) if keys else ()  # no grid: no grid variant
     for combo in combos:
         axes = dict(zip(keys, combo, strict=True))
-        named.append(("_".join(f"{k}-{_value_name(v)}" for k, v in axes.items()), axes, {}))
+        named.append((grid_name(axes), axes, {}))
     named += [(v.name, v.set, v.recipe) for v in ablation.variants]
     names = [name for name, _, _ in named]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -293,7 +298,7 @@ def _candidates(tune: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def _candidate_name(values: dict[str, Any]) -> str:
-    return "_".join(f"{k}-{_value_name(v)}" for k, v in values.items())
+    return grid_name(values)  # a tuning candidate is named as a grid variant of its values
 
 
 def _choose(tuning: Tuning) -> dict[str, Any] | None:

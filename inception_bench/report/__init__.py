@@ -124,16 +124,15 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
 def _answers(study: Study, rows: list[dict[str, Any]]) -> list[str]:
     """The study's answers to the paper's questions, for the report's first section and the terminal."""
     answers = answer_questions(study)
-    if not answers:
-        best = min(rows, key=lambda r: r["top1_err"]) if rows else None
-        if best is None:
-            return [f"**{study.name}**: no completed runs yet."]
-        label = study.labels()[best["variant"]]
-        return [
-            f"**{study.name}**: no paper question varies here; lowest {study.split} top-1 error: {label} "
-            f"({best['top1_err']:.2f}%)."
-        ]
-    return answers
+    if answers:
+        return answers
+    if not rows:
+        return [f"**{study.name}**: no completed runs yet."]
+    best = min(rows, key=lambda r: r["top1_err"])
+    lowest = f"lowest {study.split} top-1 error: {study.labels()[best['variant']]} ({best['top1_err']:.2f}%)"
+    if {"module", "aux.enabled"} & set(study.axes):
+        return [f"**{study.name}**: too few completed runs on both sides of a question to compare yet; {lowest}."]
+    return [f"**{study.name}**: neither of the paper's questions varies here; {lowest}."]
 
 
 def _bench_section(path: Path) -> Section:
@@ -225,7 +224,7 @@ def build(paths: list[Path]) -> Report:
         slugs.add(slug)
         rows = summarize(study)
         summary += [{"study": study.name, **r} for r in rows]
-        answers += ([f"*{study.name}* ({study.split} split):"] if len(folders) > 1 else []) + _answers(study, rows)
+        answers += ([f"**{study.name}** ({study.split} split):"] if len(folders) > 1 else []) + _answers(study, rows)
         sections.append(_study_section(study, rows, slug))
         if study.folder.bench_path.exists():
             sections.append(_bench_section(study.folder.bench_path))

@@ -4,6 +4,7 @@ CSV files, all through :mod:`inception_bench.results`."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,17 @@ class Study:
     def labels(self) -> dict[str, str]:
         """Each variant's name for a reader: a grid variant by its axis values (``reduced, aux on``), a named
         variant (``variants:`` in the file) by its name; the names themselves where two would read the same."""
+        from inception_bench.ablate.plan import grid_name
+
         labels = {}
         for variant, rows in self.frame.groupby("variant", sort=False):
-            first = rows.iloc[0]
-            from_grid = self.axes and all(f"{axis}-" in str(variant) for axis in self.axes)
-            labels[str(variant)] = ", ".join(axis_label(a, first[a]) for a in self.axes) if from_grid else str(variant)
-        if len(set(labels.values())) < len(labels):
-            return {v: v for v in labels}
-        return labels
+            first, name = rows.iloc[0], str(variant)
+            keys = [a for a in self.axes if f"{a}-" in name]  # the grid's axes this variant is named by
+            values = {a: first[a].item() if hasattr(first[a], "item") else first[a] for a in keys}  # numpy: plain
+            from_grid = bool(keys) and grid_name(values) == name
+            labels[name] = ", ".join(axis_label(a, first[a]) for a in keys) if from_grid else name
+        counts = Counter(labels.values())
+        return {v: label if counts[label] == 1 else v for v, label in labels.items()}  # a clash: the names
 
     @property
     def split(self) -> str:
@@ -69,7 +73,8 @@ def axis_label(axis: str, value: Any) -> str:
     if text.lower() in ("true", "false", "on", "off"):
         word = "on" if text.lower() in ("true", "on") else "off"
         return f"{axis.split('.')[0] if axis.endswith('.enabled') else axis.split('.')[-1]} {word}"
-    return f"{axis.split('.')[-1]} {text}"
+    field = ".".join(axis.split(".")[1:]) if axis.startswith("layers.") else axis.split(".")[-1]
+    return f"{field} {text}"
 
 
 def _loose_row(run: RunFolder) -> dict[str, Any]:

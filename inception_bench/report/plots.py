@@ -13,6 +13,8 @@ from inception_bench.report.load import Study, curves
 from inception_bench.report.stats import pareto_front
 
 FIGSIZE = (8.0, 4.8)  # inches: a page's width at 150 dpi
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # one per ten variants (matplotlib cycles ten colours)
+LINESTYLES = ("-", "--", ":", "-.")
 
 
 def _png(fig: Any) -> bytes:
@@ -50,8 +52,9 @@ def plots(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str,
             break
         fig, ax = plt.subplots(figsize=FIGSIZE)
         pts = [(r[key] / 1e6, r["top1_err"]) for r in rows]
-        for (x, y), r in zip(pts, rows, strict=True):
-            ax.errorbar([x], [y], yerr=[r["top1_err_std"] or 0], fmt="o", capsize=3, label=name(r["variant"]))
+        for i, ((x, y), r) in enumerate(zip(pts, rows, strict=True)):
+            marker = MARKERS[(i // 10) % len(MARKERS)]  # colours repeat after 10: the marker tells them apart
+            ax.errorbar([x], [y], yerr=[r["top1_err_std"] or 0], fmt=marker, capsize=3, label=name(r["variant"]))
         if key == "ops":
             front = pareto_front(pts)
             ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="0.4", label="Pareto front")
@@ -65,12 +68,12 @@ def plots(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str,
     by_variant = curves(study)
     if by_variant:
         fig, ax = plt.subplots(figsize=FIGSIZE)
-        for variant, runs in by_variant.items():
+        for i, (variant, runs) in enumerate(by_variant.items()):
             n = min(len(r) for r in runs)
             arr = np.array([r[:n] for r in runs]) * 100
             mean, std = arr.mean(0), (arr.std(0, ddof=1) if len(arr) > 1 else np.zeros(n))
             x = np.arange(1, n + 1)
-            ax.plot(x, mean, label=name(variant))
+            ax.plot(x, mean, label=name(variant), linestyle=LINESTYLES[(i // 10) % len(LINESTYLES)])
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation top-1 error %\n(band: +- std over seeds)")
