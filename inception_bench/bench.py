@@ -67,7 +67,7 @@ from inception_bench.engine import (
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError, IbenchError, fields_of
+from inception_bench.errors import FieldError, IbenchError, fields_of, one_line
 from inception_bench.models import resolve_spec
 from inception_bench.settings import BenchSettings
 from inception_bench.spec import MODELS, LoadedSpec, display_path, read_yaml
@@ -266,8 +266,8 @@ def onnxruntime_step(model: nn.Module, image_size: int) -> Step:
         try:
             write_onnx(model.eval(), path, torch.randn(2, 3, image_size, image_size))
         except Exception as e:  # torch's exporter fails with many types: one line, the option named
-            why = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
-            raise FieldError("runtime", f"the model does not export to ONNX ({why})", "onnxruntime") from None
+            why = f"the model does not export to ONNX ({one_line(e, 200)})"
+            raise FieldError("runtime", why, "onnxruntime") from None
         session = onnx_session(path, threads=torch.get_num_threads())
     name = session.get_inputs()[0].name
     cache: dict[int, Any] = {}

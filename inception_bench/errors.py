@@ -56,6 +56,12 @@ class FieldError(IbenchError):
         return FieldError(f"{prefix}.{self.field}", self.why, self.value)
 
 
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """A foreign exception (torch's exporters, Ray, an image reader) for a one-line message: its type, then its
+    text with whitespace collapsed, cut at ``limit`` characters."""
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:limit]}"
+
+
 @contextmanager
 def fields_of(prefix: str) -> Iterator[None]:
     """Field errors raised inside are about the fields of ``prefix`` (``device`` -> ``recipe.device``): for code

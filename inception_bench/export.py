@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from inception_bench.errors import FieldError, IbenchError
+from inception_bench.errors import FieldError, IbenchError, one_line
 from inception_bench.models import GoogLeNet
 from inception_bench.results import RunFolder, atomic_write_bytes
 
@@ -76,11 +76,15 @@ def needs_onnx(option: str = "format", value: str = "onnx") -> Any:
     return onnxruntime
 
 
+def _free_batch() -> tuple[dict[int, Any]]:
+    """torch.export's ``dynamic_shapes`` for a model of one input whose batch dimension is free."""
+    return ({0: torch.export.Dim("batch", min=1)},)
+
+
 def write_onnx(model: torch.nn.Module, path: Path, x: torch.Tensor) -> None:
     """``model`` (in eval mode) as ONNX at ``path``, traced with ``x``, its batch dimension free."""
-    batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
-        model, (x,), dynamo=True, dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, verbose=False
+        model, (x,), dynamo=True, dynamic_shapes=_free_batch(), opset_version=ONNX_OPSET, verbose=False
     )
     assert program is not None  # dynamo=True returns the program
     program.save(str(path), external_data=False)
@@ -97,7 +101,6 @@ def onnx_session(path: Path, threads: int = 0) -> Any:
 
 
 def _write(model: GoogLeNet, fmt: str, path: Path, x: torch.Tensor) -> None:
-    batch = torch.export.Dim("batch", min=1)
     if fmt == "onnx":
         write_onnx(model, path, x)
     elif fmt == "torchscript":
@@ -105,7 +108,7 @@ def _write(model: GoogLeNet, fmt: str, path: Path, x: torch.Tensor) -> None:
             warnings.simplefilter("ignore", FutureWarning)
             torch.jit.save(torch.jit.trace(model, x), str(path))
     else:
-        torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: batch},)), str(path))
+        torch.export.save(torch.export.export(model, (x,), dynamic_shapes=_free_batch()), str(path))
 
 
 def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
@@ -119,10 +122,6 @@ def run_exported(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor:
             warnings.simplefilter("ignore", FutureWarning)
             return torch.jit.load(str(path), map_location="cpu")(x)
     return torch.export.load(str(path)).module()(x)
-
-
-def _one_line(e: BaseException) -> str:
-    return f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
 
 
 def export_checkpoint(checkpoint: Path, fmt: str, out: Path) -> Exported:
@@ -142,14 +141,14 @@ def export_checkpoint(checkpoint: Path, fmt: str, out: Path) -> Exported:
         try:
             _write(model, fmt, tmp, _example(model, TRACE_BATCH, seed=0))
         except Exception as e:  # torch's exporters fail with many types; one line, the format named
-            raise FieldError("format", f"the exporter failed ({_one_line(e)})", fmt) from None
+            raise FieldError("format", f"the exporter failed ({one_line(e)})", fmt) from None
         x = _example(model, CHECK_BATCH, seed=1)
         expected = model(x)
         try:
             got = run_exported(tmp, fmt, x).float()
             diff = (got - expected).abs().max().item() if got.shape == expected.shape else math.inf
         except Exception as e:  # the file does not load or run: it is not written
-            raise IbenchError(f"{out}: not written: the exported file does not run ({_one_line(e)})") from None
+            raise IbenchError(f"{out}: not written: the exported file does not run ({one_line(e)})") from None
         tolerance = TOLERANCE * max(1.0, expected.abs().max().item())
         if not diff <= tolerance:
             raise IbenchError(

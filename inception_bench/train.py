@@ -300,12 +300,11 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
 
         runner = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     runner = compiled(runner, recipe.compile, recipe.compile_mode)
-    trackers = Trackers([], folder.path, config, history)
     if dist.main:
         folder.create()
         folder.write_config(config)
         folder.write_metrics(history)
-        trackers = Trackers(recipe.log, folder.path, config, history)
+    trackers = Trackers(recipe.log if dist.main else [], folder.path, config, history)  # the main rank reports
     run = Run(
         loaded,
         recipe,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,6 +25,22 @@ def pytest_collection_modifyitems(items: list) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def write_ablation(tmp_path: Path, raw: dict) -> Path:
+    """The ablation file ``raw`` as ``<its name>.yaml`` in ``tmp_path``."""
+    path = tmp_path / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def invoke_ablate(*args: object) -> Any:
+    """``ibench ablate ARGS...`` in this process (typer's CliRunner result)."""
+    from typer.testing import CliRunner
+
+    from inception_bench.cli import app
+
+    return CliRunner().invoke(app, ["ablate", *map(str, args)])
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import ROOT, SMALL, reference_counts
+from conftest import ROOT, SMALL, invoke_ablate, reference_counts, write_ablation
 from typer.testing import CliRunner
 
 from inception_bench.ablate import PlannedRun, plan_ablation, select_shard
@@ -44,14 +44,10 @@ def _ablation(tmp_path, name="t", **changes):
         "grid": {"module": ["reduced", "naive"]},
         "variants": [{"name": "diverge", "recipe": {"lr": 1.0e12}}],
     }
-    raw.update(changes)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_ablation(tmp_path, {**raw, **changes})
 
 
-def _ablate(*args):
-    return runner.invoke(app, ["ablate", *map(str, args)])
+_ablate = invoke_ablate
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import ROOT, SMALL
-from typer.testing import CliRunner
+from conftest import ROOT, SMALL, invoke_ablate, write_ablation
 
-from inception_bench.cli import app
 from inception_bench.results import RunFolder
 
 NO_RAY = "Ray is not installed (pip install -e '.[ray]'); the dev extra installs it"
 
-runner = CliRunner()
 RAY = Path(sys.executable).parent / "ray"
 RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine", "precision": "fp32"}
 
@@ -128,14 +124,10 @@ def _ablation(tmp_path: Path, name: str = "r", **changes) -> Path:
         "set": {"width_mult": 0.125},
         "grid": {"module": ["reduced", "naive"]},
     }
-    raw.update(changes)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_ablation(tmp_path, {**raw, **changes})
 
 
-def _ablate(*args):
-    return runner.invoke(app, ["ablate", *map(str, args)])
+_ablate = invoke_ablate
 
 
 def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path, monkeypatch):
@@ -176,6 +168,16 @@ def _after_first_epoch(folder: RunFolder, driver: subprocess.Popen) -> dict:
     return folder.read_metrics()[0]
 
 
+def _one_run_trained_an_epoch(tmp_path: Path, head: str, name: str, *options: str):
+    """One 4-epoch run started by a driver process (with ``options``), its first epoch checkpointed: the ablation
+    file, the folder, the driver, the run's folder and that epoch's metrics."""
+    path = _ablation(tmp_path, name, seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 4})
+    out = tmp_path / "out"
+    driver = _driver(path, out, head, *options)
+    folder = RunFolder(out / "module-reduced" / "seed-0")
+    return path, out, driver, folder, _after_first_epoch(folder, driver)
+
+
 def _resumed(folder: RunFolder, first_epoch: dict, epochs: int = 4) -> None:
     """The run completed, continued from its checkpoint: the first epoch's metrics are the ones written before."""
     rows = folder.read_metrics()
@@ -192,11 +194,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_run_whose_worker_is_killed_is_retried_from_its_checkpoint(head, tmp_path):
-    path = _ablation(tmp_path, "k", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 4})
-    out = tmp_path / "out"
-    driver = _driver(path, out, head)
-    folder = RunFolder(out / "module-reduced" / "seed-0")
-    first_epoch = _after_first_epoch(folder, driver)
+    path, out, driver, folder, first_epoch = _one_run_trained_an_epoch(tmp_path, head, "k")
     os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)  # the Ray worker training the run
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
@@ -211,11 +209,7 @@ def test_a_run_whose_worker_is_killed_is_retried_from_its_checkpoint(head, tmp_p
 
 
 def test_when_the_retries_are_spent_the_run_fails_and_retry_failed_resumes_it(head, tmp_path):
-    path = _ablation(tmp_path, "f", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 4})
-    out = tmp_path / "out"
-    driver = _driver(path, out, head, "--max-retries", "0")
-    folder = RunFolder(out / "module-reduced" / "seed-0")
-    first_epoch = _after_first_epoch(folder, driver)
+    path, out, driver, folder, first_epoch = _one_run_trained_an_epoch(tmp_path, head, "f", "--max-retries", "0")
     os.kill(folder.read_attempts()[-1]["pid"], signal.SIGKILL)
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 1, stdout + stderr
@@ -233,11 +227,7 @@ def test_when_the_retries_are_spent_the_run_fails_and_retry_failed_resumes_it(he
 
 
 def test_ctrl_c_stops_the_runs_and_the_next_command_resumes_them(head, tmp_path):
-    path = _ablation(tmp_path, "c", seeds=[0], grid={"module": ["reduced"]}, recipe={**RECIPE, "epochs": 4})
-    out = tmp_path / "out"
-    driver = _driver(path, out, head)
-    folder = RunFolder(out / "module-reduced" / "seed-0")
-    first_epoch = _after_first_epoch(folder, driver)
+    path, out, driver, folder, first_epoch = _one_run_trained_an_epoch(tmp_path, head, "c")
     worker = folder.read_attempts()[-1]["pid"]
     driver.send_signal(signal.SIGINT)
     stdout, stderr = driver.communicate(timeout=60)

@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
-from conftest import SMALL
+from conftest import SMALL, invoke_ablate, write_ablation
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
@@ -108,15 +107,14 @@ def test_an_ablation_logs_one_tensorboard_run_per_variant_and_seed(tmp_path):
         "set": {"width_mult": 0.125},
         "grid": {"module": ["reduced"]},
     }
-    path = tmp_path / "t.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    result = runner.invoke(app, ["ablate", str(path), "--out", str(tmp_path / "out"), "--log", "tensorboard"])
+    path = write_ablation(tmp_path, raw)
+    result = invoke_ablate(path, "--out", tmp_path / "out", "--log", "tensorboard")
     assert result.exit_code == 0, result.output
     for seed in (0, 1):
         folder = tmp_path / "out" / "module-reduced" / f"seed-{seed}"
         assert list(folder.glob("events.out.tfevents.*"))
         assert set(_scalars(_events(folder))["val_top1"]) == {1}
-    bad = runner.invoke(app, ["ablate", str(path), "--out", str(tmp_path / "o2"), "--log", "neptune"])
+    bad = invoke_ablate(path, "--out", tmp_path / "o2", "--log", "neptune")
     assert bad.exit_code == 2 and "--log" in bad.stderr and "tensorboard" in bad.stderr
     assert not (tmp_path / "o2").exists()
 

@@ -45,7 +45,7 @@ from typing import Any
 
 from inception_bench.ablate.local import Display, Summary, runs_to_do, summarize
 from inception_bench.ablate.plan import Plan, PlannedRun, run_status, write_results
-from inception_bench.errors import FieldError, IbenchError
+from inception_bench.errors import FieldError, IbenchError, one_line
 from inception_bench.results import RunFolder, RunRecord, RunStatus
 
 INSTALL = "pip install 'inception-bench[ray]' (or pip install ray)"
@@ -86,10 +86,10 @@ def train_task(run_dir: str, threads: int, cwd: str, command: str, max_attempts:
     """A Ray task's body, in a fresh Ray worker process on some node: train the run in ``run_dir`` (resuming its
     checkpoint) with ``threads`` torch threads (0: leave them), relative paths taken from ``cwd`` where this node
     has that folder (else they stay relative to the worker's own; a path not found is then the run's error, named).
-    Returns (node,
-    the run's record as JSON, or None when it has none). A run that fails is recorded in its folder; a folder this
-    node cannot see raises. ``command`` names the ``ibench ablate`` invocation, so that this command's attempts
-    can be counted: past ``max_attempts`` (whatever Ray's own retry policy) the run is recorded failed."""
+    Returns (node, the run's record as JSON, or None when it has none). A run that fails is recorded in its folder;
+    a folder this node cannot see raises. ``command`` names the ``ibench ablate`` invocation, so that this
+    command's attempts can be counted: past ``max_attempts`` (whatever Ray's own retry policy) the run is recorded
+    failed."""
     node = socket.gethostname()
     folder = RunFolder(Path(run_dir))
     if not _visible(folder.request_path):
@@ -281,10 +281,9 @@ class RayBackend:
                         display.finish(run, done, node)
             except ray.exceptions.RayError as e:  # the cluster itself failed (its head gone): as Ctrl-C, with a why
                 self._cancel(ray, in_flight)
-                reason = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
                 raise IbenchError(
-                    f"the Ray cluster failed during the grid ({reason}); {done} runs finished, the others keep their "
-                    "checkpoints: run the command again to resume"
+                    f"the Ray cluster failed during the grid ({one_line(e, 200)}); {done} runs finished, the others "
+                    "keep their checkpoints: run the command again to resume"
                 ) from None
             except BaseException:  # Ctrl-C, or a grid that cannot go on: stop the runs in flight, keep what is done
                 self._cancel(ray, in_flight)
@@ -326,7 +325,7 @@ class RayBackend:
             reason = " ".join(str(e).split())[:200]
             message = f"its worker died, and Ray's retries (--max-retries {self.max_retries}) are spent: {reason}"
         except rx.RayError as e:
-            message = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            message = one_line(e, 200)
         if run.folder.has_record() or partial:
             pass  # the run's own record stands (a worker that died after writing it changes nothing)
         elif message:

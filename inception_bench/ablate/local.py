@@ -165,8 +165,7 @@ def runs_to_do(runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: boo
         if run.status == RunStatus.changed and rerun_changed:
             shutil.rmtree(run.folder.path, ignore_errors=True)
             run.status = RunStatus.new
-        if run.status in (RunStatus.new, RunStatus.partial):
-            todo.append(run)
+        todo.append(run)
     return todo
 
 

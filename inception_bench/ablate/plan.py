@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from inception_bench.errors import FieldError, IbenchError, SpecError
+from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
 from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.settings import Recipe, parse, portable_recipe
 from inception_bench.spec import SPEC_DIR, LoadedSpec, Spec, display_path, load_spec, read_yaml, validation_message
@@ -297,10 +297,6 @@ def _candidates(tune: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(tune[k] for k in keys))]
 
 
-def _candidate_name(values: dict[str, Any]) -> str:
-    return grid_name(values)  # a tuning candidate is named as a grid variant of its values
-
-
 def _choose(tuning: Tuning) -> dict[str, Any] | None:
     """The candidate with the best validation top-1 (the first listed among equals); None if none completed."""
     best: tuple[float, dict[str, Any]] | None = None
@@ -357,7 +353,7 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
         if candidates:
             tuning = Tuning(
                 v.name,
-                [planned(v, ablation.seeds[0], c, folder.tune_run(v.name, _candidate_name(c))) for c in candidates],
+                [planned(v, ablation.seeds[0], c, folder.tune_run(v.name, grid_name(c))) for c in candidates],
             )
             tuning.chosen = chosen = _choose(tuning) if tuning.finished else None
             tunings.append(tuning)
@@ -423,7 +419,7 @@ def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
         try:
             recipe_data(recipe, spec)
         except Exception as e:  # a bad archive or image raises what its reader raises: one line all the same
-            why = str(e) if isinstance(e, IbenchError) else f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            why = str(e) if isinstance(e, IbenchError) else one_line(e, 200)
             raise IbenchError(f"{plan.path}: variant {run.variant}: {why} (checked before any run started)") from None
 
 

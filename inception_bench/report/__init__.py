@@ -77,7 +77,7 @@ def summary_table(rows: list[dict[str, Any]], labels: dict[str, str] | None = No
     return Table(SUMMARY_HEADER, cells)
 
 
-def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Section:
+def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str, str]) -> Section:
     s = Section(study.name)
     desc = study.meta.get("description")
     if desc:
@@ -87,7 +87,6 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
     s.blocks.append(
         Paragraph(f"{done} of {total} runs completed." + ("" if done == total else " This is a partial report."))
     )
-    labels = study.labels()
     if rows:
         where = (
             "the held-out test split (never used to choose anything)"
@@ -121,7 +120,7 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str) -> Secti
     return s
 
 
-def _answers(study: Study, rows: list[dict[str, Any]]) -> list[str]:
+def _answers(study: Study, rows: list[dict[str, Any]], labels: dict[str, str]) -> list[str]:
     """The study's answers to the paper's questions, for the report's first section and the terminal."""
     answers = answer_questions(study)
     if answers:
@@ -129,7 +128,7 @@ def _answers(study: Study, rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return [f"**{study.name}**: no completed runs yet."]
     best = min(rows, key=lambda r: r["top1_err"])
-    lowest = f"lowest {study.split} top-1 error: {study.labels()[best['variant']]} ({best['top1_err']:.2f}%)"
+    lowest = f"lowest {study.split} top-1 error: {labels[best['variant']]} ({best['top1_err']:.2f}%)"
     if {"module", "aux.enabled"} & set(study.axes):
         return [f"**{study.name}**: too few completed runs on both sides of a question to compare yet; {lowest}."]
     return [f"**{study.name}**: neither of the paper's questions varies here; {lowest}."]
@@ -224,8 +223,10 @@ def build(paths: list[Path]) -> Report:
         slugs.add(slug)
         rows = summarize(study)
         summary += [{"study": study.name, **r} for r in rows]
-        answers += ([f"**{study.name}** ({study.split} split):"] if len(folders) > 1 else []) + _answers(study, rows)
-        sections.append(_study_section(study, rows, slug))
+        labels = study.labels()
+        heading = [f"**{study.name}** ({study.split} split):"] if len(folders) > 1 else []
+        answers += heading + _answers(study, rows, labels)
+        sections.append(_study_section(study, rows, slug, labels))
         if study.folder.bench_path.exists():
             sections.append(_bench_section(study.folder.bench_path))
     evals = _eval_section(folders)

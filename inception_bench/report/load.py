@@ -45,10 +45,10 @@ class Study:
         variant (``variants:`` in the file) by its name; the names themselves where two would read the same."""
         from inception_bench.ablate.plan import grid_name
 
-        labels = {}
+        labels, axes = {}, self.axes
         for variant, rows in self.frame.groupby("variant", sort=False):
             first, name = rows.iloc[0], str(variant)
-            keys = [a for a in self.axes if f"{a}-" in name]  # the grid's axes this variant is named by
+            keys = [a for a in axes if f"{a}-" in name]  # the grid's axes this variant is named by
             values = {a: first[a].item() if hasattr(first[a], "item") else first[a] for a in keys}  # numpy: plain
             from_grid = bool(keys) and grid_name(values) == name
             labels[name] = ", ".join(axis_label(a, first[a]) for a in keys) if from_grid else name
