@@ -69,6 +69,7 @@ from inception_bench.engine import (
 )
 from inception_bench.errors import FieldError, IbenchError, fields_of, one_line
 from inception_bench.models import resolve_spec
+from inception_bench.progress import ProgressMode, step_progress
 from inception_bench.settings import BenchSettings
 from inception_bench.spec import MODELS, LoadedSpec, display_path, read_yaml
 
@@ -400,10 +401,16 @@ def run_round(case: Case, steps: int, device: torch.device, detail: bool) -> Non
         case.memory_mb = max(case.memory_mb or 0.0, step_mb)
 
 
-def prepare(cases: list[Case], settings: BenchSettings, device: torch.device, remake: Callable[[Case], Case]) -> None:
-    """Warm every case up, then bring them to one batch (the largest every case fits), so that ratios compare
-    equal work. A compile that fails under compile auto (no C++ compiler, say) is measured eager instead and says
-    so; under an explicit ``--compile`` it is an error."""
+def prepare(
+    cases: list[Case],
+    settings: BenchSettings,
+    device: torch.device,
+    remake: Callable[[Case], Case],
+    done: Callable[[], None] = lambda: None,
+) -> None:
+    """Warm every case up (calling ``done`` after each), then bring them to one batch (the largest every case
+    fits), so that ratios compare equal work. A compile that fails under compile auto (no C++ compiler, say) is
+    measured eager instead and says so; under an explicit ``--compile`` it is an error."""
     warmup = max(1, settings.warmup)
     for i, case in enumerate(cases):
         try:
@@ -415,6 +422,7 @@ def prepare(cases: list[Case], settings: BenchSettings, device: torch.device, re
             cases[i] = remake(case)
             warm_up(cases[i], settings.batch_size, warmup, device)
             cases[i].note = _join(cases[i].note, f"compile (auto) failed, measured eager: {why}")
+        done()
     common = min(case.batch for case in cases)
     for case in cases:
         if case.batch != common:
@@ -426,11 +434,15 @@ def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def interleave(cases: list[Case], settings: BenchSettings, device: torch.device) -> None:
-    """The rounds: A, B, C, then C, B, A, and so on (cases warmed up first, :func:`prepare`)."""
+def interleave(
+    cases: list[Case], settings: BenchSettings, device: torch.device, done: Callable[[], None] = lambda: None
+) -> None:
+    """The rounds: A, B, C, then C, B, A, and so on (cases warmed up first, :func:`prepare`); ``done`` is called
+    after each case's round."""
     for r in range(settings.rounds):
         for case in cases if r % 2 == 0 else reversed(cases):
             run_round(case, settings.steps, device, settings.detail)
+            done()
 
 
 def ratio(case: Case, reference: Case | None) -> tuple[float | None, float | None, float | None]:
@@ -504,9 +516,11 @@ def bench(
     settings: BenchSettings,
     torchvision: bool = True,
     say: Callable[[str], None] = lambda _: None,
+    progress: str = ProgressMode.none,
 ) -> list[BenchRow]:
     """Benchmark each named variant (at ``settings.image_size``) and, unless told not to, torchvision's model,
-    in the fast path and its baselines (module docstring). ``say`` receives progress lines."""
+    in the fast path and its baselines (module docstring). ``say`` receives progress lines; ``progress`` (a
+    :class:`~inception_bench.progress.ProgressMode`) shows the warm-ups and rounds of each mode."""
     with fields_of("bench"):
         check_inductor(settings)
         device = resolve_device(settings.device)
@@ -529,7 +543,7 @@ def bench(
                 fast = Setup.fast(settings, mode, device)
                 auto = " (auto)" if settings.compile is None else ""
                 say(f"{mode}: {setup_label(asdict(fast))}{auto}, {settings.rounds} interleaved rounds")
-                rows += _measure_mode(mode, models, settings, device)
+                rows += _measure_mode(mode, models, settings, device, progress)
         return rows
 
 
@@ -563,15 +577,19 @@ def _cases(mode: str, models: list[Model], settings: BenchSettings, device: torc
     return cases
 
 
-def _measure_mode(mode: str, models: list[Model], settings: BenchSettings, device: torch.device) -> list[BenchRow]:
+def _measure_mode(
+    mode: str, models: list[Model], settings: BenchSettings, device: torch.device, progress: str = ProgressMode.none
+) -> list[BenchRow]:
     """All models in one mode, their setups interleaved; ratios within this mode."""
     cases = _cases(mode, models, settings, device)
 
     def remake(case: Case) -> Case:  # the case measured eager (its compile failed)
         return _case(case.model, case.setup.eager(), case.role, mode, settings, device)
 
-    prepare(cases, settings, device, remake)
-    interleave(cases, settings, device)
+    label = f"{mode}: warm-ups and rounds"
+    with step_progress(label, len(cases) * (1 + settings.rounds), progress) as advance:
+        prepare(cases, settings, device, remake, lambda: advance(0))
+        interleave(cases, settings, device, lambda: advance(0))
     date = datetime.date.today().isoformat()
 
     def model_case(model: str, setup: Setup) -> Case | None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.progress import ProgressMode
 from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
 
@@ -123,6 +124,20 @@ LogOpt = Annotated[
     list[str] | None,
     typer.Option("--log", help=_help(Recipe, "log", " Repeatable."), show_default=False),
 ]
+
+
+ProgressOpt = Annotated[
+    ProgressMode,
+    typer.Option(
+        help="auto: a live bar on a terminal, plain lines elsewhere; plain: plain lines only (a line per epoch or "
+        "run, a heartbeat at most once a minute); none: errors and the result only."
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output: the same as --progress none.")]
+
+
+def _progress(progress: ProgressMode, quiet: bool) -> ProgressMode:
+    return ProgressMode.none if quiet else progress
 
 
 def _say(text: str) -> None:
@@ -273,6 +288,8 @@ def train(
     log: LogOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+    progress: ProgressOpt = ProgressMode.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     with user_errors(ctx):
         from inception_bench.settings import parse
@@ -285,7 +302,7 @@ def train(
         settings = parse(Recipe, {**values, "log": log or []}, "recipe")
         from inception_bench.train import train as run_training  # torch: after the options are checked
 
-        record = run_training(loaded, settings, out, resume=resume)
+        record = run_training(loaded, settings, out, resume=resume, progress=_progress(progress, quiet))
         if record.status != RunStatus.completed:
             typer.echo(f"error: {record.message} (recorded in {RunFolder(out).record_path})", err=True)
             raise typer.Exit(1)
@@ -322,6 +339,8 @@ def lr_find_(
     out: Annotated[Path, typer.Option("--out", help="Folder for lr-find.csv, lr-find.png, lr-find.json.")] = Path(
         "runs/lr-find"
     ),
+    progress: ProgressOpt = ProgressMode.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     """The learning-rate range test (Smith, 2017): the loss over a geometric learning-rate sweep, and a suggestion."""
     with user_errors(ctx):
@@ -331,7 +350,8 @@ def lr_find_(
         settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
         from inception_bench.lr_find import lr_find, save  # torch: after the options are checked
 
-        result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps)
+        shown = _progress(progress, quiet)
+        result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps, progress=shown)
         folder = save(result, loaded, settings, out)
         option = settings.lr_option(result.suggested_lr, settings.batch_size)
         typer.echo(
@@ -367,6 +387,8 @@ def eval_(
         str | None, typer.Option(help="Add torchvision's googlenet: 'torchvision' (IMAGENET1K_V1) or a .pth path.")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="JSON record. Default: eval-<crops>crop.json.")] = None,
+    progress: ProgressOpt = ProgressMode.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     """Top-1/top-5 accuracy and error of checkpoints (softmax averaged over crops and models)."""
     with user_errors(ctx):
@@ -389,6 +411,7 @@ def eval_(
             compile=compile,
             weights=weights,
             out=target,
+            progress=_progress(progress, quiet),
         )
         Console(highlight=False).print(rich_table(r))
         typer.echo(f"wrote {target}")
@@ -483,17 +506,21 @@ def ablate(
             help="Check that every variant builds and (locally) its data loads, print the plan; run none.",
         ),
     ] = False,
+    progress: ProgressOpt = ProgressMode.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     with user_errors(ctx):
         from inception_bench import ablate as abl
 
         engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
+        shown = _progress(progress, quiet)
         from inception_bench.tracking import Trackers
 
         Trackers.check(log or [])  # known and installed, before any run starts
         plan = abl.plan_ablation(ablation, out, log)
         runs = abl.select_shard(plan.runs, shard)
-        typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
+        if shown != ProgressMode.none:
+            typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
         starting = [
             r
             for r in abl.select_shard(plan.tuning_runs, shard) + runs
@@ -512,7 +539,9 @@ def ablate(
             if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
                 # a candidate that diverged is an answer (that value is too large), not a failure to retry
                 candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if r.status != "diverged"]
-                tuned = engine.run(plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed)
+                tuned = engine.run(
+                    plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown
+                )
                 for variant, _, status, error in tuned.failed:
                     typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
                 tuning_changed = tuned.changed
@@ -527,7 +556,7 @@ def ablate(
                     typer.echo(
                         f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done"
                     )
-            summary = engine.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
+            summary = engine.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown)
         typer.echo(
             f"{summary.completed}/{summary.total} runs completed ({summary.ran} run now, "
             f"{summary.seconds:.0f} s) -> {summary.results}"
@@ -617,6 +646,8 @@ def bench_(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Append the rows to this CSV (or .json) file.")
     ] = None,
+    progress: ProgressOpt = ProgressMode.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
     with user_errors(ctx):
@@ -629,7 +660,9 @@ def bench_(
         overrides = variant_overrides(module.value if module else None, aux, set_)
         from inception_bench import bench as b  # torch: after the options are checked
 
-        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision, say=_say)
+        shown = _progress(progress, quiet)
+        say = _say if shown != ProgressMode.none else lambda _: None
+        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
         if output is not None:
             b.append_rows(rows, output)
         if fmt is BenchFormat.json:

@@ -17,7 +17,7 @@ from inception_bench.engine import autocast_for, compiled, resolve_device, resol
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
-from inception_bench.progress import step_progress
+from inception_bench.progress import ProgressMode, step_progress
 from inception_bench.results import RunFolder, write_json
 
 
@@ -77,7 +77,7 @@ def evaluate(
     compile: bool = False,
     weights: str | None = None,
     out: Path | None = None,
-    progress: bool = True,
+    progress: str = ProgressMode.auto,
 ) -> dict[str, Any]:
     """Top-1/top-5 of one model or an ensemble on a data set's ``split`` (val | test); writes ``out`` (JSON) if
     given.
@@ -87,7 +87,7 @@ def evaluate(
     transform), so a checkpoint's accuracy is reproduced; larger ones are resized to 256/224 of the crop size
     and center-cropped, as torchvision and the paper do. ``precision`` (autocast, ``auto`` as in training),
     ``channels_last`` and ``compile`` are how the forward passes run; the softmax averaging is in fp32.
-    ``progress``: a bar on a terminal (:func:`~inception_bench.progress.step_progress`).
+    ``progress``: a :class:`~inception_bench.progress.ProgressMode` (:func:`~inception_bench.progress.step_progress`).
     """
     from inception_bench.data import load_data
 

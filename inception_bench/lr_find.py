@@ -31,7 +31,7 @@ from inception_bench.engine import (
     train_step,
 )
 from inception_bench.errors import FieldError, fields_of
-from inception_bench.progress import step_progress
+from inception_bench.progress import ProgressMode, step_progress
 from inception_bench.results import LrFindFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import LoadedSpec
@@ -107,10 +107,10 @@ def lr_find(
     steps: int = 100,
     beta: float = 0.98,
     diverge: float = 4.0,
-    progress: bool = True,
+    progress: str = ProgressMode.auto,
 ) -> LrFind:
     """Run the range test for ``loaded.spec`` on ``recipe``'s data, device and precision (its learning rate and
-    schedule are what the test replaces)."""
+    schedule are what the test replaces). ``progress``: a :class:`~inception_bench.progress.ProgressMode`."""
     if not 0 < start_lr < end_lr:
         raise FieldError("start_lr", f"must be positive and below --end-lr ({end_lr})", start_lr)
     if steps < 5:

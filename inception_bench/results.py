@@ -4,9 +4,12 @@
   ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (after every epoch), ``final.json`` (the
   :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``;
   under the Ray backend also ``attempts.jsonl`` (one line per worker that started the run: attempt, node, pid).
+  With ``--log``: TensorBoard's event files, W&B's ``wandb/`` folder, ``trackers.json`` (the run's W&B and MLflow
+  ids and how many epochs each was sent) and, for ``ibench train``, ``mlflow.db`` (a local MLflow store).
 - An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)
   at ``<variant>/seed-<seed>/``, ``results.csv`` (one row per run, :data:`RESULT_COLUMNS` first),
-  ``ablation.json`` (what the grid is) and optionally ``bench.csv`` (``ibench bench --output``).
+  ``ablation.json`` (what the grid is), optionally ``bench.csv`` (``ibench bench --output``) and, with ``--log mlflow``,
+  ``mlflow.db`` (the local MLflow store of all its runs).
 - ``ibench eval`` writes ``eval-<crops>crop.json`` records (:func:`eval_record_path`); ``ibench report`` writes a
   :class:`ReportFolder`.
 
@@ -175,7 +178,9 @@ class RunFolder:
     REQUEST = "request.json"
     LOG = "worker.log"
     ATTEMPTS = "attempts.jsonl"
-    FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS)
+    TRACKERS = "trackers.json"
+    MLFLOW_STORE = "mlflow.db"  # a local MLflow store (sqlite), here or in the ablation folder
+    FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS, TRACKERS, MLFLOW_STORE)
 
     @classmethod
     def owns(cls, name: str) -> bool:
@@ -336,6 +341,19 @@ class RunFolder:
 
     def write_request(self, request: dict[str, Any]) -> None:
         write_json(self.request_path, request)
+
+    @property
+    def trackers_path(self) -> Path:
+        return self.path / self.TRACKERS
+
+    def read_trackers(self) -> dict[str, Any]:
+        """What each tracker (W&B, MLflow) has of this run: its id there and the epochs it was sent."""
+        if not self.trackers_path.exists():
+            return {}
+        return read_json(self.trackers_path, "delete it to start new tracker runs (each resume replays every epoch)")
+
+    def write_trackers(self, state: dict[str, Any]) -> None:
+        write_json(self.trackers_path, state)
 
     def log_tail(self) -> str:
         """The worker log's last non-empty line (at most 300 characters), or ""."""

@@ -98,7 +98,9 @@ class Recipe(_Settings):
     channels_last: bool = Field(True, description="channels_last memory format (faster on CUDA and the CPU)")
     workers: int = Field(4, ge=0, description="DataLoader workers (streamed data sets)")
     log: list[TrackerName] = Field(
-        default_factory=list, description="trackers the metrics also go to: tensorboard (event files in the run folder)"
+        default_factory=list,
+        description="trackers the metrics also go to: tensorboard (event files in the run folder), wandb (offline "
+        "in the run folder unless WANDB_MODE is set), mlflow (MLFLOW_TRACKING_URI, else a local mlflow.db)",
     )
 
     # Where and how fast a run computes, or where it reports, not what: a run may be resumed with these changed.

@@ -1,35 +1,62 @@
 """Experiment trackers: sinks for what a training run records, so that its curves appear where researchers already
-watch (``--log tensorboard``). The run's own files stay the source: each epoch's row is written to metrics.jsonl
-by :func:`inception_bench.train.evaluate_epoch`, and the same row, unchanged, goes to every tracker.
+watch (``--log tensorboard|wandb|mlflow``, repeatable). The run's own files stay the source: each epoch's row is
+written to metrics.jsonl by :func:`inception_bench.train.evaluate_epoch`, and the same row, unchanged, goes to
+every tracker (:class:`Trackers`); a tracker is a sink, never read back.
 
-Conventions (TensorBoard, the one tracker today):
+Conventions, common to all three:
 
-- **Where**: event files in the run folder (``tensorboard --logdir RUN``); under ``ibench ablate``, each run
-  folder is one TensorBoard run, so ``tensorboard --logdir DIR`` shows one run per (variant, seed).
-- **Scalars**: every number of a metrics.jsonl row (``train_loss``, ``val_loss``, ``val_top1``, ``val_top5``,
-  ``lr``, ``images_per_sec``, ``seconds``, ...), tagged by its key, at step = the epoch (1-based), values as
-  TensorBoard stores them (float32); at the end, the record's test figures (``test_top1``, ``test_top5``,
-  ``test_loss``) at the last epoch's step.
-- **Hparams**: the run's config.json (the recipe, the spec, versions and device; nested keys joined by ``.``;
-  lists and missing values as text; booleans as 0/1, as torch writes them) in the HParams tab, against
-  ``val_top1``, ``val_loss`` and ``test_top1``.
-- **Resumed runs**: metrics.jsonl is the source. Each time a run opens its trackers, the scalars of earlier
-  event files are purged (``purge_step=1``, as TensorBoard reads it) and the epochs metrics.jsonl holds are
-  replayed: no epoch twice, none missing, ``--log`` may be added on resuming. The hparams are written when the
-  folder has no event file yet or the run starts from scratch.
+- **Metrics**: every number of a metrics.jsonl row (``train_loss``, ``val_loss``, ``val_top1``, ``val_top5``,
+  ``lr``, ``images_per_sec``, ``seconds``, ...), named by its key, at step = the epoch (1-based); at the end, the
+  record's test figures (``test_top1``, ``test_top5``, ``test_loss``). Accuracies are fractions in 0..1.
+- **Config**: the run's config.json (the recipe, the spec, versions and device) as the run's hparams / config /
+  params (nested keys joined by ``.`` where the tracker is flat; lists and missing values as text).
+- **Names**: a run of ``ibench ablate`` is named ``<variant>/seed-<seed>`` (tuning runs
+  ``tune/<variant>/<candidate>``) and grouped by the ablation's name (W&B group, MLflow experiment); a run of
+  ``ibench train`` is named by its folder, in W&B project / MLflow experiment ``inception-bench``.
+- **Resumed runs**: metrics.jsonl is the source. Every epoch it holds reaches each tracker once: TensorBoard purges
+  and replays; W&B and MLflow continue the same run (its id is kept in the run folder's trackers.json with the
+  epochs it was sent) from the first epoch it lacks, so ``--log`` may be added on resuming. A run that starts
+  from scratch starts new tracker runs.
+- **Failures**: a tracker that cannot start is one error line before the first epoch; one that fails later
+  (a server gone) is dropped with one warning line, and the run goes on.
+
+Where each writes:
+
+- ``tensorboard``: event files in the run folder (``tensorboard --logdir RUN``; an ablation folder shows one
+  TensorBoard run per (variant, seed)); values as TensorBoard stores them (float32); the config in the HParams
+  tab (booleans as 0/1, as torch writes them) against ``val_top1``, ``val_loss`` and ``test_top1``.
+- ``wandb``: the W&B client, offline unless ``WANDB_MODE`` says otherwise (``WANDB_MODE=online`` after
+  ``wandb login``): ``RUN/wandb/offline-run-*`` folders, one per start of the run, uploaded in order by
+  ``wandb sync RUN/wandb/offline-run-*``. Project ``WANDB_PROJECT`` or ``inception-bench``; test figures in the
+  run's summary.
+- ``mlflow``: the MLflow client, to ``MLFLOW_TRACKING_URI`` when set (a server, or a shared store), else a local
+  sqlite store: ``mlflow.db`` in the ablation folder (all its runs) or in the run folder (``ibench train``); view
+  it with ``mlflow ui --backend-store-uri sqlite:///PATH/mlflow.db`` (the full ``mlflow`` package). Experiment
+  ``MLFLOW_EXPERIMENT_NAME`` when set; run status FINISHED, FAILED (diverged or failed) or KILLED (stopped, to be
+  resumed).
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import sys
+import time
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from inception_bench.errors import FieldError
+from inception_bench.errors import FieldError, one_line
+from inception_bench.results import RunFolder
 
-TrackerName = Literal["tensorboard"]  # the values of Recipe.log
+TrackerName = Literal["tensorboard", "wandb", "mlflow"]  # the values of Recipe.log
 TRACKERS: tuple[str, ...] = get_args(TrackerName)
 HPARAM_METRICS = ("val_top1", "val_loss", "test_top1")
+PROJECT = "inception-bench"  # W&B project and MLflow experiment of runs outside an ablation
+PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # what each needs imported
 
 
 def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
@@ -47,81 +74,260 @@ def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, bool | in
     return flat
 
 
+def numbers(row: Mapping[str, Any]) -> dict[str, float]:
+    """The metrics of a metrics.jsonl row: its numbers but the epoch (the step)."""
+    return {
+        k: float(v) for k, v in row.items() if k != "epoch" and isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How the trackers name and group a run (module docstring): its name, its group (the ablation's name; None
+    outside an ablation) and the folder of a local MLflow store."""
+
+    name: str
+    group: str | None = None
+    store: Path | None = None  # default: the run folder
+
+    @classmethod
+    def from_request(cls, request: Mapping[str, Any], folder: Path) -> Naming:
+        """An ablation run's naming, as its request (``tracking``) states it; the folder's name for older ones."""
+        tracking = request.get("tracking") or {}
+        store = tracking.get("store")
+        return cls(str(tracking.get("name") or folder.name), request.get("ablation"), Path(store) if store else None)
+
+
+# --------------------------------------------------------------------------------------------------- sinks
 class TensorBoard:
-    """Event files in the run folder (see the module docstring)."""
+    """Event files in the run folder (module docstring). Earlier scalars are purged: every epoch is resent."""
 
-    @staticmethod
-    def check() -> None:
-        """One error line when the tensorboard package is missing."""
-        try:
-            import tensorboard  # noqa: F401  (torch.utils.tensorboard writes through it)
-        except ImportError:
-            why = "needs the tensorboard package: pip install 'inception-bench[tensorboard]'"
-            raise FieldError("log", why, "tensorboard") from None
-
-    def __init__(self, folder: Path, config: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        self.check()
+    def __init__(self, folder: RunFolder, config: dict[str, Any], fresh: bool, naming: Naming) -> None:
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
 
-        first = not any(folder.glob("events.out.tfevents.*"))
-        self.writer = SummaryWriter(log_dir=str(folder), purge_step=None if first else 1)
-        self.step = len(history)
-        if first or not history:  # a new run (its config may differ from a start that died before epoch 1)
+        first = not any(folder.path.glob("events.out.tfevents.*"))
+        self.writer = SummaryWriter(log_dir=str(folder.path), purge_step=None if first else 1)
+        self.step = 0
+        self.sent = 0  # epochs this tracker holds already: none (purged from step 1)
+        if first or fresh:  # a new run (its config may differ from a start that died before epoch 1)
             metrics = {name: 0.0 for name in HPARAM_METRICS}  # their names; the values are the scalars logged
             file_writer = self.writer.file_writer  # this run's event file (add_hparams would write a new run)
             assert file_writer is not None  # opened by SummaryWriter()
             for summary in hparams(flat_config(config), metrics):
                 file_writer.add_summary(summary)
-        for row in history:  # what metrics.jsonl holds, whatever earlier event files hold (purged from step 1)
-            self.epoch(row)
+
+    def state(self) -> dict[str, Any] | None:
+        return None  # nothing to keep: the next open purges and replays
 
     def epoch(self, row: dict[str, Any]) -> None:
         self.step = int(row["epoch"])
-        for key, value in row.items():
-            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
-                self.writer.add_scalar(key, value, self.step)
+        for key, value in numbers(row).items():
+            self.writer.add_scalar(key, value, self.step)
         self.writer.flush()
 
-    def finish(self, figures: Mapping[str, float | None]) -> None:
+    def finish(self, figures: Mapping[str, float], failed: bool) -> None:
         for key, value in figures.items():
-            if value is not None:
-                self.writer.add_scalar(key, value, self.step)
+            self.writer.add_scalar(key, value, self.step)
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
 
 
+class WandB:
+    """A W&B run through its client, offline unless ``WANDB_MODE`` says otherwise (module docstring)."""
+
+    def __init__(self, folder: RunFolder, config: dict[str, Any], state: dict[str, Any], naming: Naming) -> None:
+        import wandb
+
+        self.finished = False
+        self.id = str(state.get("id") or uuid.uuid4().hex[:12])  # W&B ids: lower-case letters and digits
+        self.sent = int(state.get("epochs", 0)) if state.get("id") else 0
+        settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, save_code=False, disable_git=True)
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT") or PROJECT,
+            group=naming.group,
+            name=naming.name,
+            id=self.id,
+            resume="allow",
+            dir=str(folder.path),
+            config=config,
+            mode=None if os.environ.get("WANDB_MODE") else "offline",
+            settings=settings,
+            reinit="create_new",
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "epochs": self.sent}
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self.run.log(numbers(row), step=int(row["epoch"]))
+        self.sent = int(row["epoch"])
+
+    def finish(self, figures: Mapping[str, float], failed: bool) -> None:
+        self.run.summary.update(dict(figures))
+        self.run.finish(exit_code=1 if failed else 0)
+        self.finished = True
+
+    def close(self) -> None:
+        if not self.finished:  # stopped before its end: resumable, marked failed till then
+            self.run.finish(exit_code=1)
+
+
+class MLflow:
+    """An MLflow run through its client, in ``MLFLOW_TRACKING_URI`` or a local sqlite store (module docstring)."""
+
+    def __init__(self, folder: RunFolder, config: dict[str, Any], state: dict[str, Any], naming: Naming) -> None:
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        for logger in ("mlflow", "alembic"):  # their INFO lines (creating the store's tables) are not the run's
+            logging.getLogger(logger).setLevel(logging.WARNING)
+
+        self.finished = False
+        store = naming.store or folder.path
+        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(store / RunFolder.MLFLOW_STORE).resolve()}"
+        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or naming.group or PROJECT
+        with _store_lock(None if os.environ.get("MLFLOW_TRACKING_URI") else store):  # one creator of the store
+            self.client = MlflowClient(self.uri)
+            found = self.client.get_experiment_by_name(experiment)
+            experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        if state.get("run_id") and state.get("uri") == self.uri:  # the same run, resumed
+            self.run_id, self.sent = str(state["run_id"]), int(state.get("epochs", 0))
+            self.client.update_run(self.run_id, status="RUNNING")
+        else:
+            tags = {"ibench.run_folder": str(folder.path.resolve())}
+            self.run_id = self.client.create_run(experiment_id, run_name=naming.name, tags=tags).info.run_id
+            self.sent = 0
+            params = [Param(k, str(v)[:6000]) for k, v in flat_config(config).items()]
+            for i in range(0, len(params), 100):  # MLflow takes at most 100 params a call
+                self.client.log_batch(self.run_id, params=params[i : i + 100])
+        self.step = self.sent
+
+    def state(self) -> dict[str, Any]:
+        return {"uri": self.uri, "run_id": self.run_id, "epochs": self.sent}
+
+    def _log(self, values: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self.step = int(row["epoch"])
+        self._log(numbers(row), self.step)
+        self.sent = self.step
+
+    def finish(self, figures: Mapping[str, float], failed: bool) -> None:
+        self._log(figures, self.step)
+        self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+        self.finished = True
+
+    def close(self) -> None:
+        if not self.finished:
+            self.client.set_terminated(self.run_id, "KILLED")
+
+
+class _store_lock:
+    """An exclusive lock on a local store's folder while its tables and experiment are made (runs of an ablation
+    start at once); nothing for a remote store (None)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.folder / f".{RunFolder.MLFLOW_STORE}.lock", "w")  # noqa: SIM115
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder is not None:
+            self.file.close()  # releases the lock
+
+
+SINKS: dict[str, Any] = {"tensorboard": TensorBoard, "wandb": WandB, "mlflow": MLflow}
+
+
+# ------------------------------------------------------------------------------------------------ trackers
 class Trackers:
     """The trackers a run logs to (none: every call does nothing)."""
 
     @staticmethod
     def check(names: Sequence[str]) -> None:
         """Refuse, before anything is written, a tracker that is unknown or not installed."""
-        unknown = [n for n in names if n not in TRACKERS]
-        if unknown:
-            raise FieldError("log", f"unknown tracker; use one of {', '.join(TRACKERS)}", unknown[0])
-        if "tensorboard" in names:
-            TensorBoard.check()
+        for name in names:
+            if name not in TRACKERS:
+                raise FieldError("log", f"unknown tracker; use one of {', '.join(TRACKERS)}", name)
+            try:
+                __import__(PACKAGES[name])
+            except ImportError:
+                why = f"needs the {PACKAGES[name]} package: pip install 'inception-bench[{name}]'"
+                raise FieldError("log", why, name) from None
 
     def __init__(
-        self, names: Sequence[str], folder: Path, config: dict[str, Any], history: list[dict[str, Any]]
+        self,
+        names: Sequence[str],
+        folder: RunFolder,
+        config: dict[str, Any],
+        history: list[dict[str, Any]],
+        naming: Naming | None = None,
     ) -> None:
-        """Trackers for the run in ``folder``, which has done the epochs of ``history`` (metrics.jsonl rows)."""
+        """Trackers for the run in ``folder``, which has done the epochs of ``history`` (metrics.jsonl rows); each
+        is sent the epochs it lacks."""
         self.check(names)
-        self.sinks = [TensorBoard(folder, config, history) for name in dict.fromkeys(names) if name == "tensorboard"]
+        self.folder = folder
+        naming = naming or Naming(folder.path.resolve().name)
+        saved = folder.read_trackers() if history and names else {}  # from scratch: new tracker runs
+        self.sinks: dict[str, Any] = {}
+        for name in dict.fromkeys(names):
+            try:
+                if name == "tensorboard":
+                    self.sinks[name] = TensorBoard(folder, config, not history, naming)
+                else:
+                    self.sinks[name] = SINKS[name](folder, config, dict(saved.get(name) or {}), naming)
+            except FieldError:
+                raise
+            except Exception as e:  # a server refused, an offline store cannot be written, ...
+                self.close()
+                raise FieldError("log", f"{name} did not start: {one_line(e)}", name) from None
+        for row in history:
+            self.epoch(row, only_missing=True)
+        self._save()
 
-    def epoch(self, row: dict[str, Any]) -> None:
-        """An epoch's metrics.jsonl row."""
-        for sink in self.sinks:
-            sink.epoch(row)
+    def _save(self) -> None:
+        state = {name: s for name, sink in self.sinks.items() if (s := sink.state()) is not None}
+        if state:
+            self.folder.write_trackers(state)
 
-    def finish(self, figures: Mapping[str, float | None]) -> None:
-        """The final record's figures (test top-1, ...)."""
-        for sink in self.sinks:
-            sink.finish(figures)
+    def _call(self, name: str, call: str, *args: Any) -> None:
+        """``call`` on sink ``name``; a sink that fails is dropped with a warning (the run goes on)."""
+        try:
+            getattr(self.sinks[name], call)(*args)
+        except Exception as e:
+            del self.sinks[name]
+            print(
+                f"warning: --log {name} stopped ({one_line(e, 200)}); the run goes on, metrics.jsonl keeps every "
+                "epoch and a resume sends the missing ones",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def epoch(self, row: dict[str, Any], only_missing: bool = False) -> None:
+        """An epoch's metrics.jsonl row (``only_missing``: to the sinks that do not hold it yet)."""
+        for name, sink in list(self.sinks.items()):
+            if not (only_missing and int(row["epoch"]) <= sink.sent):
+                self._call(name, "epoch", row)
+        if not only_missing:
+            self._save()
+
+    def finish(self, figures: Mapping[str, float | None], failed: bool = False) -> None:
+        """The final record's figures (test top-1, ...); ``failed``: the run diverged or failed."""
+        values = {k: float(v) for k, v in figures.items() if v is not None}
+        for name in list(self.sinks):
+            self._call(name, "finish", values, failed)
 
     def close(self) -> None:
-        for sink in self.sinks:
-            sink.close()
+        for name in list(self.sinks):
+            self._call(name, "close")

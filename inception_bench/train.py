@@ -65,11 +65,11 @@ from inception_bench.engine import (
 )
 from inception_bench.errors import FieldError, fields_of
 from inception_bench.models import GoogLeNet
-from inception_bench.progress import Progress
+from inception_bench.progress import Progress, ProgressMode
 from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.settings import Recipe, portable_recipe
 from inception_bench.spec import LoadedSpec, Spec, display_path
-from inception_bench.tracking import Trackers
+from inception_bench.tracking import Naming, Trackers
 
 # What must not change between an interrupted run and its resumption (the recipe without its machine fields).
 _RESUME_KEYS = ("spec", "recipe", "world_size")
@@ -243,10 +243,12 @@ def model_and_optimizer(
     return model, optimizer
 
 
-def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = False) -> Run:
+def setup(
+    loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = False, naming: Naming | None = None
+) -> Run:
     """A run ready for its first (or next) epoch. Everything that can be refused is refused before anything is
     written: the spec at the training image size, the device and precision, the execution options, the run
-    folder's state, the data."""
+    folder's state, the data. ``naming``: how the trackers name the run (default: by its folder)."""
     if recipe.image_size is not None and recipe.image_size != loaded.spec.input_size:
         # the network is planned, counted and recorded at the size it is trained at
         loaded = loaded.with_overrides({"input_size": recipe.image_size})
@@ -304,7 +306,7 @@ def setup(loaded: LoadedSpec, recipe: Recipe, folder: RunFolder, resume: bool = 
         folder.create()
         folder.write_config(config)
         folder.write_metrics(history)
-    trackers = Trackers(recipe.log if dist.main else [], folder.path, config, history)  # the main rank reports
+    trackers = Trackers(recipe.log if dist.main else [], folder, config, history, naming)  # the main rank reports
     run = Run(
         loaded,
         recipe,
@@ -342,7 +344,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     channels_last = run.recipe.channels_last
     steps_total = len(run.train_loader)
     t0 = time.perf_counter()
-    seen, steps, loss_sum = 0, 0, torch.zeros((), device=run.device)
+    seen, steps, progress_steps, loss_sum = 0, 0, 0, torch.zeros((), device=run.device)
     norms: list[torch.Tensor] = []  # the gradient norms before clipping, read back once at the end
     run.epoch_lr = run.optimizer.param_groups[0]["lr"]
     # compiled steps: the first step, and the first of each new batch shape (the last, partial batch recompiles),
@@ -380,8 +382,9 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
             norms.append(norm)
         seen += len(target)
         steps += 1
-        if progress is not None and (steps % 25 == 0 or steps == steps_total):
-            progress.step(epoch, loss, seen / (time.perf_counter() - t0), advance=25 if steps % 25 == 0 else steps % 25)
+        if progress is not None and (steps % 25 == 0 or steps == steps_total) and progress.wanted:
+            progress.step(epoch, loss, steps, steps - progress_steps, seen, time.perf_counter() - t0)
+            progress_steps = steps
     loss_total, seen_all = all_reduce_sum([float(loss_sum.item()), float(seen)], run.dist, run.device)
     if run.device.type == "cuda":
         torch.cuda.synchronize(run.device)
@@ -508,7 +511,8 @@ def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
     if run.dist.main:
         run.folder.write_record(record)
         run.trackers.finish(
-            {"test_top1": record.test_top1, "test_top5": record.test_top5, "test_loss": record.test_loss}
+            {"test_top1": record.test_top1, "test_top5": record.test_top5, "test_loss": record.test_loss},
+            failed=status != RunStatus.completed,
         )
     return record
 
@@ -519,25 +523,28 @@ def train(
     out: Path,
     resume: bool = False,
     stop_after: int | None = None,
-    quiet: bool = False,
+    progress: str = ProgressMode.auto,
+    naming: Naming | None = None,
 ) -> RunRecord:
     """Train ``loaded.spec`` with ``recipe`` into run folder ``out``; returns the run's record.
 
     ``resume`` continues from ``out``'s checkpoint. ``stop_after`` ends the process's work after that many epochs
-    in total without writing a record (status ``interrupted``: an interruption, for tests).
+    in total without writing a record (status ``interrupted``: an interruption, for tests). ``progress``: a
+    :class:`~inception_bench.progress.ProgressMode` (the main rank's). ``naming``: how trackers name the run.
     """
-    run = setup(loaded, recipe, RunFolder(Path(out)), resume)
-    progress = Progress(run.dist.main and not quiet, run.recipe.epochs, run.epochs_done, len(run.train_loader))
+    run = setup(loaded, recipe, RunFolder(Path(out)), resume, naming)
+    shown = progress if run.dist.main else ProgressMode.none
+    bar = Progress(shown, run.recipe.epochs, run.epochs_done, len(run.train_loader))
     how = [precision_reason(recipe.precision, run.config["precision"], run.device, resumed=run.epochs_done > 0)]
     how += ["channels_last"] * recipe.channels_last + ["compiled"] * recipe.compile
-    progress.line(f"{run.config['device']}: {', '.join(how)}")
+    bar.line(f"{run.config['device']}: {', '.join(how)}")
     status, message = RunStatus.completed, ""
     try:
         try:
             for epoch in range(run.epochs_done, recipe.epochs):
                 if stop_after is not None and epoch >= stop_after:
                     return RunRecord(status=RunStatus.interrupted, epochs=epoch)
-                train_loss, seen, seconds = train_epoch(run, epoch, progress)
+                train_loss, seen, seconds = train_epoch(run, epoch, bar)
                 if not math.isfinite(train_loss):
                     status = RunStatus.diverged
                     message = (
@@ -545,7 +552,7 @@ def train(
                     )
                     break
                 row = evaluate_epoch(run, epoch, train_loss, seen, seconds)
-                progress.line(
+                bar.line(
                     f"epoch {epoch + 1}/{recipe.epochs}  train loss {train_loss:.4f}  val loss {row['val_loss']:.4f}  "
                     f"top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  lr {row['lr']:.4g}  "
                     f"{row['images_per_sec']:.0f} img/s"
@@ -553,7 +560,7 @@ def train(
         except torch.OutOfMemoryError:
             status, message = RunStatus.failed, f"out of memory at batch size {recipe.batch_size}; lower the batch size"
         finally:
-            progress.close()
+            bar.close()
         record = finish(run, status, message)
     finally:
         run.trackers.close()

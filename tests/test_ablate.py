@@ -422,7 +422,7 @@ def test_the_grid_view_counts_running_waiting_and_failed_runs_and_names_nodes(tm
     a, b, c, _ = plan.runs
     nodes = {id(a): "node-a", id(b): None}  # b waits for room, as in Ray's queue
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    display = Display(plan.runs, enabled=True, where=lambda run: nodes[id(run)])
+    display = Display(plan.runs, "auto", where=lambda run: nodes[id(run)])
 
     def rows() -> list[str]:
         return [t.description for t in display.progress.tasks if t.visible and not t.finished]
@@ -455,10 +455,19 @@ def test_the_grid_view_counts_running_waiting_and_failed_runs_and_names_nodes(tm
         assert rows()[0] == "runs: 1 running, 0 waiting, 2 pending, 1 failed"
     printed = capsys.readouterr().err
     assert "[1/4, 1 failed, ETA" in printed and f"{a.variant} seed {a.seed}: failed on node-a" in printed
-    plain = Display([c], enabled=True, where=lambda run: "node-b")
+    plain = Display([c], "auto", where=lambda run: "node-b")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     with plain:
         plain.start(c)
         c.status = RunStatus.completed
         plain.finish(c, 1, "node-b")
     assert capsys.readouterr().err.strip().endswith(f"{c.variant} seed {c.seed}: completed on node-b")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal, told --progress plain or none
+    for mode, shows in (("plain", True), ("none", False)):
+        told = Display([c], mode)
+        with told:
+            told.start(c)
+            told.finish(c, 1)
+        err = capsys.readouterr().err
+        assert told.progress is None and (f"{c.variant} seed {c.seed}: completed" in err) is shows
+        assert (err == "") is not shows

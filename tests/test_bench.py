@@ -123,9 +123,11 @@ def test_rounds_interleave_and_ratios_are_medians_over_rounds_with_their_range()
     order = []
     cases = [_case(name, lambda n, mark=None, name=name: order.append(name)) for name in "ABC"]
     settings = BenchSettings(rounds=3, steps=2, warmup=1)
-    b.prepare(cases, settings, torch.device("cpu"), remake=lambda c: c)
-    b.interleave(cases, settings, torch.device("cpu"))
+    done = []  # the progress: one tick per case warmed up, one per case's round
+    b.prepare(cases, settings, torch.device("cpu"), remake=lambda c: c, done=lambda: done.append(order[-1]))
+    b.interleave(cases, settings, torch.device("cpu"), done=lambda: done.append(order[-1]))
     assert "".join(order) == "ABC" + "AABBCC" + "CCBBAA" + "AABBCC"  # warm-up, then rounds, alternating order
+    assert "".join(done) == "ABC" + "ABC" + "CBA" + "ABC"
     a, ref = cases[0], cases[1]
     a.rounds, ref.rounds = [[0.1, 0.3], [0.2, 0.2], [0.5, 0.5]], [[0.4, 0.4], [0.1, 0.3], [0.2, 0.2]]
     a.batch, ref.batch = 4, 2
@@ -486,3 +488,16 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch)
     assert train.exit_code == 2 and "--runtime onnxruntime: onnxruntime times inference only; add --mode infer" in (
         train.stderr
     )
+
+
+def test_progress_lines_with_a_heartbeat_due_and_none_with_quiet(monkeypatch):
+    from inception_bench import progress
+
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.0)  # each tick a minute later: a plain line each
+    args = ["bench", str(SMALL), *TINY, *PLAIN, "--mode", "infer", "--no-torchvision", "--format", "json"]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    ticks = [line for line in shown.stderr.splitlines() if line.startswith("infer: warm-ups and rounds: ")]
+    assert len(ticks) == 1 and ticks[0].startswith("infer: warm-ups and rounds: 1/2, about ")  # not at 2/2
+    quiet = runner.invoke(app, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and json.loads(quiet.stdout)[0]["mode"] == "infer"

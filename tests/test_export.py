@@ -50,7 +50,7 @@ def small_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "run"
     spec = load_spec(SMALL, {"width_mult": 0.125})
     recipe = Recipe(data="synthetic", epochs=1, batch_size=32, device="cpu", workers=0, seed=0)
-    train(spec, recipe, out, quiet=True)
+    train(spec, recipe, out, progress="none")
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ckpt["averaged"] is not None and spec.spec.aux.enabled
     model = build_model(spec.spec).eval()

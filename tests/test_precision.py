@@ -119,11 +119,11 @@ def test_a_run_resumed_under_auto_goes_on_in_the_precision_it_started_in(tmp_pat
     recipe = Recipe(data="synthetic", epochs=2, batch_size=32, seed=0, device="cpu", workers=0)
     out = tmp_path / "run"
     monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: False)
-    assert train(spec, recipe, out, stop_after=1, quiet=True).status == "interrupted"
+    assert train(spec, recipe, out, stop_after=1, progress="none").status == "interrupted"
     monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: True)
-    assert train(spec, recipe, out, resume=True, quiet=True).status == "completed"
+    assert train(spec, recipe, out, resume=True, progress="none").status == "completed"
     assert _config(out)["precision"] == "fp32"
-    assert train(spec, recipe, tmp_path / "new", stop_after=1, quiet=True).status == "interrupted"
+    assert train(spec, recipe, tmp_path / "new", stop_after=1, progress="none").status == "interrupted"
     assert _config(tmp_path / "new")["precision"] == "bf16"  # a new run takes what auto means now
 
 

@@ -1,34 +1,88 @@
-"""Progress within a loop (evaluation, the learning-rate range test): a bar with steps, images/s and the time left
-on a terminal; nothing at all elsewhere (a log file gets no line per step)."""
+"""Progress output (--progress auto|plain|none, --quiet): a bar on a terminal; plain lines elsewhere or when told,
+never a line per step (a heartbeat at most every HEARTBEAT_SECONDS); nothing with none."""
 
 from __future__ import annotations
 
 import sys
 
-from inception_bench.progress import step_progress
+import torch
+from conftest import TINY_CLI
+from typer.testing import CliRunner
+
+from inception_bench import progress as p
+from inception_bench.cli import app
+from inception_bench.progress import Progress, step_progress
 
 
-def _steps(enabled: bool = True) -> None:
-    with step_progress("val, 1 crop(s)", 3, enabled) as advance:
-        for _ in range(3):
+def _terminal(monkeypatch) -> None:
+    """stderr (as the test captures it: called in the test's body) as a terminal rich draws on, wide enough."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "160")
+    for name in ("TTY_COMPATIBLE", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _steps(mode: str = "auto", steps: int = 3) -> None:
+    with step_progress("val, 1 crop(s)", steps, mode) as advance:
+        for _ in range(steps):
             advance(32)
 
 
 def test_a_terminal_gets_a_bar_with_steps_and_images_per_second(monkeypatch, capsys):
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setenv("TERM", "xterm-256color")  # a terminal rich draws on, wide enough for the row
-    monkeypatch.setenv("COLUMNS", "160")
-    for name in ("TTY_COMPATIBLE", "NO_COLOR", "FORCE_COLOR"):
-        monkeypatch.delenv(name, raising=False)
+    _terminal(monkeypatch)
     _steps()
     err = capsys.readouterr().err
     assert "val, 1 crop(s)" in err and "3/3" in err and "img/s" in err
 
 
-def test_elsewhere_or_quiet_nothing_is_printed(monkeypatch, capsys):
+def test_elsewhere_a_line_only_when_a_heartbeat_is_due_and_none_prints_nothing(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
-    _steps()
+    _steps()  # a short loop: no line at all
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(p, "HEARTBEAT_SECONDS", 0.0)  # every step is a minute later
+    _steps(steps=4)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3  # steps 1..3; the last step needs no line
+    assert lines[0].startswith("val, 1 crop(s): 1/4, ") and " img/s, about " in lines[0] and lines[0].endswith(" left")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    _steps(enabled=False)
+    _steps("none", 4)
+    _steps("plain", 4)  # plain on a terminal: the lines, no bar
     captured = capsys.readouterr()
-    assert captured.err == "" and captured.out == ""
+    assert captured.out == "" and captured.err.count("val, 1 crop(s): ") == 3 and "\x1b" not in captured.err
+
+
+def test_training_progress_in_each_mode(monkeypatch, capsys):
+    _terminal(monkeypatch)
+    loss = torch.tensor(0.5)
+
+    def epoch(mode: str) -> str:
+        shown = Progress(mode, epochs=2, start_epoch=0, steps_per_epoch=100)
+        for steps in (25, 50, 75, 100):
+            if shown.wanted:
+                shown.step(0, loss, steps, 25, seen=32 * steps, seconds=steps / 10)
+        shown.line("epoch 1/2  train loss 0.5000")
+        shown.close()
+        return capsys.readouterr().err
+
+    assert "epoch 1/2" in epoch("auto") and "img/s" in epoch("auto")  # the bar
+    monkeypatch.setattr(p, "HEARTBEAT_SECONDS", 0.0)
+    assert epoch("plain").splitlines() == [
+        "epoch 1/2: step 25/100, loss 0.5000, 320 img/s, about 8 s left in the epoch",
+        "epoch 1/2: step 50/100, loss 0.5000, 320 img/s, about 5 s left in the epoch",
+        "epoch 1/2: step 75/100, loss 0.5000, 320 img/s, about 2 s left in the epoch",
+        "epoch 1/2  train loss 0.5000",
+    ]
+    assert epoch("none") == ""
+
+
+def test_train_quiet_prints_its_result_only_and_plain_lines_go_to_a_log(tmp_path):
+    runner = CliRunner()
+    quiet = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "a"), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and quiet.stdout.startswith("completed: val top-1 ")
+    logged = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "b"), "--progress", "plain"])
+    assert logged.exit_code == 0, logged.output
+    assert "epoch 1/1  train loss " in logged.stderr and "\x1b" not in logged.stderr
+    bad = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "c"), "--progress", "loud"])
+    assert bad.exit_code == 2 and "--progress" in bad.output and not (tmp_path / "c").exists()

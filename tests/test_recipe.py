@@ -84,7 +84,7 @@ def test_recipe_resolution_follows_the_batch_and_the_run_length():
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("recipe") / "run"
     recipe = Recipe(data="digits", epochs=2, batch_size=32, precision="fp32", device="cpu", workers=0, seed=2)
-    record = train(load_spec(SMALL, {"width_mult": 0.125}), recipe, out, quiet=True)
+    record = train(load_spec(SMALL, {"width_mult": 0.125}), recipe, out, progress="none")
     return out, recipe, record
 
 

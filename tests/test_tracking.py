@@ -1,9 +1,11 @@
-"""``--log tensorboard``: the event files read back with TensorBoard's own reader hold metrics.jsonl's numbers,
-epoch by epoch, the record's test figures and the run's config as hparams."""
+"""``--log tensorboard|wandb|mlflow``: what each tracker holds, read back with its own reader (TensorBoard's event
+reader, the W&B offline run files parsed with W&B's protobuf records, MLflow's client), equals metrics.jsonl epoch
+by epoch, the record's test figures and the run's config; resumes send each epoch once; failures are one line."""
 
 from __future__ import annotations
 
 import json
+import struct
 import sys
 
 import numpy as np
@@ -14,15 +16,31 @@ from typer.testing import CliRunner
 from inception_bench.cli import app
 
 pytest.importorskip("tensorboard", reason="the dev extra installs tensorboard")
+pytest.importorskip("wandb", reason="the dev extra installs wandb")
+pytest.importorskip("mlflow", reason="the dev extra installs mlflow-skinny")
+from mlflow.tracking import MlflowClient  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
+from wandb.proto import wandb_internal_pb2  # noqa: E402
 
 runner = CliRunner()
 TINY = ["--set", "width_mult=0.125", "--data", "synthetic", "--batch-size", "64", "--workers", "0"]
+ALL = ["--log", "tensorboard", "--log", "wandb", "--log", "mlflow"]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """The trackers' defaults: W&B offline, MLflow in a local store (whatever this machine's environment says)."""
+    for name in ("WANDB_MODE", "WANDB_PROJECT", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _train(out, *extra):
     return runner.invoke(app, ["train", "small", *TINY, "--device", "cpu", "--out", str(out), *extra])
+
+
+def _rows(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def _events(folder) -> EventAccumulator:
@@ -47,57 +65,158 @@ def _scalars(events: EventAccumulator) -> dict[str, dict[int, float]]:
     return {tag: {e.step: e.value for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
 
 
-def test_the_event_files_hold_metrics_jsonl_and_the_record(tmp_path):
-    out = tmp_path / "run"
-    result = _train(out, "--epochs", "2", "--log", "tensorboard")
-    assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    record = json.loads((out / "final.json").read_text())
-    scalars = _scalars(_events(out))
-    expected = {
-        key: {row["epoch"]: np.float32(row[key]).item() for row in rows}
-        for key in rows[0]
-        if key != "epoch" and isinstance(rows[0][key], int | float)
+def _wandb_records(path) -> list:
+    """The records of a W&B transaction log (``run-<id>.wandb``): a 7-byte header, then LevelDB-log framing
+    (32 KiB blocks; chunks of a 7-byte header: crc32, length, type 1 full / 2 first / 3 middle / 4 last)."""
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    records, pos, part = [], 7, b""
+    while pos + 7 <= len(data):
+        if 32768 - pos % 32768 < 7:  # a block's tail too short for a header: padding
+            pos += 32768 - pos % 32768
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        part += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(part)
+            records.append(record)
+            part = b""
+    return records
+
+
+def _wandb(folder) -> dict:
+    """What the folder's W&B offline runs hold: history rows by step (each step's every row, to show repeats), the
+    run ids, groups and names, config and summary updates (JSON values by key) and exit codes."""
+    found: dict = {
+        "history": {},
+        "ids": set(),
+        "groups": set(),
+        "names": set(),
+        "config": {},
+        "summary": {},
+        "exit": [],
     }
+    for path in sorted(folder.glob("wandb/offline-run-*/run-*.wandb")):
+        for record in _wandb_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "history":
+                items = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.history.item}
+                found["history"].setdefault(record.history.step.num, []).append(items)
+            elif kind == "run":
+                found["ids"].add(record.run.run_id)
+                found["groups"].add(record.run.run_group)
+                found["names"].add(record.run.display_name)
+                found["config"].update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+            elif kind == "summary":
+                found["summary"].update({i.key: json.loads(i.value_json) for i in record.summary.update if i.key})
+            elif kind == "exit":
+                found["exit"].append(record.exit.exit_code)
+    return found
+
+
+def _mlflow(store) -> tuple[MlflowClient, list]:
+    """The client of a local MLflow store and its runs."""
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    experiments = client.search_experiments()
+    return client, client.search_runs([e.experiment_id for e in experiments])
+
+
+def _numbers(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "epoch" and isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def test_each_tracker_holds_metrics_jsonl_the_record_and_the_config(tmp_path):
+    out = tmp_path / "run"
+    result = _train(out, "--epochs", "2", *ALL)
+    assert result.exit_code == 0, result.output
+    assert "INFO" not in result.stderr  # MLflow's own log lines (making the store's tables) are not shown
+    rows = _rows(out)
+    record = json.loads((out / "final.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    tests = {key: record[key] for key in ("test_top1", "test_top5", "test_loss")}
+
+    # TensorBoard: float32 scalars at step = epoch, the test figures at the last epoch, the config as hparams
+    expected = {key: {row["epoch"]: np.float32(row[key]).item() for row in rows} for key in _numbers(rows[0])}
     assert {"train_loss", "val_loss", "val_top1", "val_top5", "lr", "images_per_sec"} <= set(expected)
-    for key in ("test_top1", "test_top5", "test_loss"):
-        expected[key] = {2: np.float32(record[key]).item()}
-    assert scalars == expected
+    assert _scalars(_events(out)) == {**expected, **{k: {2: np.float32(v).item()} for k, v in tests.items()}}
     hparams = _events(out).PluginTagToContent("hparams")
     starts = [plugin_data_pb2.HParamsPluginData.FromString(c) for c in hparams.values()]
     values = {k: v for s in starts if s.HasField("session_start_info") for k, v in s.session_start_info.hparams.items()}
-    config = json.loads((out / "config.json").read_text())
     assert values["recipe.lr"].number_value == pytest.approx(config["recipe"]["lr"])
     # torch writes booleans as numbers
     assert values["recipe.nesterov"].number_value == 1 and values["recipe.data"].string_value == "synthetic"
 
+    # W&B (offline): one history row per epoch with every number exactly, the test figures in the summary
+    wandb = _wandb(out)
+    assert {
+        step: [{k: v for k, v in r.items() if not k.startswith("_")} for r in rs]
+        for step, rs in wandb["history"].items()
+    } == {row["epoch"]: [_numbers(row)] for row in rows}
+    assert {k: wandb["summary"][k] for k in tests} == tests
+    assert wandb["config"]["recipe"] == config["recipe"] and wandb["config"]["spec"] == config["spec"]
+    assert wandb["names"] == {"run"} and wandb["exit"] == [0]
+    assert json.loads((out / "trackers.json").read_text())["wandb"]["id"] == wandb["ids"].pop()
+
+    # MLflow (a local store in the run folder): every number at step = epoch, exactly; the config as params
+    client, runs = _mlflow(out)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].info.run_name == "run"
+    for key in expected:
+        history = client.get_metric_history(runs[0].info.run_id, key)
+        assert [(m.step, m.value) for m in history] == [(row["epoch"], float(row[key])) for row in rows]
+    for key, value in tests.items():
+        assert [(m.step, m.value) for m in client.get_metric_history(runs[0].info.run_id, key)] == [(2, value)]
+    params = runs[0].data.params
+    assert params["recipe.lr"] == str(config["recipe"]["lr"]) and params["recipe.data"] == "synthetic"
+    assert params["spec.name"] == config["spec"]["name"]
+
 
 @pytest.mark.parametrize("first_logged", [True, False])
-def test_a_resumed_run_has_each_epoch_once_and_its_hparams_once(tmp_path, first_logged):
+def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, first_logged):
     """Stopped after epoch 1, then after epoch 2 (a restart that adds nothing), then resumed to the end; the first
-    part logged or not (--log added on resuming: the earlier epochs are replayed)."""
+    part logged or not (--log added on resuming: the earlier epochs are sent then)."""
     from inception_bench.settings import Recipe
     from inception_bench.spec import load_spec
     from inception_bench.train import train
 
     out = tmp_path / "run"
     spec = load_spec(SMALL, {"width_mult": 0.125})
-    logged = Recipe(data="synthetic", epochs=3, batch_size=64, device="cpu", workers=0, log=["tensorboard"])
+    logged = Recipe(
+        data="synthetic", epochs=3, batch_size=64, device="cpu", workers=0, log=["tensorboard", "wandb", "mlflow"]
+    )
     first = logged if first_logged else logged.model_copy(update={"log": []})
-    train(spec, first, out, stop_after=1, quiet=True)
-    train(spec, logged, out, resume=True, stop_after=2, quiet=True)
-    train(spec, logged, out, resume=True, stop_after=2, quiet=True)
-    train(spec, logged, out, resume=True, quiet=True)
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train(spec, first, out, stop_after=1, progress="none")
+    train(spec, logged, out, resume=True, stop_after=2, progress="none")
+    train(spec, logged, out, resume=True, stop_after=2, progress="none")
+    train(spec, logged, out, resume=True, progress="none")
+    rows = _rows(out)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
     events = _events(out)
     for key in ("val_top1", "train_loss"):
         steps = [(e.step, e.value) for e in events.Scalars(key)]
-        assert steps == [(r["epoch"], np.float32(r[key]).item()) for r in rows] and len(steps) == 3
+        assert steps == [(r["epoch"], np.float32(r[key]).item()) for r in rows]
     assert [e.step for e in events.Scalars("test_top1")] == [3]
     assert _sessions(out) == 1  # the hparams written once, whatever the restarts
 
+    wandb = _wandb(out)  # every start of the run is an offline folder of the same W&B run
+    assert len(wandb["ids"]) == 1 and len(list(out.glob("wandb/offline-run-*"))) == 3 + first_logged
+    assert {step: [r["val_top1"] for r in rs] for step, rs in wandb["history"].items()} == {
+        r["epoch"]: [r["val_top1"]] for r in rows
+    }
+    assert (
+        wandb["exit"][-1] == 0
+        and wandb["summary"]["test_top1"] == json.loads((out / "final.json").read_text())["test_top1"]
+    )
 
-def test_an_ablation_logs_one_tensorboard_run_per_variant_and_seed(tmp_path):
+    client, runs = _mlflow(out)  # one MLflow run, continued
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    for key in ("val_top1", "train_loss"):
+        history = client.get_metric_history(runs[0].info.run_id, key)
+        assert sorted((m.step, m.value) for m in history) == [(r["epoch"], r[key]) for r in rows]
+
+
+def test_an_ablation_is_one_run_per_variant_and_seed_grouped_by_its_name(tmp_path):
     raw = {
         "name": "t",
         "spec": str(SMALL),
@@ -108,19 +227,54 @@ def test_an_ablation_logs_one_tensorboard_run_per_variant_and_seed(tmp_path):
         "grid": {"module": ["reduced"]},
     }
     path = write_ablation(tmp_path, raw)
-    result = invoke_ablate(path, "--out", tmp_path / "out", "--log", "tensorboard")
+    result = invoke_ablate(path, "--out", tmp_path / "out", "--jobs", "2", *ALL)
     assert result.exit_code == 0, result.output
+    client, runs = _mlflow(tmp_path / "out")  # one store for the ablation, its runs started at once
+    assert sorted(r.info.run_name for r in runs) == ["module-reduced/seed-0", "module-reduced/seed-1"]
+    assert {client.get_experiment(r.info.experiment_id).name for r in runs} == {"t"}
     for seed in (0, 1):
         folder = tmp_path / "out" / "module-reduced" / f"seed-{seed}"
-        assert list(folder.glob("events.out.tfevents.*"))
         assert set(_scalars(_events(folder))["val_top1"]) == {1}
+        wandb = _wandb(folder)
+        assert wandb["groups"] == {"t"} and wandb["names"] == {f"module-reduced/seed-{seed}"}
+        assert set(wandb["history"]) == {1}
     bad = invoke_ablate(path, "--out", tmp_path / "o2", "--log", "neptune")
-    assert bad.exit_code == 2 and "--log" in bad.stderr and "tensorboard" in bad.stderr
+    assert bad.exit_code == 2 and "--log" in bad.stderr and "tensorboard, wandb, mlflow" in bad.stderr
     assert not (tmp_path / "o2").exists()
 
 
-def test_without_tensorboard_installed_nothing_is_written(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorboard", None)
-    result = _train(tmp_path / "run", "--epochs", "1", "--log", "tensorboard")
-    assert result.exit_code == 2 and "--log tensorboard: needs the tensorboard package: pip install" in result.stderr
+@pytest.mark.parametrize(
+    ("tracker", "package"), [("tensorboard", "tensorboard"), ("wandb", "wandb"), ("mlflow", "mlflow")]
+)
+def test_a_tracker_not_installed_is_one_line_and_nothing_is_written(tmp_path, monkeypatch, tracker, package):
+    monkeypatch.setitem(sys.modules, package, None)
+    result = _train(tmp_path / "run", "--epochs", "1", "--log", tracker)
+    assert result.exit_code == 2 and f"--log {tracker}: needs the {package} package: pip install" in result.stderr
+    assert f"inception-bench[{tracker}]" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_tracker_that_cannot_start_is_one_line_and_one_that_fails_later_is_dropped(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    result = _train(tmp_path / "refused", "--epochs", "1", "--log", "mlflow")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --log mlflow: mlflow did not start: ")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "refused" / "final.json").exists()
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    from inception_bench import tracking
+
+    def gone(self, row):
+        raise ConnectionError("the server went away")
+
+    monkeypatch.setattr(tracking.MLflow, "epoch", gone)
+    out = tmp_path / "run"
+    result = _train(out, "--epochs", "2", "--log", "mlflow", "--log", "tensorboard")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: --log mlflow stopped (ConnectionError: the server went away); the run goes on, metrics.jsonl "
+        "keeps every epoch and a resume sends the missing ones"
+    ]
+    assert [r["epoch"] for r in _rows(out)] == [1, 2] and set(_scalars(_events(out))["val_top1"]) == {1, 2}

@@ -36,7 +36,9 @@ def _recipe(**kw) -> Recipe:
 
 
 def _train(out, overrides=None, stop_after=None, **kw):
-    return train(load_spec(SMALL, {**TINY, **(overrides or {})}), _recipe(**kw), out, stop_after=stop_after, quiet=True)
+    return train(
+        load_spec(SMALL, {**TINY, **(overrides or {})}), _recipe(**kw), out, stop_after=stop_after, progress="none"
+    )
 
 
 def _metrics(out):
@@ -76,7 +78,10 @@ def test_run_directory_contents(trained):
 @pytest.mark.slow
 def test_learns_real_digits(tmp_path):
     final = train(
-        load_spec(SMALL, {"width_mult": 0.25}), _recipe(data="digits", epochs=4, averaging="none"), tmp_path, quiet=True
+        load_spec(SMALL, {"width_mult": 0.25}),
+        _recipe(data="digits", epochs=4, averaging="none"),
+        tmp_path,
+        progress="none",
     )
     assert final.val_top1 > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see README)
 
@@ -92,7 +97,7 @@ def test_resume_reaches_the_same_result(trained, tmp_path):
     partial = tmp_path / "c"
     assert _train(partial, stop_after=2).status == "interrupted"
     assert not (partial / "final.json").exists() and len(_metrics(partial)) == 2
-    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
+    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, progress="none")
     assert final.status == "completed"
     assert _metrics(partial) == _metrics(out)
     a = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
@@ -122,7 +127,7 @@ def test_a_run_checkpointed_before_format_2_still_evaluates_but_is_not_resumed_u
         data="synthetic", epochs=2, batch_size=64, lr=0.05, schedule="cosine", seed=1, device="cpu", workers=0
     )
     with pytest.raises(FieldError, match=r"started with a different spec \(description, layers\)"):
-        train(load_spec(SMALL, {"width_mult": 0.0625}), recipe, tmp_path, resume=True, quiet=True)
+        train(load_spec(SMALL, {"width_mult": 0.0625}), recipe, tmp_path, resume=True, progress="none")
     assert (tmp_path / "checkpoint.pt").read_bytes() == (DATA / "format1" / "checkpoint.pt").read_bytes()
 
 
@@ -132,7 +137,7 @@ def test_resume_on_the_streaming_loader_path(tmp_path):
     kw = dict(recipe="paper", epochs=2, batch_size=64)
     _train(tmp_path / "a", **kw)
     assert _train(tmp_path / "b", stop_after=1, **kw).status == "interrupted"
-    train(load_spec(SMALL, TINY), _recipe(**kw), tmp_path / "b", resume=True, quiet=True)
+    train(load_spec(SMALL, TINY), _recipe(**kw), tmp_path / "b", resume=True, progress="none")
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
 
 
@@ -152,7 +157,7 @@ def test_fused_1x1_is_an_execution_option_a_run_resumes_across(tmp_path):
     partial = tmp_path / "fused"
     assert _train(partial, stop_after=1, fuse_1x1=True).status == "interrupted"
     assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is True
-    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, quiet=True)
+    final = train(load_spec(SMALL, TINY), _recipe(), partial, resume=True, progress="none")
     assert final.status == "completed" and len(_metrics(partial)) == 3
     assert json.loads((partial / "config.json").read_text())["recipe"]["fuse_1x1"] is False  # the resumed run's
 
@@ -168,8 +173,8 @@ def test_a_run_from_before_nesterov_resumes_only_as_plain_momentum(trained, tmp_
     with pytest.raises(
         IbenchError, match=r"different recipe \(nesterov\); it predates nesterov: it trained with --no-nesterov"
     ):
-        train(load_spec(SMALL, TINY), _recipe(), copy, resume=True, quiet=True)
-    record = train(load_spec(SMALL, TINY), _recipe(nesterov=False), copy, resume=True, quiet=True)
+        train(load_spec(SMALL, TINY), _recipe(), copy, resume=True, progress="none")
+    record = train(load_spec(SMALL, TINY), _recipe(nesterov=False), copy, resume=True, progress="none")
     assert record.status == "completed"
 
 
@@ -179,9 +184,9 @@ def test_resume_refuses_a_different_config(trained, tmp_path):
     shutil.copytree(out, copy)
     (copy / "final.json").unlink()
     with pytest.raises(IbenchError, match="different recipe .*lr"):
-        train(load_spec(SMALL, TINY), _recipe(lr=0.1), copy, resume=True, quiet=True)
+        train(load_spec(SMALL, TINY), _recipe(lr=0.1), copy, resume=True, progress="none")
     with pytest.raises(IbenchError, match="already holds a run"):
-        train(load_spec(SMALL, TINY), _recipe(), out, quiet=True)
+        train(load_spec(SMALL, TINY), _recipe(), out, progress="none")
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ def run_one(folder: RunFolder) -> int:
     """Train the run described by the folder's request (its spec as resolved when planned, not the file now)."""
     from pydantic import ValidationError
 
+    from inception_bench.tracking import Naming
     from inception_bench.train import train
 
     request = folder.read_request()
@@ -32,7 +33,8 @@ def run_one(folder: RunFolder) -> int:
         raise IbenchError(f"{folder.request_path}: {e}") from None
     overrides = request.get("overrides") or {}
     loaded = LoadedSpec(spec, Path(str(request.get("spec_path"))), bool(overrides), overrides)
-    record = train(loaded, recipe, folder.path, resume=True, quiet=True)
+    naming = Naming.from_request(request, folder.path)
+    record = train(loaded, recipe, folder.path, resume=True, progress="none", naming=naming)
     return 0 if record.status in (RunStatus.completed, RunStatus.diverged) else 1
 
 

@@ -46,6 +46,7 @@ from typing import Any
 from inception_bench.ablate.local import Display, Summary, runs_to_do, summarize
 from inception_bench.ablate.plan import Plan, PlannedRun, run_status, write_results
 from inception_bench.errors import FieldError, IbenchError, one_line
+from inception_bench.progress import ProgressMode
 from inception_bench.results import RunFolder, RunRecord, RunStatus
 
 INSTALL = "pip install 'inception-bench[ray]' (or pip install ray)"
@@ -231,7 +232,7 @@ class RayBackend:
         *,
         retry_failed: bool = False,
         rerun_changed: bool = False,
-        progress: bool = True,
+        progress: str = ProgressMode.auto,
     ) -> Summary:
         """Run what is left of ``runs`` on the cluster (see the module docstring)."""
         todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
@@ -259,7 +260,7 @@ class RayBackend:
                 return None
             return str(attempts[-1].get("node", "?")) if attempts else None
 
-        with Display(todo, enabled=progress, where=where) as display, _ctrl_c() as interrupted:
+        with Display(todo, progress, where=where) as display, _ctrl_c() as interrupted:
             try:
                 while queue or in_flight:
                     if interrupted.is_set():

@@ -24,6 +24,7 @@ from typing import Any
 
 from inception_bench.ablate.plan import Plan, PlannedRun, will_run, write_results
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.progress import ProgressMode, live, plain_line
 from inception_bench.results import RunRecord, RunStatus
 
 INTERRUPTED_CODES = (-signal.SIGINT, -signal.SIGTERM, 130)
@@ -101,7 +102,7 @@ class LocalBackend:
         *,
         retry_failed: bool = False,
         rerun_changed: bool = False,
-        progress: bool = True,
+        progress: str = ProgressMode.auto,
     ) -> Summary:
         """Run what is left of ``runs``."""
         todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
@@ -113,7 +114,7 @@ class LocalBackend:
         done = [0]
         started = time.perf_counter()
         write_results(plan)
-        display = Display(todo, enabled=progress)
+        display = Display(todo, progress)
 
         def work(run: PlannedRun) -> None:
             if stopping.is_set():
@@ -202,13 +203,14 @@ def _here(run: PlannedRun) -> str | None:
 @dataclass
 class Display:
     """A grid's progress: runs done of those to do, how many are running, waiting and failed, the ETA, and each
-    running run's epoch (from its metrics file) and node. A live view on a terminal (stderr); on other output, one
-    line per finished run. ``where`` gives the node a run handed to the backend is running on ("": here), or None
-    while it waits for room (in Ray's queue); it and the metrics are read once a second, outside the lock that
-    :meth:`start` and :meth:`finish` take, so a slow shared file system slows the view only."""
+    running run's epoch (from its metrics file) and node. ``mode`` (a ProgressMode): a live view on a terminal
+    (stderr) under auto; one line per finished run on other output or under plain; nothing under none. ``where``
+    gives the node a run handed to the backend is running on ("": here), or None while it waits for room (in Ray's
+    queue); it and the metrics are read once a second, outside the lock that :meth:`start` and :meth:`finish`
+    take, so a slow shared file system slows the view only."""
 
     todo: list[PlannedRun]
-    enabled: bool
+    mode: str  # a ProgressMode
     where: Callable[[PlannedRun], str | None] = _here
     rows: dict[int, Any] = field(default_factory=dict)  # the runs running, by id: their progress rows
     nodes: dict[int, str] = field(default_factory=dict)  # ... and the node each row names
@@ -222,7 +224,7 @@ class Display:
 
     @property
     def live(self) -> bool:
-        return self.enabled and sys.stderr.isatty() and bool(self.todo)
+        return live(self.mode) and bool(self.todo)
 
     def __enter__(self) -> Display:
         if self.live:
@@ -320,5 +322,5 @@ class Display:
                 self.waiting.pop(id(run), None)
                 self.progress.update(self.overall, advance=1, description=self._counts())
             self.progress.console.print(line, highlight=False, markup=False)
-        elif self.enabled:
-            print(line, file=sys.stderr, flush=True)
+        elif self.mode != ProgressMode.none:
+            plain_line(line)

@@ -343,6 +343,11 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
             "overrides": v.loaded.overrides,
             "spec": spec_dump,
             "recipe": recipe,
+            # how trackers name the run (its folder within the ablation's) and where a local MLflow store is
+            "tracking": {
+                "name": run_folder.path.relative_to(folder.path).as_posix(),
+                "store": str(folder.path.resolve()),
+            },
         }
         run.status = run_status(run)
         return run
