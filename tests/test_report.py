@@ -37,7 +37,7 @@ def grid(tmp_path_factory):
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     out = tmp / "out"
-    result = runner.invoke(app, ["ablate", str(path), "--out", str(out)])
+    result = runner.invoke(app, ["ablate", str(path), "--out", str(out), "--jobs", "2"])
     assert result.exit_code == 0, result.output
     return out
 
