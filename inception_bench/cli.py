@@ -547,7 +547,7 @@ def ablate(
                 tuning_changed = tuned.changed
                 plan = abl.plan_ablation(ablation, out, log)
                 runs = abl.select_shard(plan.runs, shard)
-                if adopted := abl.adopt_chosen(plan, runs):
+                if (adopted := abl.adopt_chosen(plan, runs)) and shown != ProgressMode.none:
                     typer.echo(
                         f"  {len(adopted)} first-seed runs are their variant's chosen tuning run (copied)", err=True
                     )

@@ -253,7 +253,9 @@ class RunFolder:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
             staging.rmdir()
-            shutil.copytree(source.path, staging, copy_function=link)
+            # the copy is a run of its own in the trackers (:func:`inception_bench.tracking.replay`), not the source's
+            trackers = shutil.ignore_patterns("wandb", self.TRACKERS, "events.out.tfevents.*")
+            shutil.copytree(source.path, staging, copy_function=link, ignore=trackers)
             if self.path.exists():
                 self.path.rmdir()
             os.rename(staging, self.path)
@@ -350,10 +352,14 @@ class RunFolder:
         """What each tracker (W&B, MLflow) has of this run: its id there and the epochs it was sent."""
         if not self.trackers_path.exists():
             return {}
-        return read_json(self.trackers_path, "delete it to start new tracker runs (each resume replays every epoch)")
+        return read_json(self.trackers_path, "delete it to send this run to new tracker runs")
 
     def write_trackers(self, state: dict[str, Any]) -> None:
         write_json(self.trackers_path, state)
+
+    def forget_trackers(self) -> None:
+        """A run starting from scratch: its tracker runs are new ones, not an earlier start's."""
+        self.trackers_path.unlink(missing_ok=True)
 
     def log_tail(self) -> str:
         """The worker log's last non-empty line (at most 300 characters), or ""."""

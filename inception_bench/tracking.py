@@ -16,9 +16,13 @@ Conventions, common to all three:
 - **Resumed runs**: metrics.jsonl is the source. Every epoch it holds reaches each tracker once: TensorBoard purges
   and replays; W&B and MLflow continue the same run (its id is kept in the run folder's trackers.json with the
   epochs it was sent) from the first epoch it lacks, so ``--log`` may be added on resuming. A run that starts
-  from scratch starts new tracker runs.
+  from scratch starts new tracker runs, and so does a resume whose W&B mode or project, or whose MLflow store,
+  no longer holds the earlier run (every epoch is sent to the new one). An ablation's first seed that is a copy
+  of its chosen tuning run is sent as a run of its own (:func:`replay`).
 - **Failures**: a tracker that cannot start is one error line before the first epoch; one that fails later
-  (a server gone) is dropped with one warning line, and the run goes on.
+  (a server gone) is dropped with one warning line, and the run goes on (what it had is kept: a resume
+  continues it). A run that ends on an error is marked failed in W&B and MLflow; an interrupted one (to be
+  resumed) failed in W&B, KILLED in MLflow.
 
 Where each writes:
 
@@ -32,22 +36,25 @@ Where each writes:
 - ``mlflow``: the MLflow client, to ``MLFLOW_TRACKING_URI`` when set (a server, or a shared store), else a local
   sqlite store: ``mlflow.db`` in the ablation folder (all its runs) or in the run folder (``ibench train``); view
   it with ``mlflow ui --backend-store-uri sqlite:///PATH/mlflow.db`` (the full ``mlflow`` package). Experiment
-  ``MLFLOW_EXPERIMENT_NAME`` when set; run status FINISHED, FAILED (diverged or failed) or KILLED (stopped, to be
-  resumed).
+  ``MLFLOW_EXPERIMENT_NAME`` when set; config keys as param names MLflow accepts (``layers.*.5x5`` ->
+  ``layers.all.5x5``). Runs of an ablation on several machines: a tracking server, not a sqlite file on a shared
+  file system.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
+import re
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import quote, unquote
 
 from inception_bench.errors import FieldError, one_line
 from inception_bench.results import RunFolder
@@ -56,7 +63,6 @@ TrackerName = Literal["tensorboard", "wandb", "mlflow"]  # the values of Recipe.
 TRACKERS: tuple[str, ...] = get_args(TrackerName)
 HPARAM_METRICS = ("val_top1", "val_loss", "test_top1")
 PROJECT = "inception-bench"  # W&B project and MLflow experiment of runs outside an ablation
-PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # what each needs imported
 
 
 def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
@@ -131,35 +137,39 @@ class TensorBoard:
             self.writer.add_scalar(key, value, self.step)
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, failed: bool) -> None:
         self.writer.close()
 
 
 class WandB:
-    """A W&B run through its client, offline unless ``WANDB_MODE`` says otherwise (module docstring)."""
+    """A W&B run through its client, offline unless ``WANDB_MODE`` says otherwise (module docstring). A resume
+    continues the run of the same id where the mode and project are the same as before; elsewhere it starts a
+    new run (the earlier one's epochs are not where the new one goes)."""
 
     def __init__(self, folder: RunFolder, config: dict[str, Any], state: dict[str, Any], naming: Naming) -> None:
         import wandb
 
         self.finished = False
-        self.id = str(state.get("id") or uuid.uuid4().hex[:12])  # W&B ids: lower-case letters and digits
-        self.sent = int(state.get("epochs", 0)) if state.get("id") else 0
+        self.where = {"mode": os.environ.get("WANDB_MODE") or "offline", "project": os.environ.get("WANDB_PROJECT")}
+        same = state.get("id") and all(state.get(k) == v for k, v in self.where.items())
+        self.id = str(state["id"]) if same else uuid.uuid4().hex[:12]  # W&B ids: lower-case letters and digits
+        self.sent = int(state.get("epochs", 0)) if same else 0
         settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, save_code=False, disable_git=True)
         self.run = wandb.init(
-            project=os.environ.get("WANDB_PROJECT") or PROJECT,
+            project=self.where["project"] or PROJECT,
             group=naming.group,
             name=naming.name,
             id=self.id,
             resume="allow",
             dir=str(folder.path),
             config=config,
-            mode=None if os.environ.get("WANDB_MODE") else "offline",
+            mode=self.where["mode"],  # type: ignore[arg-type]  # W&B checks it
             settings=settings,
             reinit="create_new",
         )
 
     def state(self) -> dict[str, Any]:
-        return {"id": self.id, "epochs": self.sent}
+        return {"id": self.id, "epochs": self.sent, **self.where}
 
     def epoch(self, row: dict[str, Any]) -> None:
         self.run.log(numbers(row), step=int(row["epoch"]))
@@ -170,13 +180,20 @@ class WandB:
         self.run.finish(exit_code=1 if failed else 0)
         self.finished = True
 
-    def close(self) -> None:
-        if not self.finished:  # stopped before its end: resumable, marked failed till then
+    def close(self, failed: bool) -> None:
+        if not self.finished:  # stopped before its end (to be resumed, or crashed): failed till a resume
             self.run.finish(exit_code=1)
 
 
+def param_name(key: str) -> str:
+    """A config key as an MLflow param name (letters, digits and ``_ - . space : /``): ``layers.*.5x5`` (an
+    override of every layer) is ``layers.all.5x5``; any other character is ``_``."""
+    return re.sub(r"[^\w\-. :/]", "_", key.replace("*", "all"))
+
+
 class MLflow:
-    """An MLflow run through its client, in ``MLFLOW_TRACKING_URI`` or a local sqlite store (module docstring)."""
+    """An MLflow run through its client, in ``MLFLOW_TRACKING_URI`` or a local sqlite store (module docstring). A
+    resume continues the run where the store still has it; elsewhere it starts a new run and sends every epoch."""
 
     def __init__(self, folder: RunFolder, config: dict[str, Any], state: dict[str, Any], naming: Naming) -> None:
         from mlflow.entities import Param
@@ -184,26 +201,39 @@ class MLflow:
 
         for logger in ("mlflow", "alembic"):  # their INFO lines (creating the store's tables) are not the run's
             logging.getLogger(logger).setLevel(logging.WARNING)
-
+        # a server that does not answer: a minute, not MLflow's default of minutes of retries, before giving up
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         self.finished = False
-        store = naming.store or folder.path
-        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(store / RunFolder.MLFLOW_STORE).resolve()}"
+        local = (naming.store or folder.path).resolve() / RunFolder.MLFLOW_STORE
+        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{quote(str(local))}"
         experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or naming.group or PROJECT
-        with _store_lock(None if os.environ.get("MLFLOW_TRACKING_URI") else store):  # one creator of the store
+        with _sqlite_lock(self.uri):  # the runs of an ablation start at once: one of them makes the store's tables
             self.client = MlflowClient(self.uri)
             found = self.client.get_experiment_by_name(experiment)
             experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        if state.get("run_id") and state.get("uri") == self.uri:  # the same run, resumed
+        if state.get("run_id") and self._alive(str(state["run_id"])):  # the same run, resumed
             self.run_id, self.sent = str(state["run_id"]), int(state.get("epochs", 0))
             self.client.update_run(self.run_id, status="RUNNING")
         else:
             tags = {"ibench.run_folder": str(folder.path.resolve())}
             self.run_id = self.client.create_run(experiment_id, run_name=naming.name, tags=tags).info.run_id
             self.sent = 0
-            params = [Param(k, str(v)[:6000]) for k, v in flat_config(config).items()]
-            for i in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-                self.client.log_batch(self.run_id, params=params[i : i + 100])
+            params = [Param(param_name(k), str(v)[:6000]) for k, v in flat_config(config).items()]
+            try:
+                for i in range(0, len(params), 100):  # MLflow takes at most 100 params a call
+                    self.client.log_batch(self.run_id, params=params[i : i + 100])
+            except Exception:
+                self.client.set_terminated(self.run_id, "FAILED")  # not left running in the store
+                raise
         self.step = self.sent
+
+    def _alive(self, run_id: str) -> bool:
+        """Whether this store holds run ``run_id``, not deleted."""
+        try:
+            return bool(self.client.get_run(run_id).info.lifecycle_stage == "active")
+        except Exception:  # not in this store (a new store, another server, a run deleted for good)
+            return False
 
     def state(self) -> dict[str, Any]:
         return {"uri": self.uri, "run_id": self.run_id, "epochs": self.sent}
@@ -211,8 +241,12 @@ class MLflow:
     def _log(self, values: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
+        metrics = [Metric(k, v, int(time.time() * 1000), step) for k, v in values.items()]
+        try:
+            self.client.log_batch(self.run_id, metrics=metrics)
+        except Exception:  # once more, a second later: a local store another run was writing to ("locked")
+            time.sleep(1.0)
+            self.client.log_batch(self.run_id, metrics=metrics)
 
     def epoch(self, row: dict[str, Any]) -> None:
         self.step = int(row["epoch"])
@@ -224,30 +258,34 @@ class MLflow:
         self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
         self.finished = True
 
-    def close(self) -> None:
-        if not self.finished:
-            self.client.set_terminated(self.run_id, "KILLED")
+    def close(self, failed: bool) -> None:
+        if not self.finished:  # a crash: FAILED; stopped to be resumed: KILLED
+            self.client.set_terminated(self.run_id, "FAILED" if failed else "KILLED")
 
 
-class _store_lock:
-    """An exclusive lock on a local store's folder while its tables and experiment are made (runs of an ablation
-    start at once); nothing for a remote store (None)."""
+@contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a sqlite store's file while its tables and experiment are made; nothing for other
+    stores (a server makes its own)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
 
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def __enter__(self) -> None:
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.folder / f".{RunFolder.MLFLOW_STORE}.lock", "w")  # noqa: SIM115
-            fcntl.flock(self.file, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.folder is not None:
-            self.file.close()  # releases the lock
+    path = Path(unquote(uri.removeprefix("sqlite:///")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 SINKS: dict[str, Any] = {"tensorboard": TensorBoard, "wandb": WandB, "mlflow": MLflow}
+# what each needs installed (MLflow's local store: SQLAlchemy and its migrations)
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "tensorboard": ("tensorboard",),
+    "wandb": ("wandb",),
+    "mlflow": ("mlflow", "sqlalchemy", "alembic"),
+}
 
 
 # ------------------------------------------------------------------------------------------------ trackers
@@ -260,11 +298,12 @@ class Trackers:
         for name in names:
             if name not in TRACKERS:
                 raise FieldError("log", f"unknown tracker; use one of {', '.join(TRACKERS)}", name)
-            try:
-                __import__(PACKAGES[name])
-            except ImportError:
-                why = f"needs the {PACKAGES[name]} package: pip install 'inception-bench[{name}]'"
-                raise FieldError("log", why, name) from None
+            for package in PACKAGES[name]:
+                try:
+                    __import__(package)
+                except ImportError:
+                    why = f"needs the {package} package: pip install 'inception-bench[{name}]'"
+                    raise FieldError("log", why, name) from None
 
     def __init__(
         self,
@@ -275,41 +314,48 @@ class Trackers:
         naming: Naming | None = None,
     ) -> None:
         """Trackers for the run in ``folder``, which has done the epochs of ``history`` (metrics.jsonl rows); each
-        is sent the epochs it lacks."""
+        is sent the epochs it lacks. A run starting from scratch (no history) starts new tracker runs."""
         self.check(names)
         self.folder = folder
         naming = naming or Naming(folder.path.resolve().name)
-        saved = folder.read_trackers() if history and names else {}  # from scratch: new tracker runs
+        # what each tracker had of this run: kept for those not logged to now, or dropped on the way
+        self.saved: dict[str, Any] = folder.read_trackers() if history and names else {}
         self.sinks: dict[str, Any] = {}
         for name in dict.fromkeys(names):
             try:
                 if name == "tensorboard":
                     self.sinks[name] = TensorBoard(folder, config, not history, naming)
                 else:
-                    self.sinks[name] = SINKS[name](folder, config, dict(saved.get(name) or {}), naming)
-            except FieldError:
-                raise
+                    self.sinks[name] = SINKS[name](folder, config, dict(self.saved.get(name) or {}), naming)
             except Exception as e:  # a server refused, an offline store cannot be written, ...
-                self.close()
+                self.close(failed=True)
+                self._save()
                 raise FieldError("log", f"{name} did not start: {one_line(e)}", name) from None
         for row in history:
             self.epoch(row, only_missing=True)
         self._save()
 
     def _save(self) -> None:
-        state = {name: s for name, sink in self.sinks.items() if (s := sink.state()) is not None}
-        if state:
-            self.folder.write_trackers(state)
+        live = {name: s for name, sink in self.sinks.items() if (s := sink.state()) is not None}
+        self.saved.update(live)
+        if self.saved:
+            self.folder.write_trackers(self.saved)
 
     def _call(self, name: str, call: str, *args: Any) -> None:
-        """``call`` on sink ``name``; a sink that fails is dropped with a warning (the run goes on)."""
+        """``call`` on sink ``name``; a sink that fails is closed as failed and dropped with a warning (the run
+        goes on; what it had is kept for a resume)."""
         try:
             getattr(self.sinks[name], call)(*args)
         except Exception as e:
-            del self.sinks[name]
+            sink = self.sinks.pop(name)
+            if (state := sink.state()) is not None:
+                self.saved[name] = state
+            if call != "close":
+                with suppress(Exception):
+                    sink.close(True)
             print(
-                f"warning: --log {name} stopped ({one_line(e, 200)}); the run goes on, metrics.jsonl keeps every "
-                "epoch and a resume sends the missing ones",
+                f"warning: --log {name} stopped ({one_line(e, 200)}); the run goes on without it (metrics.jsonl "
+                "keeps every epoch)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -328,6 +374,22 @@ class Trackers:
         for name in list(self.sinks):
             self._call(name, "finish", values, failed)
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """The end of this process's part of the run: ``failed`` when it ends on an error (not an interruption)."""
         for name in list(self.sinks):
-            self._call(name, "close")
+            self._call(name, "close", failed)
+
+
+def replay(names: Sequence[str], folder: RunFolder, naming: Naming) -> None:
+    """Send a finished run whose files were copied from another (an ablation's first seed that is its chosen
+    tuning run) to the trackers as a run of its own: every epoch, then its record's test figures."""
+    if not names:
+        return
+    record = folder.read_record()
+    trackers = Trackers(names, folder, folder.read_config(), folder.read_metrics(), naming)
+    try:
+        if record is not None:
+            figures = {"test_top1": record.test_top1, "test_top5": record.test_top5, "test_loss": record.test_loss}
+            trackers.finish(figures, failed=record.status != "completed")
+    finally:
+        trackers.close()

@@ -32,6 +32,7 @@ import math
 import platform
 import random
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -248,7 +249,8 @@ def setup(
 ) -> Run:
     """A run ready for its first (or next) epoch. Everything that can be refused is refused before anything is
     written: the spec at the training image size, the device and precision, the execution options, the run
-    folder's state, the data. ``naming``: how the trackers name the run (default: by its folder)."""
+    folder's state, the data; then the trackers start (one that cannot leaves the run folder's config.json
+    behind). ``naming``: how the trackers name the run (default: by its folder)."""
     if recipe.image_size is not None and recipe.image_size != loaded.spec.input_size:
         # the network is planned, counted and recorded at the size it is trained at
         loaded = loaded.with_overrides({"input_size": recipe.image_size})
@@ -306,6 +308,8 @@ def setup(
         folder.create()
         folder.write_config(config)
         folder.write_metrics(history)
+        if not history:
+            folder.forget_trackers()
     trackers = Trackers(recipe.log if dist.main else [], folder, config, history, naming)  # the main rank reports
     run = Run(
         loaded,
@@ -533,13 +537,14 @@ def train(
     :class:`~inception_bench.progress.ProgressMode` (the main rank's). ``naming``: how trackers name the run.
     """
     run = setup(loaded, recipe, RunFolder(Path(out)), resume, naming)
-    shown = progress if run.dist.main else ProgressMode.none
-    bar = Progress(shown, run.recipe.epochs, run.epochs_done, len(run.train_loader))
-    how = [precision_reason(recipe.precision, run.config["precision"], run.device, resumed=run.epochs_done > 0)]
-    how += ["channels_last"] * recipe.channels_last + ["compiled"] * recipe.compile
-    bar.line(f"{run.config['device']}: {', '.join(how)}")
-    status, message = RunStatus.completed, ""
     try:
+        bar = Progress(
+            progress if run.dist.main else ProgressMode.none, recipe.epochs, run.epochs_done, len(run.train_loader)
+        )
+        how = [precision_reason(recipe.precision, run.config["precision"], run.device, resumed=run.epochs_done > 0)]
+        how += ["channels_last"] * recipe.channels_last + ["compiled"] * recipe.compile
+        bar.line(f"{run.config['device']}: {', '.join(how)}")
+        status, message = RunStatus.completed, ""
         try:
             for epoch in range(run.epochs_done, recipe.epochs):
                 if stop_after is not None and epoch >= stop_after:
@@ -562,7 +567,8 @@ def train(
         finally:
             bar.close()
         record = finish(run, status, message)
-    finally:
-        run.trackers.close()
+    finally:  # an error (not an interruption: that resumes) ends the tracker runs as failed
+        error = sys.exc_info()[1]
+        run.trackers.close(failed=error is not None and not isinstance(error, KeyboardInterrupt))
     shutdown(run.dist)
     return record

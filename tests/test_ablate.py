@@ -341,7 +341,7 @@ def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
     out = tmp_path / "out"
     dry = _ablate(path, "--out", out, "--dry-run")
     assert dry.exit_code == 0 and "after 4 tuning runs (lr in [1e-07, 0.2]; 0 finished)" in dry.stderr
-    result = _ablate(path, "--out", out, "--jobs", "2")
+    result = _ablate(path, "--out", out, "--jobs", "2", "--log", "mlflow")
     assert result.exit_code == 0, result.output
     # each variant's seed 0 is its chosen tuning run (same spec, recipe, seed): copied, not trained again
     assert "2 first-seed runs are their variant's chosen tuning run" in result.stderr
@@ -373,6 +373,24 @@ def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
             assert row.test_top1 == pytest.approx(top1, abs=1e-9)
     again = _ablate(path, "--out", out)
     assert again.exit_code == 0 and "(0 run now" in again.stdout
+    # MLflow has every run once, the copied first seeds as runs of their own with the copied epochs
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    logged = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    names = sorted(r.info.run_name for r in logged)
+    assert names == sorted(
+        [
+            *tuning["run_dir"].map(lambda d: str(Path(d).relative_to(out))),
+            *results["run_dir"].map(lambda d: str(Path(d).relative_to(out))),
+        ]
+    )
+    for run in logged:
+        rows = [json.loads(line) for line in (out / run.info.run_name / "metrics.jsonl").read_text().splitlines()]
+        history = client.get_metric_history(run.info.run_id, "val_top1")
+        assert run.info.status == "FINISHED" and [(m.step, m.value) for m in history] == [
+            (r["epoch"], r["val_top1"]) for r in rows
+        ]
     report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "report")])
     assert report.exit_code == 0, report.output
     text = (tmp_path / "report" / "report.md").read_text()

@@ -76,13 +76,19 @@ def test_training_progress_in_each_mode(monkeypatch, capsys):
     assert epoch("none") == ""
 
 
-def test_train_quiet_prints_its_result_only_and_plain_lines_go_to_a_log(tmp_path):
+def test_train_quiet_prints_its_result_only_and_plain_lines_go_to_a_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(p, "HEARTBEAT_SECONDS", 0.0)  # a heartbeat due at every chance the step loop gives it
     runner = CliRunner()
     quiet = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "a"), "--quiet"])
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stderr == "" and quiet.stdout.startswith("completed: val top-1 ")
-    logged = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "b"), "--progress", "plain"])
+    plain = ["--out", str(tmp_path / "b"), "--progress", "plain", "--batch-size", "8"]
+    logged = runner.invoke(app, ["train", "small", *TINY_CLI, *plain])
     assert logged.exit_code == 0, logged.output
     assert "epoch 1/1  train loss " in logged.stderr and "\x1b" not in logged.stderr
+    # within the epoch: a line at every 25th step at most (the loss is read there only), none at its end
+    beats = [line for line in logged.stderr.splitlines() if line.startswith("epoch 1/1: step ")]
+    steps = int(beats[0].split("/")[2].split(",")[0])
+    assert [int(b.split()[3].split("/")[0]) for b in beats] == list(range(25, steps, 25)) and len(beats) >= 2
     bad = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "c"), "--progress", "loud"])
     assert bad.exit_code == 2 and "--progress" in bad.output and not (tmp_path / "c").exists()

@@ -129,7 +129,7 @@ def _numbers(row: dict) -> dict:
 
 def test_each_tracker_holds_metrics_jsonl_the_record_and_the_config(tmp_path):
     out = tmp_path / "run"
-    result = _train(out, "--epochs", "2", *ALL)
+    result = _train(out, "--epochs", "2", *ALL, "--set", "layers.*.5x5=0")  # a key MLflow would refuse as it is
     assert result.exit_code == 0, result.output
     assert "INFO" not in result.stderr  # MLflow's own log lines (making the store's tables) are not shown
     rows = _rows(out)
@@ -170,10 +170,11 @@ def test_each_tracker_holds_metrics_jsonl_the_record_and_the_config(tmp_path):
     params = runs[0].data.params
     assert params["recipe.lr"] == str(config["recipe"]["lr"]) and params["recipe.data"] == "synthetic"
     assert params["spec.name"] == config["spec"]["name"]
+    assert config["overrides"]["layers.*.5x5"] == 0 and params["overrides.layers.all.5x5"] == "0"
 
 
 @pytest.mark.parametrize("first_logged", [True, False])
-def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, first_logged):
+def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, monkeypatch, first_logged):
     """Stopped after epoch 1, then after epoch 2 (a restart that adds nothing), then resumed to the end; the first
     part logged or not (--log added on resuming: the earlier epochs are sent then)."""
     from inception_bench.settings import Recipe
@@ -187,6 +188,10 @@ def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, first_log
     )
     first = logged if first_logged else logged.model_copy(update={"log": []})
     train(spec, first, out, stop_after=1, progress="none")
+    store = out
+    if first_logged:  # resumed on a store that does not hold the run: a new MLflow run there gets every epoch
+        store = tmp_path / "moved"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     train(spec, logged, out, resume=True, stop_after=2, progress="none")
     train(spec, logged, out, resume=True, stop_after=2, progress="none")
     train(spec, logged, out, resume=True, progress="none")
@@ -209,7 +214,7 @@ def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, first_log
         and wandb["summary"]["test_top1"] == json.loads((out / "final.json").read_text())["test_top1"]
     )
 
-    client, runs = _mlflow(out)  # one MLflow run, continued
+    client, runs = _mlflow(store)  # one MLflow run, continued
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     for key in ("val_top1", "train_loss"):
         history = client.get_metric_history(runs[0].info.run_id, key)
@@ -254,7 +259,7 @@ def test_a_tracker_not_installed_is_one_line_and_nothing_is_written(tmp_path, mo
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
-def test_a_tracker_that_cannot_start_is_one_line_and_one_that_fails_later_is_dropped(tmp_path, monkeypatch):
+def test_a_tracker_that_cannot_start_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -262,19 +267,43 @@ def test_a_tracker_that_cannot_start_is_one_line_and_one_that_fails_later_is_dro
     assert result.exit_code == 2 and result.stderr.startswith("error: --log mlflow: mlflow did not start: ")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "refused" / "final.json").exists()
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    from inception_bench import tracking
 
-    def gone(self, row):
+def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_forgets_them(
+    tmp_path, monkeypatch, capsys
+):
+    from inception_bench import tracking
+    from inception_bench.settings import Recipe
+    from inception_bench.spec import load_spec
+    from inception_bench.train import train
+
+    out = tmp_path / "run"
+    spec = load_spec(SMALL, {"width_mult": 0.125})
+    recipe = Recipe(data="synthetic", epochs=2, batch_size=64, device="cpu", workers=0, log=["wandb", "mlflow"])
+    epoch = tracking.MLflow.epoch
+
+    def once_gone(self, row):  # the server is away for epoch 1 only
+        monkeypatch.setattr(tracking.MLflow, "epoch", epoch)
         raise ConnectionError("the server went away")
 
-    monkeypatch.setattr(tracking.MLflow, "epoch", gone)
-    out = tmp_path / "run"
-    result = _train(out, "--epochs", "2", "--log", "mlflow", "--log", "tensorboard")
-    assert result.exit_code == 0, result.output
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [
-        "warning: --log mlflow stopped (ConnectionError: the server went away); the run goes on, metrics.jsonl "
-        "keeps every epoch and a resume sends the missing ones"
+    monkeypatch.setattr(tracking.MLflow, "epoch", once_gone)
+    train(spec, recipe, out, stop_after=1, progress="none")
+    assert capsys.readouterr().err.splitlines() == [  # one warning; the run goes on
+        "warning: --log mlflow stopped (ConnectionError: the server went away); the run goes on without it "
+        "(metrics.jsonl keeps every epoch)"
     ]
-    assert [r["epoch"] for r in _rows(out)] == [1, 2] and set(_scalars(_events(out))["val_top1"]) == {1, 2}
+    assert [r["epoch"] for r in _rows(out)] == [1]
+    saved = json.loads((out / "trackers.json").read_text())
+    assert set(saved) == {"wandb", "mlflow"} and (saved["wandb"]["epochs"], saved["mlflow"]["epochs"]) == (1, 0)
+    client, runs = _mlflow(out)
+    assert [r.info.status for r in runs] == ["FAILED"]  # dropped: ended, not left running
+    assert train(spec, recipe, out, resume=True, progress="none").status == "completed"
+    client, runs = _mlflow(out)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].info.run_id == saved["mlflow"]["run_id"]
+    assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "val_top1")] == [1, 2]
+    wandb = _wandb(out)
+    assert len(wandb["ids"]) == 1 and sorted(wandb["history"]) == [1, 2]
+
+    for name in ("checkpoint.pt", "final.json", "metrics.jsonl"):  # the run started again from scratch, untracked
+        (out / name).unlink()
+    train(spec, recipe.model_copy(update={"log": [], "epochs": 1}), out, progress="none")
+    assert not (out / "trackers.json").exists()  # a later --log is a new tracker run, not the old one

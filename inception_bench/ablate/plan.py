@@ -45,6 +45,7 @@ from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
 from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.settings import Recipe, parse, portable_recipe
 from inception_bench.spec import SPEC_DIR, LoadedSpec, Spec, display_path, load_spec, read_yaml, validation_message
+from inception_bench.tracking import Naming, replay
 
 ABLATION_DIR = SPEC_DIR / "ablations"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"
@@ -377,7 +378,8 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
 def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
     """The first seed of a tuned variant is the same run as its chosen tuning run (same spec, recipe and seed):
     each such run among ``runs`` that has not started is made a copy of that finished run instead of training it
-    again. Returns the runs adopted (their status is the copied record's)."""
+    again, and sent to its trackers as a run of its own. Returns the runs adopted (their status is the copied
+    record's)."""
     adopted = []
     first = plan.ablation.seeds[0]
     for tuning in plan.tuning:
@@ -391,6 +393,7 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
                 and run.folder.adopt(source.folder)
             ):
                 run.status = run_status(run)
+                replay(run.recipe.get("log") or [], run.folder, Naming.from_request(run.request, run.folder.path))
                 adopted.append(run)
     return adopted
 
