@@ -73,7 +73,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many types
-        raise IbenchError(f"{path}: {load_failure(e)}; re-run training to recreate it") from None
+        raise IbenchError(f"{path}: {load_failure(e, path)}; re-run training to recreate it") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         raise IbenchError(f"{path}: not an ibench checkpoint (no 'model'/'spec' entries)")
     if ckpt.get("format", FORMAT_1) not in (FORMAT_1, FORMAT):
@@ -83,16 +83,31 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def load_failure(e: BaseException) -> str:
-    """Why ``torch.load(..., weights_only=True)`` refused a file, in one plain clause: an object that loading would
-    have had to run code for (named), or torch's own first sentence."""
+def load_failure(e: BaseException, path: Path | None = None) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in one plain clause: not a PyTorch file at all
+    (``path``'s first bytes are neither a zip archive's nor a pickle's), an object that loading would have had to
+    run code for (named), or torch's own first sentence."""
     text = " ".join(str(e).split())
+    if path is not None and not _looks_like_torch(path):
+        return "not a PyTorch checkpoint (neither a zip archive nor a pickle: a text file or other data?)"
     refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
-    if "Weights only load failed" in text:
-        what = refused.group(1) if refused else "an object that is not a tensor or plain value"
-        return f"refused: it holds {what}, which loading would have to run code for (ibench loads tensors only)"
+    if "Weights only load failed" in text and refused:
+        name = refused.group(1)
+        return f"refused: it holds {name}, which loading would have to run code for (ibench loads tensors only)"
+    if "Weights only load failed" in text:  # junk where a pickle's opcodes should be
+        return "not a readable checkpoint (its pickle is damaged or not one torch.save wrote)"
     first = re.split(r"(?<=[.!?]) ", text, maxsplit=1)[0]
     return f"not a readable checkpoint ({type(e).__name__}: {first})"
+
+
+def _looks_like_torch(path: Path) -> bool:
+    """Whether the file starts as torch.save's files do: a zip archive, or (older torch) a pickle."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # unreadable: torch's own error says why
+    return head.startswith((b"PK\x03\x04", b"\x80"))
 
 
 def check_resumable(ckpt: dict[str, Any], path: Path) -> None:

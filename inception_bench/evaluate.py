@@ -49,7 +49,7 @@ def torchvision_model(weights: str) -> GoogLeNet:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise FieldError("weights", load_failure(e), weights) from None
+            raise FieldError("weights", load_failure(e, path), weights) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FieldError("weights", "not a state dict (a dict of tensors, as model.state_dict() saves)", weights)
     # torchvision's googlenet(weights=...) drops its aux heads after loading: a state dict saved from it has none

@@ -570,5 +570,5 @@ def train(
     finally:  # an error (not an interruption: that resumes) ends the tracker runs as failed
         error = sys.exc_info()[1]
         run.trackers.close(failed=error is not None and not isinstance(error, KeyboardInterrupt))
-    shutdown(run.dist)
+        shutdown(run.dist)  # however the process's part ends (a stop after some epochs included)
     return record

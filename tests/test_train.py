@@ -240,6 +240,18 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
         f"{foreign}: refused: it holds {os.system.__module__}.system, which loading would have to run code for"
         in str(refused.value)
     )
+    text, noise = tmp_path / "text.pt", tmp_path / "noise.pt"
+    text.write_text("model weights\n")
+    noise.write_bytes(b"\x80\x02" + bytes(range(200, 256)) * 4)  # a pickle's first opcode, then junk
+    with pytest.raises(IbenchError) as not_torch:
+        load_checkpoint(text)
+    assert str(not_torch.value) == (
+        f"{text}: not a PyTorch checkpoint (neither a zip archive nor a pickle: a text file or other data?); "
+        "re-run training to recreate it"
+    )
+    with pytest.raises(IbenchError) as damaged:
+        load_checkpoint(noise)
+    assert "not a readable checkpoint (" in str(damaged.value) and "refused" not in str(damaged.value)
     plain = tmp_path / "p.pt"
     torch.save({"weights": torch.zeros(1)}, plain)
     with pytest.raises(IbenchError, match="not an ibench checkpoint"):
