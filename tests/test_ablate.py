@@ -138,7 +138,8 @@ def test_kill_minus_nine_then_resume(tmp_path):
     first = out / "module-reduced_aux.enabled-on" / "seed-0"
     second = out / "module-naive_aux.enabled-on" / "seed-0"
     deadline = time.time() + 120
-    while time.time() < deadline and not (second / "checkpoint.pt").exists():
+    # the second run's first epoch is done: its checkpoint, then its metrics line, are written
+    while time.time() < deadline and not RunFolder(second).read_metrics():
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)  # the ablation and its worker, mid-run
     proc.wait()
