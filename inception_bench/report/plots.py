@@ -34,6 +34,7 @@ def plots(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     labels = labels or {}
 
@@ -60,6 +61,10 @@ def plots(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str,
             ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="0.4", label="Pareto front")
         legend(ax)
         ax.set_xscale("log")
+        # plain numbers at 1, 2, 3 and 5 of each decade (not 3x10^1): what a reader reads off a log axis
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(label + " (log)")
         ax.set_ylabel(f"{study.split} top-1 error %\n(mean +- std over seeds)")
         ax.set_title(f"{slug}: error vs {label.split(' ')[0]}")
