@@ -491,7 +491,17 @@ def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
     its headline weights' test figures."""
     last = run.history[-1] if run.history else {}
     speeds = [h["images_per_sec"] for h in run.history]
-    test = _test(run, last.get("weights", "raw")) if status == RunStatus.completed and last else {}
+    test: dict[str, float] = {}
+    if status == RunStatus.completed and last:
+        try:
+            test = _test(run, last.get("weights", "raw"))
+        except torch.OutOfMemoryError:  # trained, and checkpointed: the evaluation can be done on its own
+            status = RunStatus.failed
+            message = (
+                f"out of memory evaluating the test split at batch size {run.recipe.batch_size}; evaluate the "
+                f"checkpoint with a smaller one: ibench eval {run.folder.checkpoint_path} --split test --batch-size "
+                f"{max(1, run.recipe.batch_size // 4)}"
+            )
     record = RunRecord(
         status=status,
         message=message,

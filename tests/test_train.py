@@ -566,3 +566,19 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
         if cuda:
             torch.cuda.set_sync_debug_mode("default")
     assert spy.reads and all(t is ema.n_averaged for _, t in spy.reads), [name for name, _ in spy.reads]
+
+
+def test_out_of_memory_in_the_final_test_evaluation_is_a_failed_record_not_a_traceback(tmp_path, monkeypatch):
+    import inception_bench.train as t
+
+    def too_big(run, weights):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(t, "_test", too_big)
+    record = _train(tmp_path, epochs=1)
+    assert record.status == "failed" and record.test_top1 is None and record.val_top1 is not None
+    assert record.message == (
+        "out of memory evaluating the test split at batch size 32; evaluate the checkpoint with a smaller one: "
+        f"ibench eval {tmp_path / 'checkpoint.pt'} --split test --batch-size 8"
+    )
+    assert json.loads((tmp_path / "final.json").read_text())["status"] == "failed"
