@@ -307,3 +307,26 @@ def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_f
         (out / name).unlink()
     train(spec, recipe.model_copy(update={"log": [], "epochs": 1}), out, progress="none")
     assert not (out / "trackers.json").exists()  # a later --log is a new tracker run, not the old one
+
+
+def test_a_resume_to_another_wandb_project_is_a_new_run_with_every_epoch(tmp_path, monkeypatch):
+    from inception_bench.results import RunFolder
+    from inception_bench.tracking import Trackers
+
+    folder = RunFolder(tmp_path / "run")
+    folder.create()
+    rows = [{"epoch": 1, "val_top1": 0.25}, {"epoch": 2, "val_top1": 0.5}]
+    first = Trackers(["wandb"], folder, {"recipe": {"lr": 0.1}}, [])
+    first.epoch(rows[0])
+    first.close()
+    again = Trackers(["wandb"], folder, {"recipe": {"lr": 0.1}}, rows[:1])  # the same place: nothing resent
+    again.epoch(rows[1])
+    again.close()
+    before = _wandb(folder.path)
+    assert len(before["ids"]) == 1 and {s: len(r) for s, r in before["history"].items()} == {1: 1, 2: 1}
+    monkeypatch.setenv("WANDB_PROJECT", "elsewhere")
+    moved = Trackers(["wandb"], folder, {"recipe": {"lr": 0.1}}, rows)  # another project: all of it, under a new id
+    moved.close()
+    after = _wandb(folder.path)
+    assert len(after["ids"]) == 2 and {s: len(r) for s, r in after["history"].items()} == {1: 2, 2: 2}
+    assert json.loads((folder.path / "trackers.json").read_text())["wandb"]["project"] == "elsewhere"
