@@ -210,8 +210,7 @@ class MLflow:
         experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or naming.group or PROJECT
         with _sqlite_lock(self.uri):  # the runs of an ablation start at once: one of them makes the store's tables
             self.client = MlflowClient(self.uri)
-            found = self.client.get_experiment_by_name(experiment)
-            experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+            experiment_id = self._experiment(experiment)
         if state.get("run_id") and self._alive(str(state["run_id"])):  # the same run, resumed
             self.run_id, self.sent = str(state["run_id"]), int(state.get("epochs", 0))
             self.client.update_run(self.run_id, status="RUNNING")
@@ -224,16 +223,37 @@ class MLflow:
                 for i in range(0, len(params), 100):  # MLflow takes at most 100 params a call
                     self.client.log_batch(self.run_id, params=params[i : i + 100])
             except Exception:
-                self.client.set_terminated(self.run_id, "FAILED")  # not left running in the store
+                with suppress(Exception):  # not left running in the store (if it still answers)
+                    self.client.set_terminated(self.run_id, "FAILED")
                 raise
         self.step = self.sent
 
+    def _experiment(self, name: str) -> str:
+        """The id of experiment ``name``, made if new (by whichever of the runs starting at once comes first)."""
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        try:
+            return str(self.client.create_experiment(name))
+        except MlflowException as e:
+            if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            again = self.client.get_experiment_by_name(name)
+            assert again is not None  # another run made it
+            return str(again.experiment_id)
+
     def _alive(self, run_id: str) -> bool:
-        """Whether this store holds run ``run_id``, not deleted."""
+        """Whether this store holds run ``run_id``, not deleted; errors other than its absence are raised."""
+        from mlflow.exceptions import MlflowException
+
         try:
             return bool(self.client.get_run(run_id).info.lifecycle_stage == "active")
-        except Exception:  # not in this store (a new store, another server, a run deleted for good)
-            return False
+        except MlflowException as e:
+            if e.error_code == "RESOURCE_DOES_NOT_EXIST":  # a new store, another server, a run deleted for good
+                return False
+            raise
 
     def state(self) -> dict[str, Any]:
         return {"uri": self.uri, "run_id": self.run_id, "epochs": self.sent}
@@ -244,7 +264,9 @@ class MLflow:
         metrics = [Metric(k, v, int(time.time() * 1000), step) for k, v in values.items()]
         try:
             self.client.log_batch(self.run_id, metrics=metrics)
-        except Exception:  # once more, a second later: a local store another run was writing to ("locked")
+        except Exception as e:  # a local store another run was writing to: once more, a second later
+            if "locked" not in str(e):
+                raise
             time.sleep(1.0)
             self.client.log_batch(self.run_id, metrics=metrics)
 

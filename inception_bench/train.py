@@ -31,10 +31,11 @@ from __future__ import annotations
 import math
 import platform
 import random
+import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -497,10 +498,10 @@ def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
             test = _test(run, last.get("weights", "raw"))
         except torch.OutOfMemoryError:  # trained, and checkpointed: the evaluation can be done on its own
             status = RunStatus.failed
+            command = f"ibench eval {shlex.quote(str(run.folder.checkpoint_path))} --split test --batch-size"
             message = (
-                f"out of memory evaluating the test split at batch size {run.recipe.batch_size}; evaluate the "
-                f"checkpoint with a smaller one: ibench eval {run.folder.checkpoint_path} --split test --batch-size "
-                f"{max(1, run.recipe.batch_size // 4)}"
+                f"out of memory evaluating the test split at batch size {run.recipe.batch_size} (the record stays "
+                f"failed); the trained checkpoint's test figures: {command} {max(1, run.recipe.batch_size // 4)}"
             )
     record = RunRecord(
         status=status,
@@ -547,6 +548,7 @@ def train(
     :class:`~inception_bench.progress.ProgressMode` (the main rank's). ``naming``: how trackers name the run.
     """
     run = setup(loaded, recipe, RunFolder(Path(out)), resume, naming)
+    failed = False  # ended by an error (not an interruption: that resumes): the tracker runs end as failed
     try:
         bar = Progress(
             progress if run.dist.main else ProgressMode.none, recipe.epochs, run.epochs_done, len(run.train_loader)
@@ -577,8 +579,11 @@ def train(
         finally:
             bar.close()
         record = finish(run, status, message)
-    finally:  # an error (not an interruption: that resumes) ends the tracker runs as failed
-        error = sys.exc_info()[1]
-        run.trackers.close(failed=error is not None and not isinstance(error, KeyboardInterrupt))
-        shutdown(run.dist)  # however the process's part ends (a stop after some epochs included)
+    except BaseException as e:
+        failed = not isinstance(e, KeyboardInterrupt)
+        raise
+    finally:
+        run.trackers.close(failed=failed)
+        with suppress(Exception) if failed else nullcontext():  # the error in flight is the one to show
+            shutdown(run.dist)  # however the process's part ends after setup (a stop after some epochs included)
     return record

@@ -330,3 +330,25 @@ def test_a_resume_to_another_wandb_project_is_a_new_run_with_every_epoch(tmp_pat
     after = _wandb(folder.path)
     assert len(after["ids"]) == 2 and {s: len(r) for s, r in after["history"].items()} == {1: 2, 2: 2}
     assert json.loads((folder.path / "trackers.json").read_text())["wandb"]["project"] == "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "exit_code"), [(RuntimeError, "FAILED", 1), (KeyboardInterrupt, "KILLED", 1)]
+)
+def test_a_crash_ends_the_tracker_runs_failed_and_an_interruption_killed(
+    tmp_path, monkeypatch, raised, status, exit_code
+):
+    import inception_bench.train as t
+    from inception_bench.settings import Recipe
+    from inception_bench.spec import load_spec
+
+    def stopped(run, epoch, progress=None):
+        raise raised("stopped in epoch 1")
+
+    monkeypatch.setattr(t, "train_epoch", stopped)
+    recipe = Recipe(data="synthetic", epochs=2, batch_size=64, device="cpu", workers=0, log=["wandb", "mlflow"])
+    with pytest.raises(raised):
+        t.train(load_spec(SMALL, {"width_mult": 0.125}), recipe, tmp_path / "run", progress="none")
+    _, runs = _mlflow(tmp_path / "run")
+    assert [r.info.status for r in runs] == [status]
+    assert _wandb(tmp_path / "run")["exit"] == [1]  # W&B: failed either way, till a resume

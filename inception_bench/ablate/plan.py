@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,7 +394,13 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
                 and run.folder.adopt(source.folder)
             ):
                 run.status = run_status(run)
-                replay(run.recipe.get("log") or [], run.folder, Naming.from_request(run.request, run.folder.path))
+                try:
+                    replay(run.recipe.get("log") or [], run.folder, Naming.from_request(run.request, run.folder.path))
+                except IbenchError as e:  # the copy stands; only its tracker runs are missing
+                    print(
+                        f"warning: {run.variant} seed {run.seed} (a copy) not sent to the trackers: {e}",
+                        file=sys.stderr,
+                    )
                 adopted.append(run)
     return adopted
 
