@@ -74,11 +74,11 @@ class Progress:
 
     def step(self, epoch: int, loss: torch.Tensor, steps: int, advance: int, seen: int, seconds: float) -> None:
         """``steps`` steps of ``epoch`` (0-based) are done, ``advance`` of them since the last call: ``seen`` images
-        in ``seconds``."""
+        in ``seconds``. Called only when :attr:`wanted` (which spares reading the loss otherwise)."""
         ips = seen / max(seconds, 1e-9)
         if self.bar is not None:
             self.bar.update(self.task, advance=advance, epoch=epoch + 1, loss=loss.item(), ips=ips)
-        elif self.wanted and steps < self.steps_per_epoch:
+        elif self.plain and steps < self.steps_per_epoch:  # a heartbeat (the caller asked :attr:`wanted`)
             left = seconds / steps * (self.steps_per_epoch - steps)
             self.line(
                 f"epoch {epoch + 1}/{self.epochs}: step {steps}/{self.steps_per_epoch}, loss {loss.item():.4f}, "
@@ -104,6 +104,11 @@ def step_progress(label: str, total: int, mode: str = ProgressMode.auto) -> Iter
     step (``images``: 0 when steps are not images). A bar on a terminal (``auto``); a heartbeat line at most every
     :data:`HEARTBEAT_SECONDS` in plain mode; nothing with ``none``."""
     started, done, seen = time.perf_counter(), 0, 0
+
+    def rate() -> str:
+        """Images per second so far, or "" for steps that are not images."""
+        return f"{seen / max(time.perf_counter() - started, 1e-9):.0f} img/s" if seen else ""
+
     if not live(mode):
         last = time.monotonic()
 
@@ -113,9 +118,8 @@ def step_progress(label: str, total: int, mode: str = ProgressMode.auto) -> Iter
             if mode == ProgressMode.none or time.monotonic() - last < HEARTBEAT_SECONDS or done == total:
                 return
             last = time.monotonic()
-            elapsed = time.perf_counter() - started
-            rate = f", {seen / elapsed:.0f} img/s" if seen else ""
-            plain_line(f"{label}: {done}/{total}{rate}, about {_left(elapsed / done * (total - done))} left")
+            left = (time.perf_counter() - started) / done * (total - done)
+            plain_line(f"{label}: {done}/{total}{', ' + rate() if seen else ''}, about {_left(left)} left")
 
         yield heartbeat
         return
@@ -135,8 +139,7 @@ def step_progress(label: str, total: int, mode: str = ProgressMode.auto) -> Iter
     def advance(images: int) -> None:
         nonlocal seen
         seen += images
-        rate = f"{seen / max(time.perf_counter() - started, 1e-9):.0f} img/s" if seen else ""
-        bar.update(task, advance=1, rate=rate)
+        bar.update(task, advance=1, rate=rate())
 
     with bar:
         yield advance

@@ -226,7 +226,6 @@ class MLflow:
                 with suppress(Exception):  # not left running in the store (if it still answers)
                     self.client.set_terminated(self.run_id, "FAILED")
                 raise
-        self.step = self.sent
 
     def _experiment(self, name: str) -> str:
         """The id of experiment ``name``, made if new (by whichever of the runs starting at once comes first)."""
@@ -271,12 +270,11 @@ class MLflow:
             self.client.log_batch(self.run_id, metrics=metrics)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        self.step = int(row["epoch"])
-        self._log(numbers(row), self.step)
-        self.sent = self.step
+        self.sent = int(row["epoch"])
+        self._log(numbers(row), self.sent)
 
     def finish(self, figures: Mapping[str, float], failed: bool) -> None:
-        self._log(figures, self.step)
+        self._log(figures, self.sent)  # at the last epoch's step
         self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
         self.finished = True
 
