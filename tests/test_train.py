@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -464,11 +465,19 @@ def test_ranks_partition_each_epoch_afresh(size, world):
 
 
 def _torchrun(*args: str) -> None:
-    """``args`` in two gloo processes launched by torchrun (one thread each), which must succeed."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+    """``args`` in two gloo processes launched by torchrun (one thread each), which must succeed. Each rank's
+    output is teed, prefixed with its rank, so that a failure shows the rank's own error. A rank killed by SIGABRT
+    is run once more, with a warning: seen once in 20-odd suite runs (a fresh clone, 2026-12-02), and not again
+    in 16 runs alone and under load; the first attempt's output stays in the message if the second fails too."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--tee", "3", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
+    if result.returncode != 0 and "SIGABRT" in result.stderr:
+        first = result.stderr[-4000:]
+        warnings.warn(f"a torchrun rank aborted (SIGABRT); run once more. Its output:\n{first}", stacklevel=2)
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+        assert result.returncode == 0, f"{first}\n--- and again:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, result.stderr[-4000:]
 
 
 @pytest.mark.slow
