@@ -4,7 +4,6 @@ torchvision ratio, interleaved rounds, MACs, the gradual OOM step-down, compile'
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -445,7 +444,7 @@ def test_report_reads_bench_csvs_written_before_compile_mode(tmp_path):
     assert "| specs/googlenet-torchvision.yaml | train | fp32 | 16 |" in (tmp_path / "rep" / "report.md").read_text()
 
 
-def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch):
+def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch, tmp_path):
     """One more row per model (torchvision's too): its ONNX export in onnxruntime, fp32, with its ratio to the same
     model's fp32 eager baseline; the session runs the network's function (logits as torch's, checked here)."""
     pytest.importorskip("onnxruntime", reason="the dev extra installs onnxruntime")
@@ -458,7 +457,7 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch)
 
     def spy(model, path, x):  # keep a copy of each file bench exports (it deletes its own)
         real(model, path, x)
-        kept = Path(tempfile.mkdtemp()) / "model.onnx"
+        kept = tmp_path / f"model-{len(sessions)}.onnx"
         shutil.copy(path, kept)
         sessions.append((model, kept))
         folders.append(path.parent)
