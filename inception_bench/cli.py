@@ -52,7 +52,7 @@ class AblateBackend(StrEnum):
     ray = "ray"
 
 
-class ExportFormat(StrEnum):
+class ExportFormat(StrEnum):  # export.FORMATS (torch-free here; a test keeps them equal)
     onnx = "onnx"
     torchscript = "torchscript"
     pt2 = "pt2"

@@ -165,3 +165,11 @@ def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypa
     assert json.loads((out / "final.json").read_text())["status"] == "completed"
     folder = _export(out / "checkpoint.pt", "--out", tmp_path)
     assert folder.exit_code == 2 and "is a folder; give a file name" in folder.stderr
+
+
+def test_the_cli_offers_exactly_the_formats_export_writes():
+    # the CLI lists the formats itself (it may not import torch for --help): the two lists must not drift apart
+    from inception_bench.cli import ExportFormat
+    from inception_bench.export import FORMATS
+
+    assert sorted(ExportFormat) == sorted(FORMATS)
