@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -662,28 +663,54 @@ def _measure_mode(
     return rows
 
 
+def check_output(path: Path) -> None:
+    """Refuse, before anything is measured, an ``--output`` the rows could not be appended to: a folder, or a file
+    that ``ibench bench`` did not write. A file that does not exist yet is a new one."""
+    if path.is_dir():
+        raise FieldError("output", "is a folder; give a .csv or .json file name", path)
+    if path.exists():
+        _earlier_rows(path)
+
+
+def _earlier_rows(path: Path) -> Any:
+    """The rows already in ``path``: a JSON list for .json, a pandas frame otherwise. Their columns must be among
+    :class:`BenchRow`'s and include the model and its throughput, so an unrelated file is never rewritten."""
+    import pandas as pd
+
+    from inception_bench.results import read_json
+
+    hint = "give a new output file or one written by `ibench bench`"
+    try:
+        if path.suffix == ".json":
+            rows = read_json(path, hint).get("rows")
+            columns = {key for row in rows for key in row} if isinstance(rows, list) else None
+            earlier = rows
+        else:
+            earlier = pd.read_csv(path)
+            columns = set(earlier.columns)
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        raise IbenchError(f"{path}: cannot append to it ({one_line(e, 120)}); {hint}") from None
+    known = {f.name for f in dataclass_fields(BenchRow)}
+    if columns is None or not columns <= known or not {"model", "images_per_sec"} <= columns:
+        raise IbenchError(f"{path}: not written by `ibench bench` (its columns are not a benchmark's); {hint}")
+    return earlier
+
+
 def append_rows(rows: list[BenchRow], path: Path) -> None:
     """Append to a CSV (or JSON list) file, atomically; the file keeps earlier benchmarks."""
     import json
 
     import pandas as pd
 
-    from inception_bench.results import atomic_write_text, read_json
+    from inception_bench.results import atomic_write_text
 
+    check_output(path)
     new = [asdict(r) for r in rows]
+    earlier = _earlier_rows(path) if path.exists() else None
     if path.suffix == ".json":
-        hint = "give a new output file or one written by `ibench bench`"
-        old = read_json(path, hint).get("rows", []) if path.exists() else []
-        if not isinstance(old, list):
-            raise IbenchError(f"{path}: not an `ibench bench` JSON file ('rows' is not a list); {hint}")
-        atomic_write_text(path, json.dumps({"rows": old + new}, indent=2) + "\n")
+        atomic_write_text(path, json.dumps({"rows": (earlier or []) + new}, indent=2) + "\n")
         return
-    frame = pd.DataFrame(new)
-    if path.exists():
-        try:
-            frame = pd.concat([pd.read_csv(path), frame], ignore_index=True)
-        except (OSError, ValueError) as e:
-            raise IbenchError(f"{path}: cannot append to it ({' '.join(str(e).split())[:120]})") from None
+    frame = pd.DataFrame(new) if earlier is None else pd.concat([earlier, pd.DataFrame(new)], ignore_index=True)
     atomic_write_text(path, frame.to_csv(index=False))
 
 

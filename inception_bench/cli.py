@@ -13,13 +13,38 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode
 from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
 
+_UsageError = typer.BadParameter.__base__  # Click's UsageError, of the Click that typer uses (its own since 0.2x)
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """Click's usage errors (an unknown option, a value not among the choices, a missing argument) as one
+    ``error:`` line naming the option and pointing at ``--help``, as the commands' own errors are; exit code 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _UsageError as e:
+            where = e.ctx.command_path if e.ctx else "ibench"
+            message = e.format_message().replace("Value error, ", "").rstrip(".")  # pydantic's prefix, in typer 0.2x
+            typer.echo(f"error: {message} (see `{where} --help`)", err=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineUsageErrors,
     help="GoogLeNet (Szegedy et al., 2014) from its architecture table: count, train, ablate, report.",
     no_args_is_help=True,
     add_completion=False,
@@ -176,8 +201,14 @@ def user_errors(ctx: typer.Context) -> Iterator[None]:
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        typer.echo("error: interrupted; run the same command again to continue (finished work is kept)", err=True)
+        typer.echo(f"error: interrupted{_AFTER_INTERRUPT.get(ctx.command.name or '', '')}", err=True)
         raise typer.Exit(130) from None
+
+
+_AFTER_INTERRUPT = {  # what a command interrupted has kept, and how to go on
+    "train": "; add --resume to the same command to continue from the last finished epoch",
+    "ablate": "; run the same command again to continue (finished runs are kept, an interrupted one resumes)",
+}
 
 
 def _write_or_print(text: str, output: Path | None) -> None:
@@ -660,11 +691,11 @@ def bench_(
         overrides = variant_overrides(module.value if module else None, aux, set_)
         from inception_bench import bench as b  # torch: after the options are checked
 
+        if output is not None:
+            b.check_output(output)  # before minutes of measuring, not after
         shown = _progress(progress, quiet)
         say = _say if shown != ProgressMode.none else lambda _: None
         rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
-        if output is not None:
-            b.append_rows(rows, output)
         if fmt is BenchFormat.json:
             sys.stdout.write(b.rows_json(rows))
         elif fmt is BenchFormat.csv:
@@ -673,6 +704,8 @@ def bench_(
             from rich.console import Console
 
             Console(width=max(Console().width, 180)).print(b.rich_table(rows))
+        if output is not None:  # after printing: the figures are on the screen whatever happens to the file
+            b.append_rows(rows, output)
 
 
 def main() -> None:

@@ -186,7 +186,9 @@ def _restore_point(folder: RunFolder, config: dict[str, Any], resume: bool) -> d
     if resume and folder.has_record():
         raise FieldError("resume", "the run has no checkpoint but a record: it is finished", folder.path)
     if not resume and (folder.has_record() or folder.has_checkpoint()):
-        raise FieldError("out", "already holds a run; resume it or choose a new run folder", folder.path)
+        raise FieldError(
+            "out", "already holds a run; add --resume to continue it, or choose a new run folder", folder.path
+        )
     return None
 
 

@@ -164,6 +164,29 @@ def test_append_and_bad_options(tmp_path):
         assert result.exit_code == 2 and expect in result.stderr, (args, result.output)
 
 
+def test_an_output_that_cannot_take_the_rows_is_refused_before_measuring(tmp_path, monkeypatch):
+    # a folder, or a file bench did not write: one line naming it, exit 2, nothing measured, the file untouched
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before the output was checked")
+
+    monkeypatch.setattr(b, "bench", measured)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    files = {"other.csv": "a,b\n1,2\n", "other.json": '{"rows": [{"a": 1}]}', "bad.json": "[1, 2]"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for name, expect in [
+        ("folder", "--output " + str(folder) + ": is a folder; give a .csv or .json file name"),
+        ("other.csv", "other.csv: not written by `ibench bench`"),
+        ("other.json", "other.json: not written by `ibench bench`"),
+        ("bad.json", "bad.json: "),
+    ]:
+        result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--no-torchvision", "-o", str(tmp_path / name)])
+        assert result.exit_code == 2 and expect in result.stderr, (name, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert {name: (tmp_path / name).read_text() for name in files} == files
+
+
 def test_fused_1x1_rows(fuse_1x1_calls):
     result = runner.invoke(
         app, ["bench", str(SMALL), *TINY, *PLAIN, "--mode", "infer", "--fuse-1x1", "--format", "json"]

@@ -73,8 +73,39 @@ def test_bad_options_get_one_line(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ") and expect in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
-    result = _run("count", "--module", "sideways")
-    assert result.exit_code == 2 and "sideways" in result.output
+
+    # Click's own usage errors: one line too, naming the option and the command's --help
+    for args, expect in [
+        (
+            ["count", "--module", "sideways"],
+            "Invalid value for '--module': 'sideways' is not one of 'reduced', 'naive'",
+        ),
+        (["train", "--progress", "loud"], "Invalid value for '--progress': 'loud' is not one of"),
+        (["train", "--epochs", "abc"], "Invalid value for '--epochs'"),
+        (["train", "--nosuch"], "No such option: --nosuch"),
+        (["export"], "Missing argument 'checkpoint'"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    ]:
+        result = _run(*args)
+        assert result.exit_code == 2 and result.stderr.startswith("error: " + expect), (args, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.rstrip().endswith("--help`)")
+
+
+def test_an_interrupt_says_how_to_go_on(monkeypatch):
+    # Ctrl-C: exit 130 and one line; train is continued with --resume, other commands have nothing to continue
+    from inception_bench import lr_find, train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "train", interrupted)
+    monkeypatch.setattr(lr_find, "lr_find", interrupted)
+    result = _run("train", str(SMALL), *TINY_CLI, "--out", "never-written")
+    assert result.exit_code == 130 and result.stderr == (
+        "error: interrupted; add --resume to the same command to continue from the last finished epoch\n"
+    )
+    result = _run("lr-find", str(SMALL), "--data", "synthetic", "--steps", "5")
+    assert result.exit_code == 130 and result.stderr == "error: interrupted\n", result.output
 
 
 def test_output_file_is_written_atomically_and_errors_keep_old_file(tmp_path):
