@@ -244,7 +244,7 @@ def test_failing_workers_are_recorded(tmp_path):
         ({"seeds": [1, 1]}, "seeds: Value error, must be distinct"),
         ({"baseline": "nope"}, "baseline: 'nope' is not a variant"),
         ({"variants": [{"name": "a"}, {"name": "a"}]}, "variant names must be unique"),
-        ({"spec": "nowhere.yaml"}, "nowhere.yaml: spec file not found"),
+        ({"spec": "nowhere.yaml"}, "t.yaml: spec: nowhere.yaml: no such spec file (looked for "),
     ],
 )
 def test_bad_ablation_files(tmp_path, changes, expect):
@@ -259,6 +259,11 @@ def test_bad_options_and_dry_run(tmp_path):
     path = _ablation(tmp_path)
     assert "--shard 3/2" in _ablate(path, "--shard", "3/2").stderr
     assert "--devices a,b" in _ablate(path, "--devices", "a,b").stderr
+    if not torch.cuda.is_available():  # no GPU: --devices would have run on the CPU, unasked
+        for extra in ([], ["--dry-run"]):
+            result = _ablate(path, "--devices", "0,1", "--out", tmp_path / "cpu", *extra)
+            assert result.exit_code == 2 and "--devices 0,1: this machine has no CUDA GPU" in result.stderr
+            assert not (tmp_path / "cpu").exists()
     assert "--jobs 0" in _ablate(path, "--jobs", "0").stderr
     result = _ablate(path, "--dry-run", "--out", tmp_path / "dry")
     assert result.exit_code == 0 and "module-naive" in result.stdout and "new" in result.stdout

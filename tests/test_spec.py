@@ -175,8 +175,10 @@ def test_bad_spec_gets_one_line_naming_file_and_field(base_raw, write_spec, edit
         ("name: x\nlayers: [\n", "line"),
         ("- just\n- a list\n", "must be a YAML mapping"),
         ("", "must be a YAML mapping"),
-        ("base: missing.yaml\n", "spec file not found"),
+        ("base: missing.yaml\n", r"\.yaml: base: missing.yaml: no such spec file \(looked for "),
         ("name: x\noverrides: {module: naive}\nlayers: []\n", "'overrides' needs a 'base'"),
+        ("name: x\nlayers: []\nname: y\n", "line 3: 'name' is given twice in one mapping"),  # PyYAML keeps the last
+        ("base: small.yaml\nset: {width_mult: 0.25, width_mult: 0.5}\n", "line 2: 'width_mult' is given twice"),
     ],
 )
 def test_unreadable_spec_files(write_spec, text, expect):

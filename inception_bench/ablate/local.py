@@ -80,6 +80,16 @@ class LocalBackend:
             raise FieldError("jobs", "must be at least 1", self.jobs)
         if self.devices is not None and (not self.devices or not all(d.isdigit() for d in self.devices)):
             raise FieldError("devices", "use GPU indices separated by commas, e.g. 0,1", ",".join(self.devices))
+        if self.devices:
+            import torch
+
+            count = torch.cuda.device_count()  # those CUDA_VISIBLE_DEVICES lets this process see
+            if count == 0:
+                why = "this machine has no CUDA GPU; leave --devices out to run on the CPU (--jobs N runs N at once)"
+                raise FieldError("devices", why, ",".join(self.devices))
+            if any(int(d) >= count for d in self.devices):
+                why = f"this machine has {count} CUDA GPU(s): indices 0 to {count - 1}"
+                raise FieldError("devices", why, ",".join(self.devices))
 
     def __enter__(self) -> LocalBackend:
         return self

@@ -45,7 +45,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
 from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.settings import Recipe, parse, portable_recipe
-from inception_bench.spec import SPEC_DIR, LoadedSpec, Spec, display_path, load_spec, read_yaml, validation_message
+from inception_bench.spec import (
+    SPEC_DIR,
+    LoadedSpec,
+    Spec,
+    display_path,
+    load_spec,
+    read_yaml,
+    referred_file,
+    validation_message,
+)
 from inception_bench.tracking import Naming, replay
 
 ABLATION_DIR = SPEC_DIR / "ablations"
@@ -215,7 +224,7 @@ def _axis_value(value: Any) -> Any:
 
 def _variants(ablation: AblationSpec, path: Path) -> list[Variant]:
     """Every variant of the file, its spec derived in memory from the base spec."""
-    base = load_spec((path.parent / ablation.spec).resolve())
+    base = load_spec(referred_file(path, "spec", ablation.spec))
     named: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     keys = list(ablation.grid)
     combos = itertools.product(*(ablation.grid[k] for k in keys)) if keys else ()  # no grid: no grid variant
@@ -315,7 +324,7 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
     every run also reports to, in place of the file's (``recipe.log``; where a run reports, not what it is)."""
     path = Path(path)
     ablation = load_ablation(path)
-    spec_path = (path.parent / ablation.spec).resolve()
+    spec_path = referred_file(path, "spec", ablation.spec)
     folder = AblationFolder(Path(out) if out is not None else Path("runs") / ablation.name)
     variants = _variants(ablation, path)
     names = [v.name for v in variants]

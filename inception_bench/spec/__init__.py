@@ -17,6 +17,7 @@ from inception_bench.spec.load import (
     load_spec,
     parse_overrides,
     read_yaml,
+    referred_file,
     validation_message,
     variant_overrides,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "load_spec",
     "parse_overrides",
     "read_yaml",
+    "referred_file",
     "resolve_spec",
     "row_name",
     "validation_message",

@@ -92,6 +92,26 @@ def describe_overrides(overrides: dict[str, Any]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- reading
+class _NoDuplicateKeys(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML forbids it; PyYAML would keep the
+    last silently, so ``module: [reduced]`` then ``module: [naive]`` ran naive only). Merge keys (``<<``) still
+    override as usual."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # an unhashable key: SafeLoader's own error follows
+            if key in seen:
+                problem = f"'{key}' is given twice in one mapping (keep one)"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str = "spec") -> dict[str, Any]:
     """A YAML mapping from ``path``, or one :class:`SpecError` line naming the file (``what`` it should be)."""
     try:
@@ -101,7 +121,7 @@ def read_yaml(path: Path, what: str = "spec") -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{path}: cannot read the {what} ({one_line(e)})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_NoDuplicateKeys)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -110,6 +130,16 @@ def read_yaml(path: Path, what: str = "spec") -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a {what} must be a YAML mapping, got {type(raw).__name__}")
     return raw
+
+
+def referred_file(referrer: Path, field: str, name: str) -> Path:
+    """The spec file that ``referrer``'s ``field`` names (relative to ``referrer``'s folder), or one
+    :class:`SpecError` line naming the referring file and field when it does not exist."""
+    target = (referrer.parent / name).resolve()
+    if not target.is_file():
+        where = f"looked for {target}; the shipped specs are in {SPEC_DIR}"
+        raise SpecError(f"{referrer}: {field}: {name}: no such spec file ({where})")
+    return target
 
 
 def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], Spec | None]:
@@ -126,7 +156,7 @@ def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], Spec | Non
     overrides = raw.pop("overrides", {}) or {}
     if not isinstance(base, str) or not isinstance(overrides, dict):
         raise SpecError(f"{path}: 'base' must be a file name and 'overrides' a mapping of KEY: VALUE")
-    base_raw, _ = _resolve_raw((path.parent / base).resolve(), depth + 1)
+    base_raw, _ = _resolve_raw(referred_file(path, "base", base), depth + 1)
     return apply_overrides(base_raw, {**raw, **overrides}, str(path)), None
 
 
