@@ -20,18 +20,25 @@ from inception_bench.progress import ProgressMode
 from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
 
-_UsageError = typer.BadParameter.__base__  # Click's UsageError, of the Click that typer uses (its own since 0.2x)
+_UsageError: Any = typer.BadParameter.__base__  # Click's UsageError, of the Click typer uses (its own since 0.2x)
 
 
 class _OneLineUsageErrors(TyperGroup):
     """Click's usage errors (an unknown option, a value not among the choices, a missing argument) as one
     ``error:`` line naming the option and pointing at ``--help``, as the commands' own errors are; exit code 2."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]  # the signature differs between typer versions; only these are used
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, False, **extra)
         except _UsageError as e:
             where = e.ctx.command_path if e.ctx else "ibench"
             message = e.format_message().replace("Value error, ", "").rstrip(".")  # pydantic's prefix, in typer 0.2x
@@ -417,7 +424,15 @@ def eval_(
     weights: Annotated[
         str | None, typer.Option(help="Add torchvision's googlenet: 'torchvision' (IMAGENET1K_V1) or a .pth path.")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="JSON record. Default: eval-<crops>crop.json.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="JSON record. Default: eval-<crops>crop.json in the checkpoint's run folder (where `ibench report` "
+            "finds it), or in the current folder for an ensemble.",
+            show_default=False,
+        ),
+    ] = None,
     progress: ProgressOpt = ProgressMode.auto,
     quiet: QuietOpt = False,
 ) -> None:
@@ -428,7 +443,8 @@ def eval_(
         from inception_bench.evaluate import evaluate, rich_table
         from inception_bench.results import eval_record_path
 
-        target = out or eval_record_path(crops, split=split)
+        alone = checkpoints[0].parent if checkpoints and len(checkpoints) == 1 and weights is None else None
+        target = out or eval_record_path(crops, alone or Path("."), split=split)  # one run's: in its folder
         r = evaluate(
             checkpoints or [],
             data=data,

@@ -95,6 +95,8 @@ def evaluate(
         raise FieldError("crops", "use 1, 10 or 144", crops)
     if split not in ("val", "test"):
         raise FieldError("split", "use val or test", split)
+    if batch_size < 1:
+        raise FieldError("batch_size", "must be at least 1 (crops per forward pass)", batch_size)
     if not checkpoints and weights is None:
         raise IbenchError(f"give at least one checkpoint (a run's {RunFolder.CHECKPOINT}) or torchvision weights")
     if out is not None:

@@ -338,7 +338,7 @@ def test_s2d_stem_trains_through_the_cli(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_eval_crops_and_ensemble(trained, tmp_path):
+def test_eval_crops_and_ensemble(trained, tmp_path, monkeypatch):
     out, final = trained
     # --data defaults to the checkpoint's (synthetic, seed 1); one crop of a small image is the val transform,
     # so the checkpoint's own validation accuracy is reproduced
@@ -379,6 +379,17 @@ def test_eval_crops_and_ensemble(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "e144.json").read_text())["cost"] == 144
     assert runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--crops", "7"]).exit_code == 2
+    bad = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--batch-size", "-5"])
+    assert bad.exit_code == 2 and "--batch-size -5: must be at least 1" in bad.stderr, bad.output
+    # the record's default place: one run's in its own folder (where `ibench report` finds it), an ensemble's here
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--device", "cpu", "--split", "test"])
+    record = out / "eval-test-1crop.json"
+    assert result.exit_code == 0 and f"wrote {record}" in result.stdout, result.output
+    assert json.loads(record.read_text())["top1"] == test["top1"]
+    record.unlink()  # the fixture's run folder is shared
+    result = runner.invoke(app, ["eval", *[str(out / "checkpoint.pt")] * 2, "--device", "cpu"])
+    assert result.exit_code == 0 and json.loads((tmp_path / "eval-1crop.json").read_text())["models"] == 2
 
 
 def test_torchvision_weights_loading_path(tmp_path):
