@@ -7,8 +7,9 @@
 - ``none``: nothing; errors and the command's result only.
 
 :class:`Progress` is a training run's (a bar within each epoch: epoch, loss, images/s, time left; reading the loss
-is the step loop's only host-device synchronisation, every 25 steps, only when shown). :func:`step_progress` is
-the bar of a loop that is not training (evaluation, the learning-rate range test, a benchmark's rounds).
+is the step loop's only host-device synchronisation, every :attr:`Progress.every` steps, only when shown).
+:func:`step_progress` is the bar of a loop that is not training (evaluation, the learning-rate range test, a
+benchmark's rounds).
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ def _left(seconds: float) -> str:
 
 
 class Progress:
-    """A training run's progress: ``epochs`` epochs of ``steps_per_epoch`` steps, from ``start_epoch``."""
+    """A training run's progress: ``epochs`` epochs of ``steps_per_epoch`` steps, from ``start_epoch``. The step
+    loop offers a reading every :attr:`every` steps (at most 25, at least ten times an epoch, so that a short
+    epoch's bar moves) and at an epoch's end. The bar goes when the run ends; the epochs' lines stay."""
 
     def __init__(self, mode: str, epochs: int, start_epoch: int, steps_per_epoch: int) -> None:
         self.bar: Any = None
         self.plain = mode != ProgressMode.none and not live(mode)
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
+        self.every = min(25, max(1, steps_per_epoch // 10))
         self.last = time.monotonic()
         if live(mode):
             from rich import progress as rp
@@ -59,13 +63,19 @@ class Progress:
             self.bar = rp.Progress(
                 rp.TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
                 rp.BarColumn(),
-                rp.TextColumn("loss {task.fields[loss]:.3f}  {task.fields[ips]:.0f} img/s"),
+                rp.TextColumn("{task.fields[figures]}"),
                 rp.TimeRemainingColumn(),
                 console=rp.Console(stderr=True),
+                transient=True,
             )
             total = (epochs - start_epoch) * steps_per_epoch
-            self.task = self.bar.add_task("train", total=total, epoch=start_epoch + 1, epochs=epochs, loss=0.0, ips=0.0)
+            first = "loss -  - img/s"  # nothing read yet
+            self.task = self.bar.add_task("train", total=total, epoch=start_epoch + 1, epochs=epochs, figures=first)
             self.bar.start()
+
+    def due(self, steps: int) -> bool:
+        """Whether the step loop, ``steps`` steps into an epoch, should call :meth:`step` now."""
+        return (steps % self.every == 0 or steps == self.steps_per_epoch) and self.wanted
 
     @property
     def wanted(self) -> bool:
@@ -77,7 +87,8 @@ class Progress:
         in ``seconds``. Called only when :attr:`wanted` (which spares reading the loss otherwise)."""
         ips = seen / max(seconds, 1e-9)
         if self.bar is not None:
-            self.bar.update(self.task, advance=advance, epoch=epoch + 1, loss=loss.item(), ips=ips)
+            figures = f"loss {loss.item():.3f}  {ips:.0f} img/s"
+            self.bar.update(self.task, advance=advance, epoch=epoch + 1, figures=figures)
         elif self.plain and steps < self.steps_per_epoch:  # a heartbeat (the caller asked :attr:`wanted`)
             left = seconds / steps * (self.steps_per_epoch - steps)
             self.line(

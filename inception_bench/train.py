@@ -349,7 +349,6 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
     run.runner.train()
     aux_weight = run.loaded.spec.aux.loss_weight
     channels_last = run.recipe.channels_last
-    steps_total = len(run.train_loader)
     t0 = time.perf_counter()
     seen, steps, progress_steps, loss_sum = 0, 0, 0, torch.zeros((), device=run.device)
     norms: list[torch.Tensor] = []  # the gradient norms before clipping, read back once at the end
@@ -389,7 +388,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress | None = None) -> tuple
             norms.append(norm)
         seen += len(target)
         steps += 1
-        if progress is not None and (steps % 25 == 0 or steps == steps_total) and progress.wanted:
+        if progress is not None and progress.due(steps):
             progress.step(epoch, loss, steps, steps - progress_steps, seen, time.perf_counter() - t0)
             progress_steps = steps
     loss_total, seen_all = all_reduce_sum([float(loss_sum.item()), float(seen)], run.dist, run.device)

@@ -66,7 +66,15 @@ def test_training_progress_in_each_mode(monkeypatch, capsys):
         return capsys.readouterr().err
 
     assert "epoch 1/2" in epoch("auto") and "img/s" in epoch("auto")  # the bar
+    shown = Progress("auto", epochs=2, start_epoch=0, steps_per_epoch=19)  # before any reading: no made-up loss
+    shown.close()
+    err = capsys.readouterr().err
+    assert "loss -  - img/s" in err and "0.000" not in err
     monkeypatch.setattr(p, "HEARTBEAT_SECONDS", 0.0)
+    readings = {n: [s for s in range(1, n + 1) if Progress("plain", 1, 0, n).due(s)] for n in (19, 64, 1000)}
+    assert readings[19] == list(range(1, 20))  # a short epoch: every step, so its bar moves
+    assert readings[64] == [*range(6, 64, 6), 64] and readings[1000] == list(range(25, 1001, 25))
+    assert not Progress("none", 1, 0, 19).due(19)  # nothing shown: nothing read
     assert epoch("plain").splitlines() == [
         "epoch 1/2: step 25/100, loss 0.5000, 320 img/s, about 8 s left in the epoch",
         "epoch 1/2: step 50/100, loss 0.5000, 320 img/s, about 5 s left in the epoch",
@@ -86,9 +94,10 @@ def test_train_quiet_prints_its_result_only_and_plain_lines_go_to_a_log(tmp_path
     logged = runner.invoke(app, ["train", "small", *TINY_CLI, *plain])
     assert logged.exit_code == 0, logged.output
     assert "epoch 1/1  train loss " in logged.stderr and "\x1b" not in logged.stderr
-    # within the epoch: a line at every 25th step at most (the loss is read there only), none at its end
+    # within the epoch: a line at each reading of the loss (every 25th step at most, ten times an epoch at least:
+    # every 6th of 64 steps here), none at its end
     beats = [line for line in logged.stderr.splitlines() if line.startswith("epoch 1/1: step ")]
     steps = int(beats[0].split("/")[2].split(",")[0])
-    assert [int(b.split()[3].split("/")[0]) for b in beats] == list(range(25, steps, 25)) and len(beats) >= 2
+    assert steps == 64 and [int(b.split()[3].split("/")[0]) for b in beats] == list(range(6, 64, 6))
     bad = runner.invoke(app, ["train", "small", *TINY_CLI, "--out", str(tmp_path / "c"), "--progress", "loud"])
     assert bad.exit_code == 2 and "--progress" in bad.output and not (tmp_path / "c").exists()

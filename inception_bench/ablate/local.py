@@ -247,6 +247,7 @@ class Display:
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),  # where the plain lines go too; stdout keeps the summary
+                transient=True,  # gone at the end: the finished runs' lines and the summary stay
             )
             self.overall = self.progress.add_task(self._counts(), total=len(self.todo))
             self.progress.start()
