@@ -9,6 +9,7 @@ device (no host-device synchronisation), so a GPU never waits for Python inside 
 from __future__ import annotations
 
 import contextlib
+import logging
 import platform
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -138,6 +139,8 @@ def compiled(model: nn.Module, compile: bool, mode: str, dynamic: bool | None = 
     compiled with dynamic shapes)."""
     if not compile:
         return model
+    if not torch.cuda.is_available():  # else inductor's C++ build warns "No CUDA runtime is found" on a CPU compile
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return cast(nn.Module, torch.compile(model, mode=None if mode == "default" else mode, dynamic=dynamic))
 
 
