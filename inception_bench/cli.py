@@ -397,6 +397,8 @@ def lr_find_(
             f"--lr-batch {settings.lr_batch} (steepest descent; the loss minimum / 10: {result.min_loss_lr:.3g}) "
             f"after {len(result.lrs)} steps -> {folder.path / folder.PLOT}"
         )
+        if result.caveat:
+            typer.echo(f"warning: {result.caveat}", err=True)
 
 
 @app.command("eval")

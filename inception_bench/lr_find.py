@@ -50,6 +50,22 @@ class LrFind:
     stopped_early: bool
     data: str
 
+    @property
+    def caveat(self) -> str | None:
+        """Why the suggestions are not to be trusted, or None: the smoothed loss was lowest within the sweep's first
+        tenth (where the moving average is still settling), so the curve shows no descent to suggest from."""
+        finite = [i for i, s in enumerate(self.smoothed) if math.isfinite(s)]
+        if not finite:
+            return "the loss was never finite: no suggestion; start lower (--start-lr) or check the data"
+        best = min(finite, key=lambda i: self.smoothed[i])
+        if best >= max(1, len(self.lrs) // 10):
+            return None
+        return (
+            f"the loss was lowest at the start of the sweep (lr {self.lrs[best]:.3g}, step {best + 1} of "
+            f"{len(self.lrs)}): the curve shows no descent, so the suggestion is a guess; start lower (--start-lr)"
+            " or take more steps (--steps)"
+        )
+
     def rows(self) -> list[dict[str, float]]:
         return [
             {"step": i, "lr": lr, "loss": loss, "smoothed_loss": sm}
@@ -187,6 +203,7 @@ def save(result: LrFind, loaded: LoadedSpec, recipe: Recipe, out: Path) -> LrFin
         "suggested_lr_option": recipe.lr_option(result.suggested_lr, recipe.batch_size),  # --lr, per lr_batch
         "min_loss_lr_over_10": result.min_loss_lr,
         "stopped_early": result.stopped_early,
+        "caveat": result.caveat,
         "steps": len(result.lrs),
         "spec": spec.to_raw(),
         "recipe": recipe.model_dump(),

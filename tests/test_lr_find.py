@@ -12,7 +12,7 @@ from conftest import SMALL
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
-from inception_bench.lr_find import lr_schedule, smooth, suggest
+from inception_bench.lr_find import LrFind, lr_schedule, smooth, suggest
 
 runner = CliRunner()
 
@@ -40,6 +40,23 @@ def test_the_suggestion_is_the_steepest_descent_before_the_minimum():
     assert suggest(lrs[:3], [1.0, 2.0, 3.0]) == (lrs[0] / 10, lrs[0] / 10)  # no descent: the minimum's rule
 
 
+def test_a_curve_without_descent_is_said_to_give_no_suggestion():
+    lrs = lr_schedule(1e-5, 10.0, 40)
+
+    def result(curve):
+        return LrFind(lrs, curve, curve, *suggest(lrs, curve), stopped_early=False, data="synthetic")
+
+    falling = [5 - i / 10 for i in range(40)]  # lowest at the end: a descent, no caveat
+    assert result(falling).caveat is None
+    rising = [1 + i / 10 for i in range(40)]  # lowest at the first step: the suggestion lies below the sweep
+    assert suggest(lrs, rising)[0] < lrs[0]
+    assert result(rising).caveat.startswith("the loss was lowest at the start of the sweep (lr 1e-05, step 1 of 40)")
+    late = [1.0] * 3 + [0.9] + [2.0] * 36  # lowest at step 4 of 40: within the first tenth, still settling
+    assert "step 4 of 40" in result(late).caveat
+    assert result([1.0] * 4 + [0.9] + [2.0] * 35).caveat is None  # step 5 of 40: past it
+    assert "never finite" in result([math.nan] * 40).caveat
+
+
 def test_lr_find_end_to_end(tmp_path):
     out = tmp_path / "lrf"
     args = ["lr-find", str(SMALL), "--set", "width_mult=0.125", "--data", "synthetic", "--batch-size", "16"]
@@ -62,6 +79,28 @@ def test_lr_find_end_to_end(tmp_path):
     )
     assert far.exit_code == 0, far.output
     assert json.loads((out / "lr-find.json").read_text())["stopped_early"] is True
+    # a sweep that starts past it: the loss only rises, said in a warning and in the summary
+    past = runner.invoke(
+        app,
+        [
+            *args,
+            "--start-lr",
+            "100",
+            "--end-lr",
+            "1e6",
+            "--steps",
+            "20",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
+    assert past.exit_code == 0, past.output
+    caveat = json.loads((out / "lr-find.json").read_text())["caveat"]
+    assert caveat.startswith("the loss was lowest at the start of the sweep") and f"warning: {caveat}" in past.stderr
 
 
 def test_bad_lr_find_options(tmp_path):
