@@ -265,6 +265,22 @@ def test_bad_options_and_dry_run(tmp_path):
             assert result.exit_code == 2 and "--devices 0,1: this machine has no CUDA GPU" in result.stderr
             assert not (tmp_path / "cpu").exists()
     assert "--jobs 0" in _ablate(path, "--jobs", "0").stderr
+    # an output that is a file, or another ablation's folder: refused by the dry run too, nothing touched
+    (tmp_path / "a-file").write_text("kept\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "ablation.json").write_text('{"name": "other"}')
+    (other / "results.csv").write_text("variant,seed,status\nv,0,completed\n")
+    for extra in (["--dry-run"], []):
+        result = _ablate(path, "--out", tmp_path / "a-file", *extra)
+        assert result.exit_code == 2 and "a-file: is a file; give a folder" in result.stderr, result.output
+        result = _ablate(path, "--out", other, *extra)
+        assert result.exit_code == 2 and "other: holds the ablation 'other', not 't'" in result.stderr
+    assert (tmp_path / "a-file").read_text() == "kept\n" and sorted(p.name for p in other.iterdir()) == [
+        "ablation.json",
+        "results.csv",
+    ]
+    assert (other / "results.csv").read_text() == "variant,seed,status\nv,0,completed\n"
     result = _ablate(path, "--dry-run", "--out", tmp_path / "dry")
     assert result.exit_code == 0 and "module-naive" in result.stdout and "new" in result.stdout
     assert not (tmp_path / "dry").exists()  # a dry run writes nothing

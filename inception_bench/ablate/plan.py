@@ -318,6 +318,17 @@ def _choose(tuning: Tuning) -> dict[str, Any] | None:
     return best[1] if best is not None else None
 
 
+def _check_out(folder: AblationFolder, name: str) -> None:
+    """The output must be a folder (or not exist yet), and not another ablation's: writing this one's results there
+    would replace that one's ``results.csv`` and ``ablation.json``."""
+    if folder.path.exists() and not folder.path.is_dir():
+        raise FieldError("out", "is a file; give a folder for the ablation's runs", folder.path)
+    other = folder.read_meta().get("name") if folder.meta_path.is_file() else None
+    if other is not None and other != name:
+        why = f"holds the ablation {other!r}, not {name!r}; give another folder (or delete its {folder.META})"
+        raise FieldError("out", why, folder.path)
+
+
 def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | None = None) -> Plan:
     """Every (variant, seed) run of an ablation (and every tuning run, with ``tune:``), each checked to build and
     to have a valid recipe, with its current status in ``out`` (default ``runs/<name>``); ``log``: the trackers
@@ -326,6 +337,7 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
     ablation = load_ablation(path)
     spec_path = referred_file(path, "spec", ablation.spec)
     folder = AblationFolder(Path(out) if out is not None else Path("runs") / ablation.name)
+    _check_out(folder, ablation.name)
     variants = _variants(ablation, path)
     names = [v.name for v in variants]
     baseline = ablation.baseline or names[0]
