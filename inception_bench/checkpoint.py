@@ -66,10 +66,24 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _why_none(path: Path) -> str:
+    """What a missing checkpoint's run folder says of it: a run that ended without one (diverged in its first
+    epoch, failed), or nothing (not a run folder)."""
+    folder = RunFolder(path.parent)
+    try:
+        record = folder.read_record() if path.name == RunFolder.CHECKPOINT else None
+    except IbenchError:
+        record = None
+    if record is None:
+        return f"give a run directory's {RunFolder.CHECKPOINT}"
+    said = f": {record.message}" if record.message else ""
+    return f"the run ({record.status.value}, {record.epochs} epoch(s)) saved none{said}"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``: no code runs) with a clear error when it is bad."""
     if not path.is_file():
-        raise IbenchError(f"{path}: checkpoint not found; give a run directory's {RunFolder.CHECKPOINT}")
+        raise IbenchError(f"{path}: checkpoint not found; {_why_none(path)}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many types

@@ -309,6 +309,13 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 
 
 # ------------------------------------------------------------------------------------------------ trackers
+def _settings(name: str) -> str:
+    """The environment a tracker took its destination from, for the message of one that did not start."""
+    variables = {"wandb": ("WANDB_MODE", "WANDB_PROJECT"), "mlflow": ("MLFLOW_TRACKING_URI",)}.get(name, ())
+    said = [f"{v}={os.environ[v]}" for v in variables if os.environ.get(v)]
+    return f" (with {', '.join(said)}; unset it for the local default)" if said else ""
+
+
 class Trackers:
     """The trackers a run logs to (none: every call does nothing)."""
 
@@ -350,7 +357,7 @@ class Trackers:
             except Exception as e:  # a server refused, an offline store cannot be written, ...
                 self.close(failed=True)
                 self._save()
-                raise FieldError("log", f"{name} did not start: {one_line(e)}", name) from None
+                raise FieldError("log", f"{name} did not start{_settings(name)}: {one_line(e, 200)}", name) from None
         for row in history:
             self.epoch(row, only_missing=True)
         self._save()

@@ -155,6 +155,12 @@ def test_bad_inputs(tmp_path):
     assert runner.invoke(app, ["report", str(bad)]).exit_code == 2
     with pytest.raises(IbenchError, match="not a folder"):
         write_report([tmp_path / "missing"], tmp_path / "r")
+    result = runner.invoke(app, ["report", str(bad / "results.csv")])  # the ablation's file, not its folder
+    assert result.exit_code == 2 and f"results.csv: an ablation's own file; give its folder ({bad})" in result.stderr
+    (tmp_path / "taken").write_text("kept")
+    result = runner.invoke(app, ["report", str(bad), "--out", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "--out " in result.stderr and "taken: is a file; give a folder" in result.stderr
+    assert (tmp_path / "taken").read_text() == "kept"
 
 
 def test_odd_records_do_not_crash(grid, tmp_path):

@@ -264,7 +264,8 @@ def test_a_tracker_that_cannot_start_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     result = _train(tmp_path / "refused", "--epochs", "1", "--log", "mlflow")
-    assert result.exit_code == 2 and result.stderr.startswith("error: --log mlflow: mlflow did not start: ")
+    said = "error: --log mlflow: mlflow did not start (with MLFLOW_TRACKING_URI=http://127.0.0.1:9; unset it for "
+    assert result.exit_code == 2 and result.stderr.startswith(said), result.output  # where it tried, said first
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "refused" / "final.json").exists()
 
 

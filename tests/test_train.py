@@ -217,6 +217,10 @@ def test_divergence_is_recorded(tmp_path):
     assert "diverged" in result.stderr and "Traceback" not in result.output
     final = json.loads((tmp_path / "x" / "final.json").read_text())
     assert final["status"] == "diverged"
+    # no checkpoint was saved: eval says why, from the run's record
+    result = runner.invoke(app, ["eval", str(tmp_path / "x" / "checkpoint.pt")])
+    assert result.exit_code == 2 and "checkpoint not found; the run (diverged, 0 epoch(s)) saved none: " in result.stderr
+    assert result.stderr.rstrip().endswith(final["message"].removeprefix("error: ")), result.stderr
 
 
 def test_corrupt_and_foreign_checkpoints(trained, tmp_path):

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from inception_bench.document import Bullets, Paragraph, Section, Table, to_html, to_markdown
-from inception_bench.errors import IbenchError
+from inception_bench.errors import FieldError, IbenchError
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
 from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, welch
-from inception_bench.results import ReportFolder, find_eval_records
+from inception_bench.results import AblationFolder, ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
 
@@ -210,6 +210,8 @@ def build(paths: list[Path]) -> Report:
             raise IbenchError(
                 f"{path}: not a folder; give `ibench ablate` --out folders, run directories or bench CSV files"
             )
+        if path.is_file() and path.name in (AblationFolder.RESULTS, AblationFolder.TUNING):
+            raise IbenchError(f"{path}: an ablation's own file; give its folder ({path.parent}) instead")
     sections = [_bench_section(p) for p in paths if p.is_file()]
     folders = [p for p in paths if p.is_dir()]
     summary: list[dict[str, Any]] = []
@@ -242,6 +244,8 @@ def write_report(paths: list[Path], out: Path) -> Report:
     """Build the report of ``paths`` into ``out``: report.md (+ PNGs), report.html, summary.csv."""
     import pandas as pd
 
+    if out.exists() and not out.is_dir():
+        raise FieldError("out", "is a file; give a folder for the report", out)
     report = build([Path(p) for p in paths])
     ReportFolder(out).write(
         to_markdown(report.title, [], report.sections),
