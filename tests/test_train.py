@@ -219,7 +219,8 @@ def test_divergence_is_recorded(tmp_path):
     assert final["status"] == "diverged"
     # no checkpoint was saved: eval says why, from the run's record
     result = runner.invoke(app, ["eval", str(tmp_path / "x" / "checkpoint.pt")])
-    assert result.exit_code == 2 and "checkpoint not found; the run (diverged, 0 epoch(s)) saved none: " in result.stderr
+    said = "checkpoint not found; the run (diverged, 0 epoch(s)) saved none: "
+    assert result.exit_code == 2 and said in result.stderr
     assert result.stderr.rstrip().endswith(final["message"].removeprefix("error: ")), result.stderr
 
 
