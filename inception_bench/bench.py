@@ -587,7 +587,8 @@ def _measure_mode(
     def remake(case: Case) -> Case:  # the case measured eager (its compile failed)
         return _case(case.model, case.setup.eager(), case.role, mode, settings, device)
 
-    label = f"{mode}: warm-ups and rounds"
+    compiling = any(case.setup.compile for case in cases)  # the first warm-ups then take a while, unmoving
+    label = f"{mode}: warm-ups{' (compiling first)' if compiling else ''} and rounds"
     with step_progress(label, len(cases) * (1 + settings.rounds), progress) as advance:
         prepare(cases, settings, device, remake, lambda: advance(0))
         interleave(cases, settings, device, lambda: advance(0))
