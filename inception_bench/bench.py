@@ -49,7 +49,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -673,9 +672,12 @@ def check_output(path: Path) -> None:
         _earlier_rows(path)
 
 
+BENCH_KEYS = {"model", "mode", "batch_size", "images_per_sec"}  # the columns every bench file has had
+
+
 def _earlier_rows(path: Path) -> Any:
-    """The rows already in ``path``: a JSON list for .json, a pandas frame otherwise. Their columns must be among
-    :class:`BenchRow`'s and include the model and its throughput, so an unrelated file is never rewritten."""
+    """The rows already in ``path``: a JSON list for .json, a pandas frame otherwise. They must have
+    :data:`BENCH_KEYS` (older files' other columns are kept), so an unrelated file is never rewritten."""
     import pandas as pd
 
     from inception_bench.results import read_json
@@ -683,16 +685,14 @@ def _earlier_rows(path: Path) -> Any:
     hint = "give a new output file or one written by `ibench bench`"
     try:
         if path.suffix == ".json":
-            rows = read_json(path, hint).get("rows")
-            columns = {key for row in rows for key in row} if isinstance(rows, list) else None
-            earlier = rows
+            earlier = read_json(path, hint).get("rows")
+            columns = {key for row in earlier for key in row} if isinstance(earlier, list) else None
         else:
             earlier = pd.read_csv(path)
             columns = set(earlier.columns)
     except (OSError, ValueError, AttributeError, TypeError) as e:
         raise IbenchError(f"{path}: cannot append to it ({one_line(e, 120)}); {hint}") from None
-    known = {f.name for f in dataclass_fields(BenchRow)}
-    if columns is None or not columns <= known or not {"model", "images_per_sec"} <= columns:
+    if columns is None or (not BENCH_KEYS <= columns and not (isinstance(earlier, list) and not earlier)):
         raise IbenchError(f"{path}: not written by `ibench bench` (its columns are not a benchmark's); {hint}")
     return earlier
 

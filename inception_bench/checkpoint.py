@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNet, build_model
-from inception_bench.results import RunFolder, atomic_write_bytes
+from inception_bench.results import RunFolder, RunStatus, atomic_write_bytes
 from inception_bench.spec import Spec
 
 FORMAT = "ibench-checkpoint-2"
@@ -76,6 +76,8 @@ def _why_none(path: Path) -> str:
         record = None
     if record is None:
         return f"give a run directory's {RunFolder.CHECKPOINT}"
+    if record.status not in (RunStatus.diverged, RunStatus.failed):  # such a run keeps its checkpoint
+        return f"the run is {record.status.value}, so its checkpoint was moved or deleted"
     said = f": {record.message}" if record.message else ""
     return f"the run ({record.status.value}, {record.epochs} epoch(s)) saved none{said}"
 

@@ -40,6 +40,8 @@ class _OneLineUsageErrors(TyperGroup):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except _UsageError as e:
+            if not e.format_message():  # no arguments at all: the help, already printed, is the answer
+                sys.exit(e.exit_code)
             where = e.ctx.command_path if e.ctx else "ibench"
             message = e.format_message().replace("Value error, ", "").rstrip(".")  # pydantic's prefix, in typer 0.2x
             typer.echo(f"error: {message} (see `{where} --help`)", err=True)

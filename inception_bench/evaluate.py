@@ -6,6 +6,7 @@ Table 3. Accuracies and errors are fractions in 0..1. Crops: see :mod:`inception
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ def _check_writable(path: Path) -> None:
     parent = Path(path).parent
     if parent.exists() and not parent.is_dir() or Path(path).is_dir():
         raise FieldError("out", "not a writable file path; choose another", path)
+    if parent.is_dir() and not os.access(parent, os.W_OK):  # e.g. someone else's run folder: say so before the work
+        raise FieldError("out", f"cannot write into {parent}; give --out elsewhere", path)
 
 
 def torchvision_model(weights: str) -> GoogLeNet:

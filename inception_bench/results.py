@@ -501,12 +501,12 @@ def eval_record_path(crops: int, folder: Path = Path("."), split: str = "val") -
     return folder / (f"eval-{crops}crop.json" if split == "val" else f"eval-{split}-{crops}crop.json")
 
 
-def find_eval_records(folder: Path) -> list[dict[str, Any]]:
-    """Every readable ``ibench eval`` record under ``folder`` (unreadable ones are skipped)."""
+def find_eval_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every readable ``ibench eval`` record under ``folder``, with its path (unreadable ones are skipped)."""
     records = []
     for path in sorted(folder.rglob("eval-*.json")):
         try:
-            records.append(read_json(path))
+            records.append((path, read_json(path)))
         except IbenchError:
             continue
     return records

@@ -309,10 +309,15 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 
 
 # ------------------------------------------------------------------------------------------------ trackers
+def _no_secrets(value: str) -> str:
+    """A URI without its ``user:password@`` part (``https://user:token@host`` -> ``https://***@host``)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]+@", r"\1***@", value)
+
+
 def _settings(name: str) -> str:
     """The environment a tracker took its destination from, for the message of one that did not start."""
     variables = {"wandb": ("WANDB_MODE", "WANDB_PROJECT"), "mlflow": ("MLFLOW_TRACKING_URI",)}.get(name, ())
-    said = [f"{v}={os.environ[v]}" for v in variables if os.environ.get(v)]
+    said = [f"{v}={_no_secrets(os.environ[v])}" for v in variables if os.environ.get(v)]
     return f" (with {', '.join(said)}; unset it for the local default)" if said else ""
 
 

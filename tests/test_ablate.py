@@ -288,6 +288,18 @@ def test_bad_options_and_dry_run(tmp_path):
         plan_ablation(tmp_path / "none.yaml")
 
 
+def test_devices_count_the_gpus_this_process_sees(monkeypatch):
+    # --devices 0,1 under a scheduler's CUDA_VISIBLE_DEVICES=2,3 are physical GPUs 2 and 3, as torch numbers them
+    from inception_bench.ablate.local import visible_device
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert [visible_device(d) for d in ("0", "1")] == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert [visible_device(d) for d in ("0", "1")] == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aa, GPU-bb")
+    assert visible_device("1") == "GPU-bb"
+
+
 def test_data_that_does_not_load_stops_the_grid_before_any_run(tmp_path):
     """Checked before launching (and by --dry-run): a missing data folder, and a data set whose class count is not
     the spec's, each one error line naming the file and the variant; no run folder is made."""

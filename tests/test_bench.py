@@ -4,6 +4,7 @@ torchvision ratio, interleaved rounds, MACs, the gradual OOM step-down, compile'
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from conftest import SMALL, TORCHVISION, reference_counts, slow_first_compile
+from conftest import ROOT, SMALL, TORCHVISION, reference_counts, slow_first_compile
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
@@ -185,6 +186,25 @@ def test_an_output_that_cannot_take_the_rows_is_refused_before_measuring(tmp_pat
         assert result.exit_code == 2 and expect in result.stderr, (name, result.output)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert {name: (tmp_path / name).read_text() for name in files} == files
+
+
+def test_rows_append_to_older_bench_files(tmp_path):
+    # a CSV from before step_memory_mb (its peak_memory_mb column kept), and an empty JSON list
+    old = tmp_path / "old.csv"
+    shutil.copy(ROOT / "results" / "bench" / "cpu-torchvision-spec.csv", old)
+    before = pd.read_csv(old)
+    assert "peak_memory_mb" in before.columns and "step_memory_mb" not in before.columns
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"rows": []}')
+    for out in (old, empty):
+        result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--mode", "infer", "--no-torchvision", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    after = pd.read_csv(old)
+    assert len(after) == len(before) + 2 and after["peak_memory_mb"].iloc[: len(before)].equals(
+        before["peak_memory_mb"]
+    )
+    assert "step_memory_mb" in after.columns and (after["images_per_sec"].iloc[len(before) :] > 0).all()
+    assert len(json.loads(empty.read_text())["rows"]) == 2
 
 
 def test_fused_1x1_rows(fuse_1x1_calls):

@@ -89,6 +89,8 @@ def test_bad_options_get_one_line(tmp_path):
         result = _run(*args)
         assert result.exit_code == 2 and result.stderr.startswith("error: " + expect), (args, result.output)
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.rstrip().endswith("--help`)")
+    bare = _run()  # no arguments: the help, and no error line
+    assert bare.stderr == "" and "Usage: " in bare.stdout and "count" in bare.stdout
 
 
 def test_an_interrupt_says_how_to_go_on(monkeypatch):

@@ -136,9 +136,12 @@ def test_eval_records_make_a_table3(grid, tmp_path):
     shutil.copytree(grid, part)
     record = {"models": 1, "crops": 10, "cost": 10, "top1_error": 0.25, "top5_error": 0.05, "images": 128}
     (part / "eval-10crop.json").write_text(json.dumps(record))
+    run = next(part.glob("*/seed-0"))  # `ibench eval` of one run writes its record into the run's folder
+    (run / "eval-1crop.json").write_text(json.dumps({**record, "crops": 1, "cost": 1, "top1_error": 0.5}))
     write_report([part], tmp_path / "r")
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "Table 3" in md and "| 1 | 10 | 10 | 25.00 | 5.00 | 128 |" in md
+    assert "Table 3" in md and "| with-eval | val | 1 | 10 | 10 | 25.00 | 5.00 | 128 |" in md
+    assert f"| with-eval/{run.parent.name}/seed-0 | val | 1 | 1 | 1 | 50.00 | 5.00 | 128 |" in md  # whose it is
 
 
 def test_bad_inputs(tmp_path):
@@ -155,6 +158,7 @@ def test_bad_inputs(tmp_path):
     assert runner.invoke(app, ["report", str(bad)]).exit_code == 2
     with pytest.raises(IbenchError, match="not a folder"):
         write_report([tmp_path / "missing"], tmp_path / "r")
+    (bad / "ablation.json").write_text("{}")
     result = runner.invoke(app, ["report", str(bad / "results.csv")])  # the ablation's file, not its folder
     assert result.exit_code == 2 and f"results.csv: an ablation's own file; give its folder ({bad})" in result.stderr
     (tmp_path / "taken").write_text("kept")

@@ -269,6 +269,21 @@ def test_a_tracker_that_cannot_start_is_one_line(tmp_path, monkeypatch):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "refused" / "final.json").exists()
 
 
+def test_a_tracker_error_names_its_destination_without_credentials(monkeypatch):
+    from inception_bench.tracking import _settings
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://alice:s3cret@mlflow.example.org:5000/path")
+    assert (
+        _settings("mlflow")
+        == " (with MLFLOW_TRACKING_URI=https://***@mlflow.example.org:5000/path; unset it for the local default)"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////data/a@b/mlflow.db")  # an @ in a path is no credential
+    assert "sqlite:////data/a@b/mlflow.db" in _settings("mlflow")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    assert _settings("wandb") == "" and _settings("tensorboard") == ""
+
+
 def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_forgets_them(
     tmp_path, monkeypatch, capsys
 ):

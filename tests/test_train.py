@@ -232,6 +232,11 @@ def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
         load_checkpoint(truncated)
     assert str(unreadable.value).startswith(f"{truncated}: not a readable checkpoint (")
     assert str(unreadable.value).endswith("); re-run training to recreate it")
+    moved = tmp_path / "moved"  # a completed run whose checkpoint is gone: not "saved none"
+    moved.mkdir()
+    (moved / "final.json").write_bytes((out / "final.json").read_bytes())
+    with pytest.raises(IbenchError, match="checkpoint not found; the run is completed, so its checkpoint was moved"):
+        load_checkpoint(moved / "checkpoint.pt")
 
     class Evil:
         def __reduce__(self):
@@ -610,3 +615,13 @@ def test_out_of_memory_in_the_final_test_evaluation_is_a_failed_record_not_a_tra
         f"checkpoint's test figures: ibench eval {tmp_path / 'checkpoint.pt'} --split test --batch-size 8"
     )
     assert json.loads((tmp_path / "final.json").read_text())["status"] == "failed"
+
+
+def test_eval_refuses_a_record_folder_it_cannot_write_before_the_work(tmp_path, monkeypatch):
+    # as root every folder is writable: the permission answer is simulated; the checkpoint is never read
+    from inception_bench import evaluate as ev
+
+    real = ev.os.access
+    monkeypatch.setattr(ev.os, "access", lambda path, mode: str(path) != str(tmp_path) and real(path, mode))
+    result = runner.invoke(app, ["eval", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "e.json")])
+    assert result.exit_code == 2 and f"--out {tmp_path / 'e.json'}: cannot write into {tmp_path}" in result.stderr

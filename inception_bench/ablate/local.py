@@ -68,9 +68,18 @@ def launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
     run.status = RunStatus.failed
 
 
+def visible_device(index: str) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of GPU ``index`` as this process numbers its GPUs (torch's numbering, which
+    ``--devices`` uses): the index-th entry of this process's own ``CUDA_VISIBLE_DEVICES`` when set (a scheduler's
+    allocation, e.g. ``2,3``), else the index itself."""
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return visible[int(index)] if int(index) < len(visible) else index
+
+
 @dataclass
 class LocalBackend:
-    """``jobs`` runs at once, or one run per GPU of ``devices`` (CUDA indices; ``jobs`` is then their number)."""
+    """``jobs`` runs at once, or one run per GPU of ``devices`` (CUDA indices as torch numbers the GPUs this process
+    sees, :func:`visible_device`; ``jobs`` is then their number)."""
 
     jobs: int = 1
     devices: list[str] | None = None
@@ -133,7 +142,7 @@ class LocalBackend:
                 device = free.pop(0) if self.devices else None
             env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
             if device is not None:
-                env["CUDA_VISIBLE_DEVICES"] = device
+                env["CUDA_VISIBLE_DEVICES"] = visible_device(device)
             display.start(run)
             try:
                 launch(run, env)

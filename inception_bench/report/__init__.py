@@ -172,12 +172,13 @@ def _bench_section(path: Path) -> Section:
 
 
 def _eval_section(folders: list[Path]) -> Section | None:
-    records = [r for f in folders for r in find_eval_records(f) if {"top1_error", "top5_error"} <= set(r)]
-    if not records:
+    found = [(f, p, r) for f in folders for p, r in find_eval_records(f) if {"top1_error", "top5_error"} <= set(r)]
+    if not found:
         return None
-    records.sort(key=lambda r: (r.get("split", "val"), r.get("models", 1), r.get("crops", 1)))
+    found.sort(key=lambda x: (x[2].get("split", "val"), x[2].get("models", 1), x[2].get("crops", 1), x[1]))
     rows = [
         [
+            str(Path(f.name) / p.parent.relative_to(f)),  # the run (or folder) whose record it is
             str(r.get("split", "val")),
             str(r.get("models", 1)),
             str(r.get("crops", 1)),
@@ -186,9 +187,9 @@ def _eval_section(folders: list[Path]) -> Section | None:
             f"{100 * r['top5_error']:.2f}",
             str(r.get("images", "")),
         ]
-        for r in records
+        for f, p, r in found
     ]
-    header = ["split", "models", "crops", "cost", "top-1 err %", "top-5 err %", "images"]
+    header = ["record of", "split", "models", "crops", "cost", "top-1 err %", "top-5 err %", "images"]
     return Section(
         "Multi-crop and ensemble evaluation (shaped like the paper's Table 3)",
         [
@@ -210,7 +211,7 @@ def build(paths: list[Path]) -> Report:
             raise IbenchError(
                 f"{path}: not a folder; give `ibench ablate` --out folders, run directories or bench CSV files"
             )
-        if path.is_file() and path.name in (AblationFolder.RESULTS, AblationFolder.TUNING):
+        if path.is_file() and (path.parent / AblationFolder.META).is_file():
             raise IbenchError(f"{path}: an ablation's own file; give its folder ({path.parent}) instead")
     sections = [_bench_section(p) for p in paths if p.is_file()]
     folders = [p for p in paths if p.is_dir()]
