@@ -663,13 +663,12 @@ def _measure_mode(
     return rows
 
 
-def check_output(path: Path) -> None:
-    """Refuse, before anything is measured, an ``--output`` the rows could not be appended to: a folder, or a file
-    that ``ibench bench`` did not write. A file that does not exist yet is a new one."""
+def check_output(path: Path) -> Any:
+    """The rows already in ``--output`` (None for a new file), or one error line, before anything is measured, for
+    a file the rows could not be appended to: a folder, or a file that ``ibench bench`` did not write."""
     if path.is_dir():
         raise FieldError("output", "is a folder; give a .csv or .json file name", path)
-    if path.exists():
-        _earlier_rows(path)
+    return _earlier_rows(path) if path.exists() else None
 
 
 BENCH_KEYS = {"model", "mode", "batch_size", "images_per_sec"}  # the columns every bench file has had
@@ -692,7 +691,8 @@ def _earlier_rows(path: Path) -> Any:
             columns = set(earlier.columns)
     except (OSError, ValueError, AttributeError, TypeError) as e:
         raise IbenchError(f"{path}: cannot append to it ({one_line(e, 120)}); {hint}") from None
-    if columns is None or (not BENCH_KEYS <= columns and not (isinstance(earlier, list) and not earlier)):
+    empty = isinstance(earlier, list) and not earlier  # a JSON file with no rows yet
+    if columns is None or not (empty or BENCH_KEYS <= columns):
         raise IbenchError(f"{path}: not written by `ibench bench` (its columns are not a benchmark's); {hint}")
     return earlier
 
@@ -705,9 +705,8 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
     from inception_bench.results import atomic_write_text
 
-    check_output(path)
+    earlier = check_output(path)  # read again: the file may have changed while the rows were measured
     new = [asdict(r) for r in rows]
-    earlier = _earlier_rows(path) if path.exists() else None
     if path.suffix == ".json":
         atomic_write_text(path, json.dumps({"rows": (earlier or []) + new}, indent=2) + "\n")
         return

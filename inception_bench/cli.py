@@ -40,11 +40,10 @@ class _OneLineUsageErrors(TyperGroup):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except _UsageError as e:
-            if not e.format_message():  # no arguments at all: the help, already printed, is the answer
-                sys.exit(e.exit_code)
-            where = e.ctx.command_path if e.ctx else "ibench"
             message = e.format_message().replace("Value error, ", "").rstrip(".")  # pydantic's prefix, in typer 0.2x
-            typer.echo(f"error: {message} (see `{where} --help`)", err=True)
+            if message:  # none: no arguments at all, and the help, already printed, is the answer
+                where = e.ctx.command_path if e.ctx else "ibench"
+                typer.echo(f"error: {message} (see `{where} --help`)", err=True)
             sys.exit(e.exit_code)
         except typer.Abort:
             typer.echo("error: aborted", err=True)
@@ -447,8 +446,9 @@ def eval_(
         from inception_bench.evaluate import evaluate, rich_table
         from inception_bench.results import eval_record_path
 
-        alone = checkpoints[0].parent if checkpoints and len(checkpoints) == 1 and weights is None else None
-        target = out or eval_record_path(crops, alone or Path("."), split=split)  # one run's: in its folder
+        one_run = checkpoints[0].parent if checkpoints and len(checkpoints) == 1 and weights is None else None
+        folder = one_run or Path(".")  # one run's record goes into its run folder
+        target = out or eval_record_path(crops, folder, split=split)
         r = evaluate(
             checkpoints or [],
             data=data,
