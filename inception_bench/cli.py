@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.guard import NotLearning
 from inception_bench.progress import ProgressMode
 from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
@@ -313,6 +314,10 @@ def train(
     averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging"))] = RECIPE.averaging,
     ema_decay: Annotated[float | None, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
     bn_images: Annotated[int, typer.Option(help=_help(Recipe, "bn_images"))] = RECIPE.bn_images,
+    not_learning: Annotated[NotLearning, typer.Option(help=_help(Recipe, "not_learning"))] = RECIPE.not_learning,
+    not_learning_after: Annotated[
+        float, typer.Option(help=_help(Recipe, "not_learning_after"))
+    ] = RECIPE.not_learning_after,
     seed: SeedOpt = RECIPE.seed,
     device: DeviceOpt = RECIPE.device,
     precision: PrecisionOpt = RECIPE.precision,
@@ -545,7 +550,9 @@ def ablate(
         ),
     ] = None,
     shard: Annotated[str | None, typer.Option(help="Run only shard i of n (i/n), for splitting over machines.")] = None,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo failed and diverged runs.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Redo failed, diverged and not-learning runs.")
+    ] = False,
     rerun_changed: Annotated[
         bool, typer.Option("--rerun-changed", help="Discard and redo runs whose config no longer matches the file.")
     ] = False,
@@ -588,8 +595,8 @@ def ablate(
         tuning_changed: list[tuple[str, int]] = []
         with engine:  # a Ray backend stays connected from the tuning runs to the seeds
             if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
-                # a candidate that diverged is an answer (that value is too large), not a failure to retry
-                candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if r.status != "diverged"]
+                # a candidate that diverged or did not learn is an answer (that value does not train), not a failure
+                candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if not r.status.judges_value]
                 tuned = engine.run(
                     plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown
                 )

@@ -87,7 +87,8 @@ def read_json(path: Path, hint: str = "fix or delete it") -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------------- records
 class RunStatus(StrEnum):
-    """Where a run stands. A record (``final.json``) says ``completed``, ``diverged`` or ``failed``; an ablation's
+    """Where a run stands. A record (``final.json``) says ``completed``, ``diverged``, ``not-learning`` (its
+    training loss still at chance: :mod:`inception_bench.guard`) or ``failed``; an ablation's
     plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes), ``changed`` (its
     recorded request differs from the ablation file) and ``waiting`` (its recipe waits on tuning runs);
     ``interrupted`` is a run stopped early on purpose (tests); ``incomplete-record`` a completed record without its
@@ -97,6 +98,7 @@ class RunStatus(StrEnum):
     partial = "partial"
     completed = "completed"
     diverged = "diverged"
+    not_learning = "not-learning"
     failed = "failed"
     changed = "changed"
     waiting = "waiting"
@@ -106,7 +108,18 @@ class RunStatus(StrEnum):
     @property
     def finished(self) -> bool:
         """A status a record ends with: the run is not resumed unless asked to retry."""
-        return self in (RunStatus.completed, RunStatus.diverged, RunStatus.failed)
+        return self in (RunStatus.completed, *RunStatus.unsuccessful())
+
+    @classmethod
+    def unsuccessful(cls) -> tuple[RunStatus, ...]:
+        """The records of runs that ended without a result: retried only when asked (``--retry-failed``)."""
+        return (cls.failed, cls.diverged, cls.not_learning)
+
+    @property
+    def judges_value(self) -> bool:
+        """A run that ended by itself, on what it was given: a tuning candidate that diverged or did not learn is an
+        answer (that value does not train), not a failure to retry."""
+        return self in (RunStatus.diverged, RunStatus.not_learning)
 
 
 class RunRecord(BaseModel):

@@ -14,13 +14,14 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from inception_bench.errors import field_error
+from inception_bench.guard import NotLearning
 from inception_bench.tracking import TrackerName
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
 
     compile: bool | None = Field(False, description="torch.compile the model")
     compile_mode: CompileMode = Field(
@@ -89,6 +90,16 @@ class Recipe(_Settings):
         description="training images that batch norm's statistics are recomputed on before each "
         "evaluation (precise BN; 0: off)",
     )
+    not_learning: NotLearning = Field(
+        NotLearning.stop,
+        validate_default=True,  # stored as its plain value (use_enum_values): checkpoints hold no enum objects
+        description="when the training loss is still at chance (ln K plus the aux heads' shares, within 10%) and val "
+        "top-1 below 2/K, from --not-learning-after of the run on (and 100 steps): stop (status not-learning) | warn "
+        "(go on, say so) | off",
+    )
+    not_learning_after: float = Field(
+        0.3, gt=0, le=1, description="the share of the epochs after which the not-learning guard reads the loss"
+    )
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
@@ -103,7 +114,8 @@ class Recipe(_Settings):
         "in the run folder unless WANDB_MODE is set), mlflow (MLFLOW_TRACKING_URI, else a local mlflow.db)",
     )
 
-    # Where and how fast a run computes, or where it reports, not what: a run may be resumed with these changed.
+    # Where and how fast a run computes, where it reports, or how it is watched, not what it computes: a run may be
+    # resumed with these changed (the guard ends a run that is not learning; it changes nothing of one that is).
     MACHINE_FIELDS: ClassVar[tuple[str, ...]] = (
         "device",
         "workers",
@@ -113,6 +125,8 @@ class Recipe(_Settings):
         "s2d_stem",
         "data_root",
         "log",
+        "not_learning",
+        "not_learning_after",
     )
 
     # What a recorded recipe (config.json, request.json) that predates a field trained with.

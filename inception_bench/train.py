@@ -33,6 +33,7 @@ import platform
 import random
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext, suppress
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inception_bench import checkpoint
+from inception_bench import checkpoint, guard
 from inception_bench.count import Totals, totals
 from inception_bench.data.pipeline import Loaders
 from inception_bench.distributed import Dist, all_reduce_sum, init_distributed, shutdown
@@ -159,6 +160,8 @@ def _check_same_config(path: Path, old: dict[str, Any], new: dict[str, Any]) -> 
         a, b = old.get(key), new.get(key)
         if key == "recipe":
             a, b = portable_recipe(a), portable_recipe(b)
+        if key == "spec":
+            a, b = Spec.recorded(a), Spec.recorded(b)
         if a != b:
             diff = []
             if isinstance(a, dict) and isinstance(b, dict):
@@ -488,6 +491,18 @@ def _test(run: Run, weights: str) -> dict[str, float]:
     return evaluate_loader(model, run.test_loader, run.device, run.autocast)
 
 
+def not_learning(run: Run, epoch: int, train_loss: float, val_top1: float) -> str | None:
+    """Why the run is not learning after ``epoch`` (1-based), by :mod:`inception_bench.guard`; None when it is
+    learning, the guard has not reached its share of the run, or it is off."""
+    if run.recipe.not_learning == "off":
+        return None
+    aux = run.loaded.spec.aux
+    chance = guard.Chance(run.loaded.spec.num_classes, len(aux.attach) if aux.enabled else 0, aux.loss_weight)
+    steps = run.config["resolved"]["steps_per_epoch"]
+    share = run.recipe.not_learning_after
+    return guard.verdict(chance, epoch, run.recipe.epochs, steps, share, train_loss, val_top1)
+
+
 def finish(run: Run, status: RunStatus, message: str = "") -> RunRecord:
     """The run's record, written by the main rank: the last epoch's validation figures and, for a completed run,
     its headline weights' test figures."""
@@ -575,6 +590,14 @@ def train(
                     f"top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  lr {row['lr']:.4g}  "
                     f"{row['images_per_sec']:.0f} img/s"
                 )
+                stuck = not_learning(run, epoch + 1, train_loss, row["val_top1"])
+                if stuck is not None and recipe.not_learning == "stop":
+                    status, message = RunStatus.not_learning, f"{stuck}; {guard.HINT}"
+                    break
+                if stuck is not None and not message:  # warn: once, and in the record
+                    message = f"warning: {stuck} (going on: --not-learning warn); {guard.HINT}"
+                    if run.dist.main:
+                        print(message, file=sys.stderr, flush=True)
         except torch.OutOfMemoryError:
             status, message = RunStatus.failed, f"out of memory at batch size {recipe.batch_size}; lower the batch size"
         finally:

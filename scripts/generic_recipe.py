@@ -5,7 +5,10 @@ that shares nothing with ``inception_bench.train`` but the network (``build_mode
 average, bf16 autocast and channels_last on the CPU. Its peak learning rate is tuned: each candidate trains once
 and is scored on the validation split; the best one's test score is the recipe's result. ``--no-nesterov``,
 ``--no-cycle-momentum`` and ``--schedule warmup-cosine`` take parts of it away, to find what it owes its score to
-(``docs/training.md``, section 6).
+(``docs/training.md``, section 6). ``--model cnn`` trains a plain 5-layer CNN instead (four 3x3 conv-BN-ReLU layers of
+32, 64, 128 and 128 channels, a 2x2 max pool after each of the first three, global average pool, linear) and
+``--optimizer adam`` uses AdamW (weight decay 5e-4, its beta1 cycled by OneCycleLR): the plain reference of issue
+25 (``--model cnn --optimizer adam --lrs 0.0003 0.001 0.003``).
 
     python scripts/generic_recipe.py imagefolder:/tmp/scatter-folder --epochs 8 --out generic.json
 """
@@ -25,6 +28,16 @@ from torch.utils.data import DataLoader
 from inception_bench.data import load_data
 from inception_bench.models import build_model
 from inception_bench.spec import load_spec
+
+
+def plain_cnn(num_classes: int) -> torch.nn.Module:
+    def block(i: int, o: int) -> list[torch.nn.Module]:
+        return [torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU()]
+
+    pool = torch.nn.MaxPool2d(2)
+    layers = [*block(3, 32), pool, *block(32, 64), pool, *block(64, 128), pool, *block(128, 128)]
+    head = [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(128, num_classes)]
+    return torch.nn.Sequential(*layers, *head)
 
 
 def accuracy(model: torch.nn.Module, loader: DataLoader) -> float:
@@ -59,14 +72,21 @@ def train_once(
     nesterov: bool = True,
     cycle_momentum: bool = True,
     schedule: str = "onecycle",
+    model_name: str = "small",
+    optimizer_name: str = "sgd",
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
     spec = load_spec("specs/googlenet-small.yaml").spec
     bundle = load_data(data, image_size=spec.input_size, recipe="plain", seed=seed)
     train = DataLoader(bundle.train, batch_size=64, shuffle=True, num_workers=2, drop_last=True)
     val = DataLoader(bundle.val, batch_size=256, num_workers=2)
-    model = build_model(spec).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=nesterov, weight_decay=5e-4)
+    model = build_model(spec) if model_name == "small" else plain_cnn(bundle.num_classes)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer: torch.optim.Optimizer
+    if optimizer_name == "adam":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=nesterov, weight_decay=5e-4)
     scheduler = schedule_for(optimizer, schedule, lr, epochs * len(train), cycle_momentum)
     started = time.perf_counter()
     for _ in range(epochs):
@@ -74,8 +94,9 @@ def train_once(
         for images, labels in train:
             with torch.autocast("cpu", torch.bfloat16):
                 out = model(images.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(out.logits.float(), labels, label_smoothing=0.1)
-            for aux in out.aux:
+            logits, aux_logits = (out, ()) if isinstance(out, torch.Tensor) else (out.logits, out.aux)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=0.1)
+            for aux in aux_logits:
                 loss = loss + spec.aux.loss_weight * F.cross_entropy(aux.float(), labels, label_smoothing=0.1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -98,12 +119,22 @@ def main() -> None:
     parser.add_argument("--no-nesterov", action="store_true", help="plain momentum (to measure what Nesterov's buys)")
     parser.add_argument("--no-cycle-momentum", action="store_true", help="momentum fixed at 0.9 (OneCycleLR cycles it)")
     parser.add_argument("--schedule", choices=["onecycle", "warmup-cosine"], default="onecycle")
+    parser.add_argument("--model", choices=["small", "cnn"], default="small", help="the small spec or a plain CNN")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="SGD (Nesterov) or AdamW")
     args = parser.parse_args()
     runs = []
     for lr in args.lrs:
         runs.append(
             train_once(
-                args.data, args.epochs, lr, args.seed, not args.no_nesterov, not args.no_cycle_momentum, args.schedule
+                args.data,
+                args.epochs,
+                lr,
+                args.seed,
+                not args.no_nesterov,
+                not args.no_cycle_momentum,
+                args.schedule,
+                args.model,
+                args.optimizer,
             )
         )
         print(json.dumps(runs[-1]), flush=True)
@@ -115,6 +146,8 @@ def main() -> None:
         "nesterov": not args.no_nesterov,
         "cycle_momentum": not args.no_cycle_momentum and args.schedule == "onecycle",
         "schedule": args.schedule,
+        "model": args.model,
+        "optimizer": args.optimizer,
         "candidates": runs,
         "chosen": best,
     }

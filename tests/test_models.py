@@ -401,3 +401,14 @@ def test_s2d_stem_traces_through_aot_autograd():
         out.pow(2).sum().backward()
         results.append(torch.cat([out.flatten()] + [p.grad.flatten() for p in model.parameters()]))
     assert _relative_error(results[1], results[0]) < 1e-12
+
+
+def test_bn_bias_sets_every_batch_norm_shift_and_older_records_read_as_zero():
+    from inception_bench.spec import Spec
+
+    spec = load_spec(SMALL, {"width_mult": 0.125, "bn_bias": 1.0}).spec
+    norms = [m for m in build_model(spec).modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(bool((m.bias == 1.0).all()) and bool((m.weight == 1.0).all()) for m in norms)
+    default = load_spec(SMALL, {"width_mult": 0.125}).spec.to_raw()
+    older = {k: v for k, v in default.items() if k != "bn_bias"}  # a config.json written before the field
+    assert Spec.recorded(older) == default and Spec.recorded(older) != spec.to_raw()

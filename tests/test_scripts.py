@@ -98,3 +98,21 @@ def test_profile_kinds_of_kernels(kernel, kind):
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     assert kind_of(kernel) == kind
+
+
+def test_colour_folder_has_both_polarities_at_40_px(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    _script("scripts/make_image_folder.py", "colour", str(tmp_path / "f"))
+    counts = {s: len(list((tmp_path / "f" / s).glob("*/*.jpg"))) for s in ("train", "val", "test")}
+    assert counts == {"train": 4191, "val": 400, "test": 400}
+    darker_ink = lighter_ink = 0
+    for path in sorted((tmp_path / "f" / "train").glob("*/*.jpg"))[::40]:
+        image = np.asarray(Image.open(path).convert("L"), dtype=float)
+        assert image.shape == (40, 40)
+        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).mean()  # the background
+        ink = image.max() if image.max() - border > border - image.min() else image.min()
+        darker_ink += ink < border
+        lighter_ink += ink > border
+    assert darker_ink > 20 and lighter_ink > 20  # either polarity, as issue 25's folder

@@ -35,7 +35,7 @@ def run_one(folder: RunFolder) -> int:
     loaded = LoadedSpec(spec, Path(str(request.get("spec_path"))), bool(overrides), overrides)
     naming = Naming.from_request(request, folder.path)
     record = train(loaded, recipe, folder.path, resume=True, progress="none", naming=naming)
-    return 0 if record.status in (RunStatus.completed, RunStatus.diverged) else 1
+    return 0 if record.status == RunStatus.completed or record.status.judges_value else 1
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 Each run is its own process (``python -m inception_bench.ablate RUN_DIR``, :mod:`inception_bench.ablate.__main__`),
 so a crash or an out-of-memory kill is recorded as that run's failure and the rest of the grid goes on. Running
 the same plan again skips completed runs (their files untouched), resumes partial ones from their last checkpoint,
-reruns failed or diverged ones only with ``retry_failed``, and leaves runs whose recorded request no longer
-matches the ablation file alone (``changed``) unless ``rerun_changed`` discards and redoes them. ``results.csv``
+reruns failed, diverged or not-learning ones only with ``retry_failed``, and leaves runs whose recorded request no
+longer matches the ablation file alone (``changed``) unless ``rerun_changed`` discards and redoes them. ``results.csv``
 is rewritten after every finished run; an interrupted run stays ``partial``.
 """
 
@@ -55,7 +55,7 @@ def launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
             env={**os.environ, **env_extra},
         )
     record = run.folder.read_record()
-    if record is not None:  # the worker's own record (completed, diverged, or failed with its message)
+    if record is not None:  # the worker's own record (completed, diverged, not-learning, or failed with its message)
         run.status = record.status
         return
     if proc.returncode in INTERRUPTED_CODES:
@@ -173,13 +173,13 @@ class LocalBackend:
 
 
 def runs_to_do(runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: bool) -> list[PlannedRun]:
-    """The runs a backend starts (new and partial ones), after clearing what ``retry_failed`` (failed and diverged
-    runs: their records) and ``rerun_changed`` (changed runs: their folders) ask to redo."""
+    """The runs a backend starts (new and partial ones), after clearing what ``retry_failed`` (failed, diverged and
+    not-learning runs: their records) and ``rerun_changed`` (changed runs: their folders) ask to redo."""
     todo: list[PlannedRun] = []
     for run in runs:
         if not will_run(run, retry_failed=retry_failed, rerun_changed=rerun_changed):
             continue
-        if run.status in (RunStatus.failed, RunStatus.diverged) and retry_failed:
+        if run.status in RunStatus.unsuccessful() and retry_failed:
             run.folder.clear_record()  # continue from the last checkpoint, if there is one
             run.status = RunStatus.partial
         if run.status == RunStatus.changed and rerun_changed:
@@ -202,7 +202,7 @@ def summarize(plan: Plan, runs: list[PlannedRun], todo: list[PlannedRun], starte
     )
 
 
-_FAILED = (RunStatus.failed, RunStatus.diverged)
+_FAILED = RunStatus.unsuccessful()
 
 
 def _message(run: PlannedRun) -> str:

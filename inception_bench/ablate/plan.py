@@ -288,7 +288,8 @@ def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
 
 
 def _comparable(request: dict[str, Any]) -> dict[str, Any]:
-    return {"spec": request.get("spec"), "recipe": portable_recipe(request.get("recipe")), "seed": request.get("seed")}
+    spec, recipe = Spec.recorded(request.get("spec")), portable_recipe(request.get("recipe"))
+    return {"spec": spec, "recipe": recipe, "seed": request.get("seed")}
 
 
 def run_status(run: PlannedRun) -> RunStatus:
@@ -430,7 +431,7 @@ def will_run(run: PlannedRun, *, retry_failed: bool, rerun_changed: bool) -> boo
     """Whether a backend would start ``run`` (new or partial; failed with ``retry_failed``; changed with
     ``rerun_changed``; never one that waits on its tuning)."""
     starts = [RunStatus.new, RunStatus.partial]
-    starts += [RunStatus.failed, RunStatus.diverged] if retry_failed else []
+    starts += list(RunStatus.unsuccessful()) if retry_failed else []
     starts += [RunStatus.changed] if rerun_changed else []
     return not run.note and run.status in starts
 

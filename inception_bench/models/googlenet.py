@@ -18,7 +18,8 @@ Outputs: in eval mode (or with the aux heads off) ``forward`` returns the main l
 Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights, conv biases 0.2 and linear biases 0
 (the paper's DistBelief init is unpublished; this is the BVLC reproduction's); ``kaiming`` - He normal (fan out)
 with zero biases; ``trunc_normal`` - torchvision's truncated normal (std 0.01, cut at +-2). Batch norm starts at
-weight 1, bias 0. Layers are initialised in the order of the table, then the aux heads.
+weight 1 and bias ``spec.bn_bias`` (0, as torchvision; the small spec's 1 starts the 22 layers near their linear
+regime: docs/training.md, section 7). Layers are initialised in the order of the table, then the aux heads.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class GoogLeNet(nn.Module):
                 self.head.add_module("flatten", nn.Flatten(1))
             if not isinstance(p.row, SoftmaxRow):
                 self.head.add_module(p.attr, self._layer(p, "head"))
-        _init_weights(self, spec.init)
+        _init_weights(self, spec.init, spec.bn_bias)
 
     def _layer(self, layer: PlannedLayer, part: str) -> nn.Module:
         self.paths[layer.attr] = f"{part}.{layer.attr}"
@@ -252,7 +253,7 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
     )
 
 
-def _init_weights(model: GoogLeNet, scheme: str) -> None:
+def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0) -> None:
     heads = [m for head in model.aux_heads.values() for m in head.modules()]  # in attach order
     in_heads = {id(m) for m in heads}
     for m in [m for m in model.modules() if id(m) not in in_heads] + heads:  # the table's layers, then the heads
@@ -270,7 +271,7 @@ def _init_weights(model: GoogLeNet, scheme: str) -> None:
                 nn.init.constant_(m.bias, 0.2 if scheme == "xavier" and isinstance(m, nn.Conv2d) else 0.0)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+            nn.init.constant_(m.bias, bn_bias)
 
 
 def build_model(spec: Spec, *, fuse_1x1: bool = False, s2d_stem: bool = False) -> GoogLeNet:

@@ -14,7 +14,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
@@ -126,6 +126,9 @@ class AuxSpec(_Strict):
 class Spec(_Strict):
     """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
 
+    # What a recorded spec (config.json, request.json) that predates a field was built with.
+    LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0}
+
     name: str
     description: str = ""
     input_size: int = Field(224, ge=8, le=2048)
@@ -135,6 +138,13 @@ class Spec(_Strict):
     stem: Literal["full", "separable"] = Field("full", description="conv1: full 7x7, or separable 7x7")
     batch_norm: bool = False
     bn_eps: float = Field(1e-5, gt=0)
+    bn_bias: float = Field(
+        0.0,
+        ge=-10,
+        le=10,
+        allow_inf_nan=False,
+        description="batch norm's initial bias (beta): 1 keeps about 84% of the ReLUs after it active at the start",
+    )
     ceil_mode: bool = Field(False, description="max pools round their output size up")
     branch5x5_kernel: int = Field(5, ge=1, le=11, description="kernel of the '5x5' branch (odd)")
     width_mult: float = Field(1.0, gt=0, le=8, description="multiplies every width")
@@ -207,6 +217,12 @@ class Spec(_Strict):
             "input_size": self.input_size,
             "num_classes": self.num_classes,
         }
+
+    @classmethod
+    def recorded(cls, raw: Any) -> Any:
+        """A recorded spec (its plain data) with the fields it predates at what it was built with
+        (:attr:`LEGACY`), so that it compares equal to today's dump of the same network."""
+        return {**cls.LEGACY, **raw} if isinstance(raw, dict) else raw
 
     def to_raw(self) -> dict[str, Any]:
         """The spec as the plain data of a spec file (the table's text forms, column names as aliases)."""
