@@ -569,6 +569,7 @@ def ablate(
 ) -> None:
     with user_errors(ctx):
         from inception_bench import ablate as abl
+        from inception_bench.ablate.protocol import run_tuning, tuning_shard
 
         engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
         shown = _progress(progress, quiet)
@@ -581,7 +582,7 @@ def ablate(
             typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
         starting = [
             r
-            for r in abl.select_shard(plan.tuning_runs, shard) + runs
+            for r in tuning_shard(plan, shard) + runs
             if abl.will_run(r, retry_failed=retry_failed, rerun_changed=rerun_changed)
         ]
         Trackers.check(sorted({name for r in starting for name in r.recipe["log"]}))  # the file's recipe.log too
@@ -590,24 +591,28 @@ def ablate(
         if dry_run:
             from rich.console import Console
 
-            Console(width=160).print(abl.plan_table(plan, plan.tuning_runs + runs))
+            Console(width=160).print(abl.plan_table(plan, tuning_shard(plan, shard) + runs))
             return
         tuning_changed: list[tuple[str, int]] = []
         with engine:  # a Ray backend stays connected from the tuning runs to the seeds
-            if plan.tuning:  # first the tuning runs; then the seeds, at the values chosen
-                # a candidate that diverged or did not learn is an answer (that value does not train), not a failure
-                candidates = [r for r in abl.select_shard(plan.tuning_runs, shard) if not r.status.judges_value]
-                tuned = engine.run(
-                    plan, candidates, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown
+            if plan.tuning:  # first the tuning runs, rung by rung; then the seeds, at the values chosen
+                tuned = run_tuning(
+                    engine,
+                    lambda: abl.plan_ablation(ablation, out, log),
+                    shard,
+                    retry_failed=retry_failed,
+                    rerun_changed=rerun_changed,
+                    progress=shown,
                 )
                 for variant, _, status, error in tuned.failed:
                     typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
                 tuning_changed = tuned.changed
-                plan = abl.plan_ablation(ablation, out, log)
+                plan = tuned.plan
                 runs = abl.select_shard(plan.runs, shard)
-                if (adopted := abl.adopt_chosen(plan, runs)) and shown != ProgressMode.none:
+                if tuned.adopted and shown != ProgressMode.none:
                     typer.echo(
-                        f"  {len(adopted)} first-seed runs are their variant's chosen tuning run (copied)", err=True
+                        f"  {len(tuned.adopted)} first-seed runs are their variant's chosen tuning run (copied)",
+                        err=True,
                     )
                 waiting = sum(r.status == "waiting" for r in runs)
                 if waiting and not tuning_changed:

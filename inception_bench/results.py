@@ -397,16 +397,20 @@ class AblationFolder:
     def run(self, variant: str, seed: int | str) -> RunFolder:
         return RunFolder(self.path / variant / f"seed-{seed}")
 
-    def tune_run(self, variant: str, candidate: str) -> RunFolder:
-        """A tuning run: one candidate of ``tune:`` for one variant."""
-        return RunFolder(self.path / "tune" / variant / candidate)
+    def tune_run(self, variant: str, candidate: str, epochs: int | None = None) -> RunFolder:
+        """A tuning run: one candidate of ``tune:`` for one variant, at the run's length or, in a shorter rung of
+        successive halving, at ``epochs``."""
+        return RunFolder(
+            self.path / "tune" / variant / (candidate if epochs is None else f"{candidate}_epochs-{epochs}")
+        )
 
     @property
     def tuning_path(self) -> Path:
         return self.path / self.TUNING
 
     def write_tuning(self, rows: list[dict[str, Any]]) -> None:
-        """tuning.csv: one row per tuning run (variant, tune:<field> values, status, val_top1, val_top5, chosen)."""
+        """tuning.csv: one row per tuning run (variant, tune:<field> values, rung, epochs, status, val_top1,
+        val_top5, kept, chosen)."""
         import pandas as pd
 
         atomic_write_text(self.tuning_path, pd.DataFrame(rows).to_csv(index=False))

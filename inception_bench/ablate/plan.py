@@ -36,12 +36,14 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inception_bench.ablate.tuning import Halving, Tuning, candidates, ranked
 from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
 from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.settings import Recipe, parse, portable_recipe
@@ -58,6 +60,7 @@ from inception_bench.spec import (
 from inception_bench.tracking import Naming, replay
 
 ABLATION_DIR = SPEC_DIR / "ablations"
+T = TypeVar("T")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"
 
 
@@ -81,6 +84,7 @@ class AblationSpec(BaseModel):
     variants: list[VariantSpec] = Field(default_factory=list)
     baseline: str | None = None
     tune: dict[str, list[Any]] = Field(default_factory=dict)
+    halving: Halving | None = None
 
     @model_validator(mode="after")
     def _check(self) -> AblationSpec:
@@ -89,6 +93,10 @@ class AblationSpec(BaseModel):
                 raise ValueError(f"tune.{key}: not a recipe field that can be tuned (e.g. lr, weight_decay)")
             if not values or len(set(map(str, values))) != len(values):
                 raise ValueError(f"tune.{key}: give a list of distinct candidate values")
+        if self.halving is not None and not self.tune:
+            raise ValueError("halving: halves the candidates of tune:, which this file does not have")
+        if self.halving is not None and "epochs" in self.tune:
+            raise ValueError("halving: its rungs are shares of the epochs, which tune: chooses; tune other fields")
         if not self.grid and not self.variants:
             raise ValueError("give a 'grid' of axes or a list of 'variants' (or both)")
         for axis, values in self.grid.items():
@@ -140,38 +148,6 @@ class PlannedRun:
             row["error"] = self.note
         row["run_dir"] = str(self.folder.path)
         return row
-
-
-@dataclass
-class Tuning:
-    """One variant's tuning: its candidate runs (``tuned`` holds each one's values) and the choice, once every
-    candidate has finished (None before; also None when none of them completed)."""
-
-    variant: str
-    runs: list[PlannedRun]
-    chosen: dict[str, Any] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return all(r.status.finished for r in self.runs)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """tuning.csv rows: variant, the candidate's values, status, validation figures, chosen."""
-        rows = []
-        for run in self.runs:
-            record = run.folder.read_record() if run.status.finished else None
-            rows.append(
-                {
-                    "variant": self.variant,
-                    **{f"tune:{k}": v for k, v in run.tuned.items()},
-                    "status": str(run.status),
-                    "val_top1": record.val_top1 if record is not None else None,
-                    "val_top5": record.val_top5 if record is not None else None,
-                    "chosen": run.tuned == self.chosen,
-                    "run_dir": str(run.folder.path),
-                }
-            )
-        return rows
 
 
 @dataclass
@@ -304,21 +280,6 @@ def run_status(run: PlannedRun) -> RunStatus:
     return RunStatus.partial if run.folder.has_checkpoint() else RunStatus.new
 
 
-def _candidates(tune: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    keys = list(tune)
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(tune[k] for k in keys))]
-
-
-def _choose(tuning: Tuning) -> dict[str, Any] | None:
-    """The candidate with the best validation top-1 (the first listed among equals); None if none completed."""
-    best: tuple[float, dict[str, Any]] | None = None
-    for run in tuning.runs:
-        record = run.folder.read_record() if run.status == RunStatus.completed else None
-        if record is not None and record.val_top1 is not None and (best is None or record.val_top1 > best[0]):
-            best = (record.val_top1, run.tuned)
-    return best[1] if best is not None else None
-
-
 def _check_out(folder: AblationFolder, name: str) -> None:
     """The output must be a folder (or not exist yet), and not another ablation's: writing this one's results there
     would replace that one's ``results.csv`` and ``ablation.json``."""
@@ -346,16 +307,20 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
         raise IbenchError(f"{path}: baseline: {baseline!r} is not a variant (have {', '.join(names)})")
     axis_names = list(dict.fromkeys(k for v in variants for k in v.axes))
     _recipe(path, ablation, ablation.seeds[0])  # the top level on its own, so that its errors name no variant
-    candidates = _candidates(ablation.tune) if ablation.tune else []
-    for values in candidates:  # each candidate on its own, so that its errors name the tune key
+    tune_values = candidates(ablation.tune) if ablation.tune else []
+    for values in tune_values:  # each candidate on its own, so that its errors name the tune key
         _recipe(path, ablation, ablation.seeds[0], tuned=values)
     runs: list[PlannedRun] = []
     tunings: list[Tuning] = []
 
-    def planned(v: Variant, seed: int, tuned: dict[str, Any], run_folder: RunFolder) -> PlannedRun:
+    def planned(
+        v: Variant, seed: int, tuned: dict[str, Any], run_folder: RunFolder, rung: int | None = None
+    ) -> PlannedRun:
         spec_dump = v.loaded.spec.to_raw()
         axes = {k: v.axes[k] if k in v.axes else resolved_value(spec_dump, k) for k in axis_names}
         recipe = _recipe(path, ablation, seed, v, tuned).model_dump()
+        if rung is not None:  # a rung of successive halving: a complete schedule of fewer epochs
+            recipe["epochs"] = rung
         if log is not None:
             recipe["log"] = parse(Recipe, {**recipe, "log": log}, "recipe").log
         run = PlannedRun(v.name, seed, v.loaded.overrides, recipe, axes, run_folder, spec=v.loaded.spec, tuned=tuned)
@@ -379,23 +344,57 @@ def plan_ablation(path: str | Path, out: Path | None = None, log: list[str] | No
     for v in variants:
         chosen: dict[str, Any] | None = {}
         blocked: tuple[RunStatus, str] | None = None
-        if candidates:
-            tuning = Tuning(
-                v.name,
-                [planned(v, ablation.seeds[0], c, folder.tune_run(v.name, grid_name(c))) for c in candidates],
-            )
-            tuning.chosen = chosen = _choose(tuning) if tuning.finished else None
+        if tune_values:
+            epochs = _recipe(path, ablation, ablation.seeds[0], v).epochs
+            try:
+                rung_epochs = ablation.halving.rung_epochs(epochs) if ablation.halving is not None else [epochs]
+            except ValueError as e:
+                raise IbenchError(f"{path}: variant {v.name}: {e}") from None
+            tuning = _tuning(v, ablation.seeds[0], tune_values, rung_epochs, epochs, ablation.halving, planned, folder)
+            chosen = tuning.chosen
             tunings.append(tuning)
             if not tuning.finished:
                 blocked = (RunStatus.waiting, "waiting for its tuning runs")
             elif chosen is None:
                 blocked = (RunStatus.failed, "every tuning candidate failed (see tuning.csv): nothing to run it at")
         for seed in ablation.seeds:
-            run = planned(v, seed, chosen if chosen is not None else candidates[0], folder.run(v.name, seed))
+            run = planned(v, seed, chosen if chosen is not None else tune_values[0], folder.run(v.name, seed))
             if blocked is not None:  # its recipe is not known yet (or never will be): nothing to run
                 run.status, run.note, run.tuned = blocked[0], blocked[1], {}
             runs.append(run)
     return Plan(ablation, path, spec_path, folder, runs, axis_names, baseline, tunings)
+
+
+def _tuning(
+    v: Variant,
+    seed: int,
+    tune_values: list[dict[str, Any]],
+    rung_epochs: list[int],
+    epochs: int,
+    halving: Halving | None,
+    planned: Callable[..., PlannedRun],
+    folder: AblationFolder,
+) -> Tuning:
+    """One variant's tuning as far as it can be planned: each rung's candidates are the best of the rung before,
+    known once that rung has finished (see :mod:`~inception_bench.ablate.tuning`)."""
+    tuning = Tuning(v.name, epochs=rung_epochs)
+    alive = tune_values
+    for k, rung in enumerate(rung_epochs):
+        short = None if rung == epochs else rung
+        tuning.rungs.append([planned(v, seed, c, folder.tune_run(v.name, grid_name(c), short), short) for c in alive])
+        if k == len(rung_epochs) - 1:
+            tuning.planned_all = True
+        elif not all(r.status.finished for r in tuning.rungs[-1]):
+            break  # the next rung's candidates are not known yet
+        else:
+            assert halving is not None  # more than one rung
+            best = {str(r.tuned) for r in ranked(tuning.rungs[-1])[: halving.kept(len(alive))]}
+            alive = [c for c in alive if str(c) in best]  # in the file's order
+            if not alive:  # no candidate of this rung completed: nothing goes on
+                tuning.planned_all = True
+                break
+    tuning.choose()
+    return tuning
 
 
 def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
@@ -406,7 +405,8 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
     adopted = []
     first = plan.ablation.seeds[0]
     for tuning in plan.tuning:
-        source = next((r for r in tuning.runs if tuning.chosen is not None and r.tuned == tuning.chosen), None)
+        last = tuning.rungs[-1] if tuning.rungs else []
+        source = next((r for r in last if tuning.chosen is not None and r.tuned == tuning.chosen), None)
         for run in runs:
             if (
                 source is not None
@@ -460,7 +460,7 @@ def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
             raise IbenchError(f"{plan.path}: variant {run.variant}: {why} (checked before any run started)") from None
 
 
-def select_shard(runs: list[PlannedRun], shard: str | None) -> list[PlannedRun]:
+def select_shard(runs: list[T], shard: str | None) -> list[T]:
     """``shard`` ``i/n`` (1 <= i <= n): every n-th run of the plan's fixed order, starting at the i-th."""
     if shard is None:
         return runs
@@ -489,6 +489,7 @@ def write_results(plan: Plan) -> Path:
             "variants": list(dict.fromkeys(r.variant for r in plan.runs)),
             "overrides": {r.variant: r.overrides for r in plan.runs},
             "tune": plan.ablation.tune,
+            "halving": plan.ablation.halving.model_dump() if plan.ablation.halving is not None else None,
             "tuned": {t.variant: t.chosen for t in plan.tuning},
         }
     )
@@ -523,6 +524,9 @@ def describe(plan: Plan) -> str:
     )
     if plan.tuning:
         tune = ", ".join(f"{k} in {v}" for k, v in plan.ablation.tune.items())
+        if plan.ablation.halving is not None:
+            epochs = "/".join(str(n) for n in plan.tuning[0].epochs) if plan.tuning else "?"
+            tune += f"; successive halving, rungs of {epochs} epochs, keeping {plan.ablation.halving.keep:g}"
         done = sum(r.status.finished for r in plan.tuning_runs)
         text += f", after {len(plan.tuning_runs)} tuning runs ({tune}; {done} finished)"
     return text

@@ -19,7 +19,7 @@ from inception_bench.document import Bullets, Paragraph, Section, Table, to_html
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
-from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, welch
+from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, tuning_note, welch
 from inception_bench.results import AblationFolder, ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
@@ -109,12 +109,7 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: 
             s.blocks.append(Paragraph("Variant keys (results.csv, run folders): " + "; ".join(keys) + "."))
     tuned = sensitivity(study)
     if tuned is not None:
-        s.blocks.append(
-            Paragraph(
-                "Tuning: each variant trained every candidate once (first seed) and was run at the candidate with "
-                "the best validation top-1 (marked *). Validation top-1 % per candidate (the sensitivity):"
-            )
-        )
+        s.blocks.append(Paragraph(tuning_note(study)))
         s.blocks.append(Table(*tuned))
     s.blocks += plots(study, rows, slug, labels)
     return s

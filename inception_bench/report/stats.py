@@ -156,27 +156,56 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def sensitivity(study: Study) -> tuple[list[str], list[list[str]]] | None:
-    """The tuning table: one row per variant, one column per candidate (its validation top-1 %, the chosen one
-    marked *), then the chosen values; None when the study tuned nothing."""
+    """The tuning table: one row per variant, one column per candidate (its validation top-1 % at each rung it
+    reached, joined by ' > '; "stopped" where successive halving dropped it; the chosen one marked *), then the
+    chosen values; None when the study tuned nothing. A tuning.csv without rungs (a grid) is one rung."""
     tuning = study.tuning
     if tuning is None or tuning.empty:
         return None
     keys = [c for c in tuning.columns if c.startswith("tune:")]
-    names = [
-        ", ".join(f"{k.removeprefix('tune:')}={v}" for k, v in zip(keys, combo, strict=True))
-        for combo in tuning[keys].astype(str).drop_duplicates().itertuples(index=False)
-    ]
+    tuning = tuning.assign(rung=tuning["rung"] if "rung" in tuning.columns else 1)
+    combos = [tuple(c) for c in tuning[keys].astype(str).drop_duplicates().itertuples(index=False)]
+    names = [", ".join(f"{k.removeprefix('tune:')}={v}" for k, v in zip(keys, c, strict=True)) for c in combos]
     header = ["variant", *names, "chosen"]
     rows = []
     for variant in dict.fromkeys(tuning["variant"]):
+        mine = tuning[tuning["variant"] == variant]
+        last_rung = int(mine["rung"].max())
         cells, chosen = [], "none completed"
-        for r in tuning[tuning["variant"] == variant].to_dict("records"):
-            top1 = r["val_top1"]
-            if r["status"] == RunStatus.completed and isinstance(top1, float) and top1 == top1:  # not NaN
-                cells.append(f"{100 * top1:.1f}" + (" *" if bool(r["chosen"]) else ""))
-            else:
-                cells.append(str(r["status"]))
-            if bool(r["chosen"]):
-                chosen = ", ".join(f"{k.removeprefix('tune:')}={r[k]}" for k in keys)
+        for combo in combos:
+            runs = mine[(mine[keys].astype(str).apply(tuple, axis=1) == combo)].sort_values("rung")
+            figures = [_tuning_figure(r) for r in runs.to_dict("records")]
+            cell = " > ".join(figures) or "-"
+            if len(runs) and int(runs["rung"].max()) < last_rung and runs.iloc[-1]["status"] == RunStatus.completed:
+                cell += " (stopped)"
+            if runs["chosen"].astype(bool).any():
+                cell += " *"
+                chosen = ", ".join(f"{k.removeprefix('tune:')}={v}" for k, v in zip(keys, combo, strict=True))
+            cells.append(cell)
         rows.append([str(variant), *cells, chosen])
     return header, rows
+
+
+def _tuning_figure(run: dict[str, Any]) -> str:
+    top1 = run["val_top1"]
+    if run["status"] == RunStatus.completed and isinstance(top1, float) and top1 == top1:  # not NaN
+        return f"{100 * top1:.1f}"
+    return str(run["status"])
+
+
+def tuning_note(study: Study) -> str:
+    """The sentence above the tuning table: how the candidates were tried (a grid, or successive halving with its
+    rungs) and what the cells hold."""
+    halving = study.meta.get("halving")
+    if not halving:
+        return (
+            "Tuning: each variant trained every candidate once (first seed) and was run at the candidate with the best "
+            "validation top-1 (marked *). Validation top-1 % per candidate (the sensitivity):"
+        )
+    rungs = ", ".join(f"{share:g}" for share in halving["rungs"])
+    return (
+        f"Tuning by successive halving: each variant trained every candidate (first seed) for {rungs.split(',')[0]} "
+        f"of the run's epochs as a complete schedule, then the best {halving['keep']:g} of them for the next share "
+        f"(rungs {rungs}), and so on; the best of the last rung was chosen (marked *). Validation top-1 % at each "
+        "rung a candidate reached, joined by >; (stopped) where halving dropped it:"
+    )

@@ -1,0 +1,81 @@
+"""The ablation protocol: the tuning runs first, rung by rung (each rung's candidates are known once the rung before
+has finished), then every seed at the values chosen; the first seed of a tuned variant is copied from its chosen
+full-length tuning run instead of trained again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from inception_bench.ablate.plan import Plan, PlannedRun, adopt_chosen, select_shard, will_run
+from inception_bench.results import RunStatus
+
+
+class Backend(Protocol):
+    def run(
+        self, plan: Plan, runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: bool, progress: str
+    ) -> Summary: ...
+
+
+class Summary(Protocol):
+    failed: list[tuple[str, int, str, str]]
+    changed: list[tuple[str, int]]
+
+
+@dataclass
+class TuningOutcome:
+    """What the tuning runs of one ``ibench ablate`` did: the plan after them, the failures (variant, seed, status,
+    message), the runs whose recorded config differs from the file, and the first seeds copied from them."""
+
+    plan: Plan
+    failed: list[tuple[str, int, str, str]] = field(default_factory=list)
+    changed: list[tuple[str, int]] = field(default_factory=list)
+    adopted: list[PlannedRun] = field(default_factory=list)
+
+
+def tuning_shard(plan: Plan, shard: str | None) -> list[PlannedRun]:
+    """The tuning runs of shard ``i/n``: each candidate of each variant stays on one shard through every rung (its
+    place among the first rung's runs picks the shard), so shards agree however far each has got."""
+    if shard is None:
+        return plan.tuning_runs
+    first = [(t.variant, str(r.tuned)) for t in plan.tuning for r in t.rungs[0]]
+    mine = set(select_shard(first, shard))
+    return [r for t in plan.tuning for r in t.runs if (t.variant, str(r.tuned)) in mine]
+
+
+def run_tuning(
+    engine: Backend,
+    replan: Callable[[], Plan],
+    shard: str | None,
+    *,
+    retry_failed: bool,
+    rerun_changed: bool,
+    progress: str,
+) -> TuningOutcome:
+    """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
+    (a later rung waits on other shards' runs); then copy each chosen full-length run into its variant's first seed.
+    A candidate that diverged or did not learn is an answer (that value does not train), not a failure to retry; a
+    run is started at most once per call."""
+    plan = replan()
+    outcome = TuningOutcome(plan)
+    tried: set[str] = set()
+    while True:
+        todo = [
+            r
+            for r in tuning_shard(plan, shard)
+            if not r.status.judges_value
+            and str(r.folder.path) not in tried
+            and will_run(r, retry_failed=retry_failed, rerun_changed=rerun_changed)
+        ]
+        if not todo:
+            break
+        tried.update(str(r.folder.path) for r in todo)
+        summary = engine.run(plan, todo, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=progress)
+        outcome.failed += summary.failed
+        plan = replan()
+    if not rerun_changed:  # left alone, and said
+        outcome.changed = [(r.variant, r.seed) for r in tuning_shard(plan, shard) if r.status == RunStatus.changed]
+    outcome.plan = plan
+    outcome.adopted = adopt_chosen(plan, select_shard(plan.runs, shard))
+    return outcome

@@ -1,0 +1,163 @@
+"""Tuning with successive halving (``halving:``): which candidates each rung keeps, the rungs' lengths, the choice,
+the cost, and an end-to-end run. The validation figures of the planning tests are written by hand, so the answer
+of each rung is known by construction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SMALL, invoke_ablate, write_ablation
+from typer.testing import CliRunner
+
+from inception_bench.ablate import plan_ablation
+from inception_bench.ablate.protocol import tuning_shard
+from inception_bench.ablate.tuning import Halving
+from inception_bench.cli import app
+from inception_bench.results import RunRecord, RunStatus
+
+RECIPE = {"epochs": 4, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
+LRS = [0.1, 0.2, 0.3, 0.4]
+
+
+def _ablation(tmp_path: Path, name: str = "h", **changes: object) -> Path:
+    raw = {
+        "name": name,
+        "spec": str(SMALL),
+        "data": "synthetic",
+        "recipe": dict(RECIPE),
+        "seeds": [0, 1],
+        "set": {"width_mult": 0.125},
+        "variants": [{"name": "v"}],
+        "tune": {"lr": LRS},
+        "halving": {"rungs": [0.25, 0.5, 1.0], "keep": 0.5},
+    }
+    return write_ablation(tmp_path, {**raw, **changes})
+
+
+def _finish(plan, scores: dict[float, float | None]) -> None:
+    """Record the last planned rung's runs as finished: ``None`` a diverged run, else completed at that val top-1."""
+    for run in plan.tuning[0].rungs[-1]:
+        score = scores[run.tuned["lr"]]
+        run.folder.create()
+        run.folder.write_request(run.request)
+        status = RunStatus.diverged if score is None else RunStatus.completed
+        run.folder.write_record(RunRecord(status=status, val_top1=score))
+
+
+def test_each_rung_keeps_the_best_half_and_the_last_rung_chooses(tmp_path):
+    path, out = _ablation(tmp_path), tmp_path / "out"
+    plan = plan_ablation(path, out)
+    rung = plan.tuning[0].rungs
+    # rung 1: every candidate, a complete schedule of 0.25 x 4 = 1 epoch, in its own folder
+    assert len(rung) == 1 and [r.tuned["lr"] for r in rung[0]] == LRS
+    assert [r.recipe["epochs"] for r in rung[0]] == [1, 1, 1, 1]
+    assert [r.folder.path.name for r in rung[0]] == [f"lr-{lr}_epochs-1" for lr in LRS]
+    assert [r.status for r in plan.runs] == ["waiting", "waiting"]
+    # 0.2 and 0.3 are the best half of rung 1; the full grid's choice on these figures would be 0.2
+    _finish(plan, {0.1: 0.5, 0.2: 0.9, 0.3: 0.7, 0.4: None})
+    plan = plan_ablation(path, out)
+    rung = plan.tuning[0].rungs
+    assert [r.tuned["lr"] for r in rung[1]] == [0.2, 0.3] and [r.recipe["epochs"] for r in rung[1]] == [2, 2]
+    _finish(plan, {0.2: 0.6, 0.3: 0.8})
+    plan = plan_ablation(path, out)
+    rung = plan.tuning[0].rungs
+    # rung 3 is the full run (4 epochs, the seeds' own folder name scheme: no _epochs suffix): 0.3 alone
+    assert [r.tuned["lr"] for r in rung[2]] == [0.3] and rung[2][0].recipe["epochs"] == 4
+    assert rung[2][0].folder.path.name == "lr-0.3" and plan.tuning[0].chosen is None
+    _finish(plan, {0.3: 0.75})
+    plan = plan_ablation(path, out)
+    assert plan.tuning[0].chosen == {"lr": 0.3}
+    assert [(r.status, r.tuned) for r in plan.runs] == [("new", {"lr": 0.3})] * 2
+    # the cost of choosing: every run but the survivor's full run, which the first seed's run is: half the grid's
+    grid_epochs = len(LRS) * RECIPE["epochs"]
+    choosing = 4 * 1 + 2 * 2
+    assert sum(r.recipe["epochs"] for r in plan.tuning_runs) - RECIPE["epochs"] == choosing <= grid_epochs / 2
+    rows = plan.tuning[0].rows()
+    table = [(r["tune:lr"], r["rung"], r["epochs"], r["kept"], r["chosen"]) for r in rows]
+    assert table == [
+        (0.1, 1, 1, False, False),
+        (0.2, 1, 1, True, False),
+        (0.3, 1, 1, True, False),
+        (0.4, 1, 1, False, False),
+        (0.2, 2, 2, False, False),
+        (0.3, 2, 2, True, False),
+        (0.3, 3, 4, False, True),
+    ]
+    assert [r["status"] for r in rows][:4] == ["completed", "completed", "completed", "diverged"]
+
+
+def test_a_rung_where_nothing_completed_fails_the_seeds(tmp_path):
+    path, out = _ablation(tmp_path), tmp_path / "out"
+    _finish(plan_ablation(path, out), dict.fromkeys(LRS))
+    plan = plan_ablation(path, out)
+    assert len(plan.tuning[0].rungs) == 1 and plan.tuning[0].finished and plan.tuning[0].chosen is None
+    assert [r.status for r in plan.runs] == ["failed", "failed"]
+
+
+def test_keep_rounds_up_and_shards_keep_each_candidate(tmp_path):
+    # keep 0.5 of 3 is 2 (rounded up), of 1 is 1; rung lengths round half up
+    assert [Halving(rungs=[1.0], keep=0.5).kept(n) for n in (1, 2, 3, 5)] == [1, 1, 2, 3]
+    assert Halving(rungs=[0.25, 0.5, 1.0]).rung_epochs(6) == [2, 3, 6]  # 1.5 -> 2
+    path, out = _ablation(tmp_path), tmp_path / "out"
+    plan = plan_ablation(path, out)
+    halves = [[r.tuned["lr"] for r in tuning_shard(plan, f"{i}/2")] for i in (1, 2)]
+    assert halves == [[0.1, 0.3], [0.2, 0.4]]
+    _finish(plan, {0.1: 0.5, 0.2: 0.9, 0.3: 0.7, 0.4: 0.1})
+    plan = plan_ablation(path, out)
+    # in rung 2 each survivor stays on the shard it had: 0.3 on 1/2, 0.2 on 2/2
+    assert [r.tuned["lr"] for r in tuning_shard(plan, "1/2")] == [0.1, 0.3, 0.3]
+    assert [r.tuned["lr"] for r in tuning_shard(plan, "2/2")] == [0.2, 0.4, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("halving", "message"),
+    [
+        ({"rungs": [0.5, 0.25]}, "h.yaml: halving.rungs: must increase"),
+        ({"rungs": [0.5, 1.5]}, "halving.rungs: each is a share of the epochs, above 0 and at most 1"),
+        ({"rungs": [0.5, 1.0], "keep": 1.0}, "halving.keep: Input should be less than 1"),
+        ({"rungs": [0.2, 0.3, 1.0]}, "variant v: halving.rungs: 0.2 and 0.3 of 4 epochs are both 1 epoch(s)"),
+        ({"rungs": [0.5, 1.0], "every": 2}, "halving.every"),
+    ],
+)
+def test_bad_halving_is_one_line_naming_the_field(tmp_path, halving, message):
+    result = invoke_ablate(_ablation(tmp_path, halving=halving), "--out", tmp_path / "o", "--dry-run")
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_halving_needs_tune(tmp_path):
+    result = invoke_ablate(_ablation(tmp_path, tune={}), "--dry-run")
+    assert result.exit_code == 2 and "halving: halves the candidates of tune:" in result.stderr
+
+
+@pytest.mark.slow
+def test_halving_end_to_end_trains_each_rung_and_copies_the_survivor(tmp_path):
+    recipe = {**RECIPE, "epochs": 2, "precision": "fp32"}
+    path = _ablation(tmp_path, recipe=recipe, seeds=[0], tune={"lr": [1e-7, 0.2]}, halving={"rungs": [0.5, 1.0]})
+    out = tmp_path / "out"
+    result = invoke_ablate(path, "--out", out)
+    assert result.exit_code == 0, result.output
+    tuning = pd.read_csv(out / "tuning.csv")
+    assert list(tuning["rung"]) == [1, 1, 2] and list(tuning["epochs"]) == [1, 1, 2]
+    for row in tuning.itertuples():  # each rung's run trained its own schedule: as many epochs as its rung says
+        metrics = (Path(row.run_dir) / "metrics.jsonl").read_text().splitlines()
+        assert len(metrics) == row.epochs
+        assert json.loads((Path(row.run_dir) / "config.json").read_text())["recipe"]["epochs"] == row.epochs
+    first = tuning[tuning["rung"] == 1]
+    best = list(first["tune:lr"])[int(first["val_top1"].fillna(-1).to_numpy().argmax())]
+    assert list(tuning[tuning["rung"] == 2]["tune:lr"]) == [best]
+    assert "1 first-seed runs are their variant's chosen tuning run (copied)" in result.stderr
+    seed = pd.read_csv(out / "results.csv").iloc[0]
+    assert seed["tuned:lr"] == best and seed["status"] == "completed"
+    # the report shows each candidate's figure at every rung it reached, and where halving stopped the other
+    report = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "Tuning by successive halving" in text
+    figures = {lr: list(100 * tuning[tuning["tune:lr"] == lr]["val_top1"]) for lr in (1e-7, 0.2)}
+    loser = 1e-7 if best == 0.2 else 0.2
+    assert f"| {figures[loser][0]:.1f} (stopped) |" in text
+    assert f"| {figures[best][0]:.1f} > {figures[best][1]:.1f} * |" in text
