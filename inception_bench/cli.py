@@ -643,12 +643,22 @@ def report(
         list[Path], typer.Argument(help="`ibench ablate` --out folders, run directories, `ibench bench` CSV files.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
+    target_top1: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=100.0,
+            help="Time to accuracy: the validation top-1 % runs are timed to. Default: each study's baseline's median "
+            "final validation top-1 minus 1 point.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Tables, words and plots from ablations: report.md (+ PNGs), self-contained report.html, summary.csv."""
     with user_errors(ctx):
         from inception_bench.report import write_report
 
-        result = write_report(folders, out)
+        result = write_report(folders, out, None if target_top1 is None else target_top1 / 100)
         files = f"{ReportFolder.MARKDOWN}, {ReportFolder.HTML} and {ReportFolder.SUMMARY}"
         typer.echo(f"wrote {out}/{files} ({len(result.summary)} variants)")
         if result.answers:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from inception_bench.cli import app
 from inception_bench.errors import IbenchError
 from inception_bench.report import pareto_front, welch, write_report
+from inception_bench.report.stats import compare
 
 runner = CliRunner()
 
@@ -59,10 +60,11 @@ def test_summary_numbers_match_run_records(grid, tmp_path):
         assert summary.loc[variant, "top1_err"] == pytest.approx(sum(errs) / 3)
         assert summary.loc[variant, "top1_err_std"] == pytest.approx(pd.Series(errs).std())
         assert summary.loc[variant, "seeds"] == 3
-    # the CI is Welch's (the textbook formula below)
+    # both variants ran seeds 0, 1, 2: the CI is the paired one over the per-seed differences (by hand below)
     a, b = _errors(grid, "module-naive"), _errors(grid, "module-reduced")
-    low, high = _welch_by_hand(a, b)
+    low, high = _paired_by_hand(a, b)
     row = summary.loc["module-naive"]
+    assert row["diff_method"] == "paired"
     assert row["diff_ci_low"] == pytest.approx(low, rel=1e-9)
     assert row["diff_ci_high"] == pytest.approx(high, rel=1e-9)
     md = (tmp_path / "r" / "report.md").read_text()
@@ -84,6 +86,30 @@ def _welch_by_hand(a: list[float], b: list[float]) -> tuple[float, float]:
     dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
     return ma - mb - half, ma - mb + half
+
+
+def _paired_by_hand(a: list[float], b: list[float]) -> tuple[float, float]:
+    """The 95% paired interval of mean(a - b): the differences' sample standard error, Student's t with n-1
+    degrees of freedom."""
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    n, m = len(d), sum(d) / len(d)
+    half = stats.t.ppf(0.975, n - 1) * (sum((x - m) ** 2 for x in d) / (n - 1) / n) ** 0.5
+    return m - half, m + half
+
+
+def test_paired_when_the_seeds_match_else_welch():
+    # each seed shifts both variants alike (a shared luck of +-3 points): a is 1 point worse on every seed
+    luck = {0: 0.0, 1: 3.0, 2: -3.0, 3: 1.5}
+    a = {s: 10.0 + v + (1.0 if s % 2 else 0.9) for s, v in luck.items()}
+    b = {s: 9.0 + v for s, v in luck.items()}
+    got = compare(a, b)
+    assert got is not None and got.method == "paired" and got.n == 4
+    assert (got.low, got.high) == pytest.approx(_paired_by_hand(list(a.values()), list(b.values())), rel=1e-9)
+    assert got.real  # about 0.95 +- 0.09: clear once the shared luck is taken out ...
+    welch_only = compare(a, {s + 10: v for s, v in b.items()})  # ... which unpaired runs cannot do
+    assert welch_only is not None and welch_only.method == "Welch" and not welch_only.real
+    assert (welch_only.low, welch_only.high) == pytest.approx(_welch_by_hand(list(a.values()), list(b.values())))
+    assert compare({0: 1.0}, {0: 2.0}) is None  # one seed: no interval
 
 
 def test_welch_interval_is_the_textbook_one():
@@ -305,3 +331,34 @@ def test_labels_name_grid_variants_by_their_values_and_keep_named_ones(tmp_path)
     clash = pd.concat([frame, frame.iloc[[0]].assign(variant="module-reduced_aux.enabled-on_lr-0.1")])
     labels = Study("s", AblationFolder(tmp_path), clash, {"axes": ["module", "aux.enabled", "lr"]}).labels()
     assert labels["module-reduced_aux.enabled-on_lr-0.1"] == "reduced, aux on, lr 0.1"
+
+
+def test_time_to_accuracy_from_the_runs_metrics(grid, tmp_path):
+    # the default target: the baseline's median final validation top-1 minus one point, read from the run records
+    finals = [
+        json.loads((grid / "module-reduced" / f"seed-{s}" / "final.json").read_text())["val_top1"] for s in (0, 1, 2)
+    ]
+    target = sorted(finals)[1] - 0.01
+    result = runner.invoke(app, ["report", str(grid), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "r" / "summary.csv").set_index("variant")
+    for variant in ("module-reduced", "module-naive"):
+        epochs, seconds = [], []
+        for s in (0, 1, 2):
+            rows = [
+                json.loads(line) for line in (grid / variant / f"seed-{s}" / "metrics.jsonl").read_text().splitlines()
+            ]
+            hit = next((i for i, r in enumerate(rows) if r["val_top1"] >= target), None)
+            epochs.append(float("inf") if hit is None else rows[hit]["epoch"])
+            seconds.append(float("inf") if hit is None else sum(r["seconds"] for r in rows[: hit + 1]))
+        row = summary.loc[variant]
+        assert row["tta_target"] == pytest.approx(target)
+        assert row["tta_epochs"] == sorted(epochs)[1] and row["tta_seconds"] == pytest.approx(sorted(seconds)[1])
+        assert row["tta_reached"] == sum(e != float("inf") for e in epochs)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert f"Time to accuracy: when validation top-1 first reached {100 * target:.2f}%" in md
+    # a target given in percent, out of reach: every run 'not reached'
+    result = runner.invoke(app, ["report", str(grid), "--out", str(tmp_path / "r2"), "--target-top1", "100"])
+    assert result.exit_code == 0 and "| 0/3 | not reached |" in (tmp_path / "r2" / "report.md").read_text()
+    result = runner.invoke(app, ["report", str(grid), "--out", str(tmp_path / "r3"), "--target-top1", "120"])
+    assert result.exit_code == 2 and "--target-top1" in result.stderr

@@ -18,8 +18,9 @@ Outputs: in eval mode (or with the aux heads off) ``forward`` returns the main l
 Weight init (``spec.init``): ``xavier`` - Xavier-uniform conv/linear weights, conv biases 0.2 and linear biases 0
 (the paper's DistBelief init is unpublished; this is the BVLC reproduction's); ``kaiming`` - He normal (fan out)
 with zero biases; ``trunc_normal`` - torchvision's truncated normal (std 0.01, cut at +-2). Batch norm starts at
-weight 1 and bias ``spec.bn_bias`` (0, as torchvision; the small spec's 1 starts the 22 layers near their linear
-regime: docs/training.md, section 7). Layers are initialised in the order of the table, then the aux heads.
+weight 1 and bias ``spec.bn_bias`` (0, as torchvision; 1 starts the 22 layers near their linear regime:
+docs/training.md, section 7), except those whose outputs the classifiers read, at ``spec.bn_bias_heads`` when set.
+Layers are initialised in the order of the table, then the aux heads.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class GoogLeNet(nn.Module):
                 self.head.add_module("flatten", nn.Flatten(1))
             if not isinstance(p.row, SoftmaxRow):
                 self.head.add_module(p.attr, self._layer(p, "head"))
-        _init_weights(self, spec.init, spec.bn_bias)
+        _init_weights(self, spec.init, spec.bn_bias, spec.bn_bias_heads)
 
     def _layer(self, layer: PlannedLayer, part: str) -> nn.Module:
         self.paths[layer.attr] = f"{part}.{layer.attr}"
@@ -253,7 +254,7 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
     )
 
 
-def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0) -> None:
+def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0, bn_bias_heads: float | None = None) -> None:
     heads = [m for head in model.aux_heads.values() for m in head.modules()]  # in attach order
     in_heads = {id(m) for m in heads}
     for m in [m for m in model.modules() if id(m) not in in_heads] + heads:  # the table's layers, then the heads
@@ -272,6 +273,22 @@ def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.constant_(m.bias, bn_bias)
+    if bn_bias_heads is not None:
+        for bn in _head_inputs(model):
+            nn.init.constant_(bn.bias, bn_bias_heads)
+
+
+def _head_inputs(model: GoogLeNet) -> list[nn.BatchNorm2d]:
+    """The batch norms whose ReLU outputs the classifiers read: the last one of each branch of the last Inception
+    module (the main head's features) and those of the aux heads."""
+    modules = [m for m in model.modules() if isinstance(m, InceptionReduced | InceptionNaive)]
+    found = []
+    if modules:
+        for branch in (modules[-1].branch1x1, modules[-1].branch3x3, modules[-1].branch5x5, modules[-1].branch_pool):
+            norms = [m for m in branch.modules() if isinstance(m, nn.BatchNorm2d)] if branch is not None else []
+            found += norms[-1:]
+    found += [m for head in model.aux_heads.values() for m in head.modules() if isinstance(m, nn.BatchNorm2d)]
+    return found
 
 
 def build_model(spec: Spec, *, fuse_1x1: bool = False, s2d_stem: bool = False) -> GoogLeNet:

@@ -1,7 +1,7 @@
 """``ibench report``: ablation and run folders as tables, words and plots (Markdown, HTML, CSV).
 
 - :mod:`~inception_bench.report.load`: what is read (through :mod:`inception_bench.results`).
-- :mod:`~inception_bench.report.stats`: summaries over seeds, Welch intervals, the paper's questions.
+- :mod:`~inception_bench.report.stats`: summaries over seeds, paired or Welch intervals, the paper's questions.
 - :mod:`~inception_bench.report.plots`: the figures.
 - :func:`build` assembles a :mod:`~inception_bench.document` from them; :func:`write_report` renders it as
   report.md (+ PNGs) and a self-contained report.html from the same data, and writes summary.csv.
@@ -17,6 +17,8 @@ from typing import Any
 
 from inception_bench.document import Bullets, Paragraph, Section, Table, to_html, to_markdown
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.report import tta
+from inception_bench.report.budget import budget_table
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
 from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, tuning_note, welch
@@ -55,7 +57,8 @@ def _diff_text(row: dict[str, Any]) -> str:
     if row["diff_top1_err"] is None:
         return "n/a (needs 2+ seeds)"
     mark = " *" if row["real"] else ""
-    return f"{row['diff_top1_err']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]{mark}"
+    how = " paired" if row.get("diff_method") == "paired" else " Welch"
+    return f"{row['diff_top1_err']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]{how}{mark}"
 
 
 def summary_table(rows: list[dict[str, Any]], labels: dict[str, str] | None = None) -> Table:
@@ -77,6 +80,53 @@ def summary_table(rows: list[dict[str, Any]], labels: dict[str, str] | None = No
     return Table(SUMMARY_HEADER, cells)
 
 
+def _tta_blocks(rows: list[dict[str, Any]], labels: dict[str, str]) -> list[Any]:
+    """Time to accuracy beside the accuracy: medians over seeds, MLPerf's olympic mean with 5+ seeds."""
+
+    def cell(value: float | None, fmt: str) -> str:
+        if value is None:
+            return "-"
+        return "not reached" if value == float("inf") else format(value, fmt)
+
+    target = rows[0]["tta_target"]
+    cells = [
+        [
+            labels.get(r["variant"], r["variant"]),
+            f"{r['tta_reached']}/{r['tta_runs']}",
+            cell(r["tta_epochs"], ".0f"),
+            cell(r["tta_images"] / 1e3 if r["tta_images"] is not None else None, ",.0f"),
+            cell(r["tta_seconds"], ".0f"),
+            cell(r["tta_seconds_olympic"], ".0f"),
+            _pm(r["top1_err"], r["top1_err_std"]),
+        ]
+        for r in rows
+    ]
+    header = ["variant", "reached", "epochs", "k images", "train s", "train s (MLPerf mean)", "top-1 err %"]
+    return [
+        Paragraph(
+            f"Time to accuracy: when validation top-1 first reached {100 * target:.2f}% "
+            f"({rows[0]['tta_target_source']}); medians over seeds of the epoch, the training images seen and the "
+            "training seconds (evaluation left out); the MLPerf mean drops the fastest and slowest of 5+ seeds."
+        ),
+        Table(header, cells),
+    ]
+
+
+def add_time_to_accuracy(study: Study, rows: list[dict[str, Any]], target: float | None) -> None:
+    """Each summary row gets its variant's time to ``target`` (a validation top-1 fraction; default: the baseline's
+    median final one minus a point), see :mod:`~inception_bench.report.tta`."""
+    source = "given"
+    if target is None:
+        target, source = tta.default_target(study), "the baseline's median final validation top-1 minus 1 point"
+    if target is None:
+        return
+    reached = tta.reached_by_variant(study, target)
+    for row in rows:
+        runs = reached.get(row["variant"])
+        if runs:
+            row.update(tta_target=target, tta_target_source=source, **tta.summary(runs))
+
+
 def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str, str]) -> Section:
     s = Section(study.name)
     desc = study.meta.get("description")
@@ -96,7 +146,8 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: 
         s.blocks.append(
             Paragraph(
                 f"Errors are on {where}, mean +- std over seeds; the last column is the top-1 error difference to "
-                "the baseline with its 95% Welch interval, marked * when the interval excludes 0."
+                "the baseline with its 95% interval, marked * when the interval excludes 0: paired over the seeds when "
+                "both ran the same seeds (the same data order and initialisation stream), else Welch's."
             )
         )
     notes = not_completed(study)
@@ -107,10 +158,22 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: 
         keys = [f"{labels[r['variant']]} = `{r['variant']}`" for r in rows if labels[r["variant"]] != r["variant"]]
         if keys:
             s.blocks.append(Paragraph("Variant keys (results.csv, run folders): " + "; ".join(keys) + "."))
+    if rows and rows[0].get("tta_target") is not None:
+        s.blocks += _tta_blocks(rows, labels)
     tuned = sensitivity(study)
     if tuned is not None:
         s.blocks.append(Paragraph(tuning_note(study)))
         s.blocks.append(Table(*tuned))
+    budget = budget_table(study.tuning, labels)
+    if budget is not None:
+        basis, header, cells = budget
+        s.blocks.append(
+            Paragraph(
+                f"Expected best validation top-1 % after n tuning candidates (Dodge et al. 2019), from {basis}: "
+                "where the order of two variants changes along a row pair, their ranking depends on the tuning budget."
+            )
+        )
+        s.blocks.append(Table(header, cells))
     s.blocks += plots(study, rows, slug, labels)
     return s
 
@@ -194,7 +257,7 @@ def _eval_section(folders: list[Path]) -> Section | None:
     )
 
 
-def build(paths: list[Path]) -> Report:
+def build(paths: list[Path], target_top1: float | None = None) -> Report:
     """The report of ablation folders, run folders and bench CSV files (in that order of sections: bench files
     first, then each study with its bench.csv, then eval records, then the Table 1 reproduction)."""
     from inception_bench.count import count
@@ -220,6 +283,7 @@ def build(paths: list[Path]) -> Report:
             slug, n = f"{study.name}-{n}", n + 1
         slugs.add(slug)
         rows = summarize(study)
+        add_time_to_accuracy(study, rows, target_top1)
         summary += [{"study": study.name, **r} for r in rows]
         labels = study.labels()
         heading = [f"**{study.name}** ({study.split} split):"] if len(folders) > 1 else []
@@ -236,13 +300,14 @@ def build(paths: list[Path]) -> Report:
     return Report("inception-bench report: " + ", ".join(p.name for p in paths), sections, summary, answers)
 
 
-def write_report(paths: list[Path], out: Path) -> Report:
-    """Build the report of ``paths`` into ``out``: report.md (+ PNGs), report.html, summary.csv."""
+def write_report(paths: list[Path], out: Path, target_top1: float | None = None) -> Report:
+    """Build the report of ``paths`` into ``out``: report.md (+ PNGs), report.html, summary.csv. ``target_top1``:
+    the validation top-1 fraction runs are timed to (default: per study, see :func:`add_time_to_accuracy`)."""
     import pandas as pd
 
     if out.exists() and not out.is_dir():
         raise FieldError("out", "is a file; give a folder for the report", out)
-    report = build([Path(p) for p in paths])
+    report = build([Path(p) for p in paths], target_top1)
     ReportFolder(out).write(
         to_markdown(report.title, [], report.sections),
         to_html(report.title, [], report.sections),

@@ -1,16 +1,18 @@
-"""The numbers of a report: per-variant summaries over seeds, differences with Welch intervals, and the paper's
+"""The numbers of a report: per-variant summaries over seeds, differences with their intervals, and the paper's
 two questions answered from them.
 
 Conventions: errors are ``1 - accuracy`` in percent, on the study's :attr:`~inception_bench.report.load.Study.split`
-(the held-out test split when every run has one, else validation); "mean +- std" is over seeds (sample std, n-1); the
-difference
-to the baseline variant is the difference of mean top-1 errors with a 95% Welch t-interval
-(``scipy.stats.ttest_ind(equal_var=False)``), called real when that interval excludes 0.
+(the held-out test split when every run has one, else validation); "mean +- std" is over seeds (sample std, n-1). The
+difference to the baseline variant is the difference of mean top-1 errors with a 95% interval, called real when the
+interval excludes 0: a *paired* t-interval over the per-seed differences (``scipy.stats.ttest_rel``) when both
+variants ran the same seeds (2 or more; a seed fixes the data order and the initialisation stream, so the two runs of
+one seed share their luck), else Welch's t-interval (``scipy.stats.ttest_ind(equal_var=False)``).
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,51 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
     return diff, float(ci.low), float(ci.high)
 
 
+@dataclass(frozen=True)
+class Difference:
+    """A difference of means (a - b) with its 95% interval and how it was computed: ``paired`` (per-seed
+    differences, ``n`` pairs) or ``Welch`` (``n`` the smaller side's runs)."""
+
+    diff: float
+    low: float
+    high: float
+    method: str
+    n: int
+
+    @property
+    def real(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def text(self) -> str:
+        return f"{self.diff:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
+
+
+def paired(a: dict[Any, float], b: dict[Any, float]) -> tuple[float, float, float] | None:
+    """Mean of the per-key differences a[k] - b[k] and its 95% t-interval, over the keys both have (2 or more)."""
+    keys = [k for k in a if k in b]
+    if len(keys) < 2:
+        return None
+    d = np.array([a[k] - b[k] for k in keys], dtype=float)
+    mean = float(d.mean())
+    if np.all(d == d[0]):  # no spread: the interval is the point (scipy's would be undefined)
+        return mean, mean, mean
+    ci = stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys]).confidence_interval(0.95)
+    return mean, float(ci.low), float(ci.high)
+
+
+def compare(a: dict[Any, float], b: dict[Any, float]) -> Difference | None:
+    """a - b by seed (``{seed: value}``): paired when both sides have the same seeds, 2 or more; else Welch's
+    (None when either side has fewer than 2 runs)."""
+    if set(a) == set(b) and (p := paired(a, b)) is not None:
+        return Difference(*p, "paired", len(a))
+    w = welch(list(a.values()), list(b.values()))
+    return Difference(*w, "Welch", min(len(a), len(b))) if w is not None else None
+
+
+def _by_seed(frame: Any, column: str) -> dict[Any, float]:
+    return {seed: 100 * (1 - float(v)) for seed, v in zip(frame["seed"], frame[column], strict=True)}
+
+
 def _std(values: list[float]) -> float | None:
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
@@ -48,14 +95,14 @@ def summarize(study: Study) -> list[dict[str, Any]]:
     variants = list(dict.fromkeys(study.meta.get("variants") or list(study.frame["variant"])))
     baseline = study.meta.get("baseline") or (variants[0] if variants else None)
     top1, top5 = f"{study.split}_top1", f"{study.split}_top5"
-    base_err = _errors(done[done["variant"] == baseline][top1])
+    base_err = _by_seed(done[done["variant"] == baseline], top1)
     rows = []
     for variant in variants:
         mine = done[done["variant"] == variant]
         if mine.empty:
             continue
         e1, e5 = _errors(mine[top1]), _errors(mine[top5])
-        diff = welch(e1, base_err) if variant != baseline else None
+        diff = compare(_by_seed(mine, top1), base_err) if variant != baseline else None
         rows.append(
             {
                 "variant": variant,
@@ -69,10 +116,11 @@ def summarize(study: Study) -> list[dict[str, Any]]:
                 "top5_err_std": _std(e5),
                 "images_per_sec": float(mine["train_images_per_sec"].mean()),
                 "wall_seconds": float(mine["wall_seconds"].mean()),
-                "diff_top1_err": diff[0] if diff else None,
-                "diff_ci_low": diff[1] if diff else None,
-                "diff_ci_high": diff[2] if diff else None,
-                "real": (diff[1] > 0 or diff[2] < 0) if diff else None,
+                "diff_top1_err": diff.diff if diff else None,
+                "diff_ci_low": diff.low if diff else None,
+                "diff_ci_high": diff.high if diff else None,
+                "diff_method": diff.method if diff else None,
+                "real": diff.real if diff else None,
             }
         )
     return rows
@@ -90,17 +138,18 @@ def _runs(study: Study, where: dict[str, Any]) -> list[Any]:
 
 
 def _compare_text(a_runs: list[Any], b_runs: list[Any], labels: tuple[str, str], split: str) -> str:
-    err_a = _errors(getattr(r, f"{split}_top1") for r in a_runs)
-    err_b = _errors(getattr(r, f"{split}_top1") for r in b_runs)
+    err_a = {r.seed: 100 * (1 - float(getattr(r, f"{split}_top1"))) for r in a_runs}
+    err_b = {r.seed: 100 * (1 - float(getattr(r, f"{split}_top1"))) for r in b_runs}
     text = (
-        f"{split} top-1 error {np.mean(err_a):.2f}% {labels[0]} vs {np.mean(err_b):.2f}% {labels[1]} "
-        f"({len(err_a)} vs {len(err_b)} runs)"
+        f"{split} top-1 error {np.mean(list(err_a.values())):.2f}% {labels[0]} vs "
+        f"{np.mean(list(err_b.values())):.2f}% {labels[1]} ({len(err_a)} vs {len(err_b)} runs)"
     )
-    diff = welch(err_a, err_b)
+    diff = compare(err_a, err_b)
     if diff is None:
         return text + ", too few runs for a confidence interval"
-    verdict = "a real difference" if diff[1] > 0 or diff[2] < 0 else "not distinguishable from noise"
-    return text + f", difference {diff[0]:+.2f} points, 95% CI [{diff[1]:+.2f}, {diff[2]:+.2f}]: {verdict}"
+    verdict = "a real difference" if diff.real else "not distinguishable from noise"
+    how = f"paired over {diff.n} seeds" if diff.method == "paired" else "Welch"
+    return text + f", difference {diff.diff:+.2f} points, 95% CI [{diff.low:+.2f}, {diff.high:+.2f}] ({how}): {verdict}"
 
 
 QUESTIONS = [  # (axis, value a, value b, what it buys, labels of a and b)

@@ -127,7 +127,7 @@ class Spec(_Strict):
     """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
 
     # What a recorded spec (config.json, request.json) that predates a field was built with.
-    LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0}
+    LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0, "bn_bias_heads": None}
 
     name: str
     description: str = ""
@@ -144,6 +144,14 @@ class Spec(_Strict):
         le=10,
         allow_inf_nan=False,
         description="batch norm's initial bias (beta): 1 keeps about 84% of the ReLUs after it active at the start",
+    )
+    bn_bias_heads: float | None = Field(
+        None,
+        ge=-10,
+        le=10,
+        allow_inf_nan=False,
+        description="the initial bias of the batch norms whose outputs the classifiers read (the last layer of each "
+        "branch of the last Inception module, the aux heads' conv); default: bn_bias",
     )
     ceil_mode: bool = Field(False, description="max pools round their output size up")
     branch5x5_kernel: int = Field(5, ge=1, le=11, description="kernel of the '5x5' branch (odd)")
