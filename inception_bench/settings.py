@@ -98,7 +98,7 @@ class Recipe(_Settings):
         "(go on, say so) | off",
     )
     not_learning_after: float = Field(
-        0.3, gt=0, le=1, description="the share of the epochs after which the not-learning guard reads the loss"
+        0.5, gt=0, le=1, description="the share of the epochs after which the not-learning guard reads the loss"
     )
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(

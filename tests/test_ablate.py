@@ -530,3 +530,28 @@ def test_the_grid_view_counts_running_waiting_and_failed_runs_and_names_nodes(tm
         err = capsys.readouterr().err
         assert told.progress is None and (f"{c.variant} seed {c.seed}: completed" in err) is shows
         assert (err == "") is not shows
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs" / "ablations").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_ablation_files_plan(path, tmp_path):
+    """Every shipped ablation file plans: its variants build, its recipes and tuning are valid."""
+    plan = plan_ablation(path, tmp_path / "out")
+    assert plan.runs and all(r.spec is not None for r in plan.runs)
+
+
+def test_the_paper_studys_equal_cost_naive_variant_costs_the_baselines_macs():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    plan = plan_ablation(ROOT / "specs" / "ablations" / "paper.yaml", ROOT / "runs" / "never-written")
+    specs = {r.variant: r.spec for r in plan.runs}
+
+    def macs(variant: str) -> float:  # torch's own counter, inference (no aux heads): 2 FLOPs a multiply-add
+        spec = specs[variant]
+        model = build_model(spec).eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(torch.zeros(1, 3, spec.input_size, spec.input_size))
+        return counter.get_total_flops() / 2
+
+    ratio = macs("naive-equal-macs") / macs("module-reduced_aux.enabled-on")
+    assert 0.95 < ratio < 1.05
+    assert macs("module-naive_aux.enabled-on") / macs("module-reduced_aux.enabled-on") > 5  # naive at full width: not

@@ -65,10 +65,10 @@ def _train(tmp_path, *extra: str):
 def test_a_run_at_a_learning_rate_of_1e7_is_stopped(tmp_path):
     result, final, metrics = _train(tmp_path, "--epochs", "5", "--lr", "1e-7")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert final["status"] == "not-learning" and final["epochs"] == 2 == len(metrics)  # ceil(0.3 x 5), 146 steps
+    assert final["status"] == "not-learning" and final["epochs"] == 3 == len(metrics)  # ceil(0.5 x 5), 219 steps
     chance = math.log(10) * (1 + 2 * 0.3)  # the small spec: 10 classes, two aux heads weighted 0.3
     assert metrics[-1]["train_loss"] > 0.9 * chance
-    assert "not learning: after epoch 2 of 5" in final["message"] and "ibench lr-find" in final["message"]
+    assert "not learning: after epoch 3 of 5" in final["message"] and "ibench lr-find" in final["message"]
     assert final["test_top1"] is None  # a run that did not learn is not scored
     assert result.stderr.strip().splitlines()[-1].startswith("error: not learning")
 

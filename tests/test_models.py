@@ -403,12 +403,22 @@ def test_s2d_stem_traces_through_aot_autograd():
     assert _relative_error(results[1], results[0]) < 1e-12
 
 
-def test_bn_bias_sets_every_batch_norm_shift_and_older_records_read_as_zero():
+def test_bn_bias_sets_the_trunks_shift_bn_bias_heads_the_classifiers_inputs_and_older_records_read_as_zero():
     from inception_bench.spec import Spec
 
-    spec = load_spec(SMALL, {"width_mult": 0.125, "bn_bias": 1.0}).spec
-    norms = [m for m in build_model(spec).modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert norms and all(bool((m.bias == 1.0).all()) and bool((m.weight == 1.0).all()) for m in norms)
+    spec = load_spec(SMALL, {"width_mult": 0.125, "bn_bias": 0.5, "bn_bias_heads": -0.25}).spec
+    model = build_model(spec)
+    last = model.layer("inception5b")  # the main head's features: the last batch norm of each of its branches
+    heads = [last.branch1x1.bn, last.branch3x3.conv.bn, last.branch5x5.conv.bn, last.branch_pool.proj.bn]
+    heads += [m for head in model.aux_heads.values() for m in head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(heads) == 4 + 2  # two aux heads, one conv each
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    trunk = [m for m in norms if all(m is not h for h in heads)]
+    assert len(trunk) == len(norms) - 6 and all(bool((m.weight == 1.0).all()) for m in norms)
+    assert all(bool((m.bias == 0.5).all()) for m in trunk) and all(bool((m.bias == -0.25).all()) for m in heads)
+    every = build_model(load_spec(SMALL, {"width_mult": 0.125, "bn_bias": 1.0, "bn_bias_heads": None}).spec)
+    assert all(bool((m.bias == 1.0).all()) for m in every.modules() if isinstance(m, torch.nn.BatchNorm2d))
     default = load_spec(SMALL, {"width_mult": 0.125}).spec.to_raw()
-    older = {k: v for k, v in default.items() if k != "bn_bias"}  # a config.json written before the field
-    assert Spec.recorded(older) == default and Spec.recorded(older) != spec.to_raw()
+    assert (default["bn_bias"], default["bn_bias_heads"]) == (1.0, 0.0)  # the small spec's (docs/training.md, 7)
+    older = {k: v for k, v in default.items() if k not in ("bn_bias", "bn_bias_heads")}  # written before the fields
+    assert (Spec.recorded(older)["bn_bias"], Spec.recorded(older)["bn_bias_heads"]) == (0.0, None)

@@ -528,5 +528,6 @@ def describe(plan: Plan) -> str:
             epochs = "/".join(str(n) for n in plan.tuning[0].epochs) if plan.tuning else "?"
             tune += f"; successive halving, rungs of {epochs} epochs, keeping {plan.ablation.halving.keep:g}"
         done = sum(r.status.finished for r in plan.tuning_runs)
-        text += f", after {len(plan.tuning_runs)} tuning runs ({tune}; {done} finished)"
+        planned = "" if all(t.planned_all for t in plan.tuning) else " planned so far"
+        text += f", after {len(plan.tuning_runs)} tuning runs{planned} ({tune}; {done} finished)"
     return text
