@@ -94,7 +94,7 @@ class Recipe(_Settings):
         NotLearning.stop,
         validate_default=True,  # stored as its plain value (use_enum_values): checkpoints hold no enum objects
         description="when the training loss is still at chance (ln K plus the aux heads' shares, within 10%) and val "
-        "top-1 below 2/K, from --not-learning-after of the run on (and 100 steps): stop (status not-learning) | warn "
+        "top-1 below 2/K, from --not-learning-after of the run on (and 300 steps): stop (status not-learning) | warn "
         "(go on, say so) | off",
     )
     not_learning_after: float = Field(

@@ -28,12 +28,6 @@ def main(out: Path) -> None:
         found.sort(key=lambda x: x[0])
         done = [r for _, r in found if r["status"] == "completed"]
 
-        def each(key: str) -> str:
-            return ", ".join(
-                f"{100 * r[key]:.2f}" if r["status"] == "completed" else f"{r['status']} ({100 * r[key]:.1f})"
-                for _, r in found
-            )
-
         means = (
             f"{100 * np.mean([r['val_top1'] for r in done]):.2f} / {100 * np.mean([r['test_top1'] for r in done]):.2f}"
             if len(done) == len(found)
@@ -42,7 +36,11 @@ def main(out: Path) -> None:
         seconds = ", ".join(f"{r['wall_seconds']:.0f}" for _, r in found)
         seeds = ",".join(str(s) for s, _ in found)
         tests = ", ".join(f"{100 * r['test_top1']:.2f}" if r.get("test_top1") is not None else "-" for _, r in found)
-        print(f"| {case} | {setting} | {seeds} | {each('val_top1')} | {tests} | {means} | {seconds} |")
+        vals = ", ".join(
+            f"{100 * r['val_top1']:.2f}" if r["status"] == "completed" else f"{r['status']} ({100 * r['val_top1']:.1f})"
+            for _, r in found
+        )
+        print(f"| {case} | {setting} | {seeds} | {vals} | {tests} | {means} | {seconds} |")
 
 
 if __name__ == "__main__":

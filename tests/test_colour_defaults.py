@@ -18,14 +18,14 @@ from inception_bench.cli import app
 CLASSES = 10
 
 
-def _colour_folder(root: Path, per_class: int = 200, side: int = 32, seed: int = 0) -> Path:
+def _colour_folder(root: Path, per_class: int = 300, side: int = 32, seed: int = 0) -> Path:
     """``train/`` and ``val/`` of PNGs: each digit scaled to 12-24 px at a random place on a ``side`` canvas, its ink
     one random colour and the rest another whose mean brightness differs by 0.35 or more, either one lighter."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     rng = np.random.default_rng(seed)
-    for split, count in (("train", per_class), ("val", per_class // 4)):
+    for split, count in (("train", per_class), ("val", per_class // 6)):
         for label in range(CLASSES):
             pool = np.flatnonzero(digits.target == label)
             folder = root / split / str(label)
@@ -49,7 +49,7 @@ def _colour_folder(root: Path, per_class: int = 200, side: int = 32, seed: int =
 def test_the_defaults_learn_a_colour_folder_of_either_polarity(tmp_path):
     data = _colour_folder(tmp_path / "colour")
     out = tmp_path / "run"
-    args = ["train", "small", "--data", f"imagefolder:{data}", "--set", "width_mult=0.25", "--epochs", "12"]
+    args = ["train", "small", "--data", f"imagefolder:{data}", "--set", "width_mult=0.25", "--epochs", "10"]
     result = CliRunner().invoke(app, [*args, "--workers", "0", "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
     final = json.loads((out / "final.json").read_text())
