@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -143,9 +144,17 @@ def test_kill_minus_nine_then_resume(tmp_path):
     while time.time() < deadline and proc.poll() is None and not RunFolder(second).read_metrics():
         time.sleep(0.2)
     reached = bool(RunFolder(second).read_metrics())
-    os.killpg(proc.pid, signal.SIGKILL)  # the ablation and its worker, mid-run
+    os.kill(proc.pid, signal.SIGKILL)  # the driver alone, mid-run (kill -9, a scheduler's stop, out of memory)
     proc.wait()
+    # its worker ends with it (Linux; elsewhere it is ended with the group below) instead of training on unseen
+    gone = time.time() + 60
+    while sys.platform.startswith("linux") and time.time() < gone and _processes_naming(second):
+        time.sleep(0.2)
+    orphans = _processes_naming(second)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     assert reached, "the second run wrote no epoch before the deadline (or the ablation ended); see ablate.log"
+    assert not orphans or not sys.platform.startswith("linux"), f"the worker outlived its driver: {orphans}"
     assert (first / "final.json").exists() and (second / "checkpoint.pt").exists()
     assert not (second / "final.json").exists()
     first_final = (first / "final.json").stat().st_mtime_ns
@@ -160,6 +169,16 @@ def test_kill_minus_nine_then_resume(tmp_path):
     # resumed, not restarted: the epochs finished before the kill keep their records (timings included)
     assert (second / "metrics.jsonl").read_text().splitlines()[:epochs_done] == before
     assert set(pd.read_csv(out / "results.csv").status) == {"completed"}
+
+
+def _processes_naming(path: Path) -> list[int]:
+    """Pids of the live processes whose command line names ``path`` (Linux's /proc; empty elsewhere)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if str(path).encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+    return pids
 
 
 def _fake_worker(monkeypatch, returncode, final=None):

@@ -3,6 +3,8 @@ resuming its checkpoint if any. A problem with the request or the data is one ``
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from inception_bench.errors import FieldError, IbenchError, run_script
 from inception_bench.results import RunFolder, RunStatus
 from inception_bench.settings import Recipe, parse
 from inception_bench.spec import LoadedSpec, Spec, validation_message
+
+DRIVER_PID = "IBENCH_ABLATE_DRIVER_PID"  # set by the local backend for its workers: the process they belong to
 
 
 def run_one(folder: RunFolder) -> int:
@@ -38,7 +42,24 @@ def run_one(folder: RunFolder) -> int:
     return 0 if record.status == RunStatus.completed or record.status.judges_value else 1
 
 
+def end_with_the_driver() -> None:
+    """On Linux, have this worker end (SIGTERM: an interruption, so the run resumes from its last checkpoint) when
+    the ``ibench ablate`` process that started it ends, however it ends (``kill``, a scheduler's stop, out of
+    memory). Without this, a worker outlives a killed driver and goes on training a run that the next ``ibench
+    ablate`` starts again in the same folder. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    driver = os.environ.get(DRIVER_PID)
+    if driver is not None and os.getppid() != int(driver):  # the driver ended before the call above: end now
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main() -> None:
+    end_with_the_driver()
     sys.exit(run_one(RunFolder(Path(sys.argv[1]))))
 
 

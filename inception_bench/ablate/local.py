@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from inception_bench.ablate.__main__ import DRIVER_PID
 from inception_bench.ablate.plan import Plan, PlannedRun, will_run, write_results
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode, live, plain_line
@@ -52,7 +53,7 @@ def launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
             [sys.executable, "-m", "inception_bench.ablate", str(run.folder.path)],
             stdout=log,
             stderr=log,
-            env={**os.environ, **env_extra},
+            env={**os.environ, **env_extra, DRIVER_PID: str(os.getpid())},
         )
     record = run.folder.read_record()
     if record is not None:  # the worker's own record (completed, diverged, not-learning, or failed with its message)

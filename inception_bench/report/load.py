@@ -118,12 +118,13 @@ def usable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_folder(study: Study, row: Any) -> RunFolder:
-    """A results row's run folder: where it was recorded, or where the ablation layout puts it in this (moved or
-    copied) folder."""
+    """A results row's run folder: where the ablation layout puts it in this folder (which may have been moved or
+    cloned: results.csv's paths are where it was written), else where the row says (a loose run folder)."""
+    layout = study.folder.run(str(row.variant), row.seed)
     recorded = Path(str(row.run_dir)) if isinstance(getattr(row, "run_dir", None), str) else None
-    if recorded is not None and (recorded.is_absolute() or recorded.exists()):
+    if recorded is not None and recorded.exists() and not layout.path.exists():
         return RunFolder(recorded)
-    return study.folder.run(str(row.variant), row.seed)
+    return layout
 
 
 def curves(study: Study) -> dict[str, list[list[float]]]:

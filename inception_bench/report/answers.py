@@ -1,0 +1,219 @@
+"""The paper's questions answered from committed studies: one row per question (the README's answers table,
+written by ``scripts/answers.py``).
+
+Conventions. Each question compares two variants of one study, ``a`` and ``b``, on the study's judged split (test
+top-1 error when every run has a test score, else validation; :attr:`~inception_bench.report.load.Study.split`), in
+percentage points, a - b: a negative effect means ``a`` errs less. The interval is the 95% one of
+:func:`~inception_bench.report.stats.compare`: paired over the seeds both ran (same data order and initialisation
+stream), Welch's where their seeds differ. Costs are ratios a / b: weights at inference (aux heads left out) and
+multiply-adds per image (Table 1's conventions, ``ibench count``), training images/s (median over the runs; a
+throughput measured by the runs themselves, all under the same settings of the study), and the training seconds to
+the study's target validation accuracy (:mod:`~inception_bench.report.tta`; median over seeds).
+
+Verdicts, at the study's scale and only from the interval:
+
+- a claim that ``a`` is better (``better``): *confirmed* when the interval lies below 0, *contradicted* when it
+  lies above 0, else *not seen*;
+- a claim that ``a`` is no worse (``no-worse``): *confirmed* when the interval's top is below :data:`MARGIN`
+  points, *contradicted* when its bottom is above it, else *not seen*;
+- no claim in the paper (``none``): *no claim*;
+- fewer than 2 seeds on either side: *running* (no interval yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from inception_bench.errors import IbenchError
+from inception_bench.report import tta
+from inception_bench.report.load import Study, load_study
+from inception_bench.report.stats import Difference, compare
+
+MARGIN = 0.5  # points of top-1 error within which "no worse" holds
+
+Claim = Literal["better", "no-worse", "none"]
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    paper: str  # what the paper says, with its section
+    claim: Claim  # what the paper's words predict for a vs b
+    study: str  # results/studies/<study>
+    a: str
+    b: str
+
+
+QUESTIONS = [
+    Question(
+        "Do the 1x1 dimension reductions cost accuracy? (reduced vs naive modules, same widths)",
+        "No: they cut the 3x3 and 5x5 convolutions' cost and keep the widths from blowing up stage after stage "
+        "(sec. 4)",
+        "no-worse",
+        "paper",
+        "module-reduced_aux.enabled-on",
+        "module-naive_aux.enabled-on",
+    ),
+    Question(
+        "At equal multiply-adds, are reduced modules more accurate than naive ones? (naive at width 0.08)",
+        "Yes: the reductions let each stage be wider at the same cost; 2-3x faster than similarly performing "
+        "networks without Inception (sec. 4, 5)",
+        "better",
+        "paper",
+        "module-reduced_aux.enabled-on",
+        "naive-equal-macs",
+    ),
+    Question(
+        "Do the auxiliary classifiers improve accuracy? (two heads at 4a and 4d, weight 0.3, vs none)",
+        "Yes, a little: about 0.5% (sec. 5, its later control experiments)",
+        "better",
+        "paper",
+        "module-reduced_aux.enabled-on",
+        "module-reduced_aux.enabled-off",
+    ),
+    Question(
+        "Is one auxiliary head (at 4d) as good as two (4a and 4d)?",
+        "Yes: one of them was enough for the same effect (sec. 5)",
+        "no-worse",
+        "aux",
+        "4d-only",
+        "paper-4a-4d",
+    ),
+    Question(
+        "Do reductions at half Table 1's widths cost accuracy? (#reduce and pool proj x0.5)",
+        "Not tested in the paper",
+        "none",
+        "reduction",
+        "reduce_mult-0.5",
+        "reduce_mult-1.0",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    seeds: tuple[int, int]  # completed runs of a and b
+    difference: Difference | None  # a - b, points of top-1 error
+    split: str
+    costs: dict[str, float | None]  # a / b: weights, MACs, img/s, time to target (None: not measurable yet)
+    target: float | None  # the time-to-accuracy target, a validation top-1 fraction
+    verdict: str
+
+
+def verdict(claim: Claim, difference: Difference | None) -> str:
+    """The module docstring's rule: the claim against the interval of a - b."""
+    if claim == "none":
+        return "no claim"
+    if difference is None:
+        return "running"
+    low, high = difference.low, difference.high
+    bound = 0.0 if claim == "better" else MARGIN
+    if high < bound:
+        return "confirmed"
+    if low > bound:
+        return "contradicted"
+    return "not seen"
+
+
+def _errors(study: Study, variant: str) -> dict[Any, float]:
+    done = study.completed()
+    mine = done[done["variant"] == variant]
+    return {seed: 100 * (1 - float(v)) for seed, v in zip(mine["seed"], mine[f"{study.split}_top1"], strict=True)}
+
+
+def _median(study: Study, variant: str, column: str) -> float | None:
+    done = study.completed()
+    values = done[done["variant"] == variant][column].dropna()
+    return float(np.median(values)) if len(values) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b and np.isfinite(a) and np.isfinite(b) else None
+
+
+def answer(question: Question, study: Study) -> Answer:
+    """``question`` answered from ``study`` (which must have run both variants: else an IbenchError)."""
+    known = set(study.frame["variant"])
+    for variant in (question.a, question.b):
+        if variant not in known:
+            raise IbenchError(f"{study.folder.path}: no variant {variant!r} (question: {question.question})")
+    err_a, err_b = _errors(study, question.a), _errors(study, question.b)
+    difference = compare(err_a, err_b)
+    target = tta.default_target(study)
+    seconds: dict[str, float | None] = {}
+    if target is not None:
+        reached = tta.reached_by_variant(study, target)
+        for variant in (question.a, question.b):
+            runs = reached.get(variant, [])
+            seconds[variant] = tta.summary(runs)["tta_seconds"] if runs else None
+    costs = {
+        "weights": _ratio(_median(study, question.a, "params"), _median(study, question.b, "params")),
+        "MACs": _ratio(_median(study, question.a, "ops"), _median(study, question.b, "ops")),
+        "img/s": _ratio(
+            _median(study, question.a, "train_images_per_sec"), _median(study, question.b, "train_images_per_sec")
+        ),
+        "time to target": _ratio(seconds.get(question.a), seconds.get(question.b)),
+    }
+    return Answer(
+        question, (len(err_a), len(err_b)), difference, study.split, costs, target, verdict(question.claim, difference)
+    )
+
+
+def answers(root: Path, questions: list[Question] = QUESTIONS) -> list[Answer | Question]:
+    """Each question answered from ``root/<study>``; a question whose study has no results yet stays a Question."""
+    out: list[Answer | Question] = []
+    studies: dict[str, Study | None] = {}
+    for q in questions:
+        if q.study not in studies:
+            folder = root / q.study
+            studies[q.study] = load_study(folder) if (folder / "results.csv").exists() else None
+        study = studies[q.study]
+        out.append(answer(q, study) if study is not None else q)
+    return out
+
+
+def _effect(a: Answer) -> str:
+    runs_a, runs_b = a.seeds
+    n = f"{runs_a} + {runs_b} runs" if runs_a != runs_b else f"{runs_a} seed" + "s" * (runs_a != 1)
+    if a.difference is None:
+        return f"- ({n} so far)"
+    how = "paired" if a.difference.method == "paired" else "Welch"
+    return f"{a.difference.diff:+.2f} [{a.difference.low:+.2f}, {a.difference.high:+.2f}] ({n}, {how})"
+
+
+def _costs(a: Answer) -> str:
+    parts = [f"{name} {value:.2f}x" for name, value in a.costs.items() if value is not None]
+    return ", ".join(parts) if parts else "-"
+
+
+def markdown(rows: list[Answer | Question], link: str = "results/studies") -> str:
+    """The answers as a Markdown table (what the README shows), with the rules under it."""
+    lines = [
+        "| question | the paper | measured: a - b, top-1 error points [95% CI] | cost of a vs b | verdict | study |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if isinstance(row, Question):
+            lines.append(f"| {row.question} | {row.paper} | not run yet | - | - | [{row.study}]({link}/{row.study}) |")
+            continue
+        q = row.question
+        lines.append(
+            f"| {q.question} | {q.paper} | {_effect(row)}{f' on {row.split}' if row.difference else ''} | "
+            f"{_costs(row)} | **{row.verdict}** | "
+            f"[{q.study}]({link}/{q.study}) |"
+        )
+    lines += [
+        "",
+        "a is the variant the question is about, b what it is compared with (e.g. reduced vs naive). A negative "
+        "effect: a errs less. Costs: a / b of the weights at inference, the multiply-adds per image, the training "
+        "images/s and the training seconds to the study's target (its baseline's median final validation top-1 "
+        "minus 1 point). Verdicts, from the interval alone: a claim that a is better is confirmed when the interval "
+        f"is below 0, contradicted when above; a claim that a is no worse, when its top is below +{MARGIN} points or "
+        f"its bottom above it; otherwise not seen, at this scale.",
+    ]
+    return "\n".join(lines)

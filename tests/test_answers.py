@@ -1,0 +1,133 @@
+"""The README's answers table (inception_bench.report.answers, scripts/answers.py) on a study folder written by hand:
+effects, intervals, cost ratios and verdicts checked against arithmetic done here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from inception_bench.report.answers import MARGIN, Question, answer, answers, markdown, verdict
+from inception_bench.report.load import load_study
+from inception_bench.report.stats import Difference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# per seed: test top-1 (fraction), val top-1 per epoch, seconds per epoch, images/s
+A = {0: (0.900, [0.80, 0.89, 0.906], 10.0, 100.0), 1: (0.905, [0.81, 0.90, 0.91], 10.0, 110.0),
+     2: (0.895, [0.79, 0.88, 0.90], 10.0, 90.0)}  # fmt: skip
+B = {0: (0.910, [0.88, 0.905, 0.915], 20.0, 50.0), 1: (0.920, [0.89, 0.91, 0.92], 20.0, 40.0),
+     2: (0.912, [0.87, 0.90, 0.91], 20.0, 60.0)}  # fmt: skip
+PARAMS = {"a": 1000, "b": 4000}
+OPS = {"a": 2_000_000, "b": 10_000_000}
+
+
+def _write_study(folder: Path, runs: dict[str, dict[int, tuple[float, list[float], float, float]]]) -> None:
+    rows = []
+    for variant, seeds in runs.items():
+        for seed, (test, vals, seconds, speed) in seeds.items():
+            run = folder / variant / f"seed-{seed}"
+            run.mkdir(parents=True)
+            lines = [
+                {"epoch": e + 1, "val_top1": v, "seconds": seconds, "images_per_sec": speed} for e, v in enumerate(vals)
+            ]
+            (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+            rows.append(
+                {
+                    "variant": variant,
+                    "seed": seed,
+                    "status": "completed",
+                    "val_top1": vals[-1],
+                    "val_top5": 1.0,
+                    "test_top1": test,
+                    "test_top5": 1.0,
+                    "params": PARAMS[variant],
+                    "ops": OPS[variant],
+                    "train_images_per_sec": speed,
+                    "wall_seconds": 3 * seconds,
+                    "run_dir": f"/elsewhere/{variant}/seed-{seed}",  # where it was written: not here
+                }
+            )
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    meta = {"name": folder.name, "baseline": "b", "variants": list(runs), "axes": [], "seeds": [0, 1, 2]}
+    (folder / "ablation.json").write_text(json.dumps(meta))
+
+
+QUESTION = Question("Is a better than b?", "yes", "better", "toy", "a", "b")
+
+
+def test_answer_is_the_paired_difference_and_the_cost_ratios(tmp_path):
+    _write_study(tmp_path / "toy", {"a": A, "b": B})
+    got = answer(QUESTION, load_study(tmp_path / "toy"))
+    # by hand: per-seed differences of test top-1 error in points, a t-interval with n - 1 degrees of freedom
+    d = np.array([100 * ((1 - A[s][0]) - (1 - B[s][0])) for s in (0, 1, 2)])
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    assert got.difference is not None and got.difference.method == "paired" and got.seeds == (3, 3)
+    assert got.difference.diff == pytest.approx(d.mean())
+    assert (got.difference.low, got.difference.high) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert got.split == "test"
+    assert got.costs["weights"] == pytest.approx(1000 / 4000)
+    assert got.costs["MACs"] == pytest.approx(0.2)
+    assert got.costs["img/s"] == pytest.approx(100 / 50)  # medians: 100 of (90, 100, 110), 50 of (40, 50, 60)
+    # target: b's median final val top-1 (0.915 of 0.915, 0.92, 0.91) minus 1 point = 0.905. a reaches it at epoch 3
+    # (seed 0: 0.906), 3 (seed 1: 0.90 < 0.905), never (seed 2: 0.90): median 30 s; b at epoch 2, 2, 3: median 40 s
+    assert got.target == pytest.approx(0.905)
+    assert got.costs["time to target"] == pytest.approx(30 / 40)
+    # a errs more (about +1.4 points) and the interval is above 0: the claim "a is better" is contradicted
+    assert got.verdict == "contradicted"
+
+
+def test_verdicts_follow_the_interval():
+    def diff(low: float, high: float) -> Difference:
+        return Difference((low + high) / 2, low, high, "paired", 5)
+
+    assert verdict("better", diff(-1.0, -0.1)) == "confirmed"
+    assert verdict("better", diff(-1.0, 0.2)) == "not seen"
+    assert verdict("better", diff(0.1, 0.9)) == "contradicted"
+    assert verdict("no-worse", diff(-0.3, MARGIN - 0.01)) == "confirmed"  # a bit worse at most: within the margin
+    assert verdict("no-worse", diff(0.2, MARGIN + 0.3)) == "not seen"
+    assert verdict("no-worse", diff(MARGIN + 0.1, 2.0)) == "contradicted"
+    assert verdict("better", None) == "running"
+    assert verdict("none", diff(-1.0, -0.5)) == "no claim"
+
+
+def test_studies_not_run_yet_and_one_seed_so_far(tmp_path):
+    _write_study(tmp_path / "toy", {"a": {0: A[0]}, "b": {0: B[0]}})
+    missing = Question("Is c better than d?", "yes", "better", "absent", "c", "d")
+    rows = answers(tmp_path, [QUESTION, missing])
+    assert rows[1] is missing
+    table = markdown(rows)
+    assert "not run yet" in table and "[absent](results/studies/absent)" in table
+    assert "1 seed so far" in table and "**running**" in table
+
+
+def test_script_fills_the_readme_between_its_markers(tmp_path):
+    (tmp_path / "studies").mkdir()  # no study run yet: every row says so
+    readme = tmp_path / "README.md"
+    spec = importlib.util.spec_from_file_location("answers_script", ROOT / "scripts" / "answers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    BEGIN, END = module.BEGIN, module.END  # the markers, stated once in the script
+
+    readme.write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\nrest\n")
+    script = [sys.executable, str(ROOT / "scripts" / "answers.py"), "--studies", str(tmp_path / "studies")]
+    check = subprocess.run([*script, "--readme", str(readme), "--check"], capture_output=True, text=True)
+    assert check.returncode == 1 and "out of date" in check.stderr
+    subprocess.run([*script, "--readme", str(readme)], check=True, capture_output=True)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{END}\n\nrest\n") and text.count("not run yet") == 5
+    assert subprocess.run([*script, "--readme", str(readme), "--check"]).returncode == 0
+
+
+def test_the_readme_table_is_what_the_committed_studies_give():
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "answers.py"), "--check"], capture_output=True)
+    assert check.returncode == 0, check.stderr.decode()
