@@ -506,7 +506,9 @@ def export_(
 )
 def ablate(
     ctx: typer.Context,
-    ablation: Annotated[Path, typer.Argument(help="Ablation YAML (see specs/ablations/).")],
+    ablation: Annotated[
+        Path, typer.Argument(help="Ablation YAML, or a shipped one's name (paper, quick, ...: specs/ablations/).")
+    ],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: runs/<ablation name>.")] = None,
     backend: Annotated[
         AblateBackend,
@@ -571,6 +573,7 @@ def ablate(
         from inception_bench import ablate as abl
         from inception_bench.ablate.protocol import run_tuning, tuning_shard
 
+        ablation = abl.ablation_path(ablation)
         engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
         shown = _progress(progress, quiet)
         from inception_bench.tracking import Trackers

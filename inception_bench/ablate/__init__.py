@@ -14,6 +14,7 @@ from inception_bench.ablate.local import LocalBackend, Summary
 from inception_bench.ablate.plan import (
     Plan,
     PlannedRun,
+    ablation_path,
     adopt_chosen,
     check_data,
     describe,
@@ -34,6 +35,7 @@ __all__ = [
     "Plan",
     "PlannedRun",
     "Summary",
+    "ablation_path",
     "adopt_chosen",
     "check_data",
     "describe",

@@ -172,6 +172,20 @@ def is_ablation(raw: dict[str, Any]) -> bool:
     return bool({"grid", "variants", "seeds"} & set(raw))
 
 
+def ablation_path(name: str | Path) -> Path:
+    """An ablation file, or the name of a shipped one (``quick`` for ``specs/ablations/quick.yaml``, found in the
+    installed package too) when no such file exists."""
+    path = Path(name)
+    shipped = ABLATION_DIR / f"{path}.yaml"
+    if not path.exists() and not path.suffix and len(path.parts) == 1 and shipped.exists():
+        return shipped
+    return path
+
+
+def shipped_ablations() -> list[str]:
+    return sorted(p.stem for p in ABLATION_DIR.glob("*.yaml"))
+
+
 def load_ablation(path: str | Path) -> AblationSpec:
     path = Path(path)
     raw = read_yaml(path, what="ablation")

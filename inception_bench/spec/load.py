@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from inception_bench.errors import FieldError, SpecError
 from inception_bench.spec.plan import check_claims
 from inception_bench.spec.schema import ROW_TYPES, Spec
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "specs"
+# the shipped specs: the top-level specs/ of a checkout, inside the package of an installed wheel (pyproject.toml)
+SPEC_DIR = Path(str(resources.files("inception_bench.specs"))).resolve()
 DEFAULT_SPEC = SPEC_DIR / "googlenet.yaml"
 REFERENCE = "specs/googlenet.yaml"  # where a reader finds every field spelled out
 
