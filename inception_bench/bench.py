@@ -41,9 +41,7 @@ Conventions
 from __future__ import annotations
 
 import datetime
-import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -199,11 +197,6 @@ def targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, Loa
 
 
 # --------------------------------------------------------------------------------------------- measuring
-def _peak_rss_mb() -> float:
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -817,9 +810,10 @@ def rich_table(rows: list[BenchRow]) -> Any:
 
 
 def rows_json(rows: list[BenchRow]) -> str:
+    """The rows as the JSON document ``--output x.json`` holds: ``{"rows": [...]}``."""
     import json
 
-    return json.dumps([asdict(r) for r in rows], indent=2) + "\n"
+    return json.dumps({"rows": [asdict(r) for r in rows]}, indent=2) + "\n"
 
 
 def rows_csv(rows: list[BenchRow]) -> str:

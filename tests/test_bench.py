@@ -43,7 +43,7 @@ def cpu_flags() -> set[str]:
 def rows():
     result = runner.invoke(app, ["bench", str(SMALL), *TINY, "--format", "json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["rows"]
 
 
 def test_fields_and_ratios_against_the_fp32_eager_baseline(rows):
@@ -212,7 +212,7 @@ def test_fused_1x1_rows(fuse_1x1_calls):
         app, ["bench", str(SMALL), *TINY, *PLAIN, "--mode", "infer", "--fuse-1x1", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    ours, tv = json.loads(result.stdout)
+    ours, tv = json.loads(result.stdout)["rows"]
     assert fuse_1x1_calls == [True] and ours["fuse_1x1"] is True and tv["fuse_1x1"] is False  # tv runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1" and b.setup_label(tv) == "fp32"
     naive = runner.invoke(
@@ -233,13 +233,13 @@ def test_fused_1x1_rows(fuse_1x1_calls):
         ],
     )
     assert naive.exit_code == 0, naive.output
-    assert json.loads(naive.stdout)[0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
+    assert json.loads(naive.stdout)["rows"][0]["fuse_1x1"] is False  # naive modules have no 1x1 convolutions to fuse
 
 
 def test_model_names_are_measured_as_their_spec_files():
     result = runner.invoke(app, ["bench", "small", *TINY, "--mode", "infer", "--no-torchvision", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert [r["model"] for r in json.loads(result.stdout)] == ["specs/googlenet-small.yaml"] * 2
+    assert [r["model"] for r in json.loads(result.stdout)["rows"]] == ["specs/googlenet-small.yaml"] * 2
 
 
 def test_s2d_stem_rows():
@@ -262,7 +262,7 @@ def test_s2d_stem_rows():
         ],
     )
     assert result.exit_code == 0, result.output
-    ours, tv = json.loads(result.stdout)
+    ours, tv = json.loads(result.stdout)["rows"]
     assert ours["s2d_stem"] is True and tv["s2d_stem"] is False  # torchvision's model runs as it is
     assert b.setup_label(ours) == "fp32 + fused 1x1 + s2d stem" and b.setup_label(tv) == "fp32"
     # MACs stay the network's (the blocks' zero padding is not counted as work)
@@ -323,7 +323,7 @@ def test_compile_auto_is_inference_on_the_cpu_with_an_eager_twin(monkeypatch):
     args = [a for a in TINY if a != "--no-compile"]
     result = runner.invoke(app, ["bench", str(SMALL), *args, "--no-torchvision", "--format", "json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["rows"]
     assert [(r["mode"], r["role"], r["compile"]) for r in rows] == [
         ("train", "fast", False),
         ("train", "baseline", False),
@@ -336,7 +336,8 @@ def test_compile_auto_is_inference_on_the_cpu_with_an_eager_twin(monkeypatch):
     assert fast["compile_mode"] == "default; freezing=True" and b.setup_label(fast).endswith("compile (freezing=True)")
     assert (eager["precision"], eager["channels_last"]) == (fast["precision"], fast["channels_last"])
     assert fast["compile_gain"] == pytest.approx(fast["images_per_sec"] / eager["images_per_sec"])  # one round
-    assert fast["compile_s"] == pytest.approx(0.5, abs=0.25) and eager["compile_s"] is None  # the slow first call
+    # the slow first call's 0.5 s sleep is in it, less at most a fraction of a step; a loaded machine only adds
+    assert fast["compile_s"] >= 0.45 and eager["compile_s"] is None
     assert ("compile does not pay here" in fast["note"]) == (fast["compile_gain"] < 1)
     assert "precision" in result.stderr and "interleaved rounds" in result.stderr  # the choice is printed
 
@@ -348,7 +349,7 @@ def test_baseline_same_compares_each_setup_with_torchvisions_in_that_setup(monke
         app, ["bench", str(SMALL), *args, "--mode", "infer", "--baseline", "same", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    ours, ours_eager, tv, tv_eager = json.loads(result.stdout)
+    ours, ours_eager, tv, tv_eager = json.loads(result.stdout)["rows"]
     assert [r["role"] for r in (ours, ours_eager, tv, tv_eager)] == ["fast", "eager", "fast", "eager"]
     assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / tv["images_per_sec"])
     assert ours_eager["vs_torchvision"] == pytest.approx(ours_eager["images_per_sec"] / tv_eager["images_per_sec"])
@@ -372,7 +373,7 @@ def test_a_fast_setup_that_is_fp32_eager_is_its_own_baseline():
         ],
     )
     assert result.exit_code == 0, result.output
-    ours, tv = json.loads(result.stdout)  # measured once each
+    ours, tv = json.loads(result.stdout)["rows"]  # measured once each
     assert ours["vs_fp32_eager"] == tv["vs_fp32_eager"] == tv["vs_torchvision"] == 1.0
     assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / tv["images_per_sec"])
 
@@ -428,7 +429,7 @@ def test_detail_splits_a_training_step_into_its_phases():
         app, ["bench", str(SMALL), *TINY, "--detail", "--baseline", "same", "--no-torchvision", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    train, infer = json.loads(result.stdout)
+    train, infer = json.loads(result.stdout)["rows"]
     assert all(train[f"{p}_ms"] > 0 for p in ("forward", "backward", "optimizer"))
     assert infer["forward_ms"] is None  # an inference step is one phase
 
@@ -509,7 +510,7 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch,
     args = [*TINY, "--mode", "infer", "--runtime", "onnxruntime", "--device", "cpu", "--format", "json"]
     result = runner.invoke(app, ["bench", str(SMALL), *args])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["rows"]
     ort = [r for r in rows if r["runtime"] == "onnxruntime"]
     assert sorted(r["model"] for r in ort) == sorted({r["model"] for r in rows}) and len(ort) == 2
     for row in ort:
@@ -542,4 +543,4 @@ def test_progress_lines_with_a_heartbeat_due_and_none_with_quiet(monkeypatch):
     ticks = [line for line in shown.stderr.splitlines() if line.startswith("infer: warm-ups and rounds: ")]
     assert len(ticks) == 1 and ticks[0].startswith("infer: warm-ups and rounds: 1/2, about ")  # not at 2/2
     quiet = runner.invoke(app, [*args, "--quiet"])
-    assert quiet.exit_code == 0 and quiet.stderr == "" and json.loads(quiet.stdout)[0]["mode"] == "infer"
+    assert quiet.exit_code == 0 and quiet.stderr == "" and json.loads(quiet.stdout)["rows"][0]["mode"] == "infer"

@@ -1,6 +1,6 @@
 """Parameters and multiply-adds per Table 1 row, against the paper's printed figures.
 
-Conventions (the paper's, see ``../shared/paper/googlenet.md``):
+Conventions (those of the paper's Table 1):
 
 - ``params``: weights of the conv and linear layers, without biases and without batch norm. The paper prints
   them in K = 1024.

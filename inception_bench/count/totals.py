@@ -13,7 +13,7 @@ computed), so it takes a fraction of a second even for the paper's 224 px networ
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -32,9 +32,6 @@ class Totals:
     params_with_aux: int
     aux_params: int
     input_size: int
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def _aux_heads(model: nn.Module) -> list[nn.Module]:
