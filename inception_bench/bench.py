@@ -672,7 +672,7 @@ def _earlier_rows(path: Path) -> Any:
     :data:`BENCH_KEYS` (older files' other columns are kept), so an unrelated file is never rewritten."""
     import pandas as pd
 
-    from inception_bench.results import read_json
+    from inception_bench.store import read_json
 
     hint = "give a new output file or one written by `ibench bench`"
     try:
@@ -696,7 +696,7 @@ def append_rows(rows: list[BenchRow], path: Path) -> None:
 
     import pandas as pd
 
-    from inception_bench.results import atomic_write_text
+    from inception_bench.store import atomic_write_text
 
     earlier = check_output(path)  # read again: the file may have changed while the rows were measured
     new = [asdict(r) for r in rows]

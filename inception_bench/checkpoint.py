@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 from inception_bench.errors import IbenchError
 from inception_bench.models import GoogLeNet, build_model
-from inception_bench.results import RunFolder, RunStatus, atomic_write_bytes
 from inception_bench.spec import Spec
+from inception_bench.store import RunFolder, RunStatus, atomic_write_bytes
 
 FORMAT = "ibench-checkpoint-2"
 FORMAT_1 = "ibench-checkpoint-1"  # also what a checkpoint without "format" is

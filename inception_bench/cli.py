@@ -18,8 +18,8 @@ from typer.core import TyperGroup
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.guard import NotLearning
 from inception_bench.progress import ProgressMode
-from inception_bench.results import AblationFolder, ReportFolder, RunFolder, RunStatus
 from inception_bench.settings import BenchSettings, Recipe
+from inception_bench.store import AblationFolder, ReportFolder, RunFolder, RunStatus
 
 _UsageError: Any = typer.BadParameter.__base__  # Click's UsageError, of the Click typer uses (its own since 0.2x)
 
@@ -224,7 +224,7 @@ def _write_or_print(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from inception_bench.results import atomic_write_text
+    from inception_bench.store import atomic_write_text
 
     atomic_write_text(output, text)
     typer.echo(f"wrote {output}", err=True)
@@ -449,7 +449,7 @@ def eval_(
         from rich.console import Console
 
         from inception_bench.evaluate import evaluate, rich_table
-        from inception_bench.results import eval_record_path
+        from inception_bench.store import eval_record_path
 
         one_run = checkpoints[0].parent if checkpoints and len(checkpoints) == 1 and weights is None else None
         folder = one_run or Path(".")  # one run's record goes into its run folder

@@ -19,7 +19,7 @@ from inception_bench.errors import FieldError, IbenchError
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
 from inception_bench.progress import ProgressMode, step_progress
-from inception_bench.results import RunFolder, write_json
+from inception_bench.store import RunFolder, write_json
 
 
 def _check_writable(path: Path) -> None:

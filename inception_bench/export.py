@@ -27,7 +27,7 @@ import torch
 
 from inception_bench.errors import FieldError, IbenchError, one_line
 from inception_bench.models import GoogLeNet
-from inception_bench.results import RunFolder, atomic_write_bytes
+from inception_bench.store import RunFolder, atomic_write_bytes
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".ts.pt", "pt2": ".pt2"}  # each format's file name ending
 TOLERANCE = 1e-4  # largest |logit difference| / max(1, largest |logit|), float32 on the CPU

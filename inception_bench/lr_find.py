@@ -32,9 +32,9 @@ from inception_bench.engine import (
 )
 from inception_bench.errors import FieldError, fields_of
 from inception_bench.progress import ProgressMode, step_progress
-from inception_bench.results import LrFindFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import LoadedSpec
+from inception_bench.store import LrFindFolder
 from inception_bench.train import model_and_optimizer
 
 

@@ -57,7 +57,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote
 
 from inception_bench.errors import FieldError, one_line
-from inception_bench.results import RunFolder
+from inception_bench.store import RunFolder
 
 TrackerName = Literal["tensorboard", "wandb", "mlflow"]  # the values of Recipe.log
 TRACKERS: tuple[str, ...] = get_args(TrackerName)

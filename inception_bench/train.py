@@ -22,8 +22,8 @@ so the effective batch is ``batch_size x world_size`` and the learning rate is u
 
 A run is four steps: :func:`setup` (every check before anything is written, then the device, the data, the model
 and the optimizer, restored from the run folder's checkpoint when resuming), :func:`train_epoch`,
-:func:`evaluate_epoch` (then a checkpoint), and :func:`finish` (the :class:`~inception_bench.results.RunRecord`).
-The run folder's files: :class:`~inception_bench.results.RunFolder`.
+:func:`evaluate_epoch` (then a checkpoint), and :func:`finish` (the :class:`~inception_bench.store.RunRecord`).
+The run folder's files: :class:`~inception_bench.store.RunFolder`.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ from inception_bench.engine import (
 from inception_bench.errors import FieldError, fields_of
 from inception_bench.models import GoogLeNet
 from inception_bench.progress import Progress, ProgressMode
-from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.settings import Recipe, portable_recipe
 from inception_bench.spec import LoadedSpec, Spec, display_path
+from inception_bench.store import RunFolder, RunRecord, RunStatus
 from inception_bench.tracking import Naming, Trackers
 
 # What must not change between an interrupted run and its resumption (the recipe without its machine fields).

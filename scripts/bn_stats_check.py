@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_bench.engine import evaluate_loader
-from inception_bench.results import RunFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import load_spec
+from inception_bench.store import RunFolder
 from inception_bench.train import Run, setup, train_epoch
 
 

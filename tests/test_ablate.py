@@ -27,8 +27,8 @@ from inception_bench.cli import app
 from inception_bench.data import DATA_NAMES, load_data
 from inception_bench.errors import IbenchError
 from inception_bench.models import build_model
-from inception_bench.results import RunFolder, RunRecord, RunStatus
 from inception_bench.spec import load_spec
+from inception_bench.store import RunFolder, RunRecord, RunStatus
 
 runner = CliRunner()
 RECIPE = {"epochs": 2, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}

@@ -17,9 +17,9 @@ from inception_bench.cli import app
 from inception_bench.engine import WeightAverage, autocast_for, loss_fn, resolve_precision, train_step
 from inception_bench.errors import FieldError
 from inception_bench.models import build_model
-from inception_bench.results import RunFolder
 from inception_bench.settings import Recipe
 from inception_bench.spec import load_spec
+from inception_bench.store import RunFolder
 from inception_bench.train import evaluate_epoch, setup, train, train_epoch
 
 runner = CliRunner()

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SMALL, invoke_ablate, write_ablation
 
-from inception_bench.results import RunFolder
+from inception_bench.store import RunFolder
 
 NO_RAY = "Ray is not installed (pip install -e '.[ray]'); the dev extra installs it"
 

@@ -310,7 +310,7 @@ def test_the_html_in_a_real_browser(grid, tmp_path):
 
 def test_labels_name_grid_variants_by_their_values_and_keep_named_ones(tmp_path):
     from inception_bench.report.load import Study
-    from inception_bench.results import AblationFolder
+    from inception_bench.store import AblationFolder
 
     frame = pd.DataFrame(
         {

@@ -326,7 +326,7 @@ def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_f
 
 
 def test_a_resume_to_another_wandb_project_is_a_new_run_with_every_epoch(tmp_path, monkeypatch):
-    from inception_bench.results import RunFolder
+    from inception_bench.store import RunFolder
     from inception_bench.tracking import Trackers
 
     folder = RunFolder(tmp_path / "run")

@@ -16,7 +16,7 @@ from inception_bench.ablate import plan_ablation
 from inception_bench.ablate.protocol import tuning_shard
 from inception_bench.ablate.tuning import Halving
 from inception_bench.cli import app
-from inception_bench.results import RunRecord, RunStatus
+from inception_bench.store import RunRecord, RunStatus
 
 RECIPE = {"epochs": 4, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
 LRS = [0.1, 0.2, 0.3, 0.4]

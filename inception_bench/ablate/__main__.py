@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from inception_bench.errors import FieldError, IbenchError, run_script
-from inception_bench.results import RunFolder, RunStatus
 from inception_bench.settings import Recipe, parse
 from inception_bench.spec import LoadedSpec, Spec, validation_message
+from inception_bench.store import RunFolder, RunStatus
 
 DRIVER_PID = "IBENCH_ABLATE_DRIVER_PID"  # set by the local backend for its workers: the process they belong to
 

@@ -47,7 +47,7 @@ from inception_bench.ablate.local import Display, Summary, runs_to_do, summarize
 from inception_bench.ablate.plan import Plan, PlannedRun, run_status, write_results
 from inception_bench.errors import FieldError, IbenchError, one_line
 from inception_bench.progress import ProgressMode
-from inception_bench.results import RunFolder, RunRecord, RunStatus
+from inception_bench.store import RunFolder, RunRecord, RunStatus
 
 INSTALL = "pip install 'inception-bench[ray]' (or pip install ray)"
 

@@ -26,7 +26,7 @@ from inception_bench.ablate.__main__ import DRIVER_PID
 from inception_bench.ablate.plan import Plan, PlannedRun, will_run, write_results
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode, live, plain_line
-from inception_bench.results import RunRecord, RunStatus
+from inception_bench.store import RunRecord, RunStatus
 
 INTERRUPTED_CODES = (-signal.SIGINT, -signal.SIGTERM, 130)
 

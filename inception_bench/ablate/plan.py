@@ -19,7 +19,7 @@ An ablation file (``specs/ablations/*.yaml``)::
 
 A grid variant is named ``axis-value_axis-value`` (booleans as on/off, lists joined by +). Each variant's spec is
 derived in memory from the base spec, and each (variant, seed) gets a run folder in the ablation folder
-(:class:`~inception_bench.results.AblationFolder`) with the request that describes it.
+(:class:`~inception_bench.store.AblationFolder`) with the request that describes it.
 
 Tuning (``tune:``, recipe fields with candidate values): so that a comparison does not hinge on one learning rate
 that suits some variants and not others, each variant first trains every combination of the candidates (its
@@ -45,7 +45,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from inception_bench.ablate.tuning import Halving, Tuning, candidates, ranked
 from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
-from inception_bench.results import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.settings import Recipe, parse, portable_recipe
 from inception_bench.spec import (
     SPEC_DIR,
@@ -57,6 +56,7 @@ from inception_bench.spec import (
     referred_file,
     validation_message,
 )
+from inception_bench.store import AblationFolder, RunFolder, RunStatus, result_row
 from inception_bench.tracking import Naming, replay
 
 ABLATION_DIR = SPEC_DIR / "ablations"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from inception_bench.ablate.plan import Plan, PlannedRun, adopt_chosen, select_shard, will_run
-from inception_bench.results import RunStatus
+from inception_bench.store import RunStatus
 
 
 class Backend(Protocol):

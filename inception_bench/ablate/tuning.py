@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inception_bench.results import RunStatus
+from inception_bench.store import RunStatus
 
 if TYPE_CHECKING:
     from inception_bench.ablate.plan import PlannedRun

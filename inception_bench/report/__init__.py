@@ -1,6 +1,6 @@
 """``ibench report``: ablation and run folders as tables, words and plots (Markdown, HTML, CSV).
 
-- :mod:`~inception_bench.report.load`: what is read (through :mod:`inception_bench.results`).
+- :mod:`~inception_bench.report.load`: what is read (through :mod:`inception_bench.store`).
 - :mod:`~inception_bench.report.stats`: summaries over seeds, paired or Welch intervals, the paper's questions.
 - :mod:`~inception_bench.report.plots`: the figures.
 - :func:`build` assembles a :mod:`~inception_bench.document` from them; :func:`write_report` renders it as
@@ -22,7 +22,7 @@ from inception_bench.report.budget import budget_table
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
 from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, tuning_note, welch
-from inception_bench.results import AblationFolder, ReportFolder, find_eval_records
+from inception_bench.store import AblationFolder, ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from inception_bench.results import RunStatus
+from inception_bench.store import RunStatus
 
 
 def expected_best(values: list[float], n: int) -> float:

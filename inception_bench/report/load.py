@@ -1,5 +1,5 @@
 """What a report reads: ablation folders (results.csv and ablation.json), loose run folders, and ``ibench bench``
-CSV files, all through :mod:`inception_bench.results`."""
+CSV files, all through :mod:`inception_bench.store`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from inception_bench.errors import IbenchError
-from inception_bench.results import (
+from inception_bench.store import (
     RESULT_COLUMNS,
     AblationFolder,
     RunFolder,

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from inception_bench.report.load import Study, axis_label
-from inception_bench.results import RunStatus
+from inception_bench.store import RunStatus
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:

@@ -1,21 +1,5 @@
-"""Run records and the folders that hold them: the one module that knows file names and layouts.
-
-- A run folder (:class:`RunFolder`, what ``ibench train --out`` writes) holds ``config.json`` (what was run),
-  ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (after every epoch), ``final.json`` (the
-  :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``;
-  under the Ray backend also ``attempts.jsonl`` (one line per worker that started the run: attempt, node, pid).
-  With ``--log``: TensorBoard's event files, W&B's ``wandb/`` folder, ``trackers.json`` (the run's W&B and MLflow
-  ids and how many epochs each was sent) and, for ``ibench train``, ``mlflow.db`` (a local MLflow store).
-- An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)
-  at ``<variant>/seed-<seed>/``, ``results.csv`` (one row per run, :data:`RESULT_COLUMNS` first),
-  ``ablation.json`` (what the grid is), optionally ``bench.csv`` (``ibench bench --output``) and, with ``--log mlflow``,
-  ``mlflow.db`` (the local MLflow store of all its runs).
-- ``ibench eval`` writes ``eval-<crops>crop.json`` records (:func:`eval_record_path`); ``ibench report`` writes a
-  :class:`ReportFolder`.
-
-Every write is atomic (a temp file in the same folder, then rename), so an interrupted run never leaves a
-half-written record or checkpoint behind. Accuracies are fractions in 0..1, times in seconds.
-"""
+"""The folders results live in: a run folder (``ibench train --out``), an ablation folder (``ibench ablate
+--out``), a report folder and an lr-find folder; their file names and layouts are stated here only."""
 
 from __future__ import annotations
 
@@ -25,158 +9,19 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from inception_bench.errors import IbenchError
+from inception_bench.store.io import atomic_write_bytes, atomic_write_text, read_csv, read_json, write_json
+from inception_bench.store.records import RESULT_COLUMNS, RunRecord
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-# ---------------------------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (readers see the old file or the new one, never a mix)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise IbenchError(f"{path}: cannot write here ({e.strerror or e}); choose a writable location") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise IbenchError(f"{path}: cannot write here ({e.strerror or e}); choose a writable location") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def read_json(path: Path, hint: str = "fix or delete it") -> dict[str, Any]:
-    """A JSON object from a results file, or one clear error naming the file (and ``hint``)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise IbenchError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise IbenchError(f"{path}: corrupt results file ({' '.join(str(e).split())}); {hint}") from None
-    if not isinstance(data, dict):
-        raise IbenchError(f"{path}: corrupt results file (expected a JSON object); {hint}")
-    return data
-
-
-# -------------------------------------------------------------------------------------------------- records
-class RunStatus(StrEnum):
-    """Where a run stands. A record (``final.json``) says ``completed``, ``diverged``, ``not-learning`` (its
-    training loss still at chance: :mod:`inception_bench.guard`) or ``failed``; an ablation's
-    plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes), ``changed`` (its
-    recorded request differs from the ablation file) and ``waiting`` (its recipe waits on tuning runs);
-    ``interrupted`` is a run stopped early on purpose (tests); ``incomplete-record`` a completed record without its
-    metrics (reports)."""
-
-    new = "new"
-    partial = "partial"
-    completed = "completed"
-    diverged = "diverged"
-    not_learning = "not-learning"
-    failed = "failed"
-    changed = "changed"
-    waiting = "waiting"
-    interrupted = "interrupted"
-    incomplete_record = "incomplete-record"
-
-    @property
-    def finished(self) -> bool:
-        """A status a record ends with: the run is not resumed unless asked to retry."""
-        return self in (RunStatus.completed, *RunStatus.unsuccessful())
-
-    @classmethod
-    def unsuccessful(cls) -> tuple[RunStatus, ...]:
-        """The records of runs that ended without a result: retried only when asked (``--retry-failed``)."""
-        return (cls.failed, cls.diverged, cls.not_learning)
-
-    @property
-    def judges_value(self) -> bool:
-        """A run that ended by itself, on what it was given: a tuning candidate that diverged or did not learn is an
-        answer (that value does not train), not a failure to retry."""
-        return self in (RunStatus.diverged, RunStatus.not_learning)
-
-
-class RunRecord(BaseModel):
-    """A run's outcome: ``final.json``. ``val_*`` are the headline weights' on the validation split (``weights``:
-    ``ema``, the weight average, unless the raw weights are better there: ``raw``; ``val_top1_raw`` and
-    ``val_top1_ema`` both), ``test_*`` the headline weights' on the held-out test split (None when the data set has
-    none or the run did not complete); params/ops/params_all in Table 1's conventions (:mod:`inception_bench.count`);
-    ``exit_code`` is set when the ablation driver writes the record of a worker that died."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    status: RunStatus
-    message: str = ""
-    val_top1: float | None = None
-    val_top5: float | None = None
-    val_top1_raw: float | None = None
-    val_top1_ema: float | None = None
-    weights: str | None = None
-    test_top1: float | None = None
-    test_top5: float | None = None
-    test_loss: float | None = None
-    params: int | None = None
-    ops: int | None = None
-    params_all: int | None = None
-    epochs: int = 0
-    train_images_per_sec: float | None = None
-    wall_seconds: float | None = None
-    device: str | None = None
-    data: str | None = None
-    exit_code: int | None = None
-
-
 _REDO = "delete it to redo that run"
-
-# The columns of results.csv: who, how it ended, and the record's figures people compare.
-RECORD_COLUMNS = [
-    "val_top1",
-    "val_top5",
-    "test_top1",
-    "test_top5",
-    "weights",
-    "params",
-    "ops",
-    "train_images_per_sec",
-    "wall_seconds",
-    "epochs",
-]
-RESULT_COLUMNS = ["variant", "seed", "status", *RECORD_COLUMNS, "error"]
-
-
-def result_row(variant: str, seed: int | str, status: RunStatus, record: RunRecord | None) -> dict[str, Any]:
-    """One results.csv row: the run's identity and status, and its record's figures when it has one."""
-    row: dict[str, Any] = {"variant": variant, "seed": seed, "status": str(status)}
-    if record is not None:
-        row.update(record.model_dump(include=set(RECORD_COLUMNS)))
-        row["error"] = record.message or None
-    return row
 
 
 @dataclass(frozen=True)
@@ -419,7 +264,7 @@ class AblationFolder:
         """tuning.csv, or None when the ablation tuned nothing."""
         if not self.tuning_path.exists():
             return None
-        return _read_csv(self.tuning_path, "corrupt tuning file", "; rerun `ibench ablate`")
+        return read_csv(self.tuning_path, "corrupt tuning file", "; rerun `ibench ablate`")
 
     @property
     def results_path(self) -> Path:
@@ -444,7 +289,7 @@ class AblationFolder:
     def read_results(self) -> pd.DataFrame:
         if not self.results_path.exists():
             raise IbenchError(f"{self.results_path}: not found; run `ibench ablate` first")
-        frame = _read_csv(self.results_path, "corrupt results file")
+        frame = read_csv(self.results_path, "corrupt results file")
         missing = [c for c in ("variant", "seed", "status") if c not in frame.columns]
         if missing:
             raise IbenchError(f"{self.results_path}: not an ibench results.csv (missing columns {', '.join(missing)})")
@@ -464,17 +309,6 @@ class AblationFolder:
         """Every run folder with a record at or below this folder (itself, ``<run>/``, ``<variant>/seed-<s>/``)."""
         candidates = [self.path, *sorted(self.path.glob("*")), *sorted(self.path.glob("*/*"))]
         return [RunFolder(p) for p in candidates if RunFolder(p).has_record()]
-
-
-def _read_csv(path: Path, what: str, hint: str = "") -> pd.DataFrame:
-    """``path`` read by pandas; an unreadable or malformed file is one :class:`IbenchError` line naming it."""
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        reason = " ".join(str(e).split())[:160]
-        raise IbenchError(f"{path}: {what} ({reason}){hint}") from None
 
 
 @dataclass(frozen=True)
@@ -509,21 +343,3 @@ class LrFindFolder:
         atomic_write_text(self.path / self.CSV, csv)
         atomic_write_bytes(self.path / self.PLOT, png)
         write_json(self.path / self.SUMMARY, summary)
-
-
-# -------------------------------------------------------------------------------------------- eval records
-def eval_record_path(crops: int, folder: Path = Path("."), split: str = "val") -> Path:
-    """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json`` (the validation split),
-    ``eval-test-<crops>crop.json`` (the test split)."""
-    return folder / (f"eval-{crops}crop.json" if split == "val" else f"eval-{split}-{crops}crop.json")
-
-
-def find_eval_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every readable ``ibench eval`` record under ``folder``, with its path (unreadable ones are skipped)."""
-    records = []
-    for path in sorted(folder.rglob("eval-*.json")):
-        try:
-            records.append((path, read_json(path)))
-        except IbenchError:
-            continue
-    return records
