@@ -22,7 +22,7 @@ Conventions
   each ratio is the median over rounds of the per-round ratio of images/s, with its range over rounds
   (``*_lo``, ``*_hi``).
 - ``train`` steps are forward + loss (aux heads included, weighted as the spec says) + backward + SGD step
-  (:func:`~inception_bench.engine.train_step`); ``infer`` steps are a forward pass in eval mode under
+  (:func:`~inception_bench.run.engine.train_step`); ``infer`` steps are a forward pass in eval mode under
   ``torch.inference_mode``. ``detail`` splits training steps into forward (with the loss), backward and optimizer
   time, each phase ended by a device synchronisation (as timm's benchmark does).
 - MACs are the network's multiply-adds per image at the benchmark's image size (``ibench count``
@@ -54,7 +54,10 @@ import torch
 from torch import nn
 
 from inception_bench.count import totals
-from inception_bench.engine import (
+from inception_bench.errors import FieldError, IbenchError, fields_of, one_line
+from inception_bench.models import resolve_spec
+from inception_bench.progress import ProgressMode, step_progress
+from inception_bench.run.engine import (
     autocast_for,
     build_for_run,
     compiled,
@@ -65,11 +68,8 @@ from inception_bench.engine import (
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError, IbenchError, fields_of, one_line
-from inception_bench.models import resolve_spec
-from inception_bench.progress import ProgressMode, step_progress
-from inception_bench.settings import BenchSettings
-from inception_bench.spec import MODELS, LoadedSpec, display_path, read_yaml
+from inception_bench.run.settings import BenchSettings
+from inception_bench.spec import LoadedSpec
 
 # Dense peak multiply-add rates (10^12 MAC/s = half the vendor's TFLOPS) of common GPUs, by precision, first
 # match of the device name wins. "fp32" is the TF32 tensor-core peak, since cuDNN runs fp32 convolutions in TF32
@@ -179,23 +179,6 @@ class BenchRow:
     date: str
 
 
-# --------------------------------------------------------------------------------------------- what to measure
-def targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, LoadedSpec]]:
-    """The named variants ``ibench bench`` measures: the paper's spec and the torchvision-compatible one (no
-    ``path``), one spec file, or every variant of an ablation file; ``overrides`` applied to each."""
-    if path is None:
-        return [
-            ("googlenet (paper)", resolve_spec("paper", overrides)),
-            ("googlenet-torchvision spec", resolve_spec("torchvision", overrides)),
-        ]
-    from inception_bench.ablate.plan import is_ablation, variant_specs
-
-    if str(path) not in MODELS and is_ablation(read_yaml(path)):
-        return [(name, loaded.with_overrides(overrides)) for name, loaded in variant_specs(path)]
-    loaded = resolve_spec(path, overrides)
-    return [(display_path(loaded.path), loaded)]
-
-
 # --------------------------------------------------------------------------------------------- measuring
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -253,7 +236,7 @@ def make_step(
 def onnxruntime_step(model: nn.Module, image_size: int) -> Step:
     """An inference step of ``model`` exported to ONNX and run by onnxruntime on the CPU with torch's intra-op
     thread count, its threads not spinning between steps (the torch setups share the cores); the batch is free."""
-    from inception_bench.export import onnx_session, write_onnx
+    from inception_bench.evaluate.export import onnx_session, write_onnx
 
     with tempfile.TemporaryDirectory(prefix="ibench-onnx-") as folder, torch.no_grad():
         path = Path(folder) / "model.onnx"  # onnxruntime holds the model in memory: the file goes with the folder
@@ -518,7 +501,7 @@ def bench(
         check_inductor(settings)
         device = resolve_device(settings.device)
         if settings.runtime == "onnxruntime":
-            from inception_bench.export import needs_onnx
+            from inception_bench.evaluate.export import needs_onnx
 
             if device.type != "cpu":
                 raise FieldError("runtime", "onnxruntime runs on the CPU here; add --device cpu", settings.runtime)

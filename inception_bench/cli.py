@@ -16,9 +16,9 @@ import typer
 from typer.core import TyperGroup
 
 from inception_bench.errors import FieldError, IbenchError
-from inception_bench.guard import NotLearning
 from inception_bench.progress import ProgressMode
-from inception_bench.settings import BenchSettings, Recipe
+from inception_bench.run.guard import NotLearning
+from inception_bench.run.settings import BenchSettings, Recipe
 from inception_bench.store import AblationFolder, ReportFolder, RunFolder, RunStatus
 
 _UsageError: Any = typer.BadParameter.__base__  # Click's UsageError, of the Click typer uses (its own since 0.2x)
@@ -336,15 +336,15 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     with user_errors(ctx):
-        from inception_bench.settings import parse
+        from inception_bench.run.settings import parse
 
         loaded = _variant(spec or "small", module, aux, set_)
-        from inception_bench.tracking import Trackers
+        from inception_bench.run.tracking import Trackers
 
         Trackers.check(log or [])
         values = {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}
         settings = parse(Recipe, {**values, "log": log or []}, "recipe")
-        from inception_bench.train import train as run_training  # torch: after the options are checked
+        from inception_bench.run.train import train as run_training  # torch: after the options are checked
 
         record = run_training(loaded, settings, out, resume=resume, progress=_progress(progress, quiet))
         if record.status != RunStatus.completed:
@@ -388,11 +388,11 @@ def lr_find_(
 ) -> None:
     """The learning-rate range test (Smith, 2017): the loss over a geometric learning-rate sweep, and a suggestion."""
     with user_errors(ctx):
-        from inception_bench.settings import parse
+        from inception_bench.run.settings import parse
 
         loaded = _variant(spec or "small", module, aux, set_)
         settings = parse(Recipe, {k: v for k, v in ctx.params.items() if k in Recipe.model_fields}, "recipe")
-        from inception_bench.lr_find import lr_find, save  # torch: after the options are checked
+        from inception_bench.run.lr_find import lr_find, save  # torch: after the options are checked
 
         shown = _progress(progress, quiet)
         result = lr_find(loaded, settings, start_lr=start_lr, end_lr=end_lr, steps=steps, progress=shown)
@@ -448,7 +448,7 @@ def eval_(
     with user_errors(ctx):
         from rich.console import Console
 
-        from inception_bench.evaluate import evaluate, rich_table
+        from inception_bench.evaluate.multicrop import evaluate, rich_table
         from inception_bench.store import eval_record_path
 
         one_run = checkpoints[0].parent if checkpoints and len(checkpoints) == 1 and weights is None else None
@@ -488,7 +488,7 @@ def export_(
     """The trained network for deployment: eval mode, no aux heads, batch size free; checked by running the file
     (ONNX in onnxruntime) against the PyTorch model's logits before it is written."""
     with user_errors(ctx):
-        from inception_bench.export import FORMATS, export_checkpoint
+        from inception_bench.evaluate.export import FORMATS, export_checkpoint
 
         target = out or checkpoint.parent / f"model{FORMATS[fmt]}"
         done = export_checkpoint(checkpoint, fmt.value, target)
@@ -576,7 +576,7 @@ def ablate(
         ablation = abl.ablation_path(ablation)
         engine = abl.make_backend(backend, jobs, devices, ray_address, cpus_per_run, max_retries)
         shown = _progress(progress, quiet)
-        from inception_bench.tracking import Trackers
+        from inception_bench.run.tracking import Trackers
 
         Trackers.check(log or [])  # known and installed, before any run starts
         plan = abl.plan_ablation(ablation, out, log)
@@ -727,7 +727,7 @@ def bench_(
 ) -> None:
     """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
     with user_errors(ctx):
-        from inception_bench.settings import parse
+        from inception_bench.run.settings import parse
         from inception_bench.spec import parse_overrides, variant_overrides
 
         values = {name: value for name, value in ctx.params.items() if name in BenchSettings.model_fields}
@@ -740,7 +740,7 @@ def bench_(
             b.check_output(output)  # before minutes of measuring, not after
         shown = _progress(progress, quiet)
         say = _say if shown != ProgressMode.none else lambda _: None
-        rows = b.bench(b.targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
+        rows = b.bench(_bench_targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
         if fmt is BenchFormat.json:
             sys.stdout.write(b.rows_json(rows))
         elif fmt is BenchFormat.csv:
@@ -751,6 +751,23 @@ def bench_(
             Console(width=max(Console().width, 180)).print(b.rich_table(rows))
         if output is not None:  # after printing: the figures are on the screen whatever happens to the file
             b.append_rows(rows, output)
+
+
+def _bench_targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The named variants ``ibench bench`` measures: the paper's spec and the torchvision-compatible one (no
+    ``path``), one spec file, or every variant of an ablation file; ``overrides`` applied to each."""
+    from inception_bench.ablate.plan import is_ablation, variant_specs
+    from inception_bench.spec import MODELS, display_path, read_yaml, resolve_spec
+
+    if path is None:
+        return [
+            ("googlenet (paper)", resolve_spec("paper", overrides)),
+            ("googlenet-torchvision spec", resolve_spec("torchvision", overrides)),
+        ]
+    if str(path) not in MODELS and is_ablation(read_yaml(path)):
+        return [(name, loaded.with_overrides(overrides)) for name, loaded in variant_specs(path)]
+    loaded = resolve_spec(path, overrides)
+    return [(display_path(loaded.path), loaded)]
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from inception_bench.settings import Recipe
+from inception_bench.run.settings import Recipe
+from inception_bench.run.train import setup, train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
-from inception_bench.train import setup, train_epoch
 
 SMALL = Path(__file__).resolve().parents[1] / "specs" / "googlenet-small.yaml"
 

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 
 from inception_bench.ablate import PlannedRun, plan_ablation, select_shard
 from inception_bench.ablate.local import launch
-from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.cli import app
 from inception_bench.data import DATA_NAMES, load_data
 from inception_bench.errors import IbenchError
 from inception_bench.models import build_model
+from inception_bench.run.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder, RunRecord, RunStatus
 

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from inception_bench import bench as b
 from inception_bench.cli import app
-from inception_bench.engine import autocast_for, train_step
 from inception_bench.errors import FieldError
 from inception_bench.models import build_model
-from inception_bench.settings import BenchSettings, parse
+from inception_bench.run.engine import autocast_for, train_step
+from inception_bench.run.settings import BenchSettings, parse
 from inception_bench.spec import load_spec
 
 runner = CliRunner()
@@ -494,7 +494,7 @@ def test_runtime_onnxruntime_times_each_model_exported_beside_torch(monkeypatch,
     pytest.importorskip("onnxruntime", reason="the dev extra installs onnxruntime")
     import shutil
 
-    from inception_bench import export
+    from inception_bench.evaluate import export
 
     sessions, folders = [], []
     real = export.write_onnx

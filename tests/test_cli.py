@@ -95,7 +95,7 @@ def test_bad_options_get_one_line(tmp_path):
 
 def test_an_interrupt_says_how_to_go_on(monkeypatch):
     # Ctrl-C: exit 130 and one line; train is continued with --resume, other commands have nothing to continue
-    from inception_bench import lr_find, train
+    from inception_bench.run import lr_find, train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -1,4 +1,4 @@
-"""Tests for inception_bench.crops: shapes, torchvision equivalence, 144-crop layout, averaging."""
+"""Tests for inception_bench.evaluate.crops: shapes, torchvision equivalence, 144-crop layout, averaging."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from inception_bench.crops import (
+from inception_bench.evaluate.crops import (
     MultiCropDataset,
     average_probs,
     crop_index_144,

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from inception_bench.cli import app
 from inception_bench.models import build_model
-from inception_bench.settings import Recipe
+from inception_bench.run.settings import Recipe
+from inception_bench.run.train import train
 from inception_bench.spec import load_spec
-from inception_bench.train import train
 
 runner = CliRunner()
 NO_ONNX = "the dev extra installs onnx, onnxscript and onnxruntime"
@@ -139,7 +139,7 @@ def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypa
     )
     assert len(absent.stderr.strip().splitlines()) == 1
     monkeypatch.delitem(sys.modules, "onnxruntime")
-    import inception_bench.export as export
+    import inception_bench.evaluate.export as export
 
     real = export.run_exported
     monkeypatch.setattr(export, "run_exported", lambda *a: real(*a) + 0.01)  # an exporter that got it wrong
@@ -170,6 +170,6 @@ def test_bad_input_is_one_line_and_nothing_is_lost(small_run, tmp_path, monkeypa
 def test_the_cli_offers_exactly_the_formats_export_writes():
     # the CLI lists the formats itself (it may not import torch for --help): the two lists must not drift apart
     from inception_bench.cli import ExportFormat
-    from inception_bench.export import FORMATS
+    from inception_bench.evaluate.export import FORMATS
 
     assert sorted(ExportFormat) == sorted(FORMATS)

@@ -12,7 +12,7 @@ from conftest import SMALL, invoke_ablate, write_ablation
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
-from inception_bench.guard import Chance, first_checked_epoch, verdict
+from inception_bench.run.guard import Chance, first_checked_epoch, verdict
 
 runner = CliRunner()
 LN10 = 2.302585092994046  # ln 10, written out

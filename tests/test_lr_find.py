@@ -12,7 +12,7 @@ from conftest import SMALL
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
-from inception_bench.lr_find import LrFind, lr_schedule, smooth, suggest
+from inception_bench.run.lr_find import LrFind, lr_schedule, smooth, suggest
 
 runner = CliRunner()
 

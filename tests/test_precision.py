@@ -12,15 +12,15 @@ import torch
 from conftest import SMALL, TINY_CLI
 from typer.testing import CliRunner
 
-from inception_bench import engine
 from inception_bench.cli import app
-from inception_bench.engine import WeightAverage, autocast_for, loss_fn, resolve_precision, train_step
 from inception_bench.errors import FieldError
 from inception_bench.models import build_model
-from inception_bench.settings import Recipe
+from inception_bench.run import engine
+from inception_bench.run.engine import WeightAverage, autocast_for, loss_fn, resolve_precision, train_step
+from inception_bench.run.settings import Recipe
+from inception_bench.run.train import evaluate_epoch, setup, train, train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
-from inception_bench.train import evaluate_epoch, setup, train, train_epoch
 
 runner = CliRunner()
 CPU = torch.device("cpu")
@@ -131,7 +131,7 @@ def test_a_compiled_run_records_its_compilation_apart(tmp_path, monkeypatch):
     # torch.compile stood in for by a wrapper that, on a fake clock, "compiles" for 1 s at each new batch size (as
     # dynamo recompiles for the last, partial batch) and takes 2 ms per image: 512 synthetic images in batches of
     # 48 are 10 full batches and one of 32, so the epoch holds 2 s of compilation and 1.024 s of steps
-    import inception_bench.train as train_module
+    import inception_bench.run.train as train_module
 
     class Clock:
         now = 0.0

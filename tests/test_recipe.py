@@ -13,12 +13,12 @@ import torch
 from conftest import SMALL
 from torch import nn
 
-from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.data import load_data
-from inception_bench.engine import recompute_bn_stats
-from inception_bench.settings import Recipe, portable_recipe
+from inception_bench.run.checkpoint import load_checkpoint, model_from_checkpoint
+from inception_bench.run.engine import recompute_bn_stats
+from inception_bench.run.settings import Recipe, portable_recipe
+from inception_bench.run.train import _scheduler, model_and_optimizer, train
 from inception_bench.spec import load_spec
-from inception_bench.train import _scheduler, model_and_optimizer, train
 
 
 def test_precise_bn_sets_running_statistics_to_the_average_over_the_given_batches():

@@ -9,9 +9,9 @@ import torch
 from conftest import DATA, SMALL
 from typer.testing import CliRunner
 
-from inception_bench.checkpoint import check_resumable, load_checkpoint
 from inception_bench.cli import app
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.run.checkpoint import check_resumable, load_checkpoint
 from inception_bench.store import AblationFolder, RunFolder, RunRecord, RunStatus, atomic_write_text
 
 runner = CliRunner()

@@ -16,6 +16,7 @@ from inception_bench.spec import (
     parse_overrides,
     variant_overrides,
 )
+from inception_bench.spec.plan import plan
 
 # Table 1 as printed: (id, output, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj, params, ops)
 TABLE1 = [
@@ -80,7 +81,7 @@ def test_base_spec_is_table1_row_by_row():
 
 def test_plan_reproduces_the_output_column():
     spec = load_spec(BASE).spec
-    outputs = {p.row.id: p.out_shape for p in spec.plan()}
+    outputs = {p.row.id: p.out_shape for p in plan(spec)}
     assert outputs["conv1"] == (64, 112, 112)
     assert outputs["maxpool1"] == (64, 56, 56)
     assert outputs["maxpool4"] == (832, 7, 7)
@@ -122,7 +123,7 @@ def test_variants_are_made_in_memory(tmp_path):
     again = naive.with_overrides({"module": "reduced"})
     assert list(again.overrides) == ["layers.4e.5x5", "module"] and again.spec.module == "reduced"
     assert small.spec.module == "reduced"  # the base is left alone
-    assert small.spec.with_overrides({"width_mult": 0.5}).width_mult == 0.5
+    assert small.with_overrides({"width_mult": 0.5}).spec.width_mult == 0.5
     copy = tmp_path / "small.yaml"  # no file is read again: the variant of a spec whose file is gone
     copy.write_text(SMALL.read_text().replace("googlenet.yaml", str(BASE)))
     loaded = load_spec(copy)
@@ -210,7 +211,7 @@ def test_overrides_parse_yaml_values():
 
 
 def _out(spec, row_id):
-    return next(p for p in spec.plan() if p.row.id == row_id).out_shape
+    return next(p for p in plan(spec) if p.row.id == row_id).out_shape
 
 
 def test_naive_module_widths_grow():
@@ -220,13 +221,13 @@ def test_naive_module_widths_grow():
     assert _out(spec, "3b")[0] == 128 + 192 + 96 + 416
     assert _out(spec, "4a")[0] == 192 + 208 + 48 + 832
     assert _out(spec, "5b")[0] > 4 * 1024
-    widths = next(p for p in spec.plan() if p.row.id == "3a").widths
+    widths = next(p for p in plan(spec) if p.row.id == "3a").widths
     assert widths["3x3_reduce"] == widths["5x5_reduce"] == 0
 
 
 def test_multipliers_and_branch_removal():
     spec = load_spec(BASE, {"reduce_mult": 0.5}).spec
-    w = next(p for p in spec.plan() if p.row.id == "3a").widths
+    w = next(p for p in plan(spec) if p.row.id == "3a").widths
     assert (w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"]) == (64, 48, 128, 8, 32, 16)
     spec = load_spec(BASE, {"width_mult": 0.5}).spec
     assert _out(spec, "3a") == (128, 28, 28) and _out(spec, "conv1")[0] == 32
@@ -244,7 +245,7 @@ def test_multipliers_and_branch_removal():
 
 def test_repeat_removes_or_repeats_a_module():
     spec = load_spec(BASE, {"layers.4b.repeat": 0, "layers.4c.repeat": 2}).spec
-    attrs = [p.attr for p in spec.plan()]
+    attrs = [p.attr for p in plan(spec)]
     assert "inception4b" not in attrs
     assert attrs.count("inception4c") == 1 and "inception4c_2" in attrs
     with pytest.raises(SpecError, match="aux.attach: 4a is removed"):

@@ -177,9 +177,9 @@ def test_each_tracker_holds_metrics_jsonl_the_record_and_the_config(tmp_path):
 def test_a_resumed_run_sends_each_epoch_once_to_each_tracker(tmp_path, monkeypatch, first_logged):
     """Stopped after epoch 1, then after epoch 2 (a restart that adds nothing), then resumed to the end; the first
     part logged or not (--log added on resuming: the earlier epochs are sent then)."""
-    from inception_bench.settings import Recipe
+    from inception_bench.run.settings import Recipe
+    from inception_bench.run.train import train
     from inception_bench.spec import load_spec
-    from inception_bench.train import train
 
     out = tmp_path / "run"
     spec = load_spec(SMALL, {"width_mult": 0.125})
@@ -270,7 +270,7 @@ def test_a_tracker_that_cannot_start_is_one_line(tmp_path, monkeypatch):
 
 
 def test_a_tracker_error_names_its_destination_without_credentials(monkeypatch):
-    from inception_bench.tracking import _settings
+    from inception_bench.run.tracking import _settings
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://alice:s3cret@mlflow.example.org:5000/path")
     assert (
@@ -287,10 +287,10 @@ def test_a_tracker_error_names_its_destination_without_credentials(monkeypatch):
 def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_forgets_them(
     tmp_path, monkeypatch, capsys
 ):
-    from inception_bench import tracking
-    from inception_bench.settings import Recipe
+    from inception_bench.run import tracking
+    from inception_bench.run.settings import Recipe
+    from inception_bench.run.train import train
     from inception_bench.spec import load_spec
-    from inception_bench.train import train
 
     out = tmp_path / "run"
     spec = load_spec(SMALL, {"width_mult": 0.125})
@@ -326,8 +326,8 @@ def test_a_tracker_dropped_on_the_way_is_continued_by_the_resume_and_a_restart_f
 
 
 def test_a_resume_to_another_wandb_project_is_a_new_run_with_every_epoch(tmp_path, monkeypatch):
+    from inception_bench.run.tracking import Trackers
     from inception_bench.store import RunFolder
-    from inception_bench.tracking import Trackers
 
     folder = RunFolder(tmp_path / "run")
     folder.create()
@@ -354,8 +354,8 @@ def test_a_resume_to_another_wandb_project_is_a_new_run_with_every_epoch(tmp_pat
 def test_a_crash_ends_the_tracker_runs_failed_and_an_interruption_killed(
     tmp_path, monkeypatch, raised, status, exit_code
 ):
-    import inception_bench.train as t
-    from inception_bench.settings import Recipe
+    import inception_bench.run.train as t
+    from inception_bench.run.settings import Recipe
     from inception_bench.spec import load_spec
 
     def stopped(run, epoch, progress=None):

@@ -17,15 +17,15 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from typer.testing import CliRunner
 
-from inception_bench.checkpoint import load_checkpoint
 from inception_bench.cli import app
-from inception_bench.engine import WeightAverage, autocast_for, train_step
 from inception_bench.errors import FieldError, IbenchError
-from inception_bench.evaluate import evaluate, torchvision_model
+from inception_bench.evaluate.multicrop import evaluate, torchvision_model
 from inception_bench.models import build_model
-from inception_bench.settings import Recipe, parse
+from inception_bench.run.checkpoint import load_checkpoint
+from inception_bench.run.engine import WeightAverage, autocast_for, train_step
+from inception_bench.run.settings import Recipe, parse
+from inception_bench.run.train import model_and_optimizer, train
 from inception_bench.spec import load_spec
-from inception_bench.train import model_and_optimizer, train
 
 TINY = {"width_mult": 0.125}
 runner = CliRunner()
@@ -112,8 +112,8 @@ def test_a_run_checkpointed_before_format_2_still_evaluates_but_is_not_resumed_u
     # images (synthetic, seed 1: generated the same way since) they score exactly what that run recorded. Resuming
     # it is refused with the fields that differ: the small spec (maxpool2) and the training recipe (precise BN, a
     # per-step schedule, clipping) have changed since, so its second epoch could not continue the same run.
-    from inception_bench.checkpoint import model_from_checkpoint
     from inception_bench.data import load_data
+    from inception_bench.run.checkpoint import model_from_checkpoint
 
     for name in ("checkpoint.pt", "config.json", "metrics.jsonl"):
         shutil.copy(DATA / "format1" / name, tmp_path / name)
@@ -603,7 +603,7 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
 
 
 def test_out_of_memory_in_the_final_test_evaluation_is_a_failed_record_not_a_traceback(tmp_path, monkeypatch):
-    import inception_bench.train as t
+    import inception_bench.run.train as t
 
     def too_big(run, weights):
         raise torch.OutOfMemoryError("simulated")
@@ -620,7 +620,7 @@ def test_out_of_memory_in_the_final_test_evaluation_is_a_failed_record_not_a_tra
 
 def test_eval_refuses_a_record_folder_it_cannot_write_before_the_work(tmp_path, monkeypatch):
     # as root every folder is writable: the permission answer is simulated; the checkpoint is never read
-    from inception_bench import evaluate as ev
+    from inception_bench.evaluate import multicrop as ev
 
     real = ev.os.access
     monkeypatch.setattr(ev.os, "access", lambda path, mode: str(path) != str(tmp_path) and real(path, mode))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from inception_bench.errors import FieldError, IbenchError, run_script
-from inception_bench.settings import Recipe, parse
+from inception_bench.run.settings import Recipe, parse
 from inception_bench.spec import LoadedSpec, Spec, validation_message
 from inception_bench.store import RunFolder, RunStatus
 
@@ -20,8 +20,8 @@ def run_one(folder: RunFolder) -> int:
     """Train the run described by the folder's request (its spec as resolved when planned, not the file now)."""
     from pydantic import ValidationError
 
-    from inception_bench.tracking import Naming
-    from inception_bench.train import train
+    from inception_bench.run.tracking import Naming
+    from inception_bench.run.train import train
 
     request = folder.read_request()
     if request is None:

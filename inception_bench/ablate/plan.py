@@ -43,9 +43,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inception_bench.ablate.runs import PlannedRun
 from inception_bench.ablate.tuning import Halving, Tuning, candidates, ranked
 from inception_bench.errors import FieldError, IbenchError, SpecError, one_line
-from inception_bench.settings import Recipe, parse, portable_recipe
+from inception_bench.run.settings import Recipe, parse, portable_recipe
+from inception_bench.run.tracking import Naming, replay
 from inception_bench.spec import (
     SPEC_DIR,
     LoadedSpec,
@@ -56,8 +58,7 @@ from inception_bench.spec import (
     referred_file,
     validation_message,
 )
-from inception_bench.store import AblationFolder, RunFolder, RunStatus, result_row
-from inception_bench.tracking import Naming, replay
+from inception_bench.store import AblationFolder, RunFolder, RunStatus
 
 ABLATION_DIR = SPEC_DIR / "ablations"
 T = TypeVar("T")
@@ -123,34 +124,6 @@ class Variant:
 
 
 @dataclass
-class PlannedRun:
-    variant: str
-    seed: int
-    overrides: dict[str, Any]
-    recipe: dict[str, Any]
-    axes: dict[str, Any]
-    folder: RunFolder
-    status: RunStatus = RunStatus.new
-    request: dict[str, Any] = field(default_factory=dict)
-    spec: Spec | None = None
-    tuned: dict[str, Any] = field(default_factory=dict)  # the tuned recipe values this run uses
-    note: str = ""  # why a run cannot start (its tuning)
-
-    def row(self) -> dict[str, Any]:
-        """The run's results.csv row (figures from its record once it has finished)."""
-        record = self.folder.read_record() if self.status.finished and not self.note else None
-        row = result_row(self.variant, self.seed, self.status, record)
-        row.update({f"axis:{k}" if k in row else k: _axis_value(v) for k, v in self.axes.items()})
-        row.update({f"tuned:{k}": v for k, v in self.tuned.items()})
-        if attempts := self.folder.read_attempts():  # the Ray backend's: workers that started the run
-            row["attempts"] = len(attempts)
-        if self.note:
-            row["error"] = self.note
-        row["run_dir"] = str(self.folder.path)
-        return row
-
-
-@dataclass
 class Plan:
     ablation: AblationSpec
     path: Path
@@ -206,10 +179,6 @@ def _value_name(value: Any) -> str:
 def grid_name(values: dict[str, Any]) -> str:
     """A grid variant's name: its axis values, ``module-reduced_aux.enabled-on``."""
     return "_".join(f"{k}-{_value_name(v)}" for k, v in values.items())
-
-
-def _axis_value(value: Any) -> Any:
-    return "+".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _variants(ablation: AblationSpec, path: Path) -> list[Variant]:
@@ -454,7 +423,7 @@ def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
     """Load each data set ``runs`` will train on, once per distinct setting, as their workers will (at the
     training image size): a missing, offline or mismatched data set is one error before any run starts rather than
     a failure per run. Give it only the runs that will start: a finished grid needs no data to rebuild results.csv."""
-    from inception_bench.data.pipeline import recipe_data
+    from inception_bench.run.data import recipe_data
 
     seen: set[tuple[Any, ...]] = set()
     for run in runs:

@@ -25,14 +25,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from inception_bench.ablate.runs import PlannedRun
 from inception_bench.store import RunStatus
-
-if TYPE_CHECKING:
-    from inception_bench.ablate.plan import PlannedRun
 
 
 class Halving(BaseModel):

@@ -4,7 +4,7 @@
 
 from inception_bench.data.datasets import DATA_NAMES, DataBundle, TensorImageDataset, TransformedDataset, load_data
 from inception_bench.data.loaders import DeviceLoader, EpochDataLoader, make_loader, partition
-from inception_bench.data.pipeline import recipe_loaders, training_loaders
+from inception_bench.data.pipeline import training_loaders
 from inception_bench.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -28,7 +28,6 @@ __all__ = [
     "load_data",
     "make_loader",
     "partition",
-    "recipe_loaders",
     "train_transform",
     "training_loaders",
     "val_transform",

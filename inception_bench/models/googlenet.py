@@ -44,6 +44,7 @@ from inception_bench.spec import (
     Spec,
     aux_pool_out,
 )
+from inception_bench.spec.plan import plan as plan_layers
 
 _HEAD_ROWS = (AvgPoolRow, DropoutRow, LinearRow, SoftmaxRow)
 
@@ -77,7 +78,7 @@ class GoogLeNet(nn.Module):
         super().__init__()
         self.spec = spec
         self.transform_input = spec.transform_input
-        self.plan: list[PlannedLayer] = spec.plan()
+        self.plan: list[PlannedLayer] = plan_layers(spec)
         self.paths: dict[str, str] = {}  # a layer's name (PlannedLayer.attr, aux1, ...) -> its path in the network
         stem, stages, head = split_plan(self.plan)
         heads = {point: f"aux{i}" for i, point in enumerate(spec.aux.attach, 1)} if spec.aux.enabled else {}

@@ -22,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from inception_bench.errors import FieldError, SpecError
-from inception_bench.spec.plan import check_claims
+from inception_bench.spec.plan import check_claims, plan
 from inception_bench.spec.schema import ROW_TYPES, Spec
 
 # the shipped specs: the top-level specs/ of a checkout, inside the package of an installed wheel (pyproject.toml)
@@ -207,7 +207,7 @@ def _validate(raw: dict[str, Any], source: str, claims: bool) -> Spec:
         if claims:
             check_claims(spec)
         else:
-            spec.plan()
+            plan(spec)
     except SpecError as e:
         raise SpecError(f"{source}: {e}") from None
     return spec

@@ -181,7 +181,7 @@ def _check_aux(spec: Spec, layers: list[PlannedLayer]) -> None:
 def check_claims(spec: Spec) -> None:
     """Check each row's Table 1 claims (output size, avg pool patch) against what the layers compute."""
     previous = "the input"
-    for layer in spec.plan():
+    for layer in plan(spec):
         row = layer.row
         if row.output is not None and not layer.is_copy and row.output.chw != layer.out_shape:
             c, h, w = layer.out_shape

@@ -14,14 +14,11 @@ Nothing here imports torch.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 from inception_bench.spec.types import PaperFigure, Patch, Shape
-
-if TYPE_CHECKING:
-    from inception_bench.spec.plan import PlannedLayer
 
 MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes
 
@@ -196,19 +193,6 @@ class Spec(_Strict):
             return 0
         m = self.width_mult * (self.reduce_mult if reduce else 1.0)
         return max(1, int(round(channels * m)))
-
-    def plan(self) -> list[PlannedLayer]:
-        """Every module of the network in order, with its widths and spatial sizes (see :class:`PlannedLayer`)."""
-        from inception_bench.spec.plan import plan
-
-        return plan(self)
-
-    def with_overrides(self, overrides: dict[str, Any], source: str | None = None) -> Spec:
-        """This spec with dotted-key overrides applied (``{"module": "naive", "layers.4e.5x5": 0}``), validated as
-        a variant (shapes computed, claims kept as the paper's). ``source`` names the variant in errors."""
-        from inception_bench.spec.load import derive, describe_overrides
-
-        return derive(self, overrides, source or f"{self.name} with {describe_overrides(overrides)}")
 
     def variant(self) -> dict[str, Any]:
         """The design choices that make this variant, as a flat dict (for reports and run records)."""

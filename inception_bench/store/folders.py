@@ -111,7 +111,8 @@ class RunFolder:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
             staging.rmdir()
-            # the copy is a run of its own in the trackers (:func:`inception_bench.tracking.replay`), not the source's
+            # the copy is a run of its own in the trackers (:func:`~inception_bench.run.tracking.replay`), not the
+            # source's
             trackers = shutil.ignore_patterns("wandb", self.TRACKERS, "events.out.tfevents.*", "*mlflow.db*")
             shutil.copytree(source.path, staging, copy_function=link, ignore=trackers)
             if self.path.exists():

@@ -16,7 +16,7 @@ from inception_bench.store.io import read_json
 # -------------------------------------------------------------------------------------------------- records
 class RunStatus(StrEnum):
     """Where a run stands. A record (``final.json``) says ``completed``, ``diverged``, ``not-learning`` (its
-    training loss still at chance: :mod:`inception_bench.guard`) or ``failed``; an ablation's
+    training loss still at chance: :mod:`inception_bench.run.guard`) or ``failed``; an ablation's
     plan adds ``new`` (nothing on disk), ``partial`` (a checkpoint, no record: it resumes), ``changed`` (its
     recorded request differs from the ablation file) and ``waiting`` (its recipe waits on tuning runs);
     ``interrupted`` is a run stopped early on purpose (tests); ``incomplete-record`` a completed record without its

@@ -5,7 +5,7 @@ Conventions
 -----------
 - The learning rate grows geometrically from ``start_lr`` to ``end_lr`` over ``steps`` training steps:
   ``lr_i = start_lr * (end_lr / start_lr) ** (i / (steps - 1))``. Each step is ``ibench train``'s step
-  (:func:`~inception_bench.engine.train_step`: the aux heads weighted, the recipe's precision, SGD with its momentum
+  (:func:`~inception_bench.run.engine.train_step`: the aux heads weighted, the recipe's precision, SGD with its momentum
   and weight decay) on the next batch of the training split, from the network's initial weights.
 - The loss curve is smoothed with an exponential moving average (factor ``beta``, bias-corrected, as Smith and
   fastai do); the test stops early once the smoothed loss exceeds ``diverge`` x its minimum, or is not finite.
@@ -23,19 +23,19 @@ from typing import Any
 
 import torch
 
-from inception_bench.engine import (
+from inception_bench.errors import FieldError, fields_of
+from inception_bench.progress import ProgressMode, step_progress
+from inception_bench.run.engine import (
     autocast_for,
     prepare_device,
     resolve_device,
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError, fields_of
-from inception_bench.progress import ProgressMode, step_progress
-from inception_bench.settings import Recipe
+from inception_bench.run.settings import Recipe
+from inception_bench.run.train import model_and_optimizer
 from inception_bench.spec import LoadedSpec
 from inception_bench.store import LrFindFolder
-from inception_bench.train import model_and_optimizer
 
 
 @dataclass
@@ -131,7 +131,7 @@ def lr_find(
         raise FieldError("start_lr", f"must be positive and below --end-lr ({end_lr})", start_lr)
     if steps < 5:
         raise FieldError("steps", "too few for a curve; use at least 5 (100 is usual)", steps)
-    from inception_bench.data import recipe_loaders
+    from inception_bench.run.data import recipe_loaders
 
     spec = loaded.spec
     with fields_of("recipe"):

@@ -1,13 +1,13 @@
 """Training one spec variant: the paper's recipe where it applies, one code path for CPU and GPU.
 
-Recipe (paper section 6, where it is known; :class:`~inception_bench.settings.Recipe`): SGD with momentum 0.9
+Recipe (paper section 6, where it is known; :class:`~inception_bench.run.settings.Recipe`): SGD with momentum 0.9
 (Nesterov's by default, the paper's plain momentum with ``nesterov=False``);
 learning rate x0.96 every 8 epochs (``schedule="step"``; ``"cosine"`` with linear warm-up for short runs); weight
 decay; aux losses weighted by ``spec.aux.loss_weight`` (0.3) and ignored at inference; Polyak averaging of the
-weights, here an exponential moving average (:class:`~inception_bench.engine.WeightAverage`), used for evaluation.
+weights, here an exponential moving average (:class:`~inception_bench.run.engine.WeightAverage`), used for evaluation.
 
 Precision ``auto``: bf16 autocast on CUDA and on CPUs with native bf16 matrix units, fp32 elsewhere
-(:func:`~inception_bench.engine.resolve_precision`; the loss, weights, gradients and optimizer state stay fp32; a
+(:func:`~inception_bench.run.engine.resolve_precision`; the loss, weights, gradients and optimizer state stay fp32; a
 resumed run keeps the precision it started in). On CUDA: fp16 uses a GradScaler, cudnn.benchmark, fused SGD.
 Optional ``torch.compile`` on any device (``compile_mode="reduce-overhead"`` for CUDA graphs), its compilation
 timed apart (``compile_seconds`` of the epoch it happened in, left out of that epoch's images/s); ``fuse_1x1`` and
@@ -46,11 +46,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from inception_bench import checkpoint, guard
 from inception_bench.count import Totals, totals
-from inception_bench.data.pipeline import Loaders
-from inception_bench.distributed import Dist, all_reduce_sum, init_distributed, shutdown
-from inception_bench.engine import (
+from inception_bench.errors import FieldError, fields_of
+from inception_bench.models import GoogLeNet
+from inception_bench.progress import Progress, ProgressMode
+from inception_bench.run import checkpoint, guard
+from inception_bench.run.data import Loaders
+from inception_bench.run.distributed import Dist, all_reduce_sum, init_distributed, shutdown
+from inception_bench.run.engine import (
     Autocast,
     WeightAverage,
     autocast_for,
@@ -66,13 +69,10 @@ from inception_bench.engine import (
     resolve_precision,
     train_step,
 )
-from inception_bench.errors import FieldError, fields_of
-from inception_bench.models import GoogLeNet
-from inception_bench.progress import Progress, ProgressMode
-from inception_bench.settings import Recipe, portable_recipe
+from inception_bench.run.settings import Recipe, portable_recipe
+from inception_bench.run.tracking import Naming, Trackers
 from inception_bench.spec import LoadedSpec, Spec, display_path
 from inception_bench.store import RunFolder, RunRecord, RunStatus
-from inception_bench.tracking import Naming, Trackers
 
 # What must not change between an interrupted run and its resumption (the recipe without its machine fields).
 _RESUME_KEYS = ("spec", "recipe", "world_size")
@@ -196,7 +196,7 @@ def _restore_point(folder: RunFolder, config: dict[str, Any], resume: bool) -> d
 
 
 def _loaders(recipe: Recipe, loaded: LoadedSpec, device: torch.device, dist: Dist) -> Loaders:
-    from inception_bench.data import recipe_loaders
+    from inception_bench.run.data import recipe_loaders
 
     return recipe_loaders(recipe, loaded.spec, device, rank=dist.rank, world_size=dist.world_size)
 
@@ -492,7 +492,7 @@ def _test(run: Run, weights: str) -> dict[str, float]:
 
 
 def not_learning(run: Run, epoch: int, train_loss: float, val_top1: float) -> str | None:
-    """Why the run is not learning after ``epoch`` (1-based), by :mod:`inception_bench.guard`; None when it is
+    """Why the run is not learning after ``epoch`` (1-based), by :mod:`inception_bench.run.guard`; None when it is
     learning, the guard has not reached its share of the run, or it is off."""
     if run.recipe.not_learning == "off":
         return None

@@ -50,7 +50,7 @@ class Exported:
 
 def deploy_model(checkpoint: Path) -> GoogLeNet:
     """The trained network of ``checkpoint`` for inference: headline weights, eval mode, no aux heads."""
-    from inception_bench.checkpoint import load_checkpoint, model_from_checkpoint
+    from inception_bench.run.checkpoint import load_checkpoint, model_from_checkpoint
 
     model = model_from_checkpoint(load_checkpoint(checkpoint), source=str(checkpoint)).eval()
     for name in model.aux_names:  # not called in eval mode; removed so that no export carries their weights

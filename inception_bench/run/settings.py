@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from inception_bench.errors import field_error
-from inception_bench.guard import NotLearning
-from inception_bench.tracking import TrackerName
+from inception_bench.run.guard import NotLearning
+from inception_bench.run.tracking import TrackerName
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
@@ -42,7 +42,7 @@ class _Settings(BaseModel):
 
 
 class Recipe(_Settings):
-    """How to train (see :mod:`inception_bench.train`): SGD with momentum 0.9 (Nesterov's; the paper's is plain)
+    """How to train (see :mod:`inception_bench.run.train`): SGD with momentum 0.9 (Nesterov's; the paper's is plain)
     and the paper's weight decay, a per-step schedule chosen for the run's length (:meth:`schedule_for`), the
     learning rate scaled with the batch, gradient clipping, a weight average whose horizon follows the run
     (:meth:`ema_decay_for`), and batch norm's statistics recomputed before each evaluation. ``--recipe paper`` gives

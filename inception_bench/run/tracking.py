@@ -1,6 +1,6 @@
 """Experiment trackers: sinks for what a training run records, so that its curves appear where researchers already
 watch (``--log tensorboard|wandb|mlflow``, repeatable). The run's own files stay the source: each epoch's row is
-written to metrics.jsonl by :func:`inception_bench.train.evaluate_epoch`, and the same row, unchanged, goes to
+written to metrics.jsonl by :func:`inception_bench.run.train.evaluate_epoch`, and the same row, unchanged, goes to
 every tracker (:class:`Trackers`); a tracker is a sink, never read back.
 
 Conventions, common to all three:

@@ -1,7 +1,7 @@
 """Evaluating checkpoints: top-1/top-5 with 1, 10 or 144 crops (paper section 7), ensembles of checkpoints.
 
 Softmax probabilities are averaged over the crops of an image and then over the models, as in the paper's
-Table 3. Accuracies and errors are fractions in 0..1. Crops: see :mod:`inception_bench.crops`.
+Table 3. Accuracies and errors are fractions in 0..1. Crops: see :mod:`inception_bench.evaluate.crops`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 
-from inception_bench.checkpoint import load_checkpoint, load_failure, model_from_checkpoint, state_dict_mismatch
-from inception_bench.crops import CROP_COUNTS, MultiCropDataset, average_probs
-from inception_bench.engine import autocast_for, compiled, resolve_device, resolve_precision, topk_correct
 from inception_bench.errors import FieldError, IbenchError
+from inception_bench.evaluate.crops import CROP_COUNTS, MultiCropDataset, average_probs
 from inception_bench.models import GoogLeNet, build_model, resolve_spec
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
 from inception_bench.progress import ProgressMode, step_progress
+from inception_bench.run.checkpoint import load_checkpoint, load_failure, model_from_checkpoint, state_dict_mismatch
+from inception_bench.run.engine import autocast_for, compiled, resolve_device, resolve_precision, topk_correct
 from inception_bench.store import RunFolder, write_json
 
 
