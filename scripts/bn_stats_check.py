@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inception_bench.engine import evaluate_loader
-from inception_bench.settings import Recipe
+from inception_bench.run.engine import evaluate_loader
+from inception_bench.run.settings import Recipe
+from inception_bench.run.train import Run, setup, train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
-from inception_bench.train import Run, setup, train_epoch
 
 
 def report(label: str, loss: float, top1: float) -> None:

@@ -30,8 +30,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from inception_bench.data import load_data
-from inception_bench.engine import loss_fn
 from inception_bench.models import build_model
+from inception_bench.run.engine import loss_fn
 from inception_bench.spec import resolve_spec
 
 

@@ -1,5 +1,5 @@
 """A tuned generic recipe to hold ``ibench train``'s defaults against (issue 14), written as a plain PyTorch loop
-that shares nothing with ``inception_bench.train`` but the network (``build_model`` of the spec, aux heads weighted
+that shares nothing with ``inception_bench.run.train`` but the network (``build_model`` of the spec, aux heads weighted
 0.3 as the spec says) and the data splits (``load_data``, pad-and-crop augmentation): SGD with Nesterov momentum
 0.9 and weight decay 5e-4, ``OneCycleLR`` per step, label smoothing 0.1, gradients clipped to norm 1, no weight
 average, bf16 autocast and channels_last on the CPU. Its peak learning rate is tuned: each candidate trains once

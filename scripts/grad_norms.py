@@ -12,8 +12,8 @@ from collections import defaultdict
 import torch
 
 from inception_bench.data import load_data
-from inception_bench.engine import loss_fn
 from inception_bench.models import build_model
+from inception_bench.run.engine import loss_fn
 from inception_bench.spec import load_spec
 
 

@@ -4,7 +4,7 @@
 runs (quarter width, 32 px, batch 64) use several threads badly, so the machine may train more images per second
 as N runs of 1 thread than as 1 run of N threads. This measures it: for each variant and round, the setups in turn
 (interleaved, so drift hits both alike), each as worker processes that build the variant, warm up, then run
-``ibench train``'s step (:func:`inception_bench.engine.train_step`, bf16 autocast and channels_last as the CPU
+``ibench train``'s step (:func:`inception_bench.run.engine.train_step`, bf16 autocast and channels_last as the CPU
 default) on random images for the same wall-clock window; a setup's figure is the sum of its workers' images/s.
 
     python scripts/jobs_bench.py --output results/bench/cpu-study-DATE/jobs.csv
@@ -30,7 +30,7 @@ def worker(variant: str, width: float, batch: int, size: int, start_at: float, s
     """One process: build, warm up, wait for the common start, count the steps done in ``seconds``."""
     import torch
 
-    from inception_bench.engine import autocast_for, build_for_run, train_step
+    from inception_bench.run.engine import autocast_for, build_for_run, train_step
     from inception_bench.spec import resolve_spec
 
     spec = resolve_spec("small", {"width_mult": width, "module": variant, "input_size": size}).spec

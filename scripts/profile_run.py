@@ -23,8 +23,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-import inception_bench.checkpoint as checkpoint
-import inception_bench.train as train
+import inception_bench.run.checkpoint as checkpoint
+import inception_bench.run.train as train
 from inception_bench.cli import app
 
 TOTALS: dict[str, float] = defaultdict(float)

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inception_bench.engine import autocast_for, resolve_device
 from inception_bench.errors import IbenchError, run_script
 from inception_bench.models.blocks import space_to_depth_conv, space_to_depth_input, space_to_depth_weight
+from inception_bench.run.engine import autocast_for, resolve_device
 
 
 def timed(fn: Callable[[], object], steps: int, device: torch.device) -> float:
