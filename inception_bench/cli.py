@@ -15,10 +15,11 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from inception_bench.bench.settings import BenchSettings
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode
 from inception_bench.run.guard import NotLearning
-from inception_bench.run.settings import BenchSettings, Recipe
+from inception_bench.run.settings import Recipe
 from inception_bench.store import AblationFolder, ReportFolder, RunFolder, RunStatus
 
 _UsageError: Any = typer.BadParameter.__base__  # Click's UsageError, of the Click typer uses (its own since 0.2x)
@@ -734,23 +735,24 @@ def bench_(
         values["inductor"] = parse_overrides(inductor, "inductor", "freezing=true")
         settings = parse(BenchSettings, values, "bench")
         overrides = variant_overrides(module.value if module else None, aux, set_)
-        from inception_bench import bench as b  # torch: after the options are checked
+        from inception_bench.bench import rows as bench_rows  # torch: after the options are checked
+        from inception_bench.bench import runner
 
         if output is not None:
-            b.check_output(output)  # before minutes of measuring, not after
+            bench_rows.check_output(output)  # before minutes of measuring, not after
         shown = _progress(progress, quiet)
         say = _say if shown != ProgressMode.none else lambda _: None
-        rows = b.bench(_bench_targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
+        rows = runner.bench(_bench_targets(spec, overrides), settings, torchvision=torchvision, say=say, progress=shown)
         if fmt is BenchFormat.json:
-            sys.stdout.write(b.rows_json(rows))
+            sys.stdout.write(bench_rows.rows_json(rows))
         elif fmt is BenchFormat.csv:
-            sys.stdout.write(b.rows_csv(rows))
+            sys.stdout.write(bench_rows.rows_csv(rows))
         else:
             from rich.console import Console
 
-            Console(width=max(Console().width, 180)).print(b.rich_table(rows))
+            Console(width=max(Console().width, 180)).print(bench_rows.rich_table(rows))
         if output is not None:  # after printing: the figures are on the screen whatever happens to the file
-            b.append_rows(rows, output)
+            bench_rows.append_rows(rows, output)
 
 
 def _bench_targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -13,8 +13,8 @@ import sys
 
 import pandas as pd
 
-from inception_bench.bench import TORCHVISION as TV
-from inception_bench.bench import setup_label
+from inception_bench.bench.rows import setup_label
+from inception_bench.bench.setups import TORCHVISION as TV
 
 TARGETS = {"train": 3.0, "infer": 4.0}
 

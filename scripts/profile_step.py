@@ -31,11 +31,13 @@ from torch.autograd import DeviceType
 from torch.overrides import TorchFunctionMode
 from torch.profiler import ProfilerActivity, profile
 
-from inception_bench.bench import Setup, make_step
+from inception_bench.bench.settings import BenchSettings
+from inception_bench.bench.setups import Setup
+from inception_bench.bench.steps import make_step
 from inception_bench.errors import run_script
 from inception_bench.models.blocks import ConvBlock, InceptionReduced
 from inception_bench.run.engine import build_for_run, prepare_device, resolve_device
-from inception_bench.run.settings import BenchSettings, parse
+from inception_bench.run.settings import parse
 from inception_bench.spec import load_spec, parse_overrides
 
 # Kinds of time, first match wins, on lower-cased kernel or operator names. inductor names its kernels after the

@@ -194,7 +194,7 @@ def _answers(study: Study, rows: list[dict[str, Any]], labels: dict[str, str]) -
 
 def _bench_section(path: Path) -> Section:
     """The rows of an ``ibench bench --output`` CSV file."""
-    from inception_bench.bench import table_rows
+    from inception_bench.bench.rows import table_rows
 
     needed = {  # what every `ibench bench` CSV has had; newer columns are shown when present
         "model",

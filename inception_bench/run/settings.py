@@ -1,5 +1,6 @@
-"""The typed settings of a run: :class:`Recipe` (how ``ibench train`` trains) and :class:`BenchSettings` (how
-``ibench bench`` measures). They are validated in one place, whoever fills them in: the CLI's options, an
+"""The typed settings of a run: :class:`Recipe` (how ``ibench train`` trains; ``ibench bench``'s settings build on
+:class:`ExecutionSettings` in :mod:`inception_bench.bench.settings`). They are validated in one place, whoever fills
+them in: the CLI's options, an
 ablation file's ``recipe:``, or Python code. :func:`parse` turns the first problem into a
 :class:`~inception_bench.errors.FieldError` named after the field (``recipe.momentum``), which the CLI rewrites
 into its option (``--lr``) and an ablation file keeps.
@@ -20,7 +21,9 @@ from inception_bench.run.tracking import TrackerName
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
-class _Settings(BaseModel):
+class ExecutionSettings(BaseModel):
+    """What a run and a benchmark share: compilation, the execution options and the device."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
 
     compile: bool | None = Field(False, description="torch.compile the model")
@@ -41,7 +44,7 @@ class _Settings(BaseModel):
         return mode
 
 
-class Recipe(_Settings):
+class Recipe(ExecutionSettings):
     """How to train (see :mod:`inception_bench.run.train`): SGD with momentum 0.9 (Nesterov's; the paper's is plain)
     and the paper's weight decay, a per-step schedule chosen for the run's length (:meth:`schedule_for`), the
     learning rate scaled with the batch, gradient clipping, a weight average whose horizon follows the run
@@ -159,76 +162,6 @@ def portable_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
     are what it trained with (:attr:`Recipe.LEGACY`)."""
     full = {**Recipe.LEGACY, **recipe} if recipe else {}
     return {k: v for k, v in full.items() if k not in Recipe.MACHINE_FIELDS}
-
-
-class BenchSettings(_Settings):
-    """How ``ibench bench`` measures (see :mod:`inception_bench.bench` for what it reports). The defaults are the
-    fast path: autocast precision ``auto``, channels_last, and ``compile`` left to :func:`compile_for`."""
-
-    mode: Literal["train", "infer", "both"] = "both"
-    batch_size: int = Field(64, ge=1, description="images per step (stepped down on out-of-memory)")
-    image_size: int = Field(224, ge=8, description="square image side (sets the specs' input_size)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="autocast precision: auto (as ibench train) | fp32 | bf16 | fp16 (CUDA)"
-    )
-    channels_last: bool = Field(True, description="channels_last memory format")
-    compile: bool | None = Field(  # None: auto
-        None,
-        description="torch.compile the step; default: auto (inference on the CPU compiled with inductor freezing, "
-        "training eager: compiled training measured slower there; --compile-mode or --inductor turn it on)",
-    )
-    inductor: dict[str, Any] = Field(
-        default_factory=dict, description="torch._inductor.config settings for compile, e.g. freezing=True"
-    )
-    baseline: Literal["fp32-eager", "same"] = Field(
-        "fp32-eager",
-        description="what ratios are against: fp32-eager (each model and torchvision's googlenet also in fp32, "
-        "eager, contiguous) | same (only torchvision's googlenet, in the same setup)",
-    )
-    rounds: int = Field(
-        6, ge=1, description="interleaved rounds (A, B, C, then C, B, A, ...): each setup runs `steps` steps per round"
-    )
-    steps: int = Field(4, ge=1, description="timed steps per setup and round")
-    warmup: int = Field(2, ge=0, description="steps before the rounds (at least 1: the first compiles)")
-    detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
-    peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
-    runtime: Literal["torch", "onnxruntime"] = Field(
-        "torch",
-        description="onnxruntime: also time each model exported to ONNX, in onnxruntime on the CPU (fp32, "
-        "inference, the same threads as torch)",
-    )
-
-    @field_validator("runtime")
-    @classmethod
-    def _onnxruntime_infers(cls, runtime: str, info: ValidationInfo) -> str:
-        if runtime == "onnxruntime" and info.data.get("mode") != "infer":
-            raise ValueError("onnxruntime times inference only; add --mode infer")
-        return runtime
-
-    @field_validator("inductor")
-    @classmethod
-    def _inductor_needs_compile(cls, inductor: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if inductor and info.data.get("compile") is False:
-            raise ValueError("applies to torch.compile only; turn compile on")
-        return inductor
-
-    def compile_for(self, mode: str, device_type: str) -> bool:
-        """Whether steps of ``mode`` (train | infer) are compiled: ``compile`` when given; else (auto) when a
-        compile mode or inductor settings are given, or for inference on the CPU. Measured on a 2-core Xeon with
-        AMX (torch 2.14, bf16, channels_last; docs/performance.md): compiled inference 2x faster than eager,
-        compiled training 1.2-1.8x slower; on CUDA, not measured in this mode yet, so off."""
-        if self.compile is not None:
-            return self.compile
-        if self.compile_mode != "default" or self.inductor:
-            return True
-        return mode == "infer" and device_type == "cpu"
-
-    def inductor_for(self, mode: str, device_type: str) -> dict[str, Any]:
-        """The inductor settings of a compiled step: the given ones, else for inference on the CPU ``freezing``
-        (the weights become constants that oneDNN prepacks; it applies to inference graphs only)."""
-        if not self.inductor and mode == "infer" and device_type == "cpu" and self.compile_for(mode, device_type):
-            return {"freezing": True}
-        return self.inductor
 
 
 S = TypeVar("S", bound=BaseModel)
