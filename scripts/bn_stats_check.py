@@ -23,7 +23,8 @@ from torch import nn
 
 from inception_bench.run.engine import evaluate_loader
 from inception_bench.run.settings import Recipe
-from inception_bench.run.train import Run, setup, train_epoch
+from inception_bench.run.setup import Run, setup
+from inception_bench.run.train import train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
 

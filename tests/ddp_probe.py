@@ -11,7 +11,8 @@ import torch
 import torch.distributed as dist
 
 from inception_bench.run.settings import Recipe
-from inception_bench.run.train import setup, train_epoch
+from inception_bench.run.setup import setup
+from inception_bench.run.train import train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
 

@@ -18,7 +18,8 @@ from inception_bench.models import build_model
 from inception_bench.run import engine
 from inception_bench.run.engine import WeightAverage, autocast_for, loss_fn, resolve_precision, train_step
 from inception_bench.run.settings import Recipe
-from inception_bench.run.train import evaluate_epoch, setup, train, train_epoch
+from inception_bench.run.setup import setup
+from inception_bench.run.train import evaluate_epoch, train, train_epoch
 from inception_bench.spec import load_spec
 from inception_bench.store import RunFolder
 

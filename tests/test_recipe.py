@@ -17,7 +17,8 @@ from inception_bench.data import load_data
 from inception_bench.run.checkpoint import load_checkpoint, model_from_checkpoint
 from inception_bench.run.engine import recompute_bn_stats
 from inception_bench.run.settings import Recipe, portable_recipe
-from inception_bench.run.train import _scheduler, model_and_optimizer, train
+from inception_bench.run.setup import _scheduler, model_and_optimizer
+from inception_bench.run.train import train
 from inception_bench.spec import load_spec
 
 

@@ -24,7 +24,8 @@ from inception_bench.models import build_model
 from inception_bench.run.checkpoint import load_checkpoint
 from inception_bench.run.engine import WeightAverage, autocast_for, train_step
 from inception_bench.run.settings import Recipe, parse
-from inception_bench.run.train import model_and_optimizer, train
+from inception_bench.run.setup import model_and_optimizer
+from inception_bench.run.train import train
 from inception_bench.spec import load_spec
 
 TINY = {"width_mult": 0.125}

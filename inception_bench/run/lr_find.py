@@ -33,7 +33,7 @@ from inception_bench.run.engine import (
     train_step,
 )
 from inception_bench.run.settings import Recipe
-from inception_bench.run.train import model_and_optimizer
+from inception_bench.run.setup import model_and_optimizer
 from inception_bench.spec import LoadedSpec
 from inception_bench.store import LrFindFolder
 

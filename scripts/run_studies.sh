@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The committed studies of results/studies/ (issue 26), in order, at the scale their ablation files state. Each is
+# resumable: run this again after an interruption and it goes on from the last finished epoch of each run.
+#   bash scripts/run_studies.sh                 # paper, halving-check, aux, reduction
+#   bash scripts/run_studies.sh aux             # one study
+# Runs go one per core with one thread each (--jobs $(nproc)), which trains 1.35x the images/s of
+# one run on every core for the reduced modules (results/bench/cpu-study-2026-12-06/). Afterwards each study's
+# report and README and the README's answers table are regenerated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+studies=("$@")
+[ ${#studies[@]} -gt 0 ] || studies=(paper halving-check aux reduction)
+for study in "${studies[@]}"; do
+  out=results/studies/$study
+  "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain
+  cp "specs/ablations/$study.yaml" "$out/"
+  "$BIN/ibench" report "$out" --out "$out/report" --quiet
+  "$BIN/python" scripts/study_readme.py "$out"
+done
+"$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"
+"$BIN/python" scripts/answers.py

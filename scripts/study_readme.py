@@ -1,0 +1,98 @@
+"""Write a committed study's README.md (issue 26): what it asks, its scale (the ablation file's own words), the
+command that regenerates it, how far it has run, and the CPU time its runs took, from the run records themselves.
+
+    python scripts/study_readme.py results/studies/paper
+
+CPU time: each run's training, evaluation and test seconds (``final.json``'s ``wall_seconds``, or the epochs so far
+of a run still going) times its torch threads, summed over the main runs and the tuning runs (a tuned variant's
+first seed is a copy of its chosen tuning run and is counted once).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from inception_bench.store import atomic_write_text
+
+
+def _threads(record: dict) -> int:
+    found = re.search(r"(\d+) threads?\)", str(record.get("device", "")))
+    return int(found.group(1)) if found else 1
+
+
+def run_seconds(folder: Path) -> tuple[float, bool, float | None]:
+    """(CPU seconds so far, finished, the record's modification time) of one run folder."""
+    final = folder / "final.json"
+    if final.exists():
+        record = json.loads(final.read_text())
+        return float(record.get("wall_seconds") or 0.0) * _threads(record), True, final.stat().st_mtime
+    metrics = folder / "metrics.jsonl"
+    if not metrics.exists():
+        return 0.0, False, None
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    return sum(float(r.get("seconds") or 0.0) for r in rows), False, None
+
+
+def main() -> None:
+    study = Path(sys.argv[1])
+    meta = json.loads((study / "ablation.json").read_text())
+    results = pd.read_csv(study / "results.csv")
+    source = Path(meta["file"])
+    header = [line[2:] for line in source.read_text().splitlines() if line.startswith("# ")] if source.exists() else []
+    tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
+    seconds, times, finished, total = 0.0, [], 0, 0
+    folders = [p.parent for p in study.glob("*/seed-*/config.json")] + [
+        p.parent for p in study.glob("tune/*/*/config.json")
+    ]
+    for folder in folders:
+        if folder.name == "seed-0" and folder.parent.name in tuned:
+            continue  # the chosen tuning run's copy
+        spent, done, when = run_seconds(folder)
+        seconds += spent
+        total += 1
+        finished += done
+        if when is not None:
+            times.append(when)
+    completed = int((results["status"] == "completed").sum())
+    dates = sorted(datetime.datetime.fromtimestamp(t, datetime.UTC).date().isoformat() for t in times)
+    span = f"{dates[0]} to {dates[-1]}" if dates else "none finished yet"
+    state = "complete" if completed == len(results) else f"running: {completed} of {len(results)} runs completed"
+    lines = [
+        f"# Study `{meta['name']}`: {meta.get('description', '')}",
+        "",
+        f"**State:** {state} ({finished} of {total} run folders, tuning runs included, finished; "
+        f"records dated {span}).",
+        "",
+        f"**CPU time so far:** {seconds / 3600:.1f} core-hours (the runs' own seconds times their torch threads).",
+        "",
+        "## Scale and design (from the ablation file)",
+        "",
+        *[f"> {line}" for line in header],
+        "",
+        f"Seeds {', '.join(map(str, meta.get('seeds', [])))}; variants: {', '.join(meta.get('variants', []))}; "
+        f"baseline `{meta.get('baseline')}`.",
+        "",
+        "## Regenerate",
+        "",
+        "```bash",
+        f"bash scripts/run_studies.sh {meta['name']}   # resumes: finished runs are kept",
+        "```",
+        "",
+        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc)`, then "
+        f"`ibench report {study} --out {study}/report` (report.md, report.html, plots, summary.csv) and this README.",
+        "Run folders keep their records (config.json, metrics.jsonl, final.json, request.json); checkpoints are not "
+        "committed.",
+        "",
+    ]
+    atomic_write_text(study / "README.md", "\n".join(lines))
+    print(f"{study / 'README.md'}: {state}")
+
+
+if __name__ == "__main__":
+    main()
