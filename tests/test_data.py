@@ -508,7 +508,7 @@ def test_unreadable_image_names_the_file(tmp_path):
 
 
 def test_fashion_mnist_offline_names_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import inception_bench.data.datasets as ds
+    import inception_bench.data.downloads as ds
 
     def no_network(self: object) -> None:
         raise URLError("[Errno -3] Temporary failure in name resolution")

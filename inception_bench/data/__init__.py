@@ -1,8 +1,10 @@
-"""Data for training and evaluating the variants: data sets (``datasets``), augmentation and normalisation
+"""Data for training and evaluating the variants: data sets (``datasets``: the names and ``load_data``; ``bundle``,
+``embedded``, ``downloads``, ``folders``), augmentation and normalisation
 (``transforms``), reproducible loaders for one process or many (``loaders``), and a data set's training loaders
 (``pipeline``)."""
 
-from inception_bench.data.datasets import DATA_NAMES, DataBundle, TensorImageDataset, TransformedDataset, load_data
+from inception_bench.data.bundle import DataBundle, TensorImageDataset, TransformedDataset
+from inception_bench.data.datasets import DATA_NAMES, load_data
 from inception_bench.data.loaders import DeviceLoader, EpochDataLoader, make_loader, partition
 from inception_bench.data.pipeline import training_loaders
 from inception_bench.data.transforms import (
