@@ -1,7 +1,8 @@
 """Ablation grids: one YAML file describes an experiment (variants x seeds), one command runs all of it.
 
-- :mod:`~inception_bench.ablate.plan`: the file, its variants (specs derived in memory), the planned runs and
-  their statuses, results.csv.
+- :mod:`~inception_bench.ablate.file`: the file, its variants (specs derived in memory), each run's recipe.
+- :mod:`~inception_bench.ablate.plan`: the planned runs (:mod:`~inception_bench.ablate.runs`) and their statuses,
+  tuning (:mod:`~inception_bench.ablate.tuning`, :mod:`~inception_bench.ablate.protocol`), results.csv.
 - :mod:`~inception_bench.ablate.local`: the local backend (worker processes on this machine).
 - :mod:`~inception_bench.ablate.cluster`: the Ray backend (tasks on a Ray cluster; ``ray`` imported only there).
 - ``python -m inception_bench.ablate RUN_DIR``: the worker (:mod:`~inception_bench.ablate.__main__`).
@@ -10,20 +11,17 @@
 from __future__ import annotations
 
 from inception_bench.ablate.cluster import RayBackend, import_ray
+from inception_bench.ablate.file import ablation_path, is_ablation, load_ablation, variant_specs
 from inception_bench.ablate.local import LocalBackend, Summary
 from inception_bench.ablate.plan import (
     Plan,
     PlannedRun,
-    ablation_path,
     adopt_chosen,
     check_data,
     describe,
-    is_ablation,
-    load_ablation,
     plan_ablation,
     plan_table,
     select_shard,
-    variant_specs,
     will_run,
     write_results,
 )

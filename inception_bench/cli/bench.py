@@ -117,7 +117,7 @@ def bench_(
 def _bench_targets(path: Path | None, overrides: dict[str, Any]) -> list[tuple[str, Any]]:
     """The named variants ``ibench bench`` measures: the paper's spec and the torchvision-compatible one (no
     ``path``), one spec file, or every variant of an ablation file; ``overrides`` applied to each."""
-    from inception_bench.ablate.plan import is_ablation, variant_specs
+    from inception_bench.ablate.file import is_ablation, variant_specs
     from inception_bench.spec import MODELS, display_path, read_yaml, resolve_spec
 
     if path is None:

@@ -43,7 +43,7 @@ class Study:
     def labels(self) -> dict[str, str]:
         """Each variant's name for a reader: a grid variant by its axis values (``reduced, aux on``), a named
         variant (``variants:`` in the file) by its name; the names themselves where two would read the same."""
-        from inception_bench.ablate.plan import grid_name
+        from inception_bench.ablate.file import grid_name
 
         labels, axes = {}, self.axes
         for variant, rows in self.frame.groupby("variant", sort=False):
