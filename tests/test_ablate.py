@@ -171,6 +171,24 @@ def test_kill_minus_nine_then_resume(tmp_path):
     assert set(pd.read_csv(out / "results.csv").status) == {"completed"}
 
 
+def test_rerun_changed_redoes_the_changed_runs_from_scratch(finished, tmp_path):
+    path, out, _ = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)  # the module's fixture stays as it is
+    raw = yaml.safe_load(path.read_text())
+    raw["recipe"]["epochs"] = 1  # every run's config changes
+    shorter = tmp_path / "shorter.yaml"
+    shorter.write_text(yaml.safe_dump(raw))
+    result = _ablate(shorter, "--out", copy, "--rerun-changed")
+    assert "3 run now" in result.stdout and "changed: " not in result.stderr, result.output
+    run = copy / "module-reduced" / "seed-0"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1]  # redone at the new length, not resumed from the 2-epoch run
+    assert json.loads((run / "config.json").read_text())["recipe"]["epochs"] == 1
+    frame = pd.read_csv(copy / "results.csv").set_index("variant")
+    assert frame.loc["module-reduced", "status"] == "completed" and "changed" not in set(frame.status)
+
+
 def _processes_naming(path: Path) -> list[int]:
     """Pids of the live processes whose command line names ``path`` (Linux's /proc; empty elsewhere)."""
     pids = []
