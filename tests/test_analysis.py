@@ -41,6 +41,10 @@ def test_budget_curves_use_full_runs_or_the_first_rung():
     halved = pd.concat([halved, halved.iloc[[1]].assign(rung=2, epochs=4, val_top1=0.99)], ignore_index=True)
     basis, curves = budget_curves(halved)
     assert basis == "the first rung of successive halving (2 epochs)" and curves["a"][0] == pytest.approx(1.7 / 3)
+    # while only the first rung has run, the table alone looks like a full grid: the ablation says it halves
+    first_only = grid.assign(rung=1, epochs=2)
+    assert budget_curves(first_only)[0] == "the candidates' full runs"
+    assert budget_curves(first_only, halving=True)[0] == "the first rung of successive halving (2 epochs)"
 
 
 def test_time_to_accuracy_sums_the_epochs_before_the_target():

@@ -164,7 +164,7 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: 
     if tuned is not None:
         s.blocks.append(Paragraph(tuning_note(study)))
         s.blocks.append(Table(*tuned))
-    budget = budget_table(study.tuning, labels)
+    budget = budget_table(study.tuning, labels, bool(study.meta.get("halving")))
     if budget is not None:
         basis, header, cells = budget
         s.blocks.append(

@@ -37,13 +37,17 @@ def _figures(runs: pd.DataFrame) -> list[float]:
     return out
 
 
-def budget_curves(tuning: pd.DataFrame | None) -> tuple[str, dict[str, list[float]]] | None:
+def budget_curves(
+    tuning: pd.DataFrame | None, halving: bool | None = None
+) -> tuple[str, dict[str, list[float]]] | None:
     """Per variant, the expected best validation top-1 after n = 1 .. N candidates, and what the figures are (the
-    full runs, or the first rung and its epochs); None without a tuning table."""
+    full runs, or the first rung and its epochs); None without a tuning table. ``halving``: whether the ablation
+    tunes by successive halving (None: as the table shows, by a rung past the first; while only the first rung has
+    run, only the ablation knows)."""
     if tuning is None or tuning.empty:
         return None
     rung = tuning["rung"] if "rung" in tuning.columns else pd.Series(1, index=tuning.index)
-    halved = bool((rung > 1).any())
+    halved = bool((rung > 1).any()) if halving is None else halving
     basis = "the candidates' full runs"
     if halved:
         first = tuning[rung == 1]
@@ -58,9 +62,11 @@ def budget_curves(tuning: pd.DataFrame | None) -> tuple[str, dict[str, list[floa
     return basis, curves
 
 
-def budget_table(tuning: pd.DataFrame | None, labels: dict[str, str]) -> tuple[str, list[str], list[list[str]]] | None:
+def budget_table(
+    tuning: pd.DataFrame | None, labels: dict[str, str], halving: bool | None = None
+) -> tuple[str, list[str], list[list[str]]] | None:
     """The report's table: one row per variant, one column per budget n (validation top-1 %)."""
-    got = budget_curves(tuning)
+    got = budget_curves(tuning, halving)
     if got is None or not got[1]:
         return None
     basis, curves = got
