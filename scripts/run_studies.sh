@@ -15,7 +15,7 @@ for study in "${studies[@]}"; do
   out=results/studies/$study
   "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain
   cp "specs/ablations/$study.yaml" "$out/"
-  "$BIN/ibench" report "$out" --out "$out/report" --quiet
+  "$BIN/ibench" report "$out" --out "$out/report"
   "$BIN/python" scripts/study_readme.py "$out"
 done
 "$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"
