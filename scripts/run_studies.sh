@@ -3,6 +3,8 @@
 # resumable: run this again after an interruption and it goes on from the last finished epoch of each run.
 #   bash scripts/run_studies.sh                 # paper, halving-check, aux, reduction
 #   bash scripts/run_studies.sh aux             # one study
+#   STUDIES_OUT=/elsewhere/results/studies bash scripts/run_studies.sh   # the run folders elsewhere (e.g. runs from
+#                                               # a second checkout, so that editing this one cannot disturb them)
 # Runs go one per core with one thread each (--jobs $(nproc)), which trains 1.41x (reduced modules) and 1.28x
 # (naive) the images/s of one run on every core (results/bench/cpu-study-2026-12-06/). Afterwards each study's
 # report and README and the README's answers table are regenerated.
@@ -11,12 +13,13 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 studies=("$@")
 [ ${#studies[@]} -gt 0 ] || studies=(paper halving-check aux reduction)
+root=${STUDIES_OUT:-results/studies}
 for study in "${studies[@]}"; do
-  out=results/studies/$study
+  out=$root/$study
   "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain
   cp "specs/ablations/$study.yaml" "$out/"
   "$BIN/ibench" report "$out" --out "$out/report"
   "$BIN/python" scripts/study_readme.py "$out"
 done
 "$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"
-"$BIN/python" scripts/answers.py
+"$BIN/python" scripts/answers.py --studies "$root"
