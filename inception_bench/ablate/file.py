@@ -23,14 +23,7 @@ A grid variant is named ``axis-value_axis-value`` (booleans as on/off, lists joi
 derived in memory from the base spec, and each (variant, seed) gets a run folder in the ablation folder
 (:class:`~inception_bench.store.AblationFolder`) with the request that describes it.
 
-Tuning (``tune:``, recipe fields with candidate values): so that a comparison does not hinge on one learning rate
-that suits some variants and not others, each variant first trains every combination of the candidates (its
-*tuning runs*, seed = the first of ``seeds``, in ``tune/<variant>/<candidate>/``); the candidate with the best
-validation top-1 (the split carved from the training data) is chosen, and the variant's seeds then run at the chosen
-values (the first seed's run is the chosen tuning run itself: :func:`adopt_chosen` copies it). Those runs are
-scored on the data set's held-out test split (``test_top1``), which no choice has seen; the report answers on it.
-A variant whose tuning is not finished has its seeds ``waiting``; one whose every candidate failed has them
-``failed`` (nothing to run them at).
+How ``tune:`` chooses each variant's values, and which runs that makes: :mod:`inception_bench.ablate.plan`.
 """
 
 from __future__ import annotations
