@@ -40,6 +40,8 @@ def run_seconds(folder: Path) -> tuple[float, bool, float | None]:
 
 
 def main() -> None:
+    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "results.csv").exists():
+        sys.exit("error: give a study folder that ibench ablate wrote (with results.csv), e.g. results/studies/paper")
     study = Path(sys.argv[1])
     meta = json.loads((study / "ablation.json").read_text())
     results = pd.read_csv(study / "results.csv")
