@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -560,3 +561,67 @@ def test_progress_lines_with_a_heartbeat_due_and_none_with_quiet(monkeypatch):
     assert len(ticks) == 1 and ticks[0].startswith("infer: warm-ups and rounds: 1/2, about ")  # not at 2/2
     quiet = runner.invoke(app, [*args, "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == "" and json.loads(quiet.stdout)["rows"][0]["mode"] == "infer"
+
+
+def test_runtime_openvino_times_each_model_converted_with_f32_and_bf16_hints(monkeypatch):
+    """Per model one row with OpenVINO's f32 hint and, on a CPU with bf16 units, one with its bf16 hint, with their
+    ratios to the model's fp32 eager torch baseline; the compiled model runs the network's function (its logits
+    compared here with torch's, independently of the check the runner makes)."""
+    ov = pytest.importorskip("openvino", reason="the dev extra installs openvino")
+    from inception_bench.bench import steps
+
+    compiled = []
+    real = steps.openvino_step
+
+    def spy(model, image_size, precision):
+        compiled.append((model, precision))
+        return real(model, image_size, precision)
+
+    monkeypatch.setattr(bench_runner, "openvino_step", spy)
+    args = [*TINY, "--mode", "infer", "--runtime", "openvino", "--device", "cpu", "--no-torchvision"]
+    args += ["--format", "json"]
+    result = runner.invoke(app, ["bench", str(SMALL), *args])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    hints = ["fp32", "bf16"] if has_bf16 else ["fp32"]
+    for model in {r["model"] for r in rows}:
+        ovr = [r for r in rows if r["model"] == model and r["runtime"] == "openvino"]
+        assert sorted(r["precision"] for r in ovr) == sorted(hints), model
+        for row in ovr:
+            assert (row["role"], row["channels_last"], row["compile"]) == ("openvino", False, False)
+            assert row["images_per_sec"] > 0 and row["vs_fp32_eager"] is not None
+            assert bench_rows.setup_label(row) == f"openvino + {row['precision']}"
+    model, _ = compiled[0]
+    x = torch.randn(5, 3, 32, 32)
+    converted = ov.convert_model(model, example_input=x)
+    got = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x.numpy())[0]
+    with torch.no_grad():
+        assert torch.allclose(torch.from_numpy(got), model.eval()(x), atol=1e-4, rtol=1e-4)
+    train = runner.invoke(app, ["bench", str(SMALL), *TINY, "--runtime", "openvino"])
+    assert train.exit_code == 2 and "--runtime openvino: openvino times inference only; add --mode infer" in (
+        train.stderr
+    )
+
+
+def test_runtime_openvino_refuses_a_conversion_that_changes_the_logits(monkeypatch):
+    """The runner's own check: a converted graph whose logits differ from torch's is one error line naming
+    --runtime, not a timed row."""
+    pytest.importorskip("openvino", reason="the dev extra installs openvino")
+    import openvino as ov
+
+    real = ov.Core.compile_model
+
+    def wrong(self, model, device, config):  # the converted graph with its logits doubled
+        from openvino import opset13 as ops
+
+        result = model.get_results()[0].input_value(0)
+        doubled = ops.multiply(result, ops.constant(2.0, dtype=np.float32))
+        return real(self, ov.Model([doubled], model.get_parameters()), device, config)
+
+    monkeypatch.setattr(ov.Core, "compile_model", wrong)
+    args = [*TINY, "--mode", "infer", "--runtime", "openvino", "--device", "cpu", "--no-torchvision"]
+    result = runner.invoke(app, ["bench", str(SMALL), *args])
+    assert result.exit_code == 2, result.output
+    assert "--runtime openvino: OpenVINO's fp32 logits differ from torch's by" in result.stderr
+    assert "Traceback" not in result.output

@@ -85,7 +85,7 @@ def test_learns_real_digits(tmp_path):
         tmp_path,
         progress="none",
     )
-    assert final.val_top1 > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see README)
+    assert final.val_top1 > 0.8  # 10 classes: chance is 0.1 (full width, 8 epochs: 99%, see docs/train.md)
 
 
 def test_same_seed_same_metrics(trained, tmp_path):

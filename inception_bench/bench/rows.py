@@ -87,7 +87,8 @@ COLUMNS = [
 
 def setup_label(row: dict[str, Any]) -> str:
     """A row's settings in words, e.g. ``bf16 + channels_last + fused 1x1 + compile (reduce-overhead)``."""
-    parts = ["onnxruntime"] * (row.get("runtime") == "onnxruntime") + [str(row.get("precision"))]
+    runtime = str(row.get("runtime", "torch"))  # older CSVs have no such column
+    parts = [runtime] * (runtime not in ("torch", "nan")) + [str(row.get("precision"))]
     if str(row.get("channels_last")) == "True":
         parts.append("channels_last")
     if str(row.get("fuse_1x1")) == "True":  # older CSVs have no such column

@@ -18,6 +18,8 @@ from inception_bench.bench.settings import BenchSettings
 from inception_bench.bench.setups import (
     FP32_EAGER,
     ONNXRUNTIME,
+    OPENVINO_BF16,
+    OPENVINO_FP32,
     PEAK_TMACS,
     PHASES,
     TORCHVISION,
@@ -25,7 +27,7 @@ from inception_bench.bench.setups import (
     Setup,
     check_inductor,
 )
-from inception_bench.bench.steps import make_step, onnxruntime_step
+from inception_bench.bench.steps import make_step, needs_openvino, onnxruntime_step, openvino_bf16, openvino_step
 from inception_bench.count import totals
 from inception_bench.errors import FieldError, fields_of
 from inception_bench.models import resolve_spec
@@ -112,12 +114,16 @@ def bench(
     with fields_of("bench"):
         check_inductor(settings)
         device = resolve_device(settings.device)
+        if settings.runtime != "torch" and device.type != "cpu":
+            raise FieldError("runtime", f"{settings.runtime} runs on the CPU here; add --device cpu", settings.runtime)
         if settings.runtime == "onnxruntime":
             from inception_bench.evaluate.export import needs_onnx
 
-            if device.type != "cpu":
-                raise FieldError("runtime", "onnxruntime runs on the CPU here; add --device cpu", settings.runtime)
             needs_onnx("runtime", settings.runtime)
+        if settings.runtime == "openvino":
+            needs_openvino()
+            if not openvino_bf16():
+                say("openvino: this CPU has no bf16 support that OpenVINO uses; its f32 hint only")
         precision = resolve_precision(settings.precision, device)
         prepare_device(device)
         say(f"{device_name(device)}: precision {precision_reason(settings.precision, precision, device)}")
@@ -140,6 +146,8 @@ def _case(model: Model, setup: Setup, role: str, mode: str, settings: BenchSetti
     net = model.build(setup)
     if setup.runtime == "onnxruntime":
         step = onnxruntime_step(net, settings.image_size)
+    elif setup.runtime == "openvino":
+        step = openvino_step(net, settings.image_size, setup.precision)
     else:
         step = make_step(net, mode, setup, device, model.classes, model.aux_weight, settings.image_size)
     fused = bool(getattr(net, "fused_1x1", False))  # torchvision's model and naive modules: never
@@ -155,6 +163,8 @@ def _cases(mode: str, models: list[Model], settings: BenchSettings, device: torc
         setups.append((FP32_EAGER, "baseline"))
     if settings.runtime == "onnxruntime":
         setups.append((ONNXRUNTIME, "onnxruntime"))
+    if settings.runtime == "openvino":
+        setups += [(OPENVINO_FP32, "openvino")] + [(OPENVINO_BF16, "openvino")] * openvino_bf16()
     cases = []
     for model in models:
         done: list[Setup] = []

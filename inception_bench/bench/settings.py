@@ -44,17 +44,17 @@ class BenchSettings(ExecutionSettings):
     warmup: int = Field(2, ge=0, description="steps before the rounds (at least 1: the first compiles)")
     detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
     peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
-    runtime: Literal["torch", "onnxruntime"] = Field(
+    runtime: Literal["torch", "onnxruntime", "openvino"] = Field(
         "torch",
-        description="onnxruntime: also time each model exported to ONNX, in onnxruntime on the CPU (fp32, "
-        "inference, the same threads as torch)",
+        description="also time each model in another CPU runtime, inference only, the same threads as torch: "
+        "onnxruntime (its ONNX export, fp32) | openvino (converted by OpenVINO, f32 and bf16 precision hints)",
     )
 
     @field_validator("runtime")
     @classmethod
-    def _onnxruntime_infers(cls, runtime: str, info: ValidationInfo) -> str:
-        if runtime == "onnxruntime" and info.data.get("mode") != "infer":
-            raise ValueError("onnxruntime times inference only; add --mode infer")
+    def _other_runtimes_infer(cls, runtime: str, info: ValidationInfo) -> str:
+        if runtime != "torch" and info.data.get("mode") != "infer":
+            raise ValueError(f"{runtime} times inference only; add --mode infer")
         return runtime
 
     @field_validator("inductor")

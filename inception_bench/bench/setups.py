@@ -51,7 +51,7 @@ class Setup:
     inductor: tuple[tuple[str, Any], ...] = ()
     fuse_1x1: bool = False
     s2d_stem: bool = False
-    runtime: str = "torch"  # or onnxruntime: the model exported to ONNX (fp32, contiguous, eager by nature)
+    runtime: str = "torch"  # or onnxruntime (the model exported to ONNX) | openvino (converted): eager by nature
 
     @classmethod
     def fast(cls, settings: BenchSettings, mode: str, device: torch.device) -> Setup:
@@ -80,6 +80,8 @@ class Setup:
 
 FP32_EAGER = Setup("fp32", channels_last=False, compile=False)  # the baseline: fp32, eager, contiguous layout
 ONNXRUNTIME = Setup("fp32", channels_last=False, compile=False, runtime="onnxruntime")
+OPENVINO_FP32 = Setup("fp32", channels_last=False, compile=False, runtime="openvino")  # its precision hint f32
+OPENVINO_BF16 = Setup("bf16", channels_last=False, compile=False, runtime="openvino")  # its precision hint bf16
 
 
 @dataclass
@@ -87,7 +89,7 @@ class BenchRow:
     model: str
     mode: str
     device: str
-    runtime: str  # torch | onnxruntime (the model exported to ONNX)
+    runtime: str  # torch | onnxruntime (the model exported to ONNX) | openvino (converted by OpenVINO)
     precision: str
     channels_last: bool
     compile: bool
@@ -95,6 +97,7 @@ class BenchRow:
     fuse_1x1: bool  # whether 1x1 convolutions ran fused (never for torchvision's model or naive modules)
     s2d_stem: bool  # whether conv1 ran on space-to-depth blocks (never for torchvision's model)
     role: str  # "fast" (the settings' setup) | "eager" (a compiled setup's eager twin) | "baseline" (fp32 eager)
+    #            | the runtime's name (onnxruntime, openvino) for a row of another runtime
     batch_size: int
     image_size: int
     images_per_sec: float

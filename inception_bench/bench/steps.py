@@ -1,5 +1,6 @@
 """The steps ``ibench bench`` times: a training or inference step of a model in a setup (torch, eager or
-compiled), or of its ONNX export in onnxruntime; and the batch sizes an out-of-memory steps down through."""
+compiled), or inference of the model converted for another CPU runtime (its ONNX export in onnxruntime, or
+OpenVINO's own conversion); and the batch sizes an out-of-memory steps down through."""
 
 from __future__ import annotations
 
@@ -95,6 +96,66 @@ def onnxruntime_step(model: nn.Module, image_size: int) -> Step:
             cache.clear()
             cache[n] = torch.randn(n, 3, image_size, image_size).numpy()
         session.run(None, {name: cache[n]})
+
+    return step
+
+
+OPENVINO_INSTALL = "pip install 'inception-bench[openvino]'"
+# A converted model's logits against torch's fp32 logits on one batch, before it is timed: largest |difference| /
+# max(1, largest |logit|). bf16 keeps 8 bits of mantissa, so its bound is loose; it still catches a wrong graph.
+OPENVINO_TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2}
+
+
+def needs_openvino() -> Any:
+    """The openvino module, or one error line naming ``--runtime`` and how to install it."""
+    try:
+        import openvino
+    except ImportError:
+        raise FieldError("runtime", f"openvino needs the openvino package: {OPENVINO_INSTALL}", "openvino") from None
+    return openvino
+
+
+def openvino_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin runs bf16 on this CPU (AVX-512 BF16 or AMX): without it a bf16 hint would run
+    fp32 and the row would be mislabelled."""
+    return "BF16" in needs_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def openvino_step(model: nn.Module, image_size: int, precision: str) -> Step:
+    """An inference step of ``model`` converted by OpenVINO (``openvino.convert_model``, batch dimension free) and
+    compiled for its CPU plugin with the inference precision hint ``precision`` (fp32 | bf16), torch's intra-op
+    thread count, one stream and the latency hint (one request at a time, as the torch setups run). Before it is
+    timed, its logits are compared with the model's own (float32) on a batch of 3: beyond
+    ``OPENVINO_TOLERANCE[precision]`` it is refused, so a row never times a wrong graph."""
+    ov = needs_openvino()
+    model = model.eval()
+    check = torch.randn(3, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        try:
+            converted = ov.convert_model(model, example_input=check, input=[(-1, 3, image_size, image_size)])
+        except Exception as e:  # the converter fails with many types: one line, the option named
+            raise FieldError("runtime", f"OpenVINO cannot convert the model ({one_line(e, 200)})", "openvino") from None
+        expected = model(check)
+    config = {
+        "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision],
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+        "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    request = ov.Core().compile_model(converted, "CPU", config).create_infer_request()
+    got = torch.from_numpy(request.infer({0: check.numpy()})[0].copy())
+    error = float((got - expected).abs().max()) / max(1.0, float(expected.abs().max()))
+    if not error <= OPENVINO_TOLERANCE[precision]:
+        bound = OPENVINO_TOLERANCE[precision]
+        why = f"OpenVINO's {precision} logits differ from torch's by {error:.2g} of the largest (over {bound})"
+        raise FieldError("runtime", why, "openvino")
+    cache: dict[int, Any] = {}
+
+    def step(n: int, mark: Callable[[str], None] | None = None) -> None:
+        if n not in cache:
+            cache.clear()
+            cache[n] = torch.randn(n, 3, image_size, image_size).numpy()
+        request.infer({0: cache[n]})
 
     return step
 
