@@ -5,6 +5,7 @@
     python scripts/answers.py            # rewrite the table between the README's answers markers
     python scripts/answers.py --check    # exit 1 when the README's table is not what the studies give
     python scripts/answers.py --print    # the table on standard output only
+Named by: the README's answers table (and tests/test_answers.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ fraction of the device's peak; then every setup of ours in that mode against the
 with and without ``--fuse-1x1`` reads off these lines).
 
     python scripts/bench_targets.py results/bench/gpu-<date>/bench.csv
+Named by: results/bench/cpu-2026-11-28, results/bench/gpu-2026-11-27 (and tests/test_scripts.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: results/bn-bias-check-2026-12-06, docs/training.md.
 # issue 25's check: ibench train's defaults after (the small spec's bn_bias 1, bn_bias_heads 0) and before
 # (--set bn_bias=0: every batch norm's shift at 0) on folders built by scripts/make_image_folder.py, the digits and
 # Fashion-MNIST at the study scale, the same command otherwise; and the plain CNN with a tuned generic recipe on the

@@ -3,6 +3,7 @@
 the means over seeds, as Markdown.
 
     python scripts/bn_bias_table.py results/bn-bias-check-2026-12-06
+Named by: results/bn-bias-check-2026-12-06, docs/training.md.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ batch's own statistics, and with statistics recomputed over the epoch's training
 "precise BN"); the weight average (EMA) with its averaged buffers, and with recomputed statistics.
 
     python scripts/bn_stats_check.py [SEED]
+Named by: docs/training.md (issue 14's batch-norm statistics finding).
 """
 
 from __future__ import annotations

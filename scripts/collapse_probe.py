@@ -18,6 +18,7 @@ that collapses sits there with a gradient norm of about 0.2.
       zero=1                       the main and aux classifiers start at zero (uniform predictions)
       agc=L                        adaptive gradient clipping (Brock et al. 2021) at L, classifiers excepted
       bnbias=B                     every batch norm's bias (beta) starts at B instead of 0
+Named by: results/colour-collapse-2026-12-06, docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: results/bench/cpu-2026-12-01, docs/performance.md, docs/bench.md.
 # The CPU benchmark table of issue 13: the paper's spec at 224 px (batch 16) and the small spec at 32 px (batch 64)
 # in fp32 eager (the baseline, measured in every command), bf16, bf16 + channels_last, and + compile, with
 # torchvision's googlenet beside them in the default command; then `ibench report` of the CSV.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: results/defaults-vs-generic-2026-12-01, docs/training.md.
 # issue 14's check: ibench train's defaults vs a tuned generic recipe (scripts/generic_recipe.py) on real-image
 # folders built here from data the defaults were not tuned on, the same epochs each. Writes OUT (default
 # results/defaults-vs-generic-<date>): each defaults run's config/metrics/final.json, each generic.json.

@@ -11,6 +11,7 @@ and is scored on the validation split; the best one's test score is the recipe's
 25 (``--model cnn --optimizer adam --lrs 0.0003 0.001 0.003``).
 
     python scripts/generic_recipe.py imagefolder:/tmp/scatter-folder --epochs 8 --out generic.json
+Named by: results/defaults-vs-generic-2026-12-01, results/bn-bias-check-2026-12-06, docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: the GPU issue's device call (results/bench/gpu-<date>), docs/bench.md.
 # The CUDA path in one prepared script, in priority order within a time budget (default 480 s; a phase is skipped
 # when less is left than it needs, and one still running at the budget is stopped). Seen on 2026-11-27
 # (results/bench/gpu-2026-11-27/README.md): the first (cold) compile of a training and an inference graph takes

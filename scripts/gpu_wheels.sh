@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: docs/bench.md (the wheels gpu_check.sh installs on the lent machine).
 # Wheels for the lent GPU machine (Python 3.12, x86-64), whose image has torch, torchvision, typer, rich, pandas,
 # scipy and matplotlib but not pydantic or fvcore (device tool's KINDS.md, 2026-11-17). Run here, from PyPI, before
 # the device call; the folder .whl is ignored by git (.gitignore) and travels with `carry: [".whl"]`.

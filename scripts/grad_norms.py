@@ -2,6 +2,7 @@
 where the gradient is at the start of training), with the weight norm of each block for scale.
 
     python scripts/grad_norms.py [--set KEY=VALUE ...]     # e.g. --set init=kaiming_in
+Named by: docs/training.md (issue 14's gradient norms).
 """
 
 from __future__ import annotations

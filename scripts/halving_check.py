@@ -6,6 +6,7 @@ successive halving chose in ``results/studies/paper/tuning.csv`` with the best o
 ``results/studies/halving-check/comparison.md``.
 
     python scripts/halving_check.py
+Named by: results/studies/halving-check (run by scripts/run_studies.sh).
 """
 
 from __future__ import annotations

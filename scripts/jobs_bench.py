@@ -11,6 +11,7 @@ default) on random images for the same wall-clock window; a setup's figure is th
     python scripts/jobs_bench.py --variants reduced,naive --rounds 3 --seconds 20
 
 Writes a CSV (round, variant, setup, workers, threads, images_per_sec) and prints the medians and the ratios.
+Named by: results/bench/cpu-study-2026-12-06.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@
     python scripts/make_image_folder.py scatter /tmp/scatter-folder
     python scripts/make_image_folder.py colour /tmp/colour-folder
     python scripts/make_image_folder.py fashion-colour /tmp/fcolour-folder
+Named by: results/defaults-vs-generic-2026-12-01, precision-cpu-2026-12-01, colour-collapse-2026-12-06, bn-bias-
+check-2026-12-06, docs/training.md (and tests/test_scripts.py).
 """
 
 from __future__ import annotations

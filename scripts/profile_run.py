@@ -10,6 +10,7 @@ before each evaluation), validation (raw and averaged weights), checkpoint write
 
 The run folder OUT_DIR is a normal run folder (delete it after). Threads: set OMP_NUM_THREADS as the runs you
 profile use it (``ibench ablate --jobs 2`` on 2 cores: 1).
+Named by: results/bench/cpu-study-2026-12-06.
 """
 
 from __future__ import annotations

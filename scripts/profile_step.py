@@ -14,6 +14,7 @@ Prints, per step (ms are per step, averaged over ``--steps`` profiled steps afte
    for the execution options' own convolutions) with its weight and input shapes.
 Profiling adds its own overhead to the wall time. Under CUDA graphs (``--compile-mode reduce-overhead``) the
 profiler does not see into graphs captured during warm-up: profile without them to see kernels.
+Named by: results/bench/profile-cpu.md, gpu-2026-11-27, cpu-study-2026-12-06, docs/performance.md.
 """
 
 from __future__ import annotations

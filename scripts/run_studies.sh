@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Named by: results/studies/ (every study), results/README.md.
 # The committed studies of results/studies/ (issue 26), in order, at the scale their ablation files state. Each is
 # resumable: run this again after an interruption and it goes on from the last finished epoch of each run.
 #   bash scripts/run_studies.sh                 # paper, halving-check, aux, reduction

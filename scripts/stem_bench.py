@@ -10,6 +10,7 @@ into one) and ``s2d conv only`` (the 4x4/1 convolution on blocks made beforehand
 pay). Forward under inference_mode, and forward + backward (weight and bias gradients; the image needs
 none, as in training). Prints the median ms per call over ``--steps`` timed calls after 5 warm-up calls, each
 synchronised, and each way's speed-up over ``plain`` (plain's time / its time).
+Named by: results/bench/cpu-2026-11-28, docs/bench.md.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ command that regenerates it, how far it has run, and the CPU time its runs took,
 CPU time: each run's training, evaluation and test seconds (``final.json``'s ``wall_seconds``, or the epochs so far
 of a run still going) times its torch threads, summed over the main runs and the tuning runs (a tuned variant's
 first seed is a copy of its chosen tuning run and is counted once).
+Named by: results/studies/*/README.md (run by scripts/run_studies.sh).
 """
 
 from __future__ import annotations

@@ -340,6 +340,42 @@ def test_devices_count_the_gpus_this_process_sees(monkeypatch):
     assert visible_device("1") == "GPU-bb"
 
 
+def test_devices_run_one_run_per_gpu_at_once_each_on_its_own(tmp_path, monkeypatch):
+    """--devices 0,1 (two GPUs, faked): two runs at a time, each worker given one GPU of its own through
+    CUDA_VISIBLE_DEVICES (the scheduler's numbering), a GPU given again only once its run ended, and the threads
+    of the CPU shared between the two."""
+    import threading
+
+    from inception_bench.ablate import local
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")  # a scheduler's: --devices 0,1 are GPUs 5 and 7
+    both_running = threading.Barrier(2, timeout=60)  # the first two runs must be running at the same time
+    lock, holding, seen = threading.Lock(), set(), []
+
+    def fake_launch(run, env):
+        gpu = env["CUDA_VISIBLE_DEVICES"]
+        with lock:
+            assert gpu not in holding, f"GPU {gpu} given to two runs at once"
+            holding.add(gpu)
+            seen.append((run.variant, gpu, env["OMP_NUM_THREADS"]))
+            first_two = len(seen) <= 2
+        if first_two:
+            both_running.wait()
+        with lock:
+            holding.discard(gpu)
+        run.status = RunStatus.completed
+
+    monkeypatch.setattr(local, "launch", fake_launch)
+    path = _ablation(tmp_path, grid={"module": ["reduced", "naive"], "aux.enabled": [True, False]}, variants=[])
+    result = _ablate(path, "--devices", "0,1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 4 and {gpu for _, gpu, _ in seen} == {"5", "7"}
+    assert {gpu for _, gpu, _ in seen[:2]} == {"5", "7"}  # the first two at once: one GPU each
+    assert all(threads == str(max(1, (os.cpu_count() or 1) // 2)) for _, _, threads in seen)
+
+
 def test_data_that_does_not_load_stops_the_grid_before_any_run(tmp_path):
     """Checked before launching (and by --dry-run): a missing data folder, and a data set whose class count is not
     the spec's, each one error line naming the file and the variant; no run folder is made."""

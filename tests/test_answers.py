@@ -131,3 +131,65 @@ def test_script_fills_the_readme_between_its_markers(tmp_path):
 def test_the_readme_table_is_what_the_committed_studies_give():
     check = subprocess.run([sys.executable, str(ROOT / "scripts" / "answers.py"), "--check"], capture_output=True)
     assert check.returncode == 0, check.stderr.decode()
+
+
+def test_the_reports_answers_on_a_grid_of_three_axes_hold_the_other_two_fixed(tmp_path):
+    """module x aux x width: each of the paper's questions gets one clause per combination of the other two axes,
+    and each clause's errors and paired difference are those of its own four runs (by hand here)."""
+    from inception_bench.report.stats import answer_questions
+
+    folder = tmp_path / "grid3"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows, tops = [], {}
+    for module in ("reduced", "naive"):
+        for aux in (True, False):
+            for width in (0.25, 0.5):
+                variant = f"module-{module}_aux.enabled-{'on' if aux else 'off'}_width_mult-{width}"
+                for seed in (0, 1):
+                    top1 = round(float(rng.uniform(0.80, 0.95)), 4)
+                    tops[(module, aux, width, seed)] = top1
+                    rows.append(
+                        {
+                            "variant": variant,
+                            "seed": seed,
+                            "status": "completed",
+                            "val_top1": top1,
+                            "val_top5": 1.0,
+                            "test_top1": top1,
+                            "test_top5": 1.0,
+                            "params": 1000 if module == "reduced" else 4000,
+                            "ops": 10**6 if module == "reduced" else 10**7,
+                            "train_images_per_sec": 100.0,
+                            "wall_seconds": 10.0,
+                            "module": module,
+                            "aux.enabled": aux,
+                            "width_mult": width,
+                            "run_dir": str(folder / variant / f"seed-{seed}"),
+                        }  # fmt: skip
+                    )
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    meta = {"name": "grid3", "axes": ["module", "aux.enabled", "width_mult"], "seeds": [0, 1]}
+    (folder / "ablation.json").write_text(json.dumps(meta))
+    module_text, aux_text = answer_questions(load_study(folder))
+
+    def clause(text: str, where: str) -> str:
+        (part,) = [c for c in text.split("; ") if f"with {where}: " in c]
+        return part
+
+    def err(module: str, aux: bool, width: float) -> list[float]:
+        return [100 * (1 - tops[(module, aux, width, s)]) for s in (0, 1)]
+
+    for aux in (True, False):
+        for width in (0.25, 0.5):
+            a, b = err("reduced", aux, width), err("naive", aux, width)
+            got = clause(module_text, f"aux {'on' if aux else 'off'}, width_mult {width}")
+            assert f"test top-1 error {np.mean(a):.2f}% reduced vs {np.mean(b):.2f}% naive (2 vs 2 runs)" in got
+            assert f"difference {np.mean(np.subtract(a, b)):+.2f} points" in got and "paired over 2 seeds" in got
+    for module in ("reduced", "naive"):
+        for width in (0.25, 0.5):
+            a, b = err(module, True, width), err(module, False, width)
+            got = clause(aux_text, f"{module}, width_mult {width}")
+            assert f"test top-1 error {np.mean(a):.2f}% with vs {np.mean(b):.2f}% without (2 vs 2 runs)" in got
+            assert f"difference {np.mean(np.subtract(a, b)):+.2f} points" in got
+    assert module_text.count("test top-1 error") == 4 and aux_text.count("test top-1 error") == 4  # one a combination

@@ -74,13 +74,14 @@ def test_bad_options_get_one_line(tmp_path):
         assert result.stderr.startswith("error: ") and expect in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
 
-    # Click's own usage errors: one line too, naming the option and the command's --help
+    # Click's own usage errors: one line too, naming the option (a bad choice as `--option value:`, as the
+    # commands' own errors say it) and the command's --help
     for args, expect in [
         (
             ["count", "--module", "sideways"],
-            "Invalid value for '--module': 'sideways' is not one of 'reduced', 'naive'",
+            "--module sideways: is not one of 'reduced', 'naive'",
         ),
-        (["train", "--progress", "loud"], "Invalid value for '--progress': 'loud' is not one of"),
+        (["train", "--progress", "loud"], "--progress loud: is not one of"),
         (["train", "--epochs", "abc"], "Invalid value for '--epochs'"),
         (["train", "--nosuch"], "No such option: --nosuch"),
         (["export"], "Missing argument 'checkpoint'"),

@@ -67,8 +67,18 @@ def test_lr_find_end_to_end(tmp_path):
     assert list(curve.columns) == ["step", "lr", "loss", "smoothed_loss"]
     assert len(curve) == summary["steps"] <= 30
     assert curve["lr"].tolist() == pytest.approx(lr_schedule(1e-5, 10.0, 30)[: len(curve)])
-    # from the sweep, or (no descent in 30 steps of a tiny net) a tenth of the lowest loss's rate
-    assert 1e-6 <= summary["suggested_lr"] <= 10.0 and f"suggested lr {summary['suggested_lr']:.3g}" in result.stdout
+    # the documented rule, applied here by hand to the written curve: the middle of the steepest window (a tenth of
+    # the sweep, the first tenth left out) of the smoothed loss against log10(lr) before its minimum, else (no such
+    # window) a tenth of the minimum's rate
+    lrs, smoothed = curve["lr"].to_numpy(), curve["smoothed_loss"].to_numpy()
+    n, best = len(lrs), int(np.argmin(smoothed))
+    w = max(2, n // 10)
+    slopes = [
+        (smoothed[i + w] - smoothed[i]) / np.log10(lrs[i + w] / lrs[i]) for i in range(max(1, n // 10), best - w + 1)
+    ]
+    expect = lrs[max(1, n // 10) + int(np.argmin(slopes)) + w // 2] if slopes else lrs[best] / 10
+    assert summary["suggested_lr"] == pytest.approx(expect, rel=1e-9)
+    assert f"suggested lr {summary['suggested_lr']:.3g}" in result.stdout
     # said as the --lr that gives it: --lr is per 256 images, the sweep ran at batch 16
     assert summary["suggested_lr_option"] == pytest.approx(summary["suggested_lr"] * 256 / 16)
     assert f"--lr {summary['suggested_lr_option']:.3g} --lr-batch 256" in result.stdout

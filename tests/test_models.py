@@ -13,7 +13,15 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from inception_bench.models import GoogLeNetOutputs, build_model
-from inception_bench.models.blocks import ConvBlock, InceptionNaive, InceptionReduced, space_to_depth_conv
+from inception_bench.models.blocks import (
+    ConvBlock,
+    FusedInceptionReduced,
+    InceptionNaive,
+    InceptionReduced,
+    SpaceToDepthConvBlock,
+    space_to_depth_conv,
+    swapped,
+)
 from inception_bench.models.torchvision_compat import from_torchvision_state_dict
 from inception_bench.spec import load_spec
 
@@ -217,6 +225,8 @@ def test_fused_1x1_computes_the_same_function(path, overrides, fused_away):
     ref = build_model(load_spec(path, overrides).spec).double().train()
     fused = copy.deepcopy(ref).fuse_1x1()
     assert fused.state_dict().keys() == ref.state_dict().keys()
+    kinds = [type(m) for m in fused.modules() if isinstance(m, InceptionReduced)]  # swapped in at build time
+    assert kinds == [FusedInceptionReduced] * 9 and "FusedInceptionReduced" in repr(fused.layer("inception4a"))
     size = load_spec(path, overrides).spec.input_size
     x = torch.randn(2, 3, size, size, dtype=torch.float64)
     outputs, convs = _train_step_each([ref, fused], x)
@@ -299,7 +309,8 @@ def test_fuse_1x1_leaves_naive_modules_alone_and_can_be_undone():
         got = naive.fuse_1x1()(x)
     assert len(before.calls) == len(after.calls) and torch.equal(got, expect)
     reduced = _model(width_mult=0.25).fuse_1x1().fuse_1x1(False)
-    assert not reduced.fused_1x1 and not any(m.fused_1x1 for m in reduced.modules() if isinstance(m, InceptionReduced))
+    assert not reduced.fused_1x1 and not any(isinstance(m, FusedInceptionReduced) for m in reduced.modules())
+    assert sum(type(m) is InceptionReduced for m in reduced.modules()) == 9
 
 
 def _relative_error(got: torch.Tensor, expect: torch.Tensor) -> float:
@@ -392,8 +403,7 @@ def test_s2d_stem_traces_through_aot_autograd():
     # the padding, pixel_unshuffle and the weight's rearrangement under torch.compile's tracing, with gradients
     torch.manual_seed(0)
     block = ConvBlock(3, 16, 7, stride=2).double()
-    s2d = copy.deepcopy(block)
-    s2d.space_to_depth = True
+    s2d = swapped(copy.deepcopy(block), SpaceToDepthConvBlock)
     x = torch.randn(2, 3, 37, 40, dtype=torch.float64)
     results = []
     for model, runner in ((block, block), (s2d, torch.compile(s2d, backend="aot_eager"))):

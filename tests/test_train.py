@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from inception_bench.models import build_model
 from inception_bench.run.checkpoint import load_checkpoint
 from inception_bench.run.engine import WeightAverage, autocast_for, train_step
 from inception_bench.run.settings import Recipe, parse
-from inception_bench.run.setup import model_and_optimizer
+from inception_bench.run.setup import _scheduler, model_and_optimizer
 from inception_bench.run.train import train
 from inception_bench.spec import load_spec
 
@@ -307,7 +308,7 @@ def test_bad_train_options(tmp_path):
         (["--schedule", "wavy"], "--schedule wavy"),
         (["--set", "num_classes=5"], "--data digits: has 10 classes but the spec has 5"),
         (["--lr", "nan"], "--lr nan: Input should be a finite number"),
-        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: Input should be 'default'"),
+        (["--compile", "--compile-mode", "fastest"], "--compile-mode fastest: is not one of 'default'"),
         (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead: applies to torch.compile only"),
         (["--s2d-stem"], "--s2d-stem: the space-to-depth stem needs a stride-2 conv1; this spec's is 3x3/1"),
     ]:
@@ -362,7 +363,7 @@ def test_eval_crops_and_ensemble(trained, tmp_path, monkeypatch):
     test = evaluate([out / "checkpoint.pt"], split="test", crops=1, device="cpu")
     assert test["split"] == "test" and test["images"] == 128 and abs(test["top1"] - final.test_top1) <= 1 / 128
     bad = runner.invoke(app, ["eval", str(out / "checkpoint.pt"), "--split", "train", "--device", "cpu"])
-    assert bad.exit_code == 2 and "--split train: use val or test" in bad.stderr, bad.output
+    assert bad.exit_code == 2 and "--split train: is not one of 'val', 'test'" in bad.stderr, bad.output
     config = json.loads((out / "config.json").read_text())
     assert one["precision"] == config["precision"] and one["channels_last"]  # auto: as the run was evaluated
     forced = evaluate([out / "checkpoint.pt"], crops=1, device="cpu", precision="fp32", channels_last=False)
@@ -402,6 +403,52 @@ def test_eval_crops_and_ensemble(trained, tmp_path, monkeypatch):
     record.unlink()  # the fixture's run folder is shared
     result = runner.invoke(app, ["eval", *[str(out / "checkpoint.pt")] * 2, "--device", "cpu"])
     assert result.exit_code == 0 and json.loads((tmp_path / "eval-1crop.json").read_text())["models"] == 2
+
+
+def test_an_ensemble_of_two_different_checkpoints_averages_their_probabilities(trained, tmp_path):
+    """Two checkpoints that disagree: the trained one, and one whose classifier says class 3 with a fixed
+    confidence whatever the image (weights 0, bias b on class 3). Averaging their softmax probabilities keeps the
+    first model's answer exactly where its margin over class 3 exceeds the second's (e^b - 1) / (e^b + K - 1);
+    b is chosen here to put that threshold in the widest gap between the first model's margins, so about half
+    of the images flip to class 3 and the ensemble's top-1 differs from either model's alone."""
+    from inception_bench.data import load_data
+    from inception_bench.run.checkpoint import model_from_checkpoint
+
+    out, _ = trained
+    first = out / "checkpoint.pt"
+    ckpt = torch.load(first, weights_only=True)
+    x, y = load_data("synthetic", image_size=32, recipe="none", seed=1).val_tensors
+    with torch.no_grad():
+        p1 = torch.softmax(model_from_checkpoint(ckpt).eval()(x).float(), dim=1)
+    k = p1.shape[1]
+    others = p1.clone()
+    others[:, 3] = -1
+    best = others.argmax(1)  # each image's likeliest class other than 3, and its margin over class 3
+    margin = [float(p1[j, best[j]] - p1[j, 3]) for j in range(len(y))]
+    margins = sorted(margin)
+    middle = range(len(margins) // 5, 4 * len(margins) // 5)
+    gap, i = max((margins[i + 1] - margins[i], i) for i in middle)
+    assert gap > 1e-3, "the first model's margins leave no gap to put the threshold in"
+    t = (margins[i] + margins[i + 1]) / 2
+    b = math.log((1 + (k - 1) * t) / (1 - t))
+    biased = dict(ckpt)
+    for key in ("model", "averaged"):
+        if isinstance(ckpt.get(key), dict):
+            state = dict(ckpt[key])
+            for name in [n for n in state if n.endswith("head.fc.weight") or n.endswith("head.fc.bias")]:
+                state[name] = torch.zeros_like(state[name])
+                if name.endswith("bias"):
+                    state[name][3] = b
+            biased[key] = state
+    second = tmp_path / "second.pt"
+    torch.save(biased, second)
+    predicted = [int(best[j]) if margin[j] > t else 3 for j in range(len(y))]  # the rule above, by hand
+    expect = sum(p == int(label) for p, label in zip(predicted, y, strict=True)) / len(y)
+    alone = [float((p1.argmax(1) == y).float().mean()), float((y == 3).float().mean())]
+    assert expect not in alone
+    ens = evaluate([first, second], data="synthetic", crops=1, device="cpu", precision="fp32", channels_last=False)
+    assert ens["models"] == 2 and ens["images"] == len(y)
+    assert ens["top1"] == pytest.approx(expect, abs=1e-9)
 
 
 def test_torchvision_weights_loading_path(tmp_path):
@@ -571,9 +618,10 @@ class _HostReads(TorchFunctionMode):
     "device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 )
 def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
-    # the issue's "no host-device syncs in the step loop": forward, loss with aux heads, backward, SGD with
-    # momentum, and the weight average, three times. Everywhere: the only tensor value Python reads is the
-    # average's count, kept on the CPU. On CUDA also: torch reports no synchronising call at all (sync debug mode)
+    # the issue's "no host-device syncs in the step loop": forward, loss with aux heads, backward, the gradients'
+    # norm clipped, SGD with momentum, the learning-rate schedule (warm-up handing over to cosine within the
+    # steps) and the weight average, three times. Everywhere: the only tensor value Python reads is the average's
+    # count, kept on the CPU. On CUDA also: torch reports no synchronising call at all (sync debug mode)
     spec = load_spec(SMALL, TINY).spec
     cuda = device == "cuda"
     # ibench train's own model and optimizer (Nesterov momentum, fused on CUDA)
@@ -582,11 +630,15 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     autocast = autocast_for(torch.device(device), "bf16" if cuda else "fp32")
     ema = WeightAverage(model, decay=0.99)
+    scheduler = _scheduler(optimizer, "cosine", warmup_steps=2, steps_per_epoch=4, total_steps=8)  # ibench train's
     images = torch.randn(4, 3, 32, 32, device=device)
     target = torch.randint(0, spec.num_classes, (4,), device=device)
+    norms = []
 
     def step() -> None:
-        train_step(model, images, target, optimizer, scaler, autocast, 0.3)
+        _, norm = train_step(model, images, target, optimizer, scaler, autocast, 0.3, clip_grad_norm=1e-3)
+        norms.append(norm)
+        scheduler.step()
         ema.update_parameters(model)
 
     step()  # first calls: allocations, kernel selection
@@ -601,6 +653,9 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
         if cuda:
             torch.cuda.set_sync_debug_mode("default")
     assert spy.reads and all(t is ema.n_averaged for _, t in spy.reads), [name for name, _ in spy.reads]
+    # and the clipping and the schedule did act: each step's norm was over the bound; warm-up then cosine
+    assert all(float(n) > 1e-3 for n in norms) and scheduler.last_epoch == 4
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * (1 + math.cos(math.pi * 2 / 6)) / 2)
 
 
 def test_out_of_memory_in_the_final_test_evaluation_is_a_failed_record_not_a_traceback(tmp_path, monkeypatch):

@@ -6,22 +6,42 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from inception_bench.run.settings import ExecutionSettings
+from inception_bench.run.settings import ExecutionSettings, Precision
+
+
+class BenchMode(StrEnum):
+    train = "train"
+    infer = "infer"
+    both = "both"
+
+
+class Baseline(StrEnum):
+    fp32_eager = "fp32-eager"
+    same = "same"
+
+
+class Runtime(StrEnum):
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+    openvino = "openvino"
 
 
 class BenchSettings(ExecutionSettings):
     """How ``ibench bench`` measures (see :mod:`inception_bench.bench` for what it reports). The defaults are the
     fast path: autocast precision ``auto``, channels_last, and ``compile`` left to :func:`compile_for`."""
 
-    mode: Literal["train", "infer", "both"] = "both"
+    mode: BenchMode = Field(BenchMode.both, validate_default=True, description="train | infer | both")
     batch_size: int = Field(64, ge=1, description="images per step (stepped down on out-of-memory)")
     image_size: int = Field(224, ge=8, description="square image side (sets the specs' input_size)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="autocast precision: auto (as ibench train) | fp32 | bf16 | fp16 (CUDA)"
+    precision: Precision = Field(
+        Precision.auto,
+        validate_default=True,
+        description="autocast precision: auto (as ibench train) | fp32 | bf16 | fp16 (CUDA)",
     )
     channels_last: bool = Field(True, description="channels_last memory format")
     compile: bool | None = Field(  # None: auto
@@ -32,8 +52,9 @@ class BenchSettings(ExecutionSettings):
     inductor: dict[str, Any] = Field(
         default_factory=dict, description="torch._inductor.config settings for compile, e.g. freezing=True"
     )
-    baseline: Literal["fp32-eager", "same"] = Field(
-        "fp32-eager",
+    baseline: Baseline = Field(
+        Baseline.fp32_eager,
+        validate_default=True,
         description="what ratios are against: fp32-eager (each model and torchvision's googlenet also in fp32, "
         "eager, contiguous) | same (only torchvision's googlenet, in the same setup)",
     )
@@ -44,8 +65,9 @@ class BenchSettings(ExecutionSettings):
     warmup: int = Field(2, ge=0, description="steps before the rounds (at least 1: the first compiles)")
     detail: bool = Field(False, description="split a training step into forward, backward and optimizer time")
     peak_tmacs: float | None = Field(None, gt=0, description="device peak in 10^12 MAC/s (default: known GPUs)")
-    runtime: Literal["torch", "onnxruntime", "openvino"] = Field(
-        "torch",
+    runtime: Runtime = Field(
+        Runtime.torch,
+        validate_default=True,
         description="also time each model in another CPU runtime, inference only, the same threads as torch: "
         "onnxruntime (its ONNX export, fp32) | openvino (converted by OpenVINO, f32 and bf16 precision hints)",
     )

@@ -7,6 +7,7 @@ answer at once."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,10 @@ from typer.core import TyperGroup
 from inception_bench.bench.settings import BenchSettings
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode
-from inception_bench.run.settings import Recipe
+from inception_bench.run.settings import CompileMode, Precision, Recipe
 
+# Click's "Invalid value for '--mode': 'x' is not one of 'train', ..." (its choices, numbers, paths)
+_BAD_VALUE = re.compile(r"^Invalid value for '(--[\w-]+)'(?: / '[^']*')*: '(.*?)' (is .*)$", re.S)
 _UsageError: Any = typer.BadParameter.__base__  # Click's UsageError, of the Click typer uses (its own since 0.2x)
 
 
@@ -43,6 +46,7 @@ class _OneLineUsageErrors(TyperGroup):
             code = super().main(args, prog_name, complete_var, False, **extra)
         except _UsageError as e:
             message = e.format_message().replace("Value error, ", "").rstrip(".")  # pydantic's prefix, in typer 0.2x
+            message = _BAD_VALUE.sub(r"\1 \2: \3", message)  # --mode x: is not one of ..., as the commands say it
             if message:  # none: no arguments at all, and the help, already printed, is the answer
                 where = e.ctx.command_path if e.ctx else "ibench"
                 typer.echo(f"error: {message} (see `{where} --help`)", err=True)
@@ -132,7 +136,7 @@ SetOpt = Annotated[
     ),
 ]
 CompileOpt = Annotated[bool, typer.Option("--compile", help=_help(Recipe, "compile"))]
-CompileModeOpt = Annotated[str, typer.Option(help=_help(Recipe, "compile_mode"))]
+CompileModeOpt = Annotated[CompileMode, typer.Option(help=_help(Recipe, "compile_mode"))]
 Fuse1x1Opt = Annotated[bool, typer.Option("--fuse-1x1", help=_help(Recipe, "fuse_1x1"))]
 S2dStemOpt = Annotated[
     bool, typer.Option("--s2d-stem", help=_help(Recipe, "s2d_stem", " Stride-2 stems only (a GPU speed option)."))
@@ -149,7 +153,7 @@ TrainSpecArg = Annotated[
 DataOpt = Annotated[str, typer.Option(help=_help(Recipe, "data"))]
 DataRootOpt = Annotated[str, typer.Option(help=_help(Recipe, "data_root"))]
 BatchSizeOpt = Annotated[int, typer.Option(help=_help(Recipe, "batch_size"))]
-PrecisionOpt = Annotated[str, typer.Option(help=_help(Recipe, "precision"))]
+PrecisionOpt = Annotated[Precision, typer.Option(help=_help(Recipe, "precision"))]
 LrBatchOpt = Annotated[int, typer.Option(help=_help(Recipe, "lr_batch"))]
 WeightDecayOpt = Annotated[float, typer.Option(help="Weight decay.")]
 NesterovOpt = Annotated[bool, typer.Option("--nesterov/--no-nesterov", help=_help(Recipe, "nesterov"))]

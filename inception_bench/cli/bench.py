@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from inception_bench.bench.settings import BenchSettings
+from inception_bench.bench.settings import Baseline, BenchMode, BenchSettings, Runtime
 from inception_bench.cli.app import (
     BENCH,
     AuxOpt,
@@ -17,6 +17,7 @@ from inception_bench.cli.app import (
     DeviceOpt,
     Fuse1x1Opt,
     ModuleOpt,
+    PrecisionOpt,
     ProgressOpt,
     QuietOpt,
     S2dStemOpt,
@@ -44,10 +45,10 @@ def bench_(
     module: ModuleOpt = None,
     aux: AuxOpt = None,
     set_: SetOpt = None,
-    mode: Annotated[str, typer.Option(help="train | infer | both.")] = BENCH.mode,
+    mode: Annotated[BenchMode, typer.Option(help=_help(BenchSettings, "mode"))] = BENCH.mode,
     batch_size: Annotated[int, typer.Option(help=_help(BenchSettings, "batch_size"))] = BENCH.batch_size,
     image_size: Annotated[int, typer.Option(help=_help(BenchSettings, "image_size"))] = BENCH.image_size,
-    precision: Annotated[str, typer.Option(help=_help(BenchSettings, "precision"))] = BENCH.precision,
+    precision: PrecisionOpt = BENCH.precision,
     channels_last: Annotated[
         bool, typer.Option("--channels-last/--no-channels-last", help=_help(BenchSettings, "channels_last"))
     ] = BENCH.channels_last,
@@ -63,7 +64,7 @@ def bench_(
             show_default=False,
         ),
     ] = None,
-    baseline: Annotated[str, typer.Option(help=_help(BenchSettings, "baseline"))] = BENCH.baseline,
+    baseline: Annotated[Baseline, typer.Option(help=_help(BenchSettings, "baseline"))] = BENCH.baseline,
     rounds: Annotated[int, typer.Option(help=_help(BenchSettings, "rounds"))] = BENCH.rounds,
     detail: Annotated[bool, typer.Option("--detail", help=_help(BenchSettings, "detail"))] = BENCH.detail,
     fuse_1x1: Fuse1x1Opt = BENCH.fuse_1x1,
@@ -74,7 +75,7 @@ def bench_(
     peak_tmacs: Annotated[
         float | None, typer.Option(help=_help(BenchSettings, "peak_tmacs"), show_default=False)
     ] = None,
-    runtime: Annotated[str, typer.Option(help=_help(BenchSettings, "runtime"))] = BENCH.runtime,
+    runtime: Annotated[Runtime, typer.Option(help=_help(BenchSettings, "runtime"))] = BENCH.runtime,
     torchvision: Annotated[
         bool, typer.Option("--torchvision/--no-torchvision", help="Measure torchvision's googlenet too.")
     ] = True,

@@ -23,6 +23,7 @@ from inception_bench.cli.app import (
 from inception_bench.progress import ProgressMode
 from inception_bench.run.settings import Recipe
 from inception_bench.store import RunFolder
+from inception_bench.store.records import Split
 
 
 @app.command("eval")
@@ -37,8 +38,8 @@ def eval_(
     ] = None,
     data_root: Annotated[Path, typer.Option(help=_help(Recipe, "data_root"))] = Path(RECIPE.data_root),
     split: Annotated[
-        str, typer.Option(help="val (what runs are compared and tuned on) or test (held out; once, at the end).")
-    ] = "val",
+        Split, typer.Option(help="val (what runs are compared and tuned on) or test (held out; once, at the end).")
+    ] = Split.val,
     crops: Annotated[int, typer.Option(help="1 (center), 10 (TenCrop) or 144 (the paper's protocol).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Crops per forward pass (rounded to whole images).")] = 256,
     device: DeviceOpt = RECIPE.device,

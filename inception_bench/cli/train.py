@@ -39,7 +39,7 @@ from inception_bench.cli.app import (
 )
 from inception_bench.progress import ProgressMode
 from inception_bench.run.guard import NotLearning
-from inception_bench.run.settings import Recipe
+from inception_bench.run.settings import Augmentation, Averaging, Recipe, Schedule
 from inception_bench.store import RunFolder, RunStatus
 
 
@@ -56,7 +56,7 @@ def train(
     set_: SetOpt = None,
     data: DataOpt = RECIPE.data,
     data_root: DataRootOpt = RECIPE.data_root,
-    recipe: Annotated[str, typer.Option(help=_help(Recipe, "recipe"))] = RECIPE.recipe,
+    recipe: Annotated[Augmentation, typer.Option(help=_help(Recipe, "recipe"))] = RECIPE.recipe,
     image_size: Annotated[int | None, typer.Option(help=_help(Recipe, "image_size"))] = RECIPE.image_size,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = RECIPE.epochs,
     batch_size: BatchSizeOpt = RECIPE.batch_size,
@@ -64,11 +64,11 @@ def train(
     lr_batch: LrBatchOpt = RECIPE.lr_batch,
     weight_decay: WeightDecayOpt = RECIPE.weight_decay,
     nesterov: NesterovOpt = RECIPE.nesterov,
-    schedule: Annotated[str, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
+    schedule: Annotated[Schedule, typer.Option(help=_help(Recipe, "schedule"))] = RECIPE.schedule,
     warmup_epochs: Annotated[float, typer.Option(help=_help(Recipe, "warmup_epochs"))] = RECIPE.warmup_epochs,
     clip_grad_norm: Annotated[float, typer.Option(help=_help(Recipe, "clip_grad_norm"))] = RECIPE.clip_grad_norm,
     label_smoothing: LabelSmoothingOpt = RECIPE.label_smoothing,
-    averaging: Annotated[str, typer.Option(help=_help(Recipe, "averaging"))] = RECIPE.averaging,
+    averaging: Annotated[Averaging, typer.Option(help=_help(Recipe, "averaging"))] = RECIPE.averaging,
     ema_decay: Annotated[float | None, typer.Option(help=_help(Recipe, "ema_decay"))] = RECIPE.ema_decay,
     bn_images: Annotated[int, typer.Option(help=_help(Recipe, "bn_images"))] = RECIPE.bn_images,
     not_learning: Annotated[NotLearning, typer.Option(help=_help(Recipe, "not_learning"))] = RECIPE.not_learning,

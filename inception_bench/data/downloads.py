@@ -24,16 +24,11 @@ from inception_bench.data.transforms import (
     train_transform,
     val_transform,
 )
-from inception_bench.errors import FieldError
+from inception_bench.errors import FieldError, one_line
 
 T = TypeVar("T")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package
 IN_MEMORY_MAX_SIDE = 64  # cifar is offered as tensors only up to this side (50000 x 3 x 64 x 64 uint8 = 614 MB)
-
-
-def one_line_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def open_or_download(name: str, root: Path, factory: Callable[[bool], T], hint: str = "") -> T:
@@ -47,7 +42,7 @@ def open_or_download(name: str, root: Path, factory: Callable[[bool], T], hint: 
         return factory(True)
     except (URLError, OSError, RuntimeError) as exc:
         why = (
-            f"not found under {root} and the download failed (offline?) ({one_line_error(exc)}); download it on a "
+            f"not found under {root} and the download failed (offline?) ({one_line(exc)}); download it on a "
             f"machine with internet into the data root{hint}, or use digits"
         )
         raise FieldError("data", why, name) from exc
@@ -186,7 +181,7 @@ def _fashion_mnist_split(root: Path, train: bool) -> datasets.FashionMNIST:
                 partial.replace(target)
     except OSError as e:
         raise FieldError(
-            "data_root", f"cannot unpack Fashion-MNIST there ({one_line_error(e)}); choose a writable one", root
+            "data_root", f"cannot unpack Fashion-MNIST there ({one_line(e)}); choose a writable one", root
         ) from None
     hint = " (or, on Debian and Ubuntu, apt-get install dataset-fashion-mnist)"
     return open_or_download(

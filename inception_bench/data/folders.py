@@ -9,8 +9,8 @@ from typing import Any
 from torchvision import datasets
 
 from inception_bench.data.bundle import DataBundle
-from inception_bench.data.downloads import one_line_error, streaming_bundle
-from inception_bench.errors import FieldError, IbenchError
+from inception_bench.data.downloads import streaming_bundle
+from inception_bench.errors import FieldError, IbenchError, one_line
 
 
 def _load_image(path: str) -> Any:
@@ -18,7 +18,7 @@ def _load_image(path: str) -> Any:
     try:
         return datasets.folder.default_loader(path)
     except OSError as exc:  # PIL.UnidentifiedImageError is an OSError
-        raise IbenchError(f"{path}: unreadable image ({one_line_error(exc)}); remove or replace the file") from None
+        raise IbenchError(f"{path}: unreadable image ({one_line(exc)}); remove or replace the file") from None
 
 
 def _image_folder(spec: str, path: Path, split: str) -> datasets.ImageFolder:
@@ -29,9 +29,7 @@ def _image_folder(spec: str, path: Path, split: str) -> datasets.ImageFolder:
     try:
         return datasets.ImageFolder(str(folder), loader=_load_image)
     except (FileNotFoundError, OSError) as exc:
-        raise FieldError(
-            "data", f"no class folders with images in {folder} ({one_line_error(exc)}); {layout}", spec
-        ) from exc
+        raise FieldError("data", f"no class folders with images in {folder} ({one_line(exc)}); {layout}", spec) from exc
 
 
 def image_folder_bundle(spec: str, path_text: str, image_size: int, recipe: str) -> DataBundle:

@@ -20,6 +20,7 @@ from inception_bench.progress import ProgressMode, step_progress
 from inception_bench.run.checkpoint import load_checkpoint, load_failure, model_from_checkpoint, state_dict_mismatch
 from inception_bench.run.engine import autocast_for, compiled, resolve_device, resolve_precision, topk_correct
 from inception_bench.store import RunFolder, write_json
+from inception_bench.store.records import Split
 
 
 def _check_writable(path: Path) -> None:
@@ -96,7 +97,7 @@ def evaluate(
 
     if crops not in CROP_COUNTS:
         raise FieldError("crops", "use 1, 10 or 144", crops)
-    if split not in ("val", "test"):
+    if split not in tuple(Split):
         raise FieldError("split", "use val or test", split)
     if batch_size < 1:
         raise FieldError("batch_size", "must be at least 1 (crops per forward pass)", batch_size)

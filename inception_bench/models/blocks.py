@@ -1,22 +1,39 @@
 """Building blocks of GoogLeNet, named as in the paper's figures.
 
 - :class:`ConvBlock`: conv -> (batch norm) -> ReLU. The paper applies ReLU after every convolution, the
-  reductions and projections included; the conv has a bias unless batch norm follows it. A stride-2 block can
-  run its convolution on 2x2 space-to-depth blocks (``space_to_depth``, an execution option for conv1:
-  :func:`space_to_depth_conv`).
+  reductions and projections included; the conv has a bias unless batch norm follows it.
 - :class:`SeparableStem`: the separable-conv1 hypothesis (depthwise 7x7 with depth multiplier 8, then 1x1).
 - :class:`InceptionReduced` (Figure 2b) and :class:`InceptionNaive` (Figure 2a): four branches concatenated
-  along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out. ``InceptionReduced`` can
-  run its three 1x1 convolutions on the module input as one (``fused_1x1``, an execution option: same weights,
-  same arithmetic).
+  along channels in the order 1x1, 3x3, 5x5, pool. A branch of width 0 is left out.
 - :class:`AuxClassifier`: the auxiliary head of section 5.
+
+Execution variants: a block of the same family that computes the same function another way, made from a built
+block by :func:`swapped` (the same submodules, so the same state dict and counts) when the model is built:
+:class:`SpaceToDepthConvBlock` (a stride-2 conv1 on 2x2 space-to-depth blocks) and :class:`FusedInceptionReduced`
+(the module's three input 1x1 convolutions as one). :class:`~inception_bench.models.googlenet.GoogLeNet` swaps
+them in and out (``fuse_1x1``, ``space_to_depth_stem``); no forward reads a flag.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def swapped(module: nn.Module, cls: type[M]) -> M:
+    """``module`` as a new instance of ``cls``, a class of its family that only computes differently (an execution
+    variant, or back): the same submodules, parameters, buffers and attributes, so the same state dict. The caller
+    puts it where ``module`` was."""
+    new = cls.__new__(cls)
+    new.__dict__.update(module.__dict__)
+    for key in ("_modules", "_parameters", "_buffers"):
+        new.__dict__[key] = dict(module.__dict__[key])
+    return new
 
 
 def space_to_depth_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -69,13 +86,7 @@ def space_to_depth_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 class ConvBlock(nn.Module):
-    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU.
-
-    ``space_to_depth`` (off by default; stride-2 blocks only): the convolution runs as
-    :func:`space_to_depth_conv`, with the same weights and the same function.
-    """
-
-    space_to_depth: bool = False
+    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU."""
 
     def __init__(
         self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, bn: bool = False, bn_eps: float = 1e-5
@@ -86,11 +97,19 @@ class ConvBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(space_to_depth_conv(x, self.conv) if self.space_to_depth else self.conv(x))
+        return self.activate(self.conv(x))
 
     def activate(self, x: torch.Tensor) -> torch.Tensor:
         """What follows the convolution: batch norm (if any), then ReLU."""
         return self.relu(self.bn(x) if self.bn is not None else x)
+
+
+class SpaceToDepthConvBlock(ConvBlock):
+    """A stride-2 :class:`ConvBlock` whose convolution runs as :func:`space_to_depth_conv`: the same weights and
+    the same function (an execution variant, made by ``swapped(block, SpaceToDepthConvBlock)``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activate(space_to_depth_conv(x, self.conv))
 
 
 class SeparableStem(nn.Module):
@@ -153,17 +172,8 @@ class _Inception(nn.Module):
 
 
 class InceptionReduced(_Inception):
-    """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj.
+    """Figure 2b: 1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> 5x5 | 3x3 max pool -> 1x1 pool proj."""
 
-    ``fused_1x1`` (off by default; an execution option, not architecture): the three 1x1 convolutions that read
-    the module input (#1x1, #3x3 reduce, #5x5 reduce) run as one convolution whose weight is theirs concatenated
-    along output channels, and its output is split back. Parameters, state dict, multiply-adds and the function
-    computed are unchanged (up to floating-point summation order); the device runs one larger GEMM instead of
-    three small ones, reads the input once, and in training sums one input gradient instead of three (the
-    "horizontal fusion" inference engines apply to GoogLeNet).
-    """
-
-    fused_1x1: bool = False
     branch1x1: ConvBlock | None
     branch3x3: ReducedBranch | None
     branch5x5: ReducedBranch | None
@@ -196,13 +206,22 @@ class InceptionReduced(_Inception):
         pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode)
         self.branch_pool = PoolBranch(pool, conv(in_ch, pool_proj, 1)) if pool_proj else None
 
+
+class FusedInceptionReduced(InceptionReduced):
+    """An :class:`InceptionReduced` whose three 1x1 convolutions that read the module input (#1x1, #3x3 reduce,
+    #5x5 reduce) run as one convolution, its weight theirs concatenated along output channels, its output split
+    back (an execution variant, made by ``swapped(module, FusedInceptionReduced)``). Parameters, state dict,
+    multiply-adds and the function computed are unchanged (up to floating-point summation order); the device runs
+    one larger GEMM instead of three small ones, reads the input once, and in training sums one input gradient
+    instead of three (the "horizontal fusion" inference engines apply to GoogLeNet)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the branches that start with a 1x1 conv on x: (that conv block, what follows it in the branch)
         heads: list[tuple[ConvBlock, ConvBlock | None]] = []
         if self.branch1x1 is not None:
             heads.append((self.branch1x1, None))
         heads += [(b.reduce, b.conv) for b in (self.branch3x3, self.branch5x5) if b is not None]
-        if not self.fused_1x1 or len(heads) < 2:
+        if len(heads) < 2:  # nothing to fuse
             return super().forward(x)
         blocks = [block for block, _ in heads]
         biases = [block.conv.bias for block in blocks if block.conv.bias is not None]

@@ -31,7 +31,16 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from inception_bench.models.blocks import AuxClassifier, ConvBlock, InceptionNaive, InceptionReduced, SeparableStem
+from inception_bench.models.blocks import (
+    AuxClassifier,
+    ConvBlock,
+    FusedInceptionReduced,
+    InceptionNaive,
+    InceptionReduced,
+    SeparableStem,
+    SpaceToDepthConvBlock,
+    swapped,
+)
 from inception_bench.spec import (
     AvgPoolRow,
     ConvRow,
@@ -138,18 +147,23 @@ class GoogLeNet(nn.Module):
         return {point: head for point, head in heads.items() if isinstance(head, AuxClassifier)}
 
     # ------------------------------------------------------------------ execution options (same weights, function)
+    def _swap(self, path: str, cls: type[nn.Module]) -> None:
+        parent, _, attr = path.rpartition(".")
+        setattr(self.get_submodule(parent), attr, swapped(self.get_submodule(path), cls))
+
     def fuse_1x1(self, enabled: bool = True) -> GoogLeNet:
-        """Run each reduced Inception module's 1x1 convolutions on its input as one convolution (see
-        :class:`InceptionReduced`): an execution option that keeps the weights, the state dict and the counts.
+        """Swap each reduced Inception module for its :class:`FusedInceptionReduced` (``enabled``) or back: its 1x1
+        convolutions on the module input run as one convolution, with the same weights, state dict and counts.
         Naive modules have no 1x1 convolutions to fuse. Returns the model."""
-        for module in self.modules():
-            if isinstance(module, InceptionReduced):
-                module.fused_1x1 = enabled
+        cls = FusedInceptionReduced if enabled else InceptionReduced
+        for path, module in list(self.named_modules()):
+            if isinstance(module, InceptionReduced) and type(module) is not cls:
+                self._swap(path, cls)
         return self
 
     def space_to_depth_stem(self, enabled: bool = True) -> GoogLeNet:
-        """Run conv1 on 2x2 space-to-depth blocks of the image (:func:`space_to_depth_conv`): an execution option
-        that keeps the weights, the state dict, the counts and the function. Needs a plain stride-2 conv1 (not
+        """Swap conv1 for its :class:`SpaceToDepthConvBlock` (``enabled``) or back: conv1 on 2x2 space-to-depth
+        blocks of the image, with the same weights, state dict, counts and function. Needs a plain stride-2 conv1 (not
         the separable stem); raises ValueError otherwise. Returns the model."""
         conv1 = self.layer("conv1") if "conv1" in self.paths else None
         if not isinstance(conv1, ConvBlock):
@@ -157,18 +171,18 @@ class GoogLeNet(nn.Module):
         if conv1.conv.stride != (2, 2):
             k, stride = conv1.conv.kernel_size[0], conv1.conv.stride[0]
             raise ValueError(f"the space-to-depth stem needs a stride-2 conv1; this spec's is {k}x{k}/{stride}")
-        conv1.space_to_depth = enabled
+        self._swap(self.paths["conv1"], SpaceToDepthConvBlock if enabled else ConvBlock)
         return self
 
     @property
     def s2d_stem(self) -> bool:
         """Whether conv1 runs on space-to-depth blocks."""
-        return any(isinstance(m, ConvBlock) and m.space_to_depth for m in self.stem.modules())
+        return any(isinstance(m, SpaceToDepthConvBlock) for m in self.stem.modules())
 
     @property
     def fused_1x1(self) -> bool:
-        """Whether any Inception module runs its 1x1 convolutions fused (never for naive modules)."""
-        return any(isinstance(m, InceptionReduced) and m.fused_1x1 for m in self.modules())
+        """Whether the Inception modules run their 1x1 convolutions fused (never for naive modules)."""
+        return any(isinstance(m, FusedInceptionReduced) for m in self.modules())
 
 
 def imagenet_to_tf_slim(x: torch.Tensor) -> torch.Tensor:

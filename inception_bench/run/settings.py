@@ -10,7 +10,8 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, TypeVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -18,7 +19,39 @@ from inception_bench.errors import field_error
 from inception_bench.run.guard import NotLearning
 from inception_bench.run.tracking import TrackerName
 
-CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+# The choices of the settings below, stated once: the fields are typed with them, the CLI's options too (Typer shows
+# and checks them), and the settings store their plain values (use_enum_values), so records hold plain strings.
+class CompileMode(StrEnum):
+    default = "default"
+    reduce_overhead = "reduce-overhead"
+    max_autotune = "max-autotune"
+    max_autotune_no_cudagraphs = "max-autotune-no-cudagraphs"
+
+
+class Augmentation(StrEnum):  # Recipe.recipe
+    auto = "auto"
+    paper = "paper"
+    plain = "plain"
+    none = "none"
+
+
+class Schedule(StrEnum):
+    auto = "auto"
+    step = "step"
+    cosine = "cosine"
+
+
+class Averaging(StrEnum):
+    ema = "ema"
+    none = "none"
+
+
+class Precision(StrEnum):  # autocast precision; auto is resolved per device (run.engine.resolve_precision)
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
 
 
 class ExecutionSettings(BaseModel):
@@ -28,7 +61,9 @@ class ExecutionSettings(BaseModel):
 
     compile: bool | None = Field(False, description="torch.compile the model")
     compile_mode: CompileMode = Field(
-        "default", description="torch.compile's mode; reduce-overhead = CUDA graphs (needs compile)"
+        CompileMode.default,
+        validate_default=True,
+        description="torch.compile's mode; reduce-overhead = CUDA graphs (needs compile)",
     )
     fuse_1x1: bool = Field(
         False, description="each Inception module's input 1x1 convolutions as one (same weights and arithmetic)"
@@ -56,8 +91,10 @@ class Recipe(ExecutionSettings):
         "digits", description="digits | synthetic | fashion-mnist | cifar10 | cifar100 | imagenette | imagefolder:PATH"
     )
     data_root: str = Field("data", description="where downloadable data sets live")
-    recipe: Literal["auto", "paper", "plain", "none"] = Field(
-        "auto", description="augmentation: paper | plain | none | auto (plain <= 64 px, else paper)"
+    recipe: Augmentation = Field(
+        Augmentation.auto,
+        validate_default=True,
+        description="augmentation: paper | plain | none | auto (plain <= 64 px, else paper)",
     )
     image_size: int | None = Field(None, ge=8, description="training image side; default: the spec's input_size")
     epochs: int = Field(30, ge=1)
@@ -72,16 +109,18 @@ class Recipe(ExecutionSettings):
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = Field(True, description="Nesterov momentum (the paper: plain momentum; records before it: off)")
     weight_decay: float = Field(2e-4, ge=0)
-    schedule: Literal["auto", "step", "cosine"] = Field(
-        "auto",
+    schedule: Schedule = Field(
+        Schedule.auto,
+        validate_default=True,
         description="per step: cosine (linear warm-up, then cosine to 0) | step (the paper: x0.96 every 8 epochs) | "
         "auto (step with --recipe paper, else cosine)",
     )
     warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up (cosine; at most half the run)")
     clip_grad_norm: float = Field(2.0, ge=0, description="clip the gradients' global L2 norm to this (0: off)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the training loss")
-    averaging: Literal["ema", "none"] = Field(
-        "ema",
+    averaging: Averaging = Field(
+        Averaging.ema,
+        validate_default=True,
         description="ema (also evaluate a moving average of the weights; the better on val is the headline) | none",
     )
     ema_decay: float | None = Field(
@@ -104,8 +143,9 @@ class Recipe(ExecutionSettings):
         0.5, gt=0, le=1, description="the share of the epochs after which the not-learning guard reads the loss"
     )
     seed: int = 0
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto",
+    precision: Precision = Field(
+        Precision.auto,
+        validate_default=True,
         description="auto (bf16 on CUDA and on CPUs with native bf16: AMX or AVX-512 BF16; else fp32) | fp32 | bf16 "
         "| fp16 (CUDA)",
     )

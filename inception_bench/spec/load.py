@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from inception_bench.errors import FieldError, SpecError
+from inception_bench.errors import FieldError, SpecError, one_line
 from inception_bench.spec.plan import check_claims, plan
 from inception_bench.spec.schema import ROW_TYPES, Spec
 
@@ -38,10 +38,6 @@ def display_path(path: str | Path) -> str:
         if p.is_relative_to(root):
             return str(p.relative_to(root))
     return str(path)
-
-
-def one_line(e: Exception) -> str:
-    return " ".join(str(e).split())
 
 
 # ------------------------------------------------------------------------------------------------ overrides

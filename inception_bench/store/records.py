@@ -108,7 +108,14 @@ def result_row(variant: str, seed: int | str, status: RunStatus, record: RunReco
 
 
 # -------------------------------------------------------------------------------------------- eval records
-def eval_record_path(crops: int, folder: Path = Path("."), split: str = "val") -> Path:
+class Split(StrEnum):
+    """The data split an evaluation scores: val (what runs are compared and tuned on) or test (held out)."""
+
+    val = "val"
+    test = "test"
+
+
+def eval_record_path(crops: int, folder: Path = Path("."), split: str = Split.val) -> Path:
     """Where ``ibench eval`` writes its record by default: ``eval-<crops>crop.json`` (the validation split),
     ``eval-test-<crops>crop.json`` (the test split)."""
     return folder / (f"eval-{crops}crop.json" if split == "val" else f"eval-{split}-{crops}crop.json")
