@@ -86,13 +86,20 @@ def space_to_depth_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 class ConvBlock(nn.Module):
-    """``conv`` (k x k, padding k//2) -> optional ``bn`` -> ReLU."""
+    """``conv`` (k x k, or kh x kw for a pair; padding keeps the size at stride 1) -> optional ``bn`` -> ReLU."""
 
     def __init__(
-        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, bn: bool = False, bn_eps: float = 1e-5
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        bn: bool = False,
+        bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=not bn)
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=stride, padding=(kh // 2, kw // 2), bias=not bn)
         self.bn = nn.BatchNorm2d(out_ch, eps=bn_eps) if bn else None
         self.relu = nn.ReLU(inplace=True)
 
@@ -110,6 +117,34 @@ class SpaceToDepthConvBlock(ConvBlock):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activate(space_to_depth_conv(x, self.conv))
+
+
+def branch_conv(
+    in_ch: int,
+    out_ch: int,
+    kernel: int,
+    *,
+    stacked_3x3: bool = False,
+    factorize_nxn: bool = False,
+    bn: bool = False,
+    bn_eps: float = 1e-5,
+) -> nn.Module:
+    """An Inception branch's k x k convolution (with its activation), as the spec factorises it: one
+    :class:`ConvBlock`; or with ``stacked_3x3`` (k - 1) / 2 stacked 3x3 blocks, the first ``in_ch -> out_ch`` and the
+    rest ``out_ch -> out_ch`` (BN-Inception's two 3x3 for a 5x5); and with ``factorize_nxn`` each n x n block (n > 1)
+    as a 1 x n then an n x 1 block of ``out_ch`` filters (Inception-v3). A stack is an ``nn.Sequential`` in order."""
+    kernels = [3] * ((kernel - 1) // 2) if stacked_3x3 and kernel > 1 else [kernel]
+    blocks: list[nn.Module] = []
+    for i, k in enumerate(kernels):
+        c = in_ch if i == 0 else out_ch
+        if factorize_nxn and k > 1:
+            blocks += [
+                ConvBlock(c, out_ch, (1, k), bn=bn, bn_eps=bn_eps),
+                ConvBlock(out_ch, out_ch, (k, 1), bn=bn, bn_eps=bn_eps),
+            ]
+        else:
+            blocks.append(ConvBlock(c, out_ch, k, bn=bn, bn_eps=bn_eps))
+    return blocks[0] if len(blocks) == 1 else nn.Sequential(*blocks)
 
 
 class SeparableStem(nn.Module):
@@ -141,7 +176,7 @@ class SeparableStem(nn.Module):
 class ReducedBranch(nn.Module):
     """A branch of Figure 2b that starts with a 1x1 convolution: ``reduce`` then ``conv`` (the 3x3 or the 5x5)."""
 
-    def __init__(self, reduce: ConvBlock, conv: ConvBlock) -> None:
+    def __init__(self, reduce: ConvBlock, conv: nn.Module) -> None:
         super().__init__()
         self.reduce, self.conv = reduce, conv
 
@@ -192,16 +227,23 @@ class InceptionReduced(_Inception):
         bn: bool = False,
         bn_eps: float = 1e-5,
         ceil_mode: bool = False,
+        stacked_3x3: bool = False,
+        factorize_nxn: bool = False,
     ) -> None:
         super().__init__()
 
         def conv(i: int, o: int, k: int) -> ConvBlock:
             return ConvBlock(i, o, k, bn=bn, bn_eps=bn_eps)
 
+        def spatial(i: int, o: int, k: int, stacked: bool = False) -> nn.Module:
+            return branch_conv(i, o, k, stacked_3x3=stacked, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
+
         self.branch1x1 = conv(in_ch, n1x1, 1) if n1x1 else None
-        self.branch3x3 = ReducedBranch(conv(in_ch, n3x3_reduce, 1), conv(n3x3_reduce, n3x3, 3)) if n3x3 else None
+        self.branch3x3 = ReducedBranch(conv(in_ch, n3x3_reduce, 1), spatial(n3x3_reduce, n3x3, 3)) if n3x3 else None
         self.branch5x5 = (
-            ReducedBranch(conv(in_ch, n5x5_reduce, 1), conv(n5x5_reduce, n5x5, kernel5x5)) if n5x5 else None
+            ReducedBranch(conv(in_ch, n5x5_reduce, 1), spatial(n5x5_reduce, n5x5, kernel5x5, stacked_3x3))
+            if n5x5
+            else None
         )
         pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode)
         self.branch_pool = PoolBranch(pool, conv(in_ch, pool_proj, 1)) if pool_proj else None
@@ -217,7 +259,7 @@ class FusedInceptionReduced(InceptionReduced):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the branches that start with a 1x1 conv on x: (that conv block, what follows it in the branch)
-        heads: list[tuple[ConvBlock, ConvBlock | None]] = []
+        heads: list[tuple[ConvBlock, nn.Module | None]] = []
         if self.branch1x1 is not None:
             heads.append((self.branch1x1, None))
         heads += [(b.reduce, b.conv) for b in (self.branch3x3, self.branch5x5) if b is not None]
@@ -252,16 +294,49 @@ class InceptionNaive(_Inception):
         bn: bool = False,
         bn_eps: float = 1e-5,
         ceil_mode: bool = False,
+        stacked_3x3: bool = False,
+        factorize_nxn: bool = False,
     ) -> None:
         super().__init__()
+
+        def spatial(o: int, k: int, stacked: bool = False) -> nn.Module:
+            return branch_conv(in_ch, o, k, stacked_3x3=stacked, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
+
         self.branch1x1 = ConvBlock(in_ch, n1x1, 1, bn=bn, bn_eps=bn_eps) if n1x1 else None
-        self.branch3x3 = ConvBlock(in_ch, n3x3, 3, bn=bn, bn_eps=bn_eps) if n3x3 else None
-        self.branch5x5 = ConvBlock(in_ch, n5x5, kernel5x5, bn=bn, bn_eps=bn_eps) if n5x5 else None
+        self.branch3x3 = spatial(n3x3, 3) if n3x3 else None
+        self.branch5x5 = spatial(n5x5, kernel5x5, stacked_3x3) if n5x5 else None
         self.branch_pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode) if pool else None
 
 
+class GridReduction(nn.Module):
+    """Inception-v3's grid reduction (Szegedy et al. 2015, Figure 10): the stride-2 max ``pool`` of the input beside
+    a ``conv`` branch (1x1 reduce -> 3x3 with the pool's stride) that adds filters, concatenated (pool first): the
+    grid shrinks while the filter bank grows, instead of a max pool alone, which the paper calls a representational
+    bottleneck (sec. 2)."""
+
+    def __init__(
+        self,
+        in_ch: int,
+        reduce: int,
+        out: int,
+        pool: nn.MaxPool2d,
+        stride: int = 2,
+        bn: bool = False,
+        bn_eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.pool = pool
+        self.conv = ReducedBranch(
+            ConvBlock(in_ch, reduce, 1, bn=bn, bn_eps=bn_eps), ConvBlock(reduce, out, 3, stride, bn=bn, bn_eps=bn_eps)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.pool(x), self.conv(x)], dim=1)
+
+
 class AuxClassifier(nn.Module):
-    """Section 5: avg ``pool`` -> 1x1 ``conv`` + ReLU -> ``fc`` + ReLU -> ``dropout`` -> ``classifier``."""
+    """Section 5: avg ``pool`` -> 1x1 ``conv`` (+ BN with ``bn``) + ReLU -> ``fc`` (+ ``fc_bn`` with ``bn_fc``) + ReLU
+    -> ``dropout`` -> ``classifier``."""
 
     def __init__(
         self,
@@ -274,15 +349,17 @@ class AuxClassifier(nn.Module):
         dropout: float = 0.7,
         bn: bool = False,
         bn_eps: float = 1e-5,
+        bn_fc: bool = False,
     ) -> None:
         super().__init__()
         self.pool = pool
         self.conv = ConvBlock(in_ch, conv, 1, bn=bn, bn_eps=bn_eps)
-        self.fc = nn.Linear(conv * pooled * pooled, fc)
+        self.fc = nn.Linear(conv * pooled * pooled, fc, bias=not bn_fc)
+        self.fc_bn = nn.BatchNorm1d(fc, eps=bn_eps) if bn_fc else None  # Inception-v3's BN-auxiliary
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fc, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.flatten(self.conv(self.pool(x)), 1)
-        return self.classifier(self.dropout(self.relu(self.fc(x))))
+        x = self.fc(torch.flatten(self.conv(self.pool(x)), 1))
+        return self.classifier(self.dropout(self.relu(self.fc_bn(x) if self.fc_bn is not None else x)))

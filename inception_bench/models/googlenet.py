@@ -35,6 +35,7 @@ from inception_bench.models.blocks import (
     AuxClassifier,
     ConvBlock,
     FusedInceptionReduced,
+    GridReduction,
     InceptionNaive,
     InceptionReduced,
     SeparableStem,
@@ -234,16 +235,21 @@ def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module:
             )
         return ConvBlock(in_ch, out_ch, layer.kernel, layer.stride, bn=bn, bn_eps=eps)
     if isinstance(row, MaxPoolRow):
-        return nn.MaxPool2d(layer.kernel, layer.stride, padding=layer.padding, ceil_mode=spec.ceil_mode)
+        max_pool = nn.MaxPool2d(layer.kernel, layer.stride, padding=layer.padding, ceil_mode=spec.ceil_mode)
+        if layer.widths:  # grid_reduction=branches (spec.plan)
+            r, n = layer.widths["3x3_reduce"], layer.widths["3x3"]
+            return GridReduction(in_ch, r, n, max_pool, layer.stride, bn=bn, bn_eps=eps)
+        return max_pool
     if isinstance(row, InceptionRow):
         w, k, ceil = layer.widths, spec.branch5x5_kernel, spec.ceil_mode
+        stacked, nxn = spec.branch5x5 == "stacked_3x3", spec.factorize_nxn
         if spec.module == "naive":
             pool = bool(w["pool_proj"])
             return InceptionNaive(
-                in_ch, w["1x1"], w["3x3"], w["5x5"], pool, kernel5x5=k, bn=bn, bn_eps=eps, ceil_mode=ceil
+                in_ch, w["1x1"], w["3x3"], w["5x5"], pool, k, bn, eps, ceil, stacked_3x3=stacked, factorize_nxn=nxn
             )
         widths = (w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"])
-        return InceptionReduced(in_ch, *widths, kernel5x5=k, bn=bn, bn_eps=eps, ceil_mode=ceil)
+        return InceptionReduced(in_ch, *widths, k, bn, eps, ceil, stacked_3x3=stacked, factorize_nxn=nxn)
     if isinstance(row, AvgPoolRow):
         return nn.AdaptiveAvgPool2d(1)
     if isinstance(row, DropoutRow):
@@ -264,8 +270,9 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
         conv=spec.scaled(a.conv),
         fc=spec.scaled(a.fc),
         dropout=a.dropout,
-        bn=spec.batch_norm,
+        bn=spec.batch_norm if a.batch_norm is None else a.batch_norm,
         bn_eps=spec.bn_eps,
+        bn_fc=bool(a.batch_norm),
     )
 
 

@@ -91,6 +91,56 @@ QUESTIONS = [
         "reduce_mult-0.5",
         "reduce_mult-1.0",
     ),
+    # the successors' changes, each on GoogLeNet (with batch norm, the small spec's) alone, then all of them
+    Question(
+        "Does the 5x5 as two stacked 3x3 pay? (BN-Inception)",
+        "Yes, with batch norm and other changes together (Ioffe & Szegedy 2015, sec. 5.1); two 3x3 lose no "
+        "expressiveness (Szegedy et al. 2015, sec. 3.1)",
+        "no-worse",
+        "successors",
+        "stacked-3x3",
+        "googlenet",
+    ),
+    Question(
+        "Do 1 x n + n x 1 factorised convolutions cost accuracy? (Inception-v3, every n x n of the modules)",
+        "Good on medium grids (12 to 20), not on early layers (Szegedy et al. 2015, sec. 3.2)",
+        "none",
+        "successors",
+        "factorize-nxn",
+        "googlenet",
+    ),
+    Question(
+        "Does grid reduction by parallel branches beat the max pool? (Inception-v3, Figure 10)",
+        "It avoids a representational bottleneck at little cost (Szegedy et al. 2015, sec. 2 and 5)",
+        "no-worse",
+        "successors",
+        "grid-branches",
+        "googlenet",
+    ),
+    Question(
+        "Does batch norm in the aux heads help? (Inception-v3's BN-auxiliary)",
+        "Yes: 21.6% -> 21.2% top-1 error on ImageNet (Szegedy et al. 2015, sec. 7, Table 3)",
+        "better",
+        "successors",
+        "aux-bn",
+        "googlenet",
+    ),
+    Question(
+        "Does label smoothing (0.1) help?",
+        "Yes: about 0.2% top-1 on ImageNet (Szegedy et al. 2015, sec. 7)",
+        "better",
+        "successors",
+        "label-smoothing",
+        "googlenet",
+    ),
+    Question(
+        "Do the successors' changes together beat GoogLeNet? (all five above)",
+        "Yes: Inception-v2/v3 err markedly less than GoogLeNet (Szegedy et al. 2015, Table 3)",
+        "better",
+        "successors",
+        "all",
+        "googlenet",
+    ),
 ]
 
 

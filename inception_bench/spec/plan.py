@@ -89,8 +89,11 @@ def _inception_widths(spec: Spec, row: InceptionRow, in_ch: int) -> dict[str, in
     return widths
 
 
-def _row_layers(spec: Spec, row: AnyRow, shape: tuple[int, int, int], name: str) -> list[PlannedLayer]:
-    """The modules one row builds from an input of ``shape`` (none for a removed inception row)."""
+def _row_layers(
+    spec: Spec, row: AnyRow, shape: tuple[int, int, int], name: str, between_stages: bool = False
+) -> list[PlannedLayer]:
+    """The modules one row builds from an input of ``shape`` (none for a removed inception row);
+    ``between_stages``: the row comes after an Inception module (a grid reduction, not the stem's)."""
     c, h, w = shape
     if isinstance(row, ConvRow):
         k, st = row.patch.kernel, row.patch.stride
@@ -103,6 +106,15 @@ def _row_layers(spec: Spec, row: AnyRow, shape: tuple[int, int, int], name: str)
         if 2 * pad > k:
             raise SpecError(f"layers.{row.id}.padding: {pad} is more than half the kernel {k}")
         hw = pool_out(h, k, st, pad, spec.ceil_mode)
+        if spec.grid_reduction == "branches" and between_stages and st > 1:
+            conv_hw = (h + 2 - 3) // st + 1  # the conv branch: 3x3, padding 1, the pool's stride
+            if conv_hw != hw:
+                raise SpecError(
+                    f"layers.{row.id}: grid_reduction=branches: the 3x3/{st} conv branch gives {conv_hw}x{conv_hw} "
+                    f"beside the pool's {hw}x{hw} (ceil_mode or padding); use grid_reduction=max_pool for this spec"
+                )
+            widths = {"3x3_reduce": max(1, c // 4), "3x3": max(1, c // 2)}  # Figure 10: the filters grow 1.5x
+            return [PlannedLayer(row, row.id, name, shape, (c + widths["3x3"], hw, hw), k, st, pad, widths)]
         return [PlannedLayer(row, row.id, name, shape, (c, hw, hw), k, st, pad)]
     if isinstance(row, InceptionRow):
         layers = []
@@ -127,8 +139,10 @@ def plan(spec: Spec) -> list[PlannedLayer]:
     table whose sizes do not work out."""
     shape = (spec.in_channels, spec.input_size, spec.input_size)
     layers: list[PlannedLayer] = []
+    between_stages = False
     for row in spec.layers:
-        built = _row_layers(spec, row, shape, row_name(row, spec.layers))
+        built = _row_layers(spec, row, shape, row_name(row, spec.layers), between_stages)
+        between_stages = between_stages or isinstance(row, InceptionRow)
         layers += built
         if built:
             shape = built[-1].out_shape

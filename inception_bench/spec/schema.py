@@ -118,13 +118,25 @@ class AuxSpec(_Strict):
     conv: int = Field(128, ge=1, le=MAX_WIDTH, description="1x1 conv filters")
     fc: int = Field(1024, ge=1, le=65536, description="fully connected width")
     dropout: float = Field(0.7, ge=0.0, lt=1.0)
+    batch_norm: bool | None = Field(
+        None,
+        description="batch norm in the head: true: after its conv and its fc (Inception-v3's BN-auxiliary, Szegedy "
+        "et al. 2015, sec. 7); false: none; default: the conv's as the network's batch_norm, the fc without",
+    )
 
 
 class Spec(_Strict):
     """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
 
     # What a recorded spec (config.json, request.json) that predates a field was built with.
-    LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0, "bn_bias_heads": None}
+    LEGACY: ClassVar[dict[str, Any]] = {
+        "bn_bias": 0.0,
+        "bn_bias_heads": None,
+        "branch5x5": "single",
+        "factorize_nxn": False,
+        "grid_reduction": "max_pool",
+    }
+    LEGACY_AUX: ClassVar[dict[str, Any]] = {"batch_norm": None}
 
     name: str
     description: str = ""
@@ -152,6 +164,23 @@ class Spec(_Strict):
     )
     ceil_mode: bool = Field(False, description="max pools round their output size up")
     branch5x5_kernel: int = Field(5, ge=1, le=11, description="kernel of the '5x5' branch (odd)")
+    branch5x5: Literal["single", "stacked_3x3"] = Field(
+        "single",
+        description="the '5x5' branch's convolution: single (one k x k, k = branch5x5_kernel) | stacked_3x3 ((k-1)/2 "
+        "3x3 convolutions of the branch's width: the same receptive field, BN-Inception's change, Ioffe & Szegedy "
+        "2015)",
+    )
+    grid_reduction: Literal["max_pool", "branches"] = Field(
+        "max_pool",
+        description="the stride-2 max pools between Inception stages: max_pool (the paper) | branches (Inception-v3's "
+        "grid reduction, Szegedy et al. 2015, Figure 10: the max pool beside a 1x1 -> 3x3/2 conv branch of half "
+        "the input's width, concatenated: the grid halves while the filters grow 1.5x)",
+    )
+    factorize_nxn: bool = Field(
+        False,
+        description="each n x n convolution (n > 1) of the Inception branches as a 1 x n then an n x 1 one, each "
+        "with its own activation (Inception-v3's factorisation, Szegedy et al. 2015, Figure 6)",
+    )
     width_mult: float = Field(1.0, gt=0, le=8, description="multiplies every width")
     reduce_mult: float = Field(1.0, gt=0, le=8, description="multiplies 3x3/5x5 reduce and pool proj widths")
     init: Literal["xavier", "kaiming", "kaiming_in", "trunc_normal"] = "xavier"
@@ -168,6 +197,8 @@ class Spec(_Strict):
 
     @model_validator(mode="after")
     def _structure(self) -> Spec:
+        if self.branch5x5 == "stacked_3x3" and self.branch5x5_kernel < 3:
+            raise ValueError("branch5x5: stacked_3x3 needs branch5x5_kernel 3 or more (it stacks (k-1)/2 3x3 convs)")
         ids = [r.id for r in self.layers]
         dup = [i for i, n in Counter(ids).items() if n > 1]
         if dup:
@@ -204,6 +235,10 @@ class Spec(_Strict):
             "stem": self.stem,
             "batch_norm": self.batch_norm,
             "branch5x5_kernel": self.branch5x5_kernel,
+            "branch5x5": self.branch5x5,
+            "factorize_nxn": self.factorize_nxn,
+            "grid_reduction": self.grid_reduction,
+            "aux_batch_norm": self.aux.batch_norm,
             "width_mult": self.width_mult,
             "reduce_mult": self.reduce_mult,
             "input_size": self.input_size,
@@ -214,7 +249,10 @@ class Spec(_Strict):
     def recorded(cls, raw: Any) -> Any:
         """A recorded spec (its plain data) with the fields it predates at what it was built with
         (:attr:`LEGACY`), so that it compares equal to today's dump of the same network."""
-        return {**cls.LEGACY, **raw} if isinstance(raw, dict) else raw
+        if not isinstance(raw, dict):
+            return raw
+        aux = raw.get("aux")
+        return {**cls.LEGACY, **raw, **({"aux": {**cls.LEGACY_AUX, **aux}} if isinstance(aux, dict) else {})}
 
     def to_raw(self) -> dict[str, Any]:
         """The spec as the plain data of a spec file (the table's text forms, column names as aliases)."""
