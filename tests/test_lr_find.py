@@ -70,7 +70,8 @@ def test_lr_find_end_to_end(tmp_path):
     # the documented rule, applied here by hand to the written curve: the middle of the steepest window (a tenth of
     # the sweep, the first tenth left out) of the smoothed loss against log10(lr) before its minimum, else (no such
     # window) a tenth of the minimum's rate
-    lrs, smoothed = curve["lr"].to_numpy(), curve["smoothed_loss"].to_numpy()
+    finite = np.isfinite(curve["smoothed_loss"].to_numpy())  # a sweep may end on a diverged, non-finite loss
+    lrs, smoothed = curve["lr"].to_numpy()[finite], curve["smoothed_loss"].to_numpy()[finite]
     n, best = len(lrs), int(np.argmin(smoothed))
     w = max(2, n // 10)
     slopes = [

@@ -109,11 +109,29 @@ def test_the_batch_normalised_aux_head():
     assert "stages.4.aux1.conv.bn.weight" in default and "stages.4.aux1.fc_bn.weight" not in default
 
 
+def test_the_aux_heads_batch_norm_trains_on_a_batch_of_one_and_starts_as_the_spec_says():
+    """A batch of one image (an epoch's last short batch) has no batch statistics: the fc's batch norm normalises it
+    by its running statistics and leaves them; its shift starts at bn_bias_heads (the classifier reads it), the
+    conv's before it at bn_bias."""
+    torch.manual_seed(0)
+    spec = load_spec(SMALL, {"width_mult": 0.125, "aux.batch_norm": True, "bn_bias_heads": 0.5}).spec
+    model = build_model(spec).train()
+    head = model.layer("aux1")
+    assert torch.all(head.fc_bn.bias == 0.5) and torch.all(head.conv.bn.bias == spec.bn_bias)
+    before = head.fc_bn.running_mean.clone()
+    out = model(torch.randn(1, 3, 32, 32))
+    assert out.aux[0].shape == (1, 10) and torch.equal(head.fc_bn.running_mean, before)
+    model(torch.randn(4, 3, 32, 32))  # a real batch updates them
+    assert not torch.equal(head.fc_bn.running_mean, before)
+
+
 def test_records_from_before_the_axes_compare_equal_to_todays_dump():
-    """A spec recorded before these fields existed (a run folder's config) is the same network as today's default."""
+    """A spec recorded before these fields existed (a run folder's config; a module row's pool and stride) is the same
+    network as today's default."""
     today = load_spec(SMALL).spec.to_raw()
-    old = {k: v for k, v in today.items() if k not in ("branch5x5", "factorize_nxn")}
+    old = {k: v for k, v in today.items() if k not in ("branch5x5", "factorize_nxn", "grid_reduction")}
     old["aux"] = {k: v for k, v in today["aux"].items() if k != "batch_norm"}
+    old["layers"] = [{k: v for k, v in row.items() if k not in ("pool", "stride")} for row in today["layers"]]
     assert Spec.recorded(old) == today
     assert Spec.recorded({**old, "factorize_nxn": True}) != today
 

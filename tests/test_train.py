@@ -655,6 +655,9 @@ def test_a_training_step_reads_nothing_back_but_the_cpu_counter(device):
     assert spy.reads and all(t is ema.n_averaged for _, t in spy.reads), [name for name, _ in spy.reads]
     # and the clipping and the schedule did act: each step's norm was over the bound; warm-up then cosine
     assert all(float(n) > 1e-3 for n in norms) and scheduler.last_epoch == 4
+    grads = [torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None]
+    clipped = torch.linalg.vector_norm(torch.stack(grads))
+    assert float(clipped) <= 1e-3 * (1 + 1e-4)  # the gradients the last step applied: clipped to the bound
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * (1 + math.cos(math.pi * 2 / 6)) / 2)
 
 

@@ -198,7 +198,8 @@ def _measure_mode(
     def torchvision_reference(case: Case) -> Case | None:
         if settings.baseline == "fp32-eager":
             return model_case(TORCHVISION, FP32_EAGER)
-        return next((c for c in cases if c.model.name == TORCHVISION and c.role == case.role), None)
+        same = [c for c in cases if c.model.name == TORCHVISION and c.role == case.role]
+        return next((c for c in same if c.setup.precision == case.setup.precision), None)  # openvino: f32, bf16
 
     detail_note = "phases timed with a sync after each, which idles the GPU" if settings.detail else ""
     rows = []

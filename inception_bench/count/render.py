@@ -98,10 +98,13 @@ def header_lines(report: CountReport) -> list[str]:
 
 def totals_lines(report: CountReport) -> list[str]:
     t = report.total
-    paper = f" (sum of the paper's rows: {t['paper_params']:,} and {t['paper_ops'] / 1e9:.3f}G)"
+    paper = (  # a table that prints no figures (BN-Inception's) has no sum
+        f" (sum of the paper's rows: {t['paper_params']:,} and {t['paper_ops'] / 1e9:.3f}G)"
+        if t["paper_params"]
+        else ""
+    )
     lines = [
-        f"total (inference, as Table 1): {t['params']:,} weights, {t['ops'] / 1e9:.3f}G multiply-adds"
-        + (paper if t["paper_params"] else ""),
+        f"total (inference, as Table 1): {t['params']:,} weights, {t['ops'] / 1e9:.3f}G multiply-adds" + paper,
         f"all parameters (biases and BN included): {t['params_all']:,} without aux heads, "
         f"{t['params_all_with_aux']:,} with them",
     ]

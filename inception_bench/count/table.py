@@ -124,7 +124,7 @@ def table_arithmetic(row: AnyRow, in_channels: int) -> tuple[int, int] | None:
             + 9 * row.n3x3_reduce * row.n3x3
             + c * row.n5x5_reduce
             + 25 * row.n5x5_reduce * row.n5x5
-            + c * row.pool_proj
+            + c * (0 if row.pool_proj == "pass" else row.pool_proj)
         )
     elif isinstance(row, LinearRow):
         weights = in_channels * c_out

@@ -124,6 +124,7 @@ def branch_conv(
     out_ch: int,
     kernel: int,
     *,
+    stride: int = 1,
     stacked_3x3: bool = False,
     factorize_nxn: bool = False,
     bn: bool = False,
@@ -132,18 +133,19 @@ def branch_conv(
     """An Inception branch's k x k convolution (with its activation), as the spec factorises it: one
     :class:`ConvBlock`; or with ``stacked_3x3`` (k - 1) / 2 stacked 3x3 blocks, the first ``in_ch -> out_ch`` and the
     rest ``out_ch -> out_ch`` (BN-Inception's two 3x3 for a 5x5); and with ``factorize_nxn`` each n x n block (n > 1)
-    as a 1 x n then an n x 1 block of ``out_ch`` filters (Inception-v3). A stack is an ``nn.Sequential`` in order."""
+    as a 1 x n then an n x 1 block of ``out_ch`` filters (Inception-v3). ``stride`` applies to the last block (both
+    directions). A stack is an ``nn.Sequential`` in order."""
     kernels = [3] * ((kernel - 1) // 2) if stacked_3x3 and kernel > 1 else [kernel]
     blocks: list[nn.Module] = []
     for i, k in enumerate(kernels):
-        c = in_ch if i == 0 else out_ch
+        c, s = (in_ch if i == 0 else out_ch), (stride if i == len(kernels) - 1 else 1)
         if factorize_nxn and k > 1:
             blocks += [
                 ConvBlock(c, out_ch, (1, k), bn=bn, bn_eps=bn_eps),
-                ConvBlock(out_ch, out_ch, (k, 1), bn=bn, bn_eps=bn_eps),
+                ConvBlock(out_ch, out_ch, (k, 1), s, bn=bn, bn_eps=bn_eps),
             ]
         else:
-            blocks.append(ConvBlock(c, out_ch, k, bn=bn, bn_eps=bn_eps))
+            blocks.append(ConvBlock(c, out_ch, k, s, bn=bn, bn_eps=bn_eps))
     return blocks[0] if len(blocks) == 1 else nn.Sequential(*blocks)
 
 
@@ -185,14 +187,21 @@ class ReducedBranch(nn.Module):
 
 
 class PoolBranch(nn.Module):
-    """Figure 2b's pool branch: a 3x3 max ``pool`` (stride 1) then the 1x1 ``proj``ection."""
+    """Figure 2b's pool branch: a 3x3 ``pool`` (max in the paper) then the 1x1 ``proj``ection."""
 
-    def __init__(self, pool: nn.MaxPool2d, proj: ConvBlock) -> None:
+    def __init__(self, pool: nn.Module, proj: ConvBlock) -> None:
         super().__init__()
         self.pool, self.proj = pool, proj
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(x))
+
+
+def branch_pool(kind: str, stride: int, ceil_mode: bool) -> nn.Module:
+    """The pool branch's 3x3 pool (padding 1): ``max``, or ``avg`` counting the padding (as Caffe's BN-Inception)."""
+    if kind == "avg":
+        return nn.AvgPool2d(3, stride, padding=1, ceil_mode=ceil_mode, count_include_pad=True)
+    return nn.MaxPool2d(3, stride, padding=1, ceil_mode=ceil_mode)
 
 
 class _Inception(nn.Module):
@@ -212,7 +221,7 @@ class InceptionReduced(_Inception):
     branch1x1: ConvBlock | None
     branch3x3: ReducedBranch | None
     branch5x5: ReducedBranch | None
-    branch_pool: PoolBranch | None
+    branch_pool: PoolBranch | nn.Module | None
 
     def __init__(
         self,
@@ -229,6 +238,9 @@ class InceptionReduced(_Inception):
         ceil_mode: bool = False,
         stacked_3x3: bool = False,
         factorize_nxn: bool = False,
+        stride: int = 1,
+        pool: str = "max",
+        pool_pass: bool = False,
     ) -> None:
         super().__init__()
 
@@ -236,7 +248,8 @@ class InceptionReduced(_Inception):
             return ConvBlock(i, o, k, bn=bn, bn_eps=bn_eps)
 
         def spatial(i: int, o: int, k: int, stacked: bool = False) -> nn.Module:
-            return branch_conv(i, o, k, stacked_3x3=stacked, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
+            nxn = factorize_nxn
+            return branch_conv(i, o, k, stride=stride, stacked_3x3=stacked, factorize_nxn=nxn, bn=bn, bn_eps=bn_eps)
 
         self.branch1x1 = conv(in_ch, n1x1, 1) if n1x1 else None
         self.branch3x3 = ReducedBranch(conv(in_ch, n3x3_reduce, 1), spatial(n3x3_reduce, n3x3, 3)) if n3x3 else None
@@ -245,8 +258,11 @@ class InceptionReduced(_Inception):
             if n5x5
             else None
         )
-        pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode)
-        self.branch_pool = PoolBranch(pool, conv(in_ch, pool_proj, 1)) if pool_proj else None
+        pooling = branch_pool(pool, stride, ceil_mode)
+        if pool_pass:  # BN-Inception's "pass through": the pooled input itself
+            self.branch_pool = pooling
+        else:
+            self.branch_pool = PoolBranch(pooling, conv(in_ch, pool_proj, 1)) if pool_proj else None
 
 
 class FusedInceptionReduced(InceptionReduced):
@@ -296,16 +312,19 @@ class InceptionNaive(_Inception):
         ceil_mode: bool = False,
         stacked_3x3: bool = False,
         factorize_nxn: bool = False,
+        stride: int = 1,
+        pool_kind: str = "max",
     ) -> None:
         super().__init__()
 
         def spatial(o: int, k: int, stacked: bool = False) -> nn.Module:
-            return branch_conv(in_ch, o, k, stacked_3x3=stacked, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
+            nxn = factorize_nxn
+            return branch_conv(in_ch, o, k, stride=stride, stacked_3x3=stacked, factorize_nxn=nxn, bn=bn, bn_eps=bn_eps)
 
         self.branch1x1 = ConvBlock(in_ch, n1x1, 1, bn=bn, bn_eps=bn_eps) if n1x1 else None
         self.branch3x3 = spatial(n3x3, 3) if n3x3 else None
         self.branch5x5 = spatial(n5x5, kernel5x5, stacked_3x3) if n5x5 else None
-        self.branch_pool = nn.MaxPool2d(3, 1, padding=1, ceil_mode=ceil_mode) if pool else None
+        self.branch_pool = branch_pool(pool_kind, stride, ceil_mode) if pool else None
 
 
 class GridReduction(nn.Module):
@@ -334,6 +353,17 @@ class GridReduction(nn.Module):
         return torch.cat([self.pool(x), self.conv(x)], dim=1)
 
 
+class FeatureBatchNorm(nn.BatchNorm1d):
+    """Batch norm over features (``N x C``) that also trains on a batch of one image, which has no batch statistics
+    (the last short batch of an epoch can be one image): such a batch is normalised by the running statistics,
+    which it leaves unchanged. The state dict is ``nn.BatchNorm1d``'s."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
 class AuxClassifier(nn.Module):
     """Section 5: avg ``pool`` -> 1x1 ``conv`` (+ BN with ``bn``) + ReLU -> ``fc`` (+ ``fc_bn`` with ``bn_fc``) + ReLU
     -> ``dropout`` -> ``classifier``."""
@@ -355,7 +385,7 @@ class AuxClassifier(nn.Module):
         self.pool = pool
         self.conv = ConvBlock(in_ch, conv, 1, bn=bn, bn_eps=bn_eps)
         self.fc = nn.Linear(conv * pooled * pooled, fc, bias=not bn_fc)
-        self.fc_bn = nn.BatchNorm1d(fc, eps=bn_eps) if bn_fc else None  # Inception-v3's BN-auxiliary
+        self.fc_bn = FeatureBatchNorm(fc, eps=bn_eps) if bn_fc else None  # Inception-v3's BN-auxiliary
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fc, num_classes)

@@ -246,10 +246,11 @@ def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module:
         if spec.module == "naive":
             pool = bool(w["pool_proj"])
             return InceptionNaive(
-                in_ch, w["1x1"], w["3x3"], w["5x5"], pool, k, bn, eps, ceil, stacked_3x3=stacked, factorize_nxn=nxn
+                in_ch, w["1x1"], w["3x3"], w["5x5"], pool, k, bn, eps, ceil, stacked, nxn, row.stride, row.pool
             )
         widths = (w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"])
-        return InceptionReduced(in_ch, *widths, k, bn, eps, ceil, stacked_3x3=stacked, factorize_nxn=nxn)
+        passes = row.pool_proj == "pass"
+        return InceptionReduced(in_ch, *widths, k, bn, eps, ceil, stacked, nxn, row.stride, row.pool, passes)
     if isinstance(row, AvgPoolRow):
         return nn.AdaptiveAvgPool2d(1)
     if isinstance(row, DropoutRow):
@@ -292,7 +293,7 @@ def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0, bn_bias_h
             if m.bias is not None:
                 # BVLC's reproduction starts conv biases at 0.2 so that no ReLU starts dead
                 nn.init.constant_(m.bias, 0.2 if scheme == "xavier" and isinstance(m, nn.Conv2d) else 0.0)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
             nn.init.ones_(m.weight)
             nn.init.constant_(m.bias, bn_bias)
     if bn_bias_heads is not None:
@@ -300,16 +301,18 @@ def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0, bn_bias_h
             nn.init.constant_(bn.bias, bn_bias_heads)
 
 
-def _head_inputs(model: GoogLeNet) -> list[nn.BatchNorm2d]:
+def _head_inputs(model: GoogLeNet) -> list[nn.BatchNorm2d | nn.BatchNorm1d]:
     """The batch norms whose ReLU outputs the classifiers read: the last one of each branch of the last Inception
-    module (the main head's features) and those of the aux heads."""
+    module (the main head's features) and the last one of each aux head (its fc's with aux.batch_norm, else its
+    conv's)."""
     modules = [m for m in model.modules() if isinstance(m, InceptionReduced | InceptionNaive)]
-    found = []
+    found: list[nn.BatchNorm2d | nn.BatchNorm1d] = []
     if modules:
         for branch in (modules[-1].branch1x1, modules[-1].branch3x3, modules[-1].branch5x5, modules[-1].branch_pool):
             norms = [m for m in branch.modules() if isinstance(m, nn.BatchNorm2d)] if branch is not None else []
             found += norms[-1:]
-    found += [m for head in model.aux_heads.values() for m in head.modules() if isinstance(m, nn.BatchNorm2d)]
+    for head in model.aux_heads.values():
+        found += [m for m in head.modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)][-1:]
     return found
 
 

@@ -74,7 +74,7 @@ def _inception_widths(spec: Spec, row: InceptionRow, in_ch: int) -> dict[str, in
             **branches,
             "3x3_reduce": s(row.n3x3_reduce, reduce=True) if branches["3x3"] else 0,
             "5x5_reduce": s(row.n5x5_reduce, reduce=True) if branches["5x5"] else 0,
-            "pool_proj": s(row.pool_proj, reduce=True),
+            "pool_proj": in_ch if row.pool_proj == "pass" else s(row.pool_proj, reduce=True),
         }
         for branch, width, reduce in (("3x3", row.n3x3, row.n3x3_reduce), ("5x5", row.n5x5, row.n5x5_reduce)):
             if width and not reduce:
@@ -122,7 +122,12 @@ def _row_layers(
             widths = _inception_widths(spec, row, shape[0])
             out_c = widths["1x1"] + widths["3x3"] + widths["5x5"] + widths["pool_proj"]
             label = name if i == 0 else f"{name} x{i + 1}"
-            layers.append(PlannedLayer(row, module_attr(row, i), label, shape, (out_c, h, w), widths=widths))
+            hw = shape[1]
+            if row.stride > 1:  # the 3x3/2 convs (padding 1) beside the 3x3/2 pool (padding 1)
+                hw = (shape[1] + 2 - 3) // row.stride + 1
+                if pool_out(shape[1], 3, row.stride, 1, spec.ceil_mode) != hw:
+                    raise SpecError(f"layers.{row.id}: with ceil_mode its pool and its convs give different sizes")
+            layers.append(PlannedLayer(row, module_attr(row, i), label, shape, (out_c, hw, hw), widths=widths))
             shape = layers[-1].out_shape
         return layers
     if isinstance(row, AvgPoolRow):

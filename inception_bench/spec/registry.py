@@ -1,5 +1,6 @@
-"""The named specs (``paper``, ``small``, ``torchvision``) that :func:`~inception_bench.models.create_model` and the
-CLI accept in place of a spec file. Nothing here imports torch."""
+"""The named specs (``paper``, ``small``, ``torchvision``, ``bn-inception``) that
+:func:`~inception_bench.models.create_model` and the CLI accept in place of a spec file. Nothing here imports
+torch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ MODELS: dict[str, Path] = {
     "paper": SPEC_DIR / "googlenet.yaml",  # Table 1
     "small": SPEC_DIR / "googlenet-small.yaml",  # the paper's modules on 32x32 inputs
     "torchvision": SPEC_DIR / "googlenet-torchvision.yaml",  # loads torchvision's weights
+    "bn-inception": SPEC_DIR / "bn-inception.yaml",  # Ioffe & Szegedy 2015, Figure 5
 }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
 from inception_bench.spec.types import PaperFigure, Patch, Shape
 
@@ -68,6 +68,14 @@ class MaxPoolRow(_Row):
     padding: int | None = Field(None, ge=0, description="default (kernel-1)//2")
 
 
+def _pool_proj(value: Any) -> int | Literal["pass"]:
+    if value == "pass":
+        return "pass"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WIDTH:
+        raise ValueError(f"a width from 0 (no pool branch) to {MAX_WIDTH}, or pass (the pooled input unprojected)")
+    return value
+
+
 class InceptionRow(_Row):
     type: Literal["inception"]
     n1x1: int = Field(alias="1x1", ge=0, le=MAX_WIDTH)
@@ -75,8 +83,25 @@ class InceptionRow(_Row):
     n3x3: int = Field(alias="3x3", ge=0, le=MAX_WIDTH)
     n5x5_reduce: int = Field(alias="5x5_reduce", ge=0, le=MAX_WIDTH)
     n5x5: int = Field(alias="5x5", ge=0, le=MAX_WIDTH)
-    pool_proj: int = Field(ge=0, le=MAX_WIDTH)
+    pool_proj: Annotated[int | Literal["pass"], PlainValidator(_pool_proj)] = Field(
+        description="the pool branch's 1x1 projection width (0 removes the branch), or pass: the pooled input "
+        "passes through unprojected (BN-Inception's 'max + pass through')"
+    )
+    pool: Literal["max", "avg"] = Field("max", description="the pool branch's 3x3 pool (BN-Inception uses both)")
+    stride: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="2: a grid-reducing module (BN-Inception's 3c and 4e): the 3x3 branch's conv, the last conv of "
+        "the '5x5' branch and the pool stride 2; it has no 1x1 branch",
+    )
     repeat: int = Field(1, ge=0, le=8, description="0 removes the module, 2+ repeats it (depth ablations)")
+
+    @model_validator(mode="after")
+    def _strided_without_1x1(self) -> InceptionRow:
+        if self.stride == 2 and self.n1x1:
+            raise ValueError("a stride-2 module has no 1x1 branch (it would drop 3 of 4 pixels); set 1x1: 0")
+        return self
 
 
 class AvgPoolRow(_Row):
@@ -252,7 +277,11 @@ class Spec(_Strict):
         if not isinstance(raw, dict):
             return raw
         aux = raw.get("aux")
-        return {**cls.LEGACY, **raw, **({"aux": {**cls.LEGACY_AUX, **aux}} if isinstance(aux, dict) else {})}
+        filled = {**cls.LEGACY, **raw, **({"aux": {**cls.LEGACY_AUX, **aux}} if isinstance(aux, dict) else {})}
+        try:  # through the schema: fields added since (a row's pool, stride) at their defaults, as today's dump
+            return cls.model_validate(filled).to_raw()
+        except ValidationError:  # a record today's schema refuses: compared as it is (it differs)
+            return filled
 
     def to_raw(self) -> dict[str, Any]:
         """The spec as the plain data of a spec file (the table's text forms, column names as aliases)."""

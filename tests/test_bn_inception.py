@@ -1,0 +1,108 @@
+"""specs/bn-inception.yaml (Ioffe & Szegedy 2015, Figure 5): its weights and multiply-adds by hand from the table's
+widths (read from the YAML here), its parameter count against the public reproductions' 11,295,240, and the stride-2
+modules (3c, 4e) with their pass-through pool."""
+
+from __future__ import annotations
+
+import torch
+import yaml
+from conftest import SPECS
+
+from inception_bench.count import totals
+from inception_bench.models import build_model, create_model, list_models
+from inception_bench.spec import load_spec
+
+SPEC = SPECS / "bn-inception.yaml"
+REPRODUCTION_PARAMS = 11_295_240  # Caffe's BN-Inception ported to PyTorch: every conv also has a bias
+
+
+def _by_hand() -> tuple[int, int, int]:
+    """(conv and linear weights, multiply-adds, conv output channels) from the table: a reduced module's 1x1s read
+    its input at the input's size; its 3x3 (and the double 3x3's second) run at the output's size, the double 3x3's
+    first at the input's; stride-2 modules (3c, 4e) halve the size and pass the pooled input through."""
+    rows = yaml.safe_load(SPEC.read_text())["layers"]
+    weights = macs = channels = 0
+    c, side = 3, 224
+
+    def conv(c_in: int, c_out: int, k: int, out_side: int) -> None:
+        nonlocal weights, macs, channels
+        weights += c_in * c_out * k * k
+        macs += c_in * c_out * k * k * out_side**2
+        channels += c_out
+
+    for row in rows:
+        if row["type"] == "convolution":
+            out = int(row["output"].split("x")[0])
+            if "3x3_reduce" in row:
+                conv(c, row["3x3_reduce"], 1, side)
+                conv(row["3x3_reduce"], row["3x3"], 3, out)
+                c = row["3x3"]
+            else:
+                c_out = int(row["output"].split("x")[2])
+                conv(c, c_out, int(row["patch"][0]), out)
+                c = c_out
+            side = out
+        elif row["type"] == "max pool":
+            side = int(row["output"].split("x")[0])
+        elif row["type"] == "inception":
+            out = side // row.get("stride", 1)
+            if row["1x1"]:
+                conv(c, row["1x1"], 1, side)
+            conv(c, row["3x3_reduce"], 1, side)
+            conv(row["3x3_reduce"], row["3x3"], 3, out)
+            conv(c, row["5x5_reduce"], 1, side)
+            conv(row["5x5_reduce"], row["5x5"], 3, side)
+            conv(row["5x5"], row["5x5"], 3, out)
+            passes = row["pool_proj"] == "pass"
+            if not passes:
+                conv(c, row["pool_proj"], 1, side)
+            c = row["1x1"] + row["3x3"] + row["5x5"] + (c if passes else row["pool_proj"])
+            side = out
+        elif row["type"] == "linear":
+            weights += c * 1000
+            macs += c * 1000
+    return weights, macs, channels
+
+
+def test_bn_inception_counts_by_hand_and_against_the_public_reproduction():
+    spec = load_spec(SPEC).spec  # a spec file standing alone: every row's output claim is checked on load
+    weights, macs, channels = _by_hand()
+    got = totals(spec)
+    assert (got.params, got.macs) == (weights, macs)  # 11,264,192 weights and 2.033G multiply-adds
+    # the reproduction's conv layers also carry biases (redundant before batch norm): one per output channel
+    assert got.params_all + channels == REPRODUCTION_PARAMS
+    assert got.aux_params == 0 and got.params_with_aux == got.params_all
+
+
+def test_the_stride_2_modules_halve_the_grid_and_pass_the_pooled_input_through():
+    spec = load_spec(SPEC, {"width_mult": 0.125}).spec
+    model = build_model(spec).eval()
+    seen = {}
+    for name in ("inception3b", "inception3c", "inception4e"):
+        model.layer(name).register_forward_hook(lambda m, i, o, name=name: seen.update({name: (i[0].shape, o.shape)}))
+    assert model(torch.randn(2, 3, 224, 224)).shape == (2, 1000)
+    (_, c3b, _, _), (_, c3c, h3c, _) = seen["inception3b"][1], seen["inception3c"][1]
+    assert h3c == 14 and seen["inception4e"][1][2] == 7
+    module = model.layer("inception3c")
+    assert module.branch1x1 is None and isinstance(module.branch_pool, torch.nn.MaxPool2d)  # no projection
+    assert c3c == c3b + module.branch3x3.conv.conv.out_channels + module.branch5x5.conv[1].conv.out_channels
+    assert module.branch3x3.conv.conv.stride == (2, 2) and module.branch5x5.conv[0].conv.stride == (1, 1)
+    assert isinstance(model.layer("inception4a").branch_pool.pool, torch.nn.AvgPool2d)
+
+
+def test_bn_inception_is_a_registered_model():
+    assert "bn-inception" in list_models()
+    assert create_model("bn-inception", width_mult=0.125).spec.name == "bn-inception"
+
+
+def test_bad_module_columns_name_the_row_and_field():
+    import pytest
+
+    from inception_bench.errors import IbenchError
+
+    with pytest.raises(IbenchError, match=r"3c.*a stride-2 module has no 1x1 branch"):
+        load_spec(SPEC, {"layers.3c.1x1": 8})
+    with pytest.raises(IbenchError, match=r"3a.*pool_proj"):
+        load_spec(SPEC, {"layers.3a.pool_proj": "through"})
+    with pytest.raises(IbenchError, match=r"3a.*pool"):
+        load_spec(SPEC, {"layers.3a.pool": "median"})
