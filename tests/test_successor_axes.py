@@ -183,3 +183,40 @@ def test_grid_reduction_by_branches_refuses_a_pool_whose_size_the_conv_cannot_ma
         match=r"maxpool3: grid_reduction=branches: the 3x3/2 conv branch gives 14x14 beside the pool's 13x13",
     ):
         totals(load_spec(BASE, {"grid_reduction": "branches", "layers.maxpool3.padding": 0}).spec)  # pool: 13x13
+
+
+def test_valid_convolutions_give_inception_v3s_stem(tmp_path):
+    """Convolution rows with padding 0 ('valid', as Inception-v3's stem): the stem of torchvision's inception_v3 as
+    rows, its weights copied in order, computes torchvision's stem output (float64, eval mode): 299 -> 35x35x192."""
+    import torchvision
+
+    rows = [
+        "{id: c1a, type: convolution, patch: 3x3/2, padding: 0, output: 149x149x32}",
+        "{id: c2a, type: convolution, patch: 3x3/1, padding: 0, output: 147x147x32}",
+        "{id: c2b, type: convolution, patch: 3x3/1, output: 147x147x64}",
+        "{id: pool1, type: max pool, patch: 3x3/2, padding: 0, output: 73x73x64}",
+        "{id: c3b, type: convolution, patch: 1x1/1, output: 73x73x80}",
+        "{id: c4a, type: convolution, patch: 3x3/1, padding: 0, output: 71x71x192}",
+        "{id: pool2, type: max pool, patch: 3x3/2, padding: 0, output: 35x35x192}",
+        "{id: avgpool, type: avg pool, output: 1x1x192}",
+        "{id: linear, type: linear, output: 1x1x1000}",
+    ]
+    text = "name: v3-stem\ninput_size: 299\nbatch_norm: true\nbn_eps: 0.001\naux: {enabled: false}\nlayers:\n"
+    (tmp_path / "stem.yaml").write_text(text + "".join(f"  - {r}\n" for r in rows))
+    ours = build_model(load_spec(tmp_path / "stem.yaml").spec).double().eval()  # its claims checked on load
+    tv = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True).double().eval()
+    theirs = [tv.Conv2d_1a_3x3, tv.Conv2d_2a_3x3, tv.Conv2d_2b_3x3, tv.Conv2d_3b_1x1, tv.Conv2d_4a_3x3]
+    mine = [m for m in ours.stem.modules() if hasattr(m, "conv") and isinstance(m.conv, torch.nn.Conv2d)]
+    assert len(mine) == len(theirs)
+    with torch.no_grad():
+        for a, b in zip(mine, theirs, strict=True):
+            a.conv.weight.copy_(b.conv.weight)
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(a.bn, name).copy_(getattr(b.bn, name))
+        x = torch.randn(2, 3, 299, 299, dtype=torch.float64)
+        expect = tv.maxpool2(
+            tv.Conv2d_4a_3x3(tv.Conv2d_3b_1x1(tv.maxpool1(tv.Conv2d_2b_3x3(tv.Conv2d_2a_3x3(tv.Conv2d_1a_3x3(x))))))
+        )
+        got = ours.stem(x)
+    assert got.shape == (2, 192, 35, 35)
+    torch.testing.assert_close(got, expect, rtol=0, atol=1e-10)

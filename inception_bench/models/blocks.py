@@ -86,7 +86,8 @@ def space_to_depth_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 class ConvBlock(nn.Module):
-    """``conv`` (k x k, or kh x kw for a pair; padding keeps the size at stride 1) -> optional ``bn`` -> ReLU."""
+    """``conv`` (k x k, or kh x kw for a pair; ``padding`` by default keeps the size at stride 1) -> optional ``bn``
+    -> ReLU."""
 
     def __init__(
         self,
@@ -96,10 +97,12 @@ class ConvBlock(nn.Module):
         stride: int = 1,
         bn: bool = False,
         bn_eps: float = 1e-5,
+        padding: int | None = None,
     ) -> None:
         super().__init__()
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-        self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=stride, padding=(kh // 2, kw // 2), bias=not bn)
+        pad = (kh // 2, kw // 2) if padding is None else (padding, padding)
+        self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=stride, padding=pad, bias=not bn)
         self.bn = nn.BatchNorm2d(out_ch, eps=bn_eps) if bn else None
         self.relu = nn.ReLU(inplace=True)
 

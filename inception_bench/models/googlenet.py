@@ -230,10 +230,10 @@ def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module:
             return nn.Sequential(
                 OrderedDict(
                     reduce=ConvBlock(in_ch, mid, 1, bn=bn, bn_eps=eps),
-                    conv=ConvBlock(mid, out_ch, layer.kernel, layer.stride, bn=bn, bn_eps=eps),
+                    conv=ConvBlock(mid, out_ch, layer.kernel, layer.stride, bn, eps, layer.padding),
                 )
             )
-        return ConvBlock(in_ch, out_ch, layer.kernel, layer.stride, bn=bn, bn_eps=eps)
+        return ConvBlock(in_ch, out_ch, layer.kernel, layer.stride, bn, eps, layer.padding)
     if isinstance(row, MaxPoolRow):
         max_pool = nn.MaxPool2d(layer.kernel, layer.stride, padding=layer.padding, ceil_mode=spec.ceil_mode)
         if layer.widths:  # grid_reduction=branches (spec.plan)

@@ -98,8 +98,13 @@ def _row_layers(
     if isinstance(row, ConvRow):
         k, st = row.patch.kernel, row.patch.stride
         widths = {"3x3_reduce": spec.scaled(row.reduce)} if row.reduce else {}
-        hw = (h + 2 * (k // 2) - k) // st + 1
-        return [PlannedLayer(row, row.id, name, shape, (spec.scaled(row.channels), hw, hw), k, st, k // 2, widths)]
+        pad = k // 2 if row.padding is None else row.padding
+        if 2 * pad > k:
+            raise SpecError(f"layers.{row.id}.padding: {pad} is more than half the kernel {k}")
+        if row.id == "conv1" and spec.stem == "separable" and pad != k // 2:
+            raise SpecError(f"layers.{row.id}.padding: the separable stem pads by {k // 2}; leave padding out")
+        hw = (h + 2 * pad - k) // st + 1
+        return [PlannedLayer(row, row.id, name, shape, (spec.scaled(row.channels), hw, hw), k, st, pad, widths)]
     if isinstance(row, MaxPoolRow):
         k, st = row.patch.kernel, row.patch.stride
         pad = (k - 1) // 2 if row.padding is None else row.padding

@@ -45,6 +45,9 @@ class ConvRow(_Row):
     width: int | None = Field(
         None, alias="3x3", ge=1, le=MAX_WIDTH, description="the conv's width (defaults to output depth)"
     )
+    padding: int | None = Field(
+        None, ge=0, description="default kernel//2 (the size kept at stride 1); 0: a 'valid' conv (Inception-v3's stem)"
+    )
 
     @model_validator(mode="after")
     def _width_known(self) -> ConvRow:
@@ -234,7 +237,7 @@ class Spec(_Strict):
         if self.transform_input and self.in_channels != 3:
             raise ValueError("transform_input re-normalises RGB ImageNet inputs; it needs in_channels=3")
         inception = [r.id for r in self.layers if isinstance(r, InceptionRow)]
-        for point in self.aux.attach:
+        for point in self.aux.attach if self.aux.enabled else []:  # a table without heads needs no attach points
             if point not in inception:
                 raise ValueError(f"aux.attach: {point!r} is not an inception row id (have {sorted(inception)})")
         return self
