@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q --durations=25
 
-# the suite without its slow end-to-end tests (about a minute on 2 cores)
+# the suite without its slow end-to-end tests (about 5 minutes on 2 cores)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
