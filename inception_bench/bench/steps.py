@@ -4,6 +4,7 @@ OpenVINO's own conversion); and the batch sizes an out-of-memory steps down thro
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,7 @@ def needs_openvino() -> Any:
     return openvino
 
 
+@functools.cache
 def openvino_bf16() -> bool:
     """Whether OpenVINO's CPU plugin runs bf16 on this CPU (AVX-512 BF16 or AMX): without it a bf16 hint would run
     fp32 and the row would be mislabelled."""

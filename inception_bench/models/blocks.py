@@ -16,6 +16,7 @@ them in and out (``fuse_1x1``, ``space_to_depth_stem``); no forward reads a flag
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TypeVar
 
 import torch
@@ -242,7 +243,7 @@ class InceptionReduced(_Inception):
         stacked_3x3: bool = False,
         factorize_nxn: bool = False,
         stride: int = 1,
-        pool: str = "max",
+        pool_kind: str = "max",
         pool_pass: bool = False,
     ) -> None:
         super().__init__()
@@ -250,18 +251,15 @@ class InceptionReduced(_Inception):
         def conv(i: int, o: int, k: int) -> ConvBlock:
             return ConvBlock(i, o, k, bn=bn, bn_eps=bn_eps)
 
-        def spatial(i: int, o: int, k: int, stacked: bool = False) -> nn.Module:
-            nxn = factorize_nxn
-            return branch_conv(i, o, k, stride=stride, stacked_3x3=stacked, factorize_nxn=nxn, bn=bn, bn_eps=bn_eps)
-
+        spatial = partial(branch_conv, stride=stride, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
         self.branch1x1 = conv(in_ch, n1x1, 1) if n1x1 else None
         self.branch3x3 = ReducedBranch(conv(in_ch, n3x3_reduce, 1), spatial(n3x3_reduce, n3x3, 3)) if n3x3 else None
         self.branch5x5 = (
-            ReducedBranch(conv(in_ch, n5x5_reduce, 1), spatial(n5x5_reduce, n5x5, kernel5x5, stacked_3x3))
+            ReducedBranch(conv(in_ch, n5x5_reduce, 1), spatial(n5x5_reduce, n5x5, kernel5x5, stacked_3x3=stacked_3x3))
             if n5x5
             else None
         )
-        pooling = branch_pool(pool, stride, ceil_mode)
+        pooling = branch_pool(pool_kind, stride, ceil_mode)
         if pool_pass:  # BN-Inception's "pass through": the pooled input itself
             self.branch_pool = pooling
         else:
@@ -320,13 +318,10 @@ class InceptionNaive(_Inception):
     ) -> None:
         super().__init__()
 
-        def spatial(o: int, k: int, stacked: bool = False) -> nn.Module:
-            nxn = factorize_nxn
-            return branch_conv(in_ch, o, k, stride=stride, stacked_3x3=stacked, factorize_nxn=nxn, bn=bn, bn_eps=bn_eps)
-
+        spatial = partial(branch_conv, in_ch, stride=stride, factorize_nxn=factorize_nxn, bn=bn, bn_eps=bn_eps)
         self.branch1x1 = ConvBlock(in_ch, n1x1, 1, bn=bn, bn_eps=bn_eps) if n1x1 else None
         self.branch3x3 = spatial(n3x3, 3) if n3x3 else None
-        self.branch5x5 = spatial(n5x5, kernel5x5, stacked_3x3) if n5x5 else None
+        self.branch5x5 = spatial(n5x5, kernel5x5, stacked_3x3=stacked_3x3) if n5x5 else None
         self.branch_pool = branch_pool(pool_kind, stride, ceil_mode) if pool else None
 
 

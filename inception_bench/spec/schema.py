@@ -157,14 +157,9 @@ class Spec(_Strict):
     """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
 
     # What a recorded spec (config.json, request.json) that predates a field was built with.
-    LEGACY: ClassVar[dict[str, Any]] = {
-        "bn_bias": 0.0,
-        "bn_bias_heads": None,
-        "branch5x5": "single",
-        "factorize_nxn": False,
-        "grid_reduction": "max_pool",
-    }
-    LEGACY_AUX: ClassVar[dict[str, Any]] = {"batch_norm": None}
+    # recorded() fills every other field at its default, so only a field whose older value is not its default needs
+    # an entry (these two are also their defaults: kept from before recorded() filled defaults).
+    LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0, "bn_bias_heads": None}
 
     name: str
     description: str = ""
@@ -279,8 +274,7 @@ class Spec(_Strict):
         (:attr:`LEGACY`), so that it compares equal to today's dump of the same network."""
         if not isinstance(raw, dict):
             return raw
-        aux = raw.get("aux")
-        filled = {**cls.LEGACY, **raw, **({"aux": {**cls.LEGACY_AUX, **aux}} if isinstance(aux, dict) else {})}
+        filled = {**cls.LEGACY, **raw}
         try:  # through the schema: fields added since (a row's pool, stride) at their defaults, as today's dump
             return cls.model_validate(filled).to_raw()
         except ValidationError:  # a record today's schema refuses: compared as it is (it differs)
