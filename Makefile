@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# test workers: one per core, at most 4 (each imports torch; the files are shared out whole: --dist loadfile)
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install demo test test-fast typecheck lint results-count results-quick
 
@@ -22,11 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check inception_bench tests scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --durations=25
 
 # the suite without its slow end-to-end tests (about 5 minutes on 2 cores)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not slow"
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

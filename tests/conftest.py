@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ DATA = ROOT / "tests" / "data"
 # ibench train options for a one-epoch run of an eighth-width network on synthetic data
 TINY_CLI = ["--set", "width_mult=0.125", "--data", "synthetic", "--epochs", "1", "--device", "cpu", "--workers", "0"]
 
+
+# `make test` runs the files on every core (pytest-xdist, one worker per core): one thread per worker, and for the
+# processes the tests start, so that the workers do not oversubscribe the cores (OpenMP threads spin)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 # module fixtures that run a real (tiny) ablation or training, or a Ray head
 SLOW_FIXTURES = {"grid", "finished", "head", "small_run"}

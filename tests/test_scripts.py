@@ -37,7 +37,9 @@ def test_profile_step_names_every_convolution_and_sums_its_kinds():
         "--s2d-stem",
     )
     kinds = dict(re.findall(r"^  (\S.*?)\s+[\d.]+ ms\s+([\d.]+)%$", out, flags=re.M))
-    assert float(kinds["convolution / GEMM"]) > 40, out  # most of a GoogLeNet step, on a CPU as on a GPU
+    # the kinds share the step out (how much each takes is timing, for the script's reader, not for a test)
+    assert {"convolution / GEMM", "batch norm", "pooling", "concatenation"} <= set(kinds), out
+    assert abs(sum(map(float, kinds.values())) - 100) < 0.5 and float(kinds["convolution / GEMM"]) > 0, out
     table = out.split("convolutions per step")[1].splitlines()[2:]
     rows = {line.split()[0]: line.split() for line in table if line.strip()}
     # conv1 (16 filters of 7x7 over 3 channels at width 0.25) as 4x4 over the blocks of a 64 + 6 px image

@@ -150,7 +150,7 @@ def test_variants_are_made_in_memory(tmp_path):
         (lambda r: row(r, "4e").pop("pool_proj"), "pool_proj: Field required"),
         (lambda r: row(r, "conv1").update(patch="7x5/2"), "layers[0] (id conv1).patch"),
         (lambda r: row(r, "3a").update(params="lots"), "paper figure must look like"),
-        (lambda r: r["aux"].update(attach=["4z"]), "aux.attach: '4z' is not an inception row id"),
+        (lambda r: r["aux"].update(attach=["4z"]), "aux.attach: '4z' is not an inception or module row id"),
         (lambda r: r.update(module="fancy"), "module: Input should be 'reduced' or 'naive'"),
         (lambda r: r.update(branch5x5_kernel=4), "branch5x5_kernel: must be odd"),
         (lambda r: r["layers"].append(dict(r["layers"][4])), "row ids must be unique"),

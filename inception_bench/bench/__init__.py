@@ -1,4 +1,5 @@
-"""``ibench bench``: throughput and memory of spec variants, with torchvision's googlenet measured alongside, each
+"""``ibench bench``: throughput and memory of spec variants, with torchvision's twin of each (``googlenet``, or
+``inception_v3`` for the ``inception-v3`` spec: the spec's ``torchvision_model``) measured alongside, each
 in the fast path and against a baseline measured in the same command.
 
 Conventions
@@ -9,8 +10,9 @@ Conventions
   ``auto`` (:meth:`BenchSettings.compile_for`: inference compiled on the CPU with inductor freezing).
 - The *baseline* (``baseline="fp32-eager"``, the default) is each model run in fp32, eager, contiguous layout,
   without execution options, measured in the same command: every model's row says how much faster its fast path
-  is (``vs_fp32_eager``), and torchvision's ``googlenet(weights=None)`` in that setup is what ``vs_torchvision``
-  compares against. ``baseline="same"`` compares with torchvision's model in the fast path instead (cheaper).
+  is (``vs_fp32_eager``), and the spec's torchvision twin (``googlenet(weights=None)`` or ``inception_v3``) in that
+  setup is what ``vs_torchvision`` compares against. ``baseline="same"`` compares with torchvision's model in the
+  fast path instead (cheaper).
 - A compiled setup is also measured eager (its *eager twin*): ``compile_gain`` is eager time / compiled time, and a
   compile that does not pay says so in ``note``. ``compile_s`` is the first step's time less a steady step's:
   the compilation, reported apart from the steady-state step time.

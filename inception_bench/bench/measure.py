@@ -30,6 +30,7 @@ class Model:
     macs: int
     aux_weight: float
     options: bool = True  # whether the execution options (fuse_1x1, s2d_stem) apply; torchvision's model runs as is
+    reference: str = ""  # the row name of the torchvision model its vs_torchvision compares with
 
     def runs(self, setup: Setup) -> Setup:
         """The setup this model actually runs in."""

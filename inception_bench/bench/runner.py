@@ -22,10 +22,10 @@ from inception_bench.bench.setups import (
     OPENVINO_FP32,
     PEAK_TMACS,
     PHASES,
-    TORCHVISION,
     BenchRow,
     Setup,
     check_inductor,
+    torchvision_name,
 )
 from inception_bench.bench.steps import make_step, needs_openvino, onnxruntime_step, openvino_bf16, openvino_step
 from inception_bench.count import totals
@@ -69,13 +69,26 @@ def _peak(device: torch.device, precision: str, override: float | None) -> float
     return None
 
 
-def _tv_counts(image_size: int) -> tuple[int, int]:
-    """torchvision's googlenet in Table 1's conventions: the torchvision spec at this image size."""
-    tv = totals(resolve_spec("torchvision", {"input_size": image_size}).spec)
-    return tv.params, tv.macs
+# torchvision's models that a spec can name as its twin (Spec.torchvision_model): the spec of ours that counts it
+# (Table 1's conventions) and the aux loss weight of its training recipe
+_TWINS = {"googlenet": ("torchvision", 0.3), "inception_v3": ("inception-v3", 0.4)}
 
 
-# A model to measure: name, factory, classes, params, MACs, aux loss weight.
+def _tv_model(arch: str, image_size: int) -> Model:
+    """torchvision's ``arch`` (``weights=None``, aux heads on), counted by the spec that is its twin."""
+    import torchvision as tv
+
+    spec_name, aux_weight = _TWINS[arch]
+    counted = totals(resolve_spec(spec_name, {"input_size": image_size}).spec)
+
+    def build(setup: Setup) -> nn.Module:  # run as it is, whatever the execution options
+        return getattr(tv.models, arch)(weights=None, aux_logits=True, init_weights=True)
+
+    name = torchvision_name(arch)
+    return Model(name, build, 1000, counted.params, counted.macs, aux_weight, options=False, reference=name)
+
+
+# A model to measure: name, factory, classes, params, MACs, aux loss weight, the torchvision model it compares with.
 
 
 def _models(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, torchvision: bool) -> list[Model]:
@@ -88,16 +101,12 @@ def _models(variants: list[tuple[str, LoadedSpec]], settings: BenchSettings, tor
         def build(setup: Setup, spec: Any = spec) -> nn.Module:
             return build_for_run(spec, setup.fuse_1x1, setup.s2d_stem)
 
-        models.append(Model(name, build, spec.num_classes, counted.params, counted.macs, spec.aux.loss_weight))
-    if torchvision:
-        import torchvision as tv
-
-        params, macs = _tv_counts(settings.image_size)
-
-        def build_tv(setup: Setup) -> nn.Module:  # run as it is, whatever the execution options
-            return tv.models.googlenet(weights=None, aux_logits=True, init_weights=True)
-
-        models.append(Model(TORCHVISION, build_tv, 1000, params, macs, 0.3, options=False))
+        reference = torchvision_name(spec.torchvision_model)
+        aux = spec.aux.loss_weight
+        models.append(Model(name, build, spec.num_classes, counted.params, counted.macs, aux, True, reference))
+    if torchvision:  # each torchvision twin the variants name (googlenet for the GoogLeNet specs), once
+        for arch in dict.fromkeys(loaded.spec.torchvision_model for _, loaded in variants):
+            models.append(_tv_model(arch, settings.image_size))
     return models
 
 
@@ -197,8 +206,8 @@ def _measure_mode(
 
     def torchvision_reference(case: Case) -> Case | None:
         if settings.baseline == "fp32-eager":
-            return model_case(TORCHVISION, FP32_EAGER)
-        same = [c for c in cases if c.model.name == TORCHVISION and c.role == case.role]
+            return model_case(case.model.reference, FP32_EAGER)
+        same = [c for c in cases if c.model.name == case.model.reference and c.role == case.role]
         return next((c for c in same if c.setup.precision == case.setup.precision), None)  # openvino: f32, bf16
 
     detail_note = "phases timed with a sync after each, which idles the GPU" if settings.detail else ""

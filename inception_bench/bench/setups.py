@@ -23,7 +23,13 @@ PEAK_TMACS = {
     "H200": {"bf16": 494.7, "fp16": 494.7, "fp32": 247.4, "fp32-strict": 33.5},
     "A100": {"bf16": 156.0, "fp16": 156.0, "fp32": 78.0, "fp32-strict": 9.75},
 }
-TORCHVISION = "torchvision googlenet"  # the baseline's name in rows
+TORCHVISION = "torchvision googlenet"  # the baseline's name in rows (torchvision_name("googlenet"))
+
+
+def torchvision_name(arch: str) -> str:
+    """The row name of torchvision's model ``arch`` (a spec's ``torchvision_model``): ``torchvision inception_v3``."""
+    return f"torchvision {arch}"
+
 
 PHASES = ("forward", "backward", "optimizer")  # of a training step, as --detail splits it
 

@@ -22,6 +22,7 @@ from inception_bench.bench.settings import BenchSettings
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode
 from inception_bench.run.settings import CompileMode, Precision, Recipe
+from inception_bench.spec.registry import list_models
 
 # Click's "Invalid value for '--mode': 'x' is not one of 'train', ..." (its choices, numbers, paths)
 _BAD_VALUE = re.compile(r"^Invalid value for '(--[\w-]+)'(?: / '[^']*')*: '(.*?)' (is .*)$", re.S)
@@ -113,7 +114,7 @@ def _help(cls: type[Any], name: str, extra: str = "") -> str:
 SpecArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Architecture spec YAML, or a model name (paper, small, torchvision). Default: paper "
+        help=f"Architecture spec YAML, or a model name ({', '.join(list_models())}). Default: paper "
         "(specs/googlenet.yaml, the paper's Table 1).",
         show_default=False,
     ),

@@ -77,7 +77,11 @@ def bench_(
     ] = None,
     runtime: Annotated[Runtime, typer.Option(help=_help(BenchSettings, "runtime"))] = BENCH.runtime,
     torchvision: Annotated[
-        bool, typer.Option("--torchvision/--no-torchvision", help="Measure torchvision's googlenet too.")
+        bool,
+        typer.Option(
+            "--torchvision/--no-torchvision",
+            help="Measure torchvision's twin of the specs too (googlenet; inception_v3 for inception-v3).",
+        ),
     ] = True,
     fmt: Annotated[BenchFormat, typer.Option("--format", help="Output format.")] = BenchFormat.table,
     output: Annotated[
@@ -86,7 +90,8 @@ def bench_(
     progress: ProgressOpt = ProgressMode.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet."""
+    """Throughput (images/s, step time), peak memory and MAC rate of variants, vs torchvision's googlenet (or
+    inception_v3 for the inception-v3 spec)."""
     with user_errors(ctx):
         from inception_bench.run.settings import parse
         from inception_bench.spec import parse_overrides, variant_overrides

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from inception_bench.errors import FieldError
 from inception_bench.models import GoogLeNet, build_model
 from inception_bench.spec import (
     AnyRow,
@@ -31,6 +32,7 @@ from inception_bench.spec import (
     InceptionRow,
     LinearRow,
     LoadedSpec,
+    ModuleRow,
     PaperFigure,
     PlannedLayer,
     Spec,
@@ -110,7 +112,7 @@ def table_arithmetic(row: AnyRow, in_channels: int) -> tuple[int, int] | None:
 
     This is the arithmetic in the paper notes; ``in_channels`` is the depth the previous row claims.
     """
-    if row.output is None:
+    if row.output is None or isinstance(row, ModuleRow):  # a module row's sizes vary branch by branch
         return None
     c_out = row.output.depth
     if isinstance(row, ConvRow):
@@ -308,6 +310,13 @@ def compare(a: CountReport, b: CountReport, labels: tuple[str, str]) -> dict[str
 
 def compare_modules(loaded: LoadedSpec) -> tuple[dict[str, Any], list[str]]:
     """What the 1x1 reductions buy: the spec with reduced and with naive modules side by side, and the naive
-    variant's notes."""
+    variant's notes. A spec without inception rows (Inception-v3's modules are module rows, which ``module``
+    leaves as written) is a :class:`FieldError` of ``compare``."""
+    if not any(isinstance(row, InceptionRow) for row in loaded.spec.layers):
+        raise FieldError(
+            "compare",
+            f"{loaded.spec.name} has no inception rows (its modules are written as branches, which 'module' leaves "
+            "as written): naive vs reduced applies to GoogLeNet-style tables only",
+        )
     reduced, naive = (count(loaded.with_overrides({"module": kind})) for kind in ("reduced", "naive"))
     return compare(reduced, naive, ("reduced", "naive")), naive.notes

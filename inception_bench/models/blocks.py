@@ -364,7 +364,8 @@ class FeatureBatchNorm(nn.BatchNorm1d):
 
 class AuxClassifier(nn.Module):
     """Section 5: avg ``pool`` -> 1x1 ``conv`` (+ BN with ``bn``) + ReLU -> ``fc`` (+ ``fc_bn`` with ``bn_fc``) + ReLU
-    -> ``dropout`` -> ``classifier``."""
+    -> ``dropout`` -> ``classifier``. Inception-v3's head (``conv2``, ``fc=0``): avg ``pool`` -> 1x1 ``conv`` -> 5x5
+    'valid' ``conv2`` -> global average pool -> ``classifier``."""
 
     def __init__(
         self,
@@ -378,16 +379,25 @@ class AuxClassifier(nn.Module):
         bn: bool = False,
         bn_eps: float = 1e-5,
         bn_fc: bool = False,
+        conv2: int = 0,
     ) -> None:
         super().__init__()
         self.pool = pool
         self.conv = ConvBlock(in_ch, conv, 1, bn=bn, bn_eps=bn_eps)
-        self.fc = nn.Linear(conv * pooled * pooled, fc, bias=not bn_fc)
-        self.fc_bn = FeatureBatchNorm(fc, eps=bn_eps) if bn_fc else None  # Inception-v3's BN-auxiliary
+        self.conv2 = ConvBlock(conv, conv2, 5, bn=bn, bn_eps=bn_eps, padding=0) if conv2 else None
+        features = conv2 if conv2 else conv * pooled * pooled
+        self.fc = nn.Linear(features, fc, bias=not bn_fc) if fc else None
+        self.fc_bn = FeatureBatchNorm(fc, eps=bn_eps) if bn_fc and fc else None  # Inception-v3's BN-auxiliary
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(fc, num_classes)
+        self.classifier = nn.Linear(fc or features, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.fc(torch.flatten(self.conv(self.pool(x)), 1))
-        return self.classifier(self.dropout(self.relu(self.fc_bn(x) if self.fc_bn is not None else x)))
+        x = self.conv(self.pool(x))
+        if self.conv2 is not None:
+            x = F.adaptive_avg_pool2d(self.conv2(x), 1)
+        x = torch.flatten(x, 1)
+        if self.fc is not None:
+            x = self.fc(x)
+            x = self.relu(self.fc_bn(x) if self.fc_bn is not None else x)
+        return self.classifier(self.dropout(x))

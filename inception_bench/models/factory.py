@@ -4,11 +4,12 @@ that builds any of them, or any spec file, with overrides.
     >>> import inception_bench as ib
     >>> model = ib.create_model("small", width_mult=0.5, overrides={"aux.enabled": False})
     >>> ib.list_models()
-    ['paper', 'small', 'torchvision']
+    ['bn-inception', 'inception-v3', 'paper', 'small', 'torchvision']
 
 Names: ``paper`` (``specs/googlenet.yaml``, Table 1), ``torchvision`` (``specs/googlenet-torchvision.yaml``,
-loads torchvision's weights), ``small`` (``specs/googlenet-small.yaml``, 32x32 inputs). Anything else is a path
-to a spec file.
+loads torchvision's weights), ``small`` (``specs/googlenet-small.yaml``, 32x32 inputs), ``bn-inception``
+(``specs/bn-inception.yaml``) and ``inception-v3`` (``specs/inception-v3.yaml``, torchvision's ``inception_v3``).
+Anything else is a path to a spec file.
 """
 
 from __future__ import annotations

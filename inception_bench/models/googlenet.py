@@ -42,6 +42,7 @@ from inception_bench.models.blocks import (
     SpaceToDepthConvBlock,
     swapped,
 )
+from inception_bench.models.branches import BranchModule
 from inception_bench.spec import (
     AvgPoolRow,
     ConvRow,
@@ -49,12 +50,14 @@ from inception_bench.spec import (
     InceptionRow,
     LinearRow,
     MaxPoolRow,
+    ModuleRow,
     PlannedLayer,
     SoftmaxRow,
     Spec,
     aux_pool_out,
 )
 from inception_bench.spec.plan import plan as plan_layers
+from inception_bench.spec.schema import MODULE_ROWS
 
 _HEAD_ROWS = (AvgPoolRow, DropoutRow, LinearRow, SoftmaxRow)
 
@@ -100,7 +103,7 @@ class GoogLeNet(nn.Module):
             stage = self.stages[key] = Stage()
             for p in layers:
                 stage.add_module(p.attr, self._layer(p, f"stages.{key}"))
-                if isinstance(p.row, InceptionRow) and p.row.id in heads and not p.is_copy:
+                if isinstance(p.row, MODULE_ROWS) and p.row.id in heads and not p.is_copy:
                     name = heads[p.row.id]
                     stage.add_module(name, _build_aux(spec, p))
                     self.paths[name] = f"stages.{key}.{name}"
@@ -205,10 +208,10 @@ def split_plan(
     while end and isinstance(plan[end - 1].row, _HEAD_ROWS):
         end -= 1
     body, head = plan[:end], plan[end:]
-    first = next((i for i, p in enumerate(body) if isinstance(p.row, InceptionRow)), len(body))
+    first = next((i for i, p in enumerate(body) if isinstance(p.row, MODULE_ROWS)), len(body))
     stages: list[tuple[str, list[PlannedLayer]]] = []
     for i, p in enumerate(body[first:], first):
-        if i == first or (isinstance(p.row, InceptionRow) and not isinstance(body[i - 1].row, InceptionRow)):
+        if i == first or (isinstance(p.row, MODULE_ROWS) and not isinstance(body[i - 1].row, MODULE_ROWS)):
             digits = p.row.id[: len(p.row.id) - len(p.row.id.lstrip("0123456789"))]
             key = digits if digits and digits not in dict(stages) else p.row.id
             while key in dict(stages):
@@ -251,6 +254,8 @@ def _build_layer(spec: Spec, layer: PlannedLayer) -> nn.Module:
         widths = (w["1x1"], w["3x3_reduce"], w["3x3"], w["5x5_reduce"], w["5x5"], w["pool_proj"])
         passes = row.pool_proj == "pass"
         return InceptionReduced(in_ch, *widths, k, bn, eps, ceil, stacked, nxn, row.stride, row.pool, passes)
+    if isinstance(row, ModuleRow):
+        return BranchModule(in_ch, layer.branches, bn, eps, spec.ceil_mode)
     if isinstance(row, AvgPoolRow):
         return nn.AdaptiveAvgPool2d(1)
     if isinstance(row, DropoutRow):
@@ -269,6 +274,7 @@ def _build_aux(spec: Spec, layer: PlannedLayer) -> AuxClassifier:
         pool,
         aux_pool_out(spec, layer.out_shape[1]),
         conv=spec.scaled(a.conv),
+        conv2=spec.scaled(a.conv2),
         fc=spec.scaled(a.fc),
         dropout=a.dropout,
         bn=spec.batch_norm if a.batch_norm is None else a.batch_norm,
@@ -303,12 +309,16 @@ def _init_weights(model: GoogLeNet, scheme: str, bn_bias: float = 0.0, bn_bias_h
 
 def _head_inputs(model: GoogLeNet) -> list[nn.BatchNorm2d | nn.BatchNorm1d]:
     """The batch norms whose ReLU outputs the classifiers read: the last one of each branch of the last Inception
-    module (the main head's features) and the last one of each aux head (its fc's with aux.batch_norm, else its
-    conv's)."""
-    modules = [m for m in model.modules() if isinstance(m, InceptionReduced | InceptionNaive)]
+    module (the main head's features; each of a split's) and the last one of each aux head (its fc's with
+    aux.batch_norm, else its last conv's)."""
+    modules = [m for m in model.modules() if isinstance(m, InceptionReduced | InceptionNaive | BranchModule)]
+    last = modules[-1] if modules else None
     found: list[nn.BatchNorm2d | nn.BatchNorm1d] = []
-    if modules:
-        for branch in (modules[-1].branch1x1, modules[-1].branch3x3, modules[-1].branch5x5, modules[-1].branch_pool):
+    if isinstance(last, BranchModule):
+        for block in last.output_blocks():
+            found += [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)][-1:]
+    elif isinstance(last, InceptionReduced | InceptionNaive):
+        for branch in (last.branch1x1, last.branch3x3, last.branch5x5, last.branch_pool):
             norms = [m for m in branch.modules() if isinstance(m, nn.BatchNorm2d)] if branch is not None else []
             found += norms[-1:]
     for head in model.aux_heads.values():

@@ -10,13 +10,16 @@ import math
 from dataclasses import dataclass, field
 
 from inception_bench.errors import SpecError
+from inception_bench.spec.branches import Branch
 from inception_bench.spec.schema import (
+    MODULE_ROWS,
     AnyRow,
     AvgPoolRow,
     ConvRow,
     InceptionRow,
     LinearRow,
     MaxPoolRow,
+    ModuleRow,
     Spec,
     row_name,
 )
@@ -38,6 +41,7 @@ class PlannedLayer:
     stride: int = 1
     padding: int = 0
     widths: dict[str, int] = field(default_factory=dict)  # effective branch widths of an inception module
+    branches: tuple[Branch, ...] = ()  # a module row's branches, their widths scaled
 
     @property
     def is_copy(self) -> bool:
@@ -47,7 +51,7 @@ class PlannedLayer:
 
 def module_attr(row: AnyRow, copy_index: int = 0) -> str:
     """The name of the row's module in the network (``inception3a``, ``conv1``, ``inception4b_2``)."""
-    base = f"inception{row.id}" if isinstance(row, InceptionRow) else row.id
+    base = f"inception{row.id}" if isinstance(row, MODULE_ROWS) else row.id
     return base if copy_index == 0 else f"{base}_{copy_index + 1}"
 
 
@@ -135,6 +139,14 @@ def _row_layers(
             layers.append(PlannedLayer(row, module_attr(row, i), label, shape, (out_c, hw, hw), widths=widths))
             shape = layers[-1].out_shape
         return layers
+    if isinstance(row, ModuleRow):
+        branches = tuple(b.scaled(lambda width, reduce: spec.scaled(width, reduce)) for b in row.branches)
+        sizes = [b.out_hw(h, w, spec.ceil_mode) for b in branches]
+        if len(set(sizes)) > 1:
+            given = ", ".join(f"{b} -> {hb}x{wb}" for b, (hb, wb) in zip(row.branches, sizes, strict=True))
+            raise SpecError(f"layers.{row.id}.branches: the branches give different sizes from {h}x{w}: {given}")
+        out_c = sum(b.out_channels(c) for b in branches)
+        return [PlannedLayer(row, module_attr(row), name, shape, (out_c, *sizes[0]), branches=branches)]
     if isinstance(row, AvgPoolRow):
         return [PlannedLayer(row, row.id, name, shape, (c, 1, 1), kernel=h)]
     if isinstance(row, LinearRow):
@@ -152,7 +164,7 @@ def plan(spec: Spec) -> list[PlannedLayer]:
     between_stages = False
     for row in spec.layers:
         built = _row_layers(spec, row, shape, row_name(row, spec.layers), between_stages)
-        between_stages = between_stages or isinstance(row, InceptionRow)
+        between_stages = between_stages or isinstance(row, MODULE_ROWS)
         layers += built
         if built:
             shape = built[-1].out_shape
@@ -176,14 +188,16 @@ def _rough_weights(spec: Spec, layer: PlannedLayer) -> int:
     if isinstance(layer.row, InceptionRow):
         w, k = layer.widths, spec.branch5x5_kernel
         return c * (w["1x1"] + w["3x3"] * 9 + w["5x5"] * k * k + w["pool_proj"]) + 9 * w["3x3_reduce"] * w["3x3"]
+    if isinstance(layer.row, ModuleRow):
+        return sum(b.weights(c) for b in layer.branches)
     if isinstance(layer.row, LinearRow):
         return c * layer.out_shape[0]
     return 0
 
 
 def attach_layer(layers: list[PlannedLayer], point: str) -> PlannedLayer | None:
-    """The module an aux head attached at inception row ``point`` reads (its first copy), if it was built."""
-    return next((p for p in layers if isinstance(p.row, InceptionRow) and p.row.id == point and not p.is_copy), None)
+    """The module an aux head attached at inception or module row ``point`` reads (its first copy), if built."""
+    return next((p for p in layers if isinstance(p.row, MODULE_ROWS) and p.row.id == point and not p.is_copy), None)
 
 
 def _check_aux(spec: Spec, layers: list[PlannedLayer]) -> None:
@@ -199,6 +213,11 @@ def _check_aux(spec: Spec, layers: list[PlannedLayer]) -> None:
             raise SpecError(
                 f"aux.pool: {pool} needs at least a {pool.kernel}x{pool.kernel} input but inception ({point}) "
                 f"outputs {hw}x{hw}; use aux.pool=adaptive or attach earlier"
+            )
+        if spec.aux.conv2 and aux_pool_out(spec, hw) < 5:
+            raise SpecError(
+                f"aux.conv2: its 5x5 'valid' convolution needs a 5x5 map, but the head's pool gives "
+                f"{aux_pool_out(spec, hw)}x{aux_pool_out(spec, hw)} at {point}; set aux.conv2=0 or attach earlier"
             )
 
 

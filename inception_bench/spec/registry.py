@@ -1,4 +1,4 @@
-"""The named specs (``paper``, ``small``, ``torchvision``, ``bn-inception``) that
+"""The named specs (``paper``, ``small``, ``torchvision``, ``bn-inception``, ``inception-v3``) that
 :func:`~inception_bench.models.create_model` and the CLI accept in place of a spec file. Nothing here imports
 torch."""
 
@@ -15,6 +15,7 @@ MODELS: dict[str, Path] = {
     "small": SPEC_DIR / "googlenet-small.yaml",  # the paper's modules on 32x32 inputs
     "torchvision": SPEC_DIR / "googlenet-torchvision.yaml",  # loads torchvision's weights
     "bn-inception": SPEC_DIR / "bn-inception.yaml",  # Ioffe & Szegedy 2015, Figure 5
+    "inception-v3": SPEC_DIR / "inception-v3.yaml",  # Szegedy et al. 2015, torchvision's inception_v3
 }
 
 

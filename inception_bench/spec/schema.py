@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
+from inception_bench.spec.branches import Branch
 from inception_bench.spec.types import PaperFigure, Patch, Shape
 
 MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes
@@ -107,6 +108,16 @@ class InceptionRow(_Row):
         return self
 
 
+class ModuleRow(_Row):
+    """An Inception module written as its branches (:mod:`inception_bench.spec.branches`): the successors' modules
+    (Inception-v3's factorised, asymmetric and grid-reducing ones) row by row, as the table gives them. Widths scale
+    with ``width_mult``; a 1x1 reduction or projection also with ``reduce_mult``. ``module``, ``branch5x5`` and
+    ``factorize_nxn`` leave it as written."""
+
+    type: Literal["module"]
+    branches: list[Branch] = Field(min_length=1, description="one line per branch, concatenated in order")
+
+
 class AvgPoolRow(_Row):
     type: Literal["avg pool"]
     patch: Patch | None = None
@@ -125,9 +136,10 @@ class SoftmaxRow(_Row):
     type: Literal["softmax"]
 
 
-AnyRow = ConvRow | MaxPoolRow | InceptionRow | AvgPoolRow | DropoutRow | LinearRow | SoftmaxRow
+AnyRow = ConvRow | MaxPoolRow | InceptionRow | ModuleRow | AvgPoolRow | DropoutRow | LinearRow | SoftmaxRow
 Row = Annotated[AnyRow, Field(discriminator="type")]
-ROW_TYPES = ("convolution", "max pool", "inception", "avg pool", "dropout", "linear", "softmax")
+ROW_TYPES = ("convolution", "max pool", "inception", "module", "avg pool", "dropout", "linear", "softmax")
+MODULE_ROWS = (InceptionRow, ModuleRow)  # the rows that build an Inception module (aux heads attach to them)
 
 
 def _aux_pool(value: Any) -> Patch | Literal["adaptive"]:
@@ -144,7 +156,14 @@ class AuxSpec(_Strict):
         Patch(5, 3), description="'KxK/S' average pool, or 'adaptive' (4x4, as torchvision)"
     )
     conv: int = Field(128, ge=1, le=MAX_WIDTH, description="1x1 conv filters")
-    fc: int = Field(1024, ge=1, le=65536, description="fully connected width")
+    conv2: int = Field(
+        0,
+        ge=0,
+        le=MAX_WIDTH,
+        description="filters of a 5x5 'valid' convolution after the 1x1, its output average-pooled to 1x1 "
+        "(Inception-v3's head: 5x5 768); 0: none",
+    )
+    fc: int = Field(1024, ge=0, le=65536, description="fully connected width; 0: none (the classifier reads the convs)")
     dropout: float = Field(0.7, ge=0.0, lt=1.0)
     batch_norm: bool | None = Field(
         None,
@@ -208,6 +227,10 @@ class Spec(_Strict):
     reduce_mult: float = Field(1.0, gt=0, le=8, description="multiplies 3x3/5x5 reduce and pool proj widths")
     init: Literal["xavier", "kaiming", "kaiming_in", "trunc_normal"] = "xavier"
     transform_input: bool = Field(False, description="torchvision's ImageNet re-normalisation of the input")
+    torchvision_model: Literal["googlenet", "inception_v3"] = Field(
+        "googlenet",
+        description="torchvision's model of this family, which ibench bench measures beside the spec (vs_torchvision)",
+    )
     layers: list[Row]
     aux: AuxSpec = Field(default_factory=AuxSpec)
 
@@ -231,10 +254,10 @@ class Spec(_Strict):
             raise ValueError("layers: the table must end with exactly one 'linear' row (optionally + 'softmax')")
         if self.transform_input and self.in_channels != 3:
             raise ValueError("transform_input re-normalises RGB ImageNet inputs; it needs in_channels=3")
-        inception = [r.id for r in self.layers if isinstance(r, InceptionRow)]
+        modules = [r.id for r in self.layers if isinstance(r, MODULE_ROWS)]
         for point in self.aux.attach if self.aux.enabled else []:  # a table without heads needs no attach points
-            if point not in inception:
-                raise ValueError(f"aux.attach: {point!r} is not an inception row id (have {sorted(inception)})")
+            if point not in modules:
+                raise ValueError(f"aux.attach: {point!r} is not an inception or module row id (have {sorted(modules)})")
         return self
 
     # ------------------------------------------------------------------ derived quantities
@@ -287,7 +310,7 @@ class Spec(_Strict):
 
 def row_name(row: AnyRow, spec_rows: list[AnyRow] | None = None) -> str:
     """The row's Table 1 label: ``inception (3a)``, ``convolution (conv1)``, ``linear``, ``dropout (40%)``."""
-    if isinstance(row, InceptionRow):
+    if isinstance(row, MODULE_ROWS):
         return f"inception ({row.id})"
     if isinstance(row, DropoutRow):
         return f"dropout ({row.rate:.0%})"
