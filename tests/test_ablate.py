@@ -373,7 +373,8 @@ def test_devices_run_one_run_per_gpu_at_once_each_on_its_own(tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     assert len(seen) == 4 and {gpu for _, gpu, _ in seen} == {"5", "7"}
     assert {gpu for _, gpu, _ in seen[:2]} == {"5", "7"}  # the first two at once: one GPU each
-    assert all(threads == str(max(1, (os.cpu_count() or 1) // 2)) for _, _, threads in seen)
+    cores = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)  # OMP_NUM_THREADS: what the runs share
+    assert all(threads == str(max(1, cores // 2)) for _, _, threads in seen)
 
 
 def test_data_that_does_not_load_stops_the_grid_before_any_run(tmp_path):

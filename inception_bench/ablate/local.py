@@ -44,6 +44,13 @@ class Summary:
     results: str
 
 
+def cpu_threads() -> int:
+    """The CPU threads the runs share: ``OMP_NUM_THREADS`` where set (a machine shared on purpose: the runs take
+    that many in all, not every core), else every core."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+
+
 def launch(run: PlannedRun, env_extra: dict[str, str]) -> None:
     """Run one (variant, seed) in its own process; leave a record behind unless it was interrupted."""
     run.folder.create()
@@ -127,7 +134,7 @@ class LocalBackend:
         """Run what is left of ``runs``."""
         todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
         jobs = len(self.devices) if self.devices else self.jobs
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        threads = str(max(1, cpu_threads() // jobs))
         free: list[str] = list(self.devices or [])
         lock = threading.Lock()
         stopping = threading.Event()
