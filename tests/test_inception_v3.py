@@ -100,6 +100,8 @@ def test_registered_and_scaled():
         ("3x3 sixty", "is not an operation"),
         ("max 3x2", "a pool's kernel is square"),
         ("{1x3/2 64 | 3x1 64}", "must give the same size"),
+        ("max 2x2", "an even kernel cannot keep the size"),
+        ("1x1 20000", "the width 1 to 16384"),
     ],
 )
 def test_bad_branches_are_one_line_errors(write_spec, branch, message):
@@ -116,23 +118,39 @@ def test_branches_of_different_sizes_name_the_row(write_spec):
         load_spec(write_spec(raw))
 
 
-def test_bench_measures_torchvisions_inception_v3_beside_it():
-    """``ibench bench`` builds the spec's torchvision twin (its ``torchvision_model``) and compares with it; the
-    GoogLeNet specs keep torchvision's googlenet. The models only: measuring a 299 px network is for the bench."""
-    from inception_bench.bench.runner import _models
-    from inception_bench.bench.settings import BenchSettings
+def test_bench_compares_each_spec_with_its_torchvision_twin():
+    """``ibench bench`` measures each spec's torchvision twin (``torchvision_model``) and compares with it; a
+    GoogLeNet spec keeps torchvision's googlenet. One round of one step: each ratio is the two rows' images/s."""
+    import json
 
-    settings = BenchSettings(image_size=299)
-    models = _models([("v3", resolve_spec("inception-v3")), ("paper", resolve_spec("paper"))], settings, True)
-    assert [(m.name, m.reference) for m in models] == [
-        ("v3", "torchvision inception_v3"),
-        ("paper", "torchvision googlenet"),
-        ("torchvision inception_v3", "torchvision inception_v3"),
-        ("torchvision googlenet", "torchvision googlenet"),
-    ]
-    built = models[2].build(None)  # torchvision's model, whatever the setup
-    assert isinstance(built, torchvision.models.Inception3) and built.AuxLogits is not None
-    assert models[2].aux_weight == 0.4 and models[2].macs == models[0].macs
+    from typer.testing import CliRunner
+
+    from inception_bench.cli import app
+
+    small = str(resolve_spec("small").path)
+    tiny = ["--mode", "infer", "--image-size", "75", "--batch-size", "2", "--rounds", "1", "--steps", "1"]
+    tiny += ["--warmup", "1", "--no-compile", "--precision", "fp32", "--device", "cpu", "--format", "json"]
+    v3_twin = ["--set", "width_mult=0.125", "--set", "torchvision_model=inception_v3"]
+    result = CliRunner().invoke(app, ["bench", small, *v3_twin, *tiny])
+    assert result.exit_code == 0, result.output
+    rows = {(r["model"], r["role"]): r for r in json.loads(result.stdout)["rows"]}
+    assert {model for model, _ in rows} == {"specs/googlenet-small.yaml", "torchvision inception_v3"}
+    ours, twin = rows["specs/googlenet-small.yaml", "fast"], rows["torchvision inception_v3", "baseline"]
+    assert ours["reference"] == twin["reference"] == "torchvision inception_v3"
+    assert ours["vs_torchvision"] == pytest.approx(ours["images_per_sec"] / twin["images_per_sec"])
+    # the twin counted as torchvision counts it: its weights without the aux head, FlopCounterMode's MACs at 75 px
+    tv = _torchvision(aux=False).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        tv(torch.zeros(1, 3, 75, 75))
+    assert twin["macs"] == counter.get_total_flops() // 2
+    weights = sum(m.weight.numel() for m in tv.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear))
+    assert twin["params"] == weights
+
+
+def test_aux_conv2_needs_a_5x5_map():
+    with pytest.raises(IbenchError, match=r"aux\.conv2: its 5x5 'valid' convolution needs a 5x5 map.*3x3 at 6e"):
+        totals(resolve_spec("inception-v3", {"input_size": 224}).spec)
+    assert totals(resolve_spec("inception-v3", {"input_size": 224, "aux.enabled": False}).spec).macs > 0
 
 
 def test_compare_needs_inception_rows():
@@ -152,3 +170,12 @@ def test_bn_bias_heads_reaches_the_outputs_the_classifiers_read():
     at_one = [n for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and bool((m.bias == 1).all())]
     assert len(at_one) == 7
     assert sum(".inception7c." in n for n in at_one) == 6 and sum(".aux1.conv2." in n for n in at_one) == 1
+
+
+def test_googlenet_options_that_do_not_apply_say_so():
+    with pytest.raises(IbenchError, match=r"layers\.\*\.5x5.*the table has no inception rows.*layers\.ID\.branches"):
+        resolve_spec("inception-v3", {"layers.*.5x5": 0})
+    with pytest.raises(ValueError, match="the space-to-depth stem needs a conv1 row; this spec has none"):
+        create_model("inception-v3", s2d_stem=True)
+    with pytest.raises(IbenchError, match=r"aux.*batch norm after the fc, but fc is 0"):
+        resolve_spec("inception-v3", {"aux.batch_norm": True})

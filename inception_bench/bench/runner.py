@@ -79,7 +79,9 @@ def _tv_model(arch: str, image_size: int) -> Model:
     import torchvision as tv
 
     spec_name, aux_weight = _TWINS[arch]
-    counted = totals(resolve_spec(spec_name, {"input_size": image_size}).spec)
+    # counted without aux heads (the counts leave them out anyway), so that an inference bench below the size the
+    # heads need (inception_v3's 5x5 conv needs 299 px) can still count it
+    counted = totals(resolve_spec(spec_name, {"input_size": image_size, "aux.enabled": False}).spec)
 
     def build(setup: Setup) -> nn.Module:  # run as it is, whatever the execution options
         return getattr(tv.models, arch)(weights=None, aux_logits=True, init_weights=True)
@@ -266,6 +268,7 @@ def _measure_mode(
                 note=note,
                 torch_version=str(torch.__version__),
                 date=date,
+                reference=case.model.reference,
             )
         )
     return rows

@@ -123,9 +123,10 @@ class BenchRow:
     vs_fp32_eager: float | None  # images/s over the same model's fp32 eager baseline (median over rounds)
     vs_fp32_eager_lo: float | None  # ... its range over rounds
     vs_fp32_eager_hi: float | None
-    vs_torchvision: float | None  # images/s over torchvision's googlenet (fp32 eager, or the same setup)
+    vs_torchvision: float | None  # images/s over the spec's torchvision twin, ``reference`` (fp32 eager, or same setup)
     vs_torchvision_lo: float | None
     vs_torchvision_hi: float | None
     note: str
     torch_version: str
     date: str
+    reference: str = TORCHVISION  # the torchvision model vs_torchvision compares with (the spec's twin)

@@ -58,10 +58,10 @@ class BranchModule(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
     def output_blocks(self) -> list[nn.Module]:
-        """The blocks whose outputs the module concatenates: each branch's last operation, each of a split's."""
+        """What makes each part of the output: each branch, or each convolution of a split that ends one."""
         blocks: list[nn.Module] = []
         for branch in self.branches:
             assert isinstance(branch, nn.Sequential)
             last = branch[-1]
-            blocks += list(last) if isinstance(last, SplitConcat) else [last]
+            blocks += list(last) if isinstance(last, SplitConcat) else [branch]
         return blocks

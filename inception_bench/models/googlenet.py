@@ -169,7 +169,9 @@ class GoogLeNet(nn.Module):
         """Swap conv1 for its :class:`SpaceToDepthConvBlock` (``enabled``) or back: conv1 on 2x2 space-to-depth
         blocks of the image, with the same weights, state dict, counts and function. Needs a plain stride-2 conv1 (not
         the separable stem); raises ValueError otherwise. Returns the model."""
-        conv1 = self.layer("conv1") if "conv1" in self.paths else None
+        if "conv1" not in self.paths:
+            raise ValueError("the space-to-depth stem needs a conv1 row; this spec has none")
+        conv1 = self.layer("conv1")
         if not isinstance(conv1, ConvBlock):
             raise ValueError("the space-to-depth stem needs a plain conv1, not the separable stem")
         if conv1.conv.stride != (2, 2):

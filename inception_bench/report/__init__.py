@@ -219,10 +219,10 @@ def _bench_section(path: Path) -> Section:
         [
             Paragraph(
                 "Measured with `ibench bench`: " + "; ".join(settings) + ". `vs fp32 eager`: images/s over the same "
-                "model in fp32, eager, contiguous layout; `vs tv`: over torchvision's googlenet (in fp32 eager when "
-                "it was measured so, else in the same setup); both measured in the same command (since 2026-12 in "
-                "interleaved rounds, with their range over rounds in brackets). TMAC/s counts 3x the forward MACs "
-                "for a training step."
+                "model in fp32, eager, contiguous layout; `vs tv`: over the spec's torchvision twin (googlenet, or "
+                "inception_v3 for the inception-v3 spec; in fp32 eager when it was measured so, else in the same "
+                "setup); both measured in the same command (since 2026-12 in interleaved rounds, with their range "
+                "over rounds in brackets). TMAC/s counts 3x the forward MACs for a training step."
             ),
             Table(*table_rows(rows)),
         ],

@@ -29,6 +29,7 @@ from typing import Literal
 
 from inception_bench.spec.types import _TextValue
 
+MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes (every width of a spec)
 _CONV = re.compile(r"^(\d+)x(\d+)(?:/(\d+))?\s+(\d+)(\s+valid)?$")
 _POOL = re.compile(r"^(max|avg)\s+(\d+)x(\d+)(?:/(\d+))?(\s+valid)?$")
 
@@ -118,8 +119,8 @@ def _parse_conv(text: str) -> Conv:
         )
     kh, kw, stride, width = int(m[1]), int(m[2]), int(m[3] or 1), int(m[4])
     conv = Conv(kh, kw, width, stride, bool(m[5]))
-    if min(kh, kw, stride, width) < 1:
-        raise ValueError(f"{text.strip()!r}: kernel, stride and width must be 1 or more")
+    if min(kh, kw, stride, width) < 1 or width > MAX_WIDTH:
+        raise ValueError(f"{text.strip()!r}: kernel and stride must be 1 or more, the width 1 to {MAX_WIDTH}")
     if not conv.valid and (kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"{text.strip()!r}: an even kernel cannot keep the size; use an odd one or 'valid'")
     return conv
@@ -141,6 +142,8 @@ def _parse_op(text: str) -> Op:
         k, k2, stride = int(m[2]), int(m[3]), int(m[4] or 1)
         if k != k2 or k < 1 or stride < 1:
             raise ValueError(f"{text!r}: a pool's kernel is square ('3x3') and its stride 1 or more")
+        if k % 2 == 0 and not m[5]:
+            raise ValueError(f"{text!r}: an even kernel cannot keep the size; use an odd one or 'valid'")
         return Pool("max" if m[1] == "max" else "avg", k, stride, bool(m[5]))
     return _parse_conv(text)
 

@@ -67,6 +67,11 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
             rows = [r for r in raw.get("layers") or [] if isinstance(r, dict)]
             if parts[1] == "*":  # every inception row: layers.*.5x5=0 removes the 5x5 branch everywhere
                 match = [r for r in rows if r.get("type") == "inception"]
+                if not match:
+                    raise SpecError(
+                        f"{source}: override {key!r}: the table has no inception rows (a module row's branches are "
+                        "set one row at a time: layers.ID.branches)"
+                    )
             else:
                 match = [r for r in rows if str(r.get("id")) == parts[1]][:1]
             if not match:

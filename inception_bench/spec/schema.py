@@ -18,10 +18,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
-from inception_bench.spec.branches import Branch
+from inception_bench.spec.branches import MAX_WIDTH, Branch
 from inception_bench.spec.types import PaperFigure, Patch, Shape
-
-MAX_WIDTH = 16384  # channels; a sanity bound so a typo cannot ask for terabytes
 
 
 class _Strict(BaseModel):
@@ -170,6 +168,12 @@ class AuxSpec(_Strict):
         description="batch norm in the head: true: after its conv and its fc (Inception-v3's BN-auxiliary, Szegedy "
         "et al. 2015, sec. 7); false: none; default: the conv's as the network's batch_norm, the fc without",
     )
+
+    @model_validator(mode="after")
+    def _fc_for_its_norm(self) -> AuxSpec:
+        if self.batch_norm and self.fc == 0:
+            raise ValueError("batch_norm: true puts batch norm after the fc, but fc is 0 (none); set an fc width")
+        return self
 
 
 class Spec(_Strict):
