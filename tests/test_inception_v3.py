@@ -179,3 +179,22 @@ def test_googlenet_options_that_do_not_apply_say_so():
         create_model("inception-v3", s2d_stem=True)
     with pytest.raises(IbenchError, match=r"aux.*batch norm after the fc, but fc is 0"):
         resolve_spec("inception-v3", {"aux.batch_norm": True})
+
+
+def test_by_position_loads_torchvisions_weights_and_names_a_misfit():
+    from inception_bench.models.torchvision_compat import by_position
+
+    tv = _torchvision(aux=False).eval()
+    ours = create_model("inception-v3", overrides={"aux.enabled": False, "transform_input": True}).eval()
+    tv.transform_input = True  # as its ImageNet weights are used
+    ours.load_state_dict(by_position(tv.state_dict(), ours), strict=True)
+    x = torch.randn(1, 3, 299, 299, dtype=torch.float64)
+    with torch.no_grad():  # float64: torchvision's init gives logits of about 1e7
+        torch.testing.assert_close(ours.double()(x), tv.double()(x), rtol=1e-10, atol=1e-6)
+    with_aux = len(_torchvision(aux=True).state_dict())  # the aux head's 14 tensors more: 2 conv blocks of 6, fc 2
+    assert with_aux == len(tv.state_dict()) + 14
+    with pytest.raises(ValueError, match=f"the state dict has {with_aux - 14} tensors, the model {with_aux}"):
+        by_position(tv.state_dict(), create_model("inception-v3"))
+    narrow = create_model("inception-v3", overrides={"aux.enabled": False, "width_mult": 0.5})
+    with pytest.raises(ValueError, match=r"Conv2d_1a_3x3\.conv\.weight \(32, 3, 3, 3\) does not fit"):
+        by_position(tv.state_dict(), narrow)

@@ -7,6 +7,11 @@ stages and head. :func:`from_torchvision_state_dict` renames the keys and nothin
 ``torchvision.models.googlenet(aux_logits=True).state_dict()`` and the two models compute the same outputs.
 A state dict saved without aux heads (``aux_logits=False``, as torchvision's IMAGENET1K_V1 file after loading)
 loads into a spec with ``aux.enabled=false``.
+
+``specs/inception-v3.yaml`` lists torchvision's ``inception_v3`` tensors in torchvision's order (its module rows
+are written branch by branch as torchvision registers them), so :func:`by_position` maps its state dict:
+``model.load_state_dict(by_position(tv.state_dict(), model))`` (with ``transform_input=True`` for torchvision's
+ImageNet weights, which expect it).
 """
 
 from __future__ import annotations
@@ -44,3 +49,18 @@ def torchvision_key(key: str) -> str:
 def from_torchvision_state_dict(state_dict: dict[str, torch.Tensor], model: GoogLeNet) -> dict[str, torch.Tensor]:
     """A torchvision googlenet state dict with its keys renamed for ``model`` (a :class:`GoogLeNet`)."""
     return model.nest_keys({torchvision_key(k): v for k, v in state_dict.items()})
+
+
+def by_position(state_dict: dict[str, torch.Tensor], model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``state_dict``'s tensors under ``model``'s keys, in order: for a spec that lists the same tensors in the same
+    order (``inception-v3`` and torchvision's ``inception_v3``). ValueError names the first tensor that differs in
+    shape, or the counts."""
+    ours = model.state_dict()
+    if len(ours) != len(state_dict):
+        raise ValueError(f"the state dict has {len(state_dict)} tensors, the model {len(ours)}")
+    out = {}
+    for (key, mine), (their_key, value) in zip(ours.items(), state_dict.items(), strict=True):
+        if mine.shape != value.shape:
+            raise ValueError(f"{their_key} {tuple(value.shape)} does not fit {key} {tuple(mine.shape)}")
+        out[key] = value
+    return out
