@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --durations=25
 
-# the suite without its slow end-to-end tests (about 5 minutes on 2 cores)
+# the suite without its slow end-to-end tests
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not slow"
 
