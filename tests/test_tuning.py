@@ -13,7 +13,7 @@ from conftest import SMALL, invoke_ablate, write_ablation
 from typer.testing import CliRunner
 
 from inception_bench.ablate import plan_ablation
-from inception_bench.ablate.protocol import tuning_shard
+from inception_bench.ablate.protocol import run_tuning, tuning_shard
 from inception_bench.ablate.tuning import Halving
 from inception_bench.cli import app
 from inception_bench.store import RunRecord, RunStatus
@@ -110,6 +110,58 @@ def test_keep_rounds_up_and_shards_keep_each_candidate(tmp_path):
     # in rung 2 each survivor stays on the shard it had: 0.3 on 1/2, 0.2 on 2/2
     assert [r.tuned["lr"] for r in tuning_shard(plan, "1/2")] == [0.1, 0.3, 0.3]
     assert [r.tuned["lr"] for r in tuning_shard(plan, "2/2")] == [0.2, 0.4, 0.2]
+
+
+class _Recorder:
+    """A backend that finishes each run it is given at once (val top-1 = its lr) and records each call's runs."""
+
+    slots = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def run(self, plan, runs, **_: object):
+        self.calls.append([(r.variant, r.folder.path.name) for r in runs])
+        for run in runs:
+            run.folder.create()
+            run.folder.write_request(run.request)
+            run.folder.write_record(RunRecord(status=RunStatus.completed, val_top1=run.tuned["lr"]))
+        return type("Summary", (), {"failed": [], "changed": []})()
+
+
+def test_free_slots_take_the_seeds_of_variants_already_tuned(tmp_path):
+    # a tuned in full, b at rung 2 of 3: b's 2 runs leave 2 of the 4 slots to a's seeds 1 and 2 (seed 0 is a's
+    # chosen run, copied); then b's last rung runs alone, and its seeds wait for the seed phase
+    variants = [{"name": "a"}, {"name": "b", "set": {"width_mult": 0.25}}]
+    path, out = _ablation(tmp_path, variants=variants, seeds=[0, 1, 2, 3]), tmp_path / "out"
+    engine = _Recorder()
+    plan = plan_ablation(path, out)
+    engine.run(plan, [r for t in plan.tuning for r in t.rungs[0]])  # rung 1 of both
+    plan = plan_ablation(path, out)
+    engine.run(plan, plan.tuning[0].rungs[1])
+    plan = plan_ablation(path, out)
+    engine.run(plan, plan.tuning[0].rungs[2])  # a's last rung: lr 0.4 chosen (the best by construction)
+    engine.calls.clear()
+    outcome = run_tuning(
+        engine, lambda: plan_ablation(path, out), None, retry_failed=False, rerun_changed=False, progress="none"
+    )
+    assert engine.calls == [
+        [("b", "lr-0.3_epochs-2"), ("b", "lr-0.4_epochs-2"), ("a", "seed-1"), ("a", "seed-2")],
+        [("b", "lr-0.4"), ("a", "seed-3")],
+    ]
+    assert sorted((r.variant, r.seed) for r in outcome.adopted) == [("a", 0), ("b", 0)]
+    statuses = {(r.variant, r.seed): r.status for r in outcome.plan.runs}
+    assert statuses == {
+        ("a", 0): "completed",
+        ("a", 1): "completed",
+        ("a", 2): "completed",
+        ("a", 3): "completed",
+        ("b", 0): "completed",
+        ("b", 1): "new",
+        ("b", 2): "new",
+        ("b", 3): "new",
+    }
+    assert all(r.tuned == {"lr": 0.4} for r in outcome.plan.runs)
 
 
 @pytest.mark.parametrize(

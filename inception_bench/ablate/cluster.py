@@ -164,6 +164,11 @@ class RayBackend:
         if self.max_retries < 0:
             raise FieldError("max_retries", "must be 0 or more", self.max_retries)
 
+    @property
+    def slots(self) -> int | None:
+        """Runs at once: ``jobs``; None (as many as fit) is not known before the runs start."""
+        return self.jobs
+
     def __enter__(self) -> RayBackend:
         return self
 

@@ -114,6 +114,11 @@ class LocalBackend:
     def __exit__(self, *exc: object) -> None:
         pass
 
+    @property
+    def slots(self) -> int:
+        """Runs at once."""
+        return len(self.devices) if self.devices else self.jobs
+
     @classmethod
     def from_text(cls, jobs: int, devices: str | None) -> LocalBackend:
         """From the ``jobs`` count and a ``devices`` list written ``0,1,2``."""
@@ -133,7 +138,7 @@ class LocalBackend:
     ) -> Summary:
         """Run what is left of ``runs``."""
         todo = runs_to_do(runs, retry_failed=retry_failed, rerun_changed=rerun_changed)
-        jobs = len(self.devices) if self.devices else self.jobs
+        jobs = self.slots
         threads = str(max(1, cpu_threads() // jobs))
         free: list[str] = list(self.devices or [])
         lock = threading.Lock()

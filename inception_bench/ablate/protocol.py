@@ -1,6 +1,7 @@
 """The ablation protocol: the tuning runs first, rung by rung (each rung's candidates are known once the rung before
 has finished), then every seed at the values chosen; the first seed of a tuned variant is copied from its chosen
-full-length tuning run instead of trained again."""
+full-length tuning run instead of trained again. While some variants still tune, the slots their rung leaves free
+run the seeds of the variants already tuned, so that one slow variant's last rung does not idle the machine."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from inception_bench.store import RunStatus
 
 
 class Backend(Protocol):
+    @property
+    def slots(self) -> int | None: ...  # runs at once (None: not known before the runs start)
+
     def run(
         self, plan: Plan, runs: list[PlannedRun], *, retry_failed: bool, rerun_changed: bool, progress: str
     ) -> Summary: ...
@@ -54,28 +58,36 @@ def run_tuning(
     progress: str,
 ) -> TuningOutcome:
     """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
-    (a later rung waits on other shards' runs); then copy each chosen full-length run into its variant's first seed.
-    A candidate that diverged or did not learn is an answer (that value does not train), not a failure to retry; a
-    run is started at most once per call."""
+    (a later rung waits on other shards' runs), copying each chosen full-length run into its variant's first seed
+    as soon as it is chosen. Where a rung has fewer runs than the engine's ``slots``, the free slots take seed runs
+    of the variants already tuned (one each). A candidate that diverged or did not learn is an answer (that value
+    does not train), not a failure to retry; a run is started at most once per call."""
     plan = replan()
     outcome = TuningOutcome(plan)
     tried: set[str] = set()
-    while True:
-        todo = [
+
+    def startable(runs: list[PlannedRun]) -> list[PlannedRun]:
+        return [
             r
-            for r in tuning_shard(plan, shard)
-            if not r.status.judges_value
-            and str(r.folder.path) not in tried
-            and will_run(r, retry_failed=retry_failed, rerun_changed=rerun_changed)
+            for r in runs
+            if str(r.folder.path) not in tried and will_run(r, retry_failed=retry_failed, rerun_changed=rerun_changed)
         ]
+
+    while True:
+        outcome.adopted += adopt_chosen(plan, select_shard(plan.runs, shard))
+        todo = startable([r for r in tuning_shard(plan, shard) if not r.status.judges_value])
         if not todo:
             break
+        free = max(0, (engine.slots or 0) - len(todo))
+        seeds = startable(select_shard(plan.runs, shard))[:free]  # of tuned variants: a waiting run never starts
+        todo += seeds
         tried.update(str(r.folder.path) for r in todo)
         summary = engine.run(plan, todo, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=progress)
-        outcome.failed += summary.failed
+        seeded = {(r.variant, r.seed) for r in seeds}  # their variants tune no more: no tuning run is among them
+        outcome.failed += [f for f in summary.failed if (f[0], f[1]) not in seeded]  # the seeds' are said at the end
         plan = replan()
     if not rerun_changed:  # left alone, and said
         outcome.changed = [(r.variant, r.seed) for r in tuning_shard(plan, shard) if r.status == RunStatus.changed]
     outcome.plan = plan
-    outcome.adopted = adopt_chosen(plan, select_shard(plan.runs, shard))
+    outcome.adopted += adopt_chosen(plan, select_shard(plan.runs, shard))
     return outcome
