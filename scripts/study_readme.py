@@ -1,5 +1,6 @@
 """Write a committed study's README.md (issue 26): what it asks, its scale (the ablation file's own words), the
-command that regenerates it, how far it has run, and the CPU time its runs took, from the run records themselves.
+command that regenerates it, how far it has run, the CPU time its runs took (from the run records themselves), and
+its results per variant (from ``report/summary.csv``, which ``ibench report`` writes first).
 
     python scripts/study_readme.py results/studies/paper
 
@@ -40,13 +41,55 @@ def run_seconds(folder: Path) -> tuple[float, bool, float | None]:
     return sum(float(r.get("seconds") or 0.0) for r in rows), False, None
 
 
+def _pct(value: object, digits: int = 2) -> str:
+    return "-" if pd.isna(value) else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+
+def results_table(study: Path, results: pd.DataFrame) -> list[str]:
+    """Markdown lines: per variant, its completed seeds, the learning rate it was tuned to, test top-1 error (mean
+    and sample std over seeds), the difference from the baseline with its 95% interval and how it was computed
+    (paired over seeds or Welch's), weights, multiply-adds and training images/s, all from the report's
+    summary.csv; a line saying so when there is no report yet."""
+    summary_path = study / "report" / "summary.csv"
+    if not summary_path.exists():
+        return ["No report yet (`ibench report` writes report/summary.csv once a run has completed)."]
+    summary = pd.read_csv(summary_path)
+    tuned = [c for c in results.columns if c.startswith("tuned:")]
+    lines = [
+        "| variant | seeds | " + "".join(f"{c[6:]} | " for c in tuned) + "test top-1 error % (mean ± sd) | "
+        "vs baseline, points [95% CI] | weights | MACs/image | train images/s as run |",
+        "|---|---|" + "---|" * len(tuned) + "---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        ran = results[(results["variant"] == row.variant) & (results["status"] == "completed")]
+        values = "".join(f"{', '.join(map(str, sorted(set(ran[c].dropna()))))} | " for c in tuned)
+        if bool(row.baseline):
+            versus = "baseline"
+        elif pd.isna(row.diff_top1_err):
+            versus = "-"
+        else:
+            ci = f" [{_pct(row.diff_ci_low)}, {_pct(row.diff_ci_high)}]" if not pd.isna(row.diff_ci_low) else ""
+            versus = f"{float(row.diff_top1_err):+.2f}{ci} ({row.diff_method})"
+        spread = "" if pd.isna(row.top1_err_std) else f" ± {_pct(row.top1_err_std)}"
+        lines.append(
+            f"| {row.variant} | {int(row.seeds)} | {values}{_pct(row.top1_err)}{spread} | "
+            f"{versus} | {int(row.params):,} | {float(row.ops) / 1e6:.1f}M | {float(row.images_per_sec):.0f} |"
+        )
+    lines += [
+        "",
+        "A positive difference: the variant errs more than the baseline. The full report, with learning curves, "
+        "time to accuracy and the tuning table: [report/report.md](report/report.md).",
+    ]
+    return lines
+
+
 def main() -> None:
     if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "results.csv").exists():
         sys.exit("error: give a study folder that ibench ablate wrote (with results.csv), e.g. results/studies/paper")
     study = Path(sys.argv[1])
     meta = json.loads((study / "ablation.json").read_text())
     results = pd.read_csv(study / "results.csv")
-    source = Path(meta["file"])
+    source = Path(meta.get("file") or f"specs/ablations/{meta['name']}.yaml")
     header = [line[2:] for line in source.read_text().splitlines() if line.startswith("# ")] if source.exists() else []
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
     seconds, times, finished, total = 0.0, [], 0, 0
@@ -80,6 +123,10 @@ def main() -> None:
         "",
         f"Seeds {', '.join(map(str, meta.get('seeds', [])))}; variants: {', '.join(meta.get('variants', []))}; "
         f"baseline `{meta.get('baseline')}`.",
+        "",
+        "## Results so far" if completed < len(results) else "## Results",
+        "",
+        *results_table(study, results),
         "",
         "## Regenerate",
         "",

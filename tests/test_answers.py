@@ -194,3 +194,35 @@ def test_the_reports_answers_on_a_grid_of_three_axes_hold_the_other_two_fixed(tm
             assert f"test top-1 error {np.mean(a):.2f}% with vs {np.mean(b):.2f}% without (2 vs 2 runs)" in got
             assert f"difference {np.mean(np.subtract(a, b)):+.2f} points" in got
     assert module_text.count("test top-1 error") == 4 and aux_text.count("test top-1 error") == 4  # one a combination
+
+
+def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
+    """scripts/study_readme.py: per variant its seeds, tuned rate, mean and sd of test error and its paired interval
+    against the baseline (from the report's summary.csv), and the CPU time summed from the run records."""
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    results = pd.read_csv(study / "results.csv")
+    results["tuned:lr"] = [0.3] * 3 + [0.6] * 3
+    results.to_csv(study / "results.csv", index=False)
+    for run in study.glob("*/seed-*"):
+        (run / "config.json").write_text("{}")
+    final = {"status": "completed", "wall_seconds": 3600.0, "device": "cpu (Xeon, 2 threads)"}
+    (study / "a" / "seed-0" / "final.json").write_text(json.dumps(final))  # a finished run: its record's seconds
+    report = subprocess.run([sys.executable, "-m", "inception_bench", "report", str(study), "--out",
+                             str(study / "report")], capture_output=True, text=True)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    script = subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    text = (study / "README.md").read_text()
+    err_a = np.array([100 * (1 - A[s][0]) for s in (0, 1, 2)])
+    d = err_a - np.array([100 * (1 - B[s][0]) for s in (0, 1, 2)])
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    row_a = f"| a | 3 | 0.3 | {err_a.mean():.2f} ± {err_a.std(ddof=1):.2f} | "
+    row_a += f"{d.mean():+.2f} [{d.mean() - half:.2f}, {d.mean() + half:.2f}] (paired) | 1,000 | 2.0M | 100 |"
+    assert row_a in text, text
+    assert "| b | 3 | 0.6 |" in text and "| baseline | 4,000 | 10.0M |" in text
+    # CPU time: a seed 0's record (3600 s x 2 threads); the others, without final.json, their epochs' seconds
+    # (3 x 10 for a, 3 x 20 for b) at one thread
+    assert f"**CPU time so far:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
+    assert "## Results\n" in text and "**State:** complete" in text
