@@ -440,6 +440,22 @@ def test_shards_partition_the_grid(tmp_path):
     assert sorted(ids) == sorted((r.variant, r.seed) for r in plan.runs) and len(ids) == len(set(ids)) == 9
 
 
+def test_runs_start_seed_by_seed_so_a_stopped_study_has_whole_seeds_to_pair(tmp_path, monkeypatch):
+    from inception_bench.ablate.local import LocalBackend, Summary
+
+    started: list[tuple[str, int]] = []
+
+    def record(self, plan, runs, **_):
+        started.extend((r.variant, r.seed) for r in runs)
+        return Summary(len(runs), len(runs), 0, [], [], 0.0, "")
+
+    monkeypatch.setattr(LocalBackend, "run", record)
+    result = _ablate(_ablation(tmp_path, seeds=[2, 0, 1]), "--out", tmp_path / "o", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    variants = ["module-reduced", "module-naive", "diverge"]  # the file's order; its seeds' order, not sorted
+    assert started == [(v, s) for s in (2, 0, 1) for v in variants]
+
+
 @pytest.mark.slow
 def test_tune_chooses_on_validation_and_scores_the_seeds_on_test(tmp_path):
     path = _ablation(

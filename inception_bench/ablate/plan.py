@@ -242,6 +242,13 @@ def will_run(run: PlannedRun, *, retry_failed: bool, rerun_changed: bool) -> boo
     return not run.note and run.status in starts
 
 
+def seed_order(runs: list[PlannedRun]) -> list[PlannedRun]:
+    """``runs`` in the order to start them: seed by seed (every variant's first seed, then every variant's second,
+    ...), the plan's order within a seed, so that a study stopped part-way has whole seeds to pair."""
+    seeds = list(dict.fromkeys(r.seed for r in runs))
+    return sorted(runs, key=lambda r: seeds.index(r.seed))
+
+
 def check_data(plan: Plan, runs: list[PlannedRun]) -> None:
     """Load each data set ``runs`` will train on, once per distinct setting, as their workers will (at the
     training image size): a missing, offline or mismatched data set is one error before any run starts rather than

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from inception_bench.ablate.plan import Plan, PlannedRun, adopt_chosen, select_shard, will_run
+from inception_bench.ablate.plan import Plan, PlannedRun, adopt_chosen, seed_order, select_shard, will_run
 from inception_bench.store import RunStatus
 
 
@@ -60,8 +60,8 @@ def run_tuning(
     """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
     (a later rung waits on other shards' runs), copying each chosen full-length run into its variant's first seed
     as soon as it is chosen. Where a rung has fewer runs than the engine's ``slots``, the free slots take seed runs
-    of the variants already tuned (one each). A candidate that diverged or did not learn is an answer (that value
-    does not train), not a failure to retry; a run is started at most once per call."""
+    of the variants already tuned (one each, in :func:`seed_order`). A candidate that diverged or did not learn is
+    an answer (that value does not train), not a failure to retry; a run is started at most once per call."""
     plan = replan()
     outcome = TuningOutcome(plan)
     tried: set[str] = set()
@@ -79,7 +79,7 @@ def run_tuning(
         if not todo:
             break
         free = max(0, (engine.slots or 0) - len(todo))
-        seeds = startable(select_shard(plan.runs, shard))[:free]  # of tuned variants: a waiting run never starts
+        seeds = startable(seed_order(select_shard(plan.runs, shard)))[:free]  # a waiting run never starts
         todo += seeds
         tried.update(str(r.folder.path) for r in todo)
         summary = engine.run(plan, todo, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=progress)

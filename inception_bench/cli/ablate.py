@@ -142,7 +142,9 @@ def ablate(
                     typer.echo(
                         f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done"
                     )
-            summary = engine.run(plan, runs, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown)
+            summary = engine.run(
+                plan, abl.seed_order(runs), retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown
+            )
         typer.echo(
             f"{summary.completed}/{summary.total} runs completed ({summary.ran} run now, "
             f"{summary.seconds:.0f} s) -> {summary.results}"
