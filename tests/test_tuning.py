@@ -115,7 +115,7 @@ def test_keep_rounds_up_and_shards_keep_each_candidate(tmp_path):
 class _Recorder:
     """A backend that finishes each run it is given at once (val top-1 = its lr) and records each call's runs."""
 
-    slots = 4
+    slots = 3
 
     def __init__(self) -> None:
         self.calls: list[list[tuple[str, str]]] = []
@@ -130,10 +130,11 @@ class _Recorder:
 
 
 def test_free_slots_take_the_seeds_of_variants_already_tuned(tmp_path):
-    # a tuned in full, b at rung 2 of 3: b's 2 runs leave 2 of the 4 slots to a's seeds 1 and 2 (seed 0 is a's
-    # chosen run, copied); then b's last rung runs alone, and its seeds wait for the seed phase
+    # a tuned in full, b at rung 2 of 3; 3 slots. b's 2 runs leave 1 slot: one seed of a (seed 0 is a's chosen run,
+    # copied), since b's rung 3 waits on them; then b's last rung leaves 2, and with no rung after it every seed of
+    # a left starts beside it; b's seeds wait for the seed phase
     variants = [{"name": "a"}, {"name": "b", "set": {"width_mult": 0.25}}]
-    path, out = _ablation(tmp_path, variants=variants, seeds=[0, 1, 2, 3]), tmp_path / "out"
+    path, out = _ablation(tmp_path, variants=variants, seeds=[0, 1, 2, 3, 4]), tmp_path / "out"
     engine = _Recorder()
     plan = plan_ablation(path, out)
     engine.run(plan, [r for t in plan.tuning for r in t.rungs[0]])  # rung 1 of both
@@ -146,21 +147,13 @@ def test_free_slots_take_the_seeds_of_variants_already_tuned(tmp_path):
         engine, lambda: plan_ablation(path, out), None, retry_failed=False, rerun_changed=False, progress="none"
     )
     assert engine.calls == [
-        [("b", "lr-0.3_epochs-2"), ("b", "lr-0.4_epochs-2"), ("a", "seed-1"), ("a", "seed-2")],
-        [("b", "lr-0.4"), ("a", "seed-3")],
+        [("b", "lr-0.3_epochs-2"), ("b", "lr-0.4_epochs-2"), ("a", "seed-1")],
+        [("b", "lr-0.4"), ("a", "seed-2"), ("a", "seed-3"), ("a", "seed-4")],
     ]
     assert sorted((r.variant, r.seed) for r in outcome.adopted) == [("a", 0), ("b", 0)]
     statuses = {(r.variant, r.seed): r.status for r in outcome.plan.runs}
-    assert statuses == {
-        ("a", 0): "completed",
-        ("a", 1): "completed",
-        ("a", 2): "completed",
-        ("a", 3): "completed",
-        ("b", 0): "completed",
-        ("b", 1): "new",
-        ("b", 2): "new",
-        ("b", 3): "new",
-    }
+    assert statuses == {**{("a", s): "completed" for s in range(5)}, ("b", 0): "completed",
+                        **{("b", s): "new" for s in range(1, 5)}}  # fmt: skip
     assert all(r.tuned == {"lr": 0.4} for r in outcome.plan.runs)
 
 

@@ -60,8 +60,9 @@ def run_tuning(
     """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
     (a later rung waits on other shards' runs), copying each chosen full-length run into its variant's first seed
     as soon as it is chosen. Where a rung has fewer runs than the engine's ``slots``, the free slots take seed runs
-    of the variants already tuned (one each, in :func:`seed_order`). A candidate that diverged or did not learn is
-    an answer (that value does not train), not a failure to retry; a run is started at most once per call."""
+    of the variants already tuned (in :func:`seed_order`): one each while a later rung waits on this one, every
+    such seed when these runs are their variants' last rung. A candidate that diverged or did not learn is an
+    answer (that value does not train), not a failure to retry; a run is started at most once per call."""
     plan = replan()
     outcome = TuningOutcome(plan)
     tried: set[str] = set()
@@ -79,7 +80,10 @@ def run_tuning(
         if not todo:
             break
         free = max(0, (engine.slots or 0) - len(todo))
-        seeds = startable(seed_order(select_shard(plan.runs, shard)))[:free]  # a waiting run never starts
+        starting = {str(r.folder.path) for r in todo}
+        final = all(t.planned_all for t in plan.tuning if any(str(r.folder.path) in starting for r in t.runs))
+        seeds = startable(seed_order(select_shard(plan.runs, shard)))  # a waiting run never starts
+        seeds = seeds if final and free else seeds[:free]
         todo += seeds
         tried.update(str(r.folder.path) for r in todo)
         summary = engine.run(plan, todo, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=progress)
