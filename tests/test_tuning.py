@@ -157,6 +157,36 @@ def test_free_slots_take_the_seeds_of_variants_already_tuned(tmp_path):
     assert all(r.tuned == {"lr": 0.4} for r in outcome.plan.runs)
 
 
+def test_retrying_a_failed_candidate_starts_no_seed_beside_it(tmp_path):
+    # a tuned in full but its lr 0.1 crashed at rung 1; with --retry-failed that run is redone, and its choice could
+    # change with it: neither a's seeds nor its first seed's copy may come before, and no seed fills a slot (a
+    # failed seed is retried once, after the tuning)
+    variants = [{"name": "a"}, {"name": "b", "set": {"width_mult": 0.25}}]
+    path, out = _ablation(tmp_path, variants=variants, seeds=[0, 1, 2]), tmp_path / "out"
+    engine = _Recorder()
+    plan = plan_ablation(path, out)
+    engine.run(plan, [r for t in plan.tuning for r in t.rungs[0]])
+    crashed = plan.tuning[0].rungs[0][0].folder
+    crashed.write_record(RunRecord(status=RunStatus.failed, message="killed"))
+    for rung in (1, 2):
+        plan = plan_ablation(path, out)
+        engine.run(plan, plan.tuning[0].rungs[rung])
+    engine.calls.clear()
+    first_seed = out / "a" / "seed-0"
+    copied_before: list[bool] = []
+    run = engine.run
+    engine.run = lambda plan, runs, **kw: (copied_before.append(first_seed.exists()), run(plan, runs, **kw))[1]
+    outcome = run_tuning(
+        engine, lambda: plan_ablation(path, out), None, retry_failed=True, rerun_changed=False, progress="none"
+    )
+    assert engine.calls == [
+        [("a", "lr-0.1_epochs-1"), ("b", "lr-0.3_epochs-2"), ("b", "lr-0.4_epochs-2")],
+        [("b", "lr-0.4")],
+    ]
+    assert copied_before == [False, True]  # a's choice stood after the retry (0.1 scored 0.1): copied then
+    assert sorted((r.variant, r.seed) for r in outcome.adopted) == [("a", 0), ("b", 0)]
+
+
 @pytest.mark.parametrize(
     ("halving", "message"),
     [

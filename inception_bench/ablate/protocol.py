@@ -59,10 +59,12 @@ def run_tuning(
 ) -> TuningOutcome:
     """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
     (a later rung waits on other shards' runs), copying each chosen full-length run into its variant's first seed
-    as soon as it is chosen. Where a rung has fewer runs than the engine's ``slots``, the free slots take seed runs
-    of the variants already tuned (in :func:`seed_order`): one each while a later rung waits on this one, every
-    such seed when these runs are their variants' last rung. A candidate that diverged or did not learn is an
-    answer (that value does not train), not a failure to retry; a run is started at most once per call."""
+    as soon as it is chosen. Where a rung has fewer runs than the engine's ``slots``, the free slots take new or
+    partial seed runs of the variants whose tuning has finished and has nothing to redo (in :func:`seed_order`):
+    one each while a later rung may wait on this one, every such seed when no variant has a rung left to plan.
+    Not with ``retry_failed``: a retried candidate may change a choice, and a failed seed is retried once, after
+    the tuning. A candidate that diverged or did not learn is an answer (that value does not train), not a failure
+    to retry; a run is started at most once per call."""
     plan = replan()
     outcome = TuningOutcome(plan)
     tried: set[str] = set()
@@ -75,19 +77,20 @@ def run_tuning(
         ]
 
     while True:
-        outcome.adopted += adopt_chosen(plan, select_shard(plan.runs, shard))
         todo = startable([r for r in tuning_shard(plan, shard) if not r.status.judges_value])
         if not todo:
             break
-        free = max(0, (engine.slots or 0) - len(todo))
-        starting = {str(r.folder.path) for r in todo}
-        final = all(t.planned_all for t in plan.tuning if any(str(r.folder.path) in starting for r in t.runs))
-        seeds = startable(seed_order(select_shard(plan.runs, shard)))  # a waiting run never starts
-        seeds = seeds if final and free else seeds[:free]
+        tuning = {r.variant for r in todo}  # variants with a tuning run to (re)do: their choice may still change
+        settled = [r for r in select_shard(plan.runs, shard) if r.variant not in tuning]
+        outcome.adopted += adopt_chosen(plan, settled)
+        free = 0 if retry_failed else max(0, (engine.slots or 0) - len(todo))
+        last = all(t.planned_all for t in plan.tuning if not t.finished)  # no rung left to plan after these
+        seeds = startable(seed_order(settled))  # a waiting run never starts
+        seeds = seeds if last and free else seeds[:free]
         todo += seeds
         tried.update(str(r.folder.path) for r in todo)
         summary = engine.run(plan, todo, retry_failed=retry_failed, rerun_changed=rerun_changed, progress=progress)
-        seeded = {(r.variant, r.seed) for r in seeds}  # their variants tune no more: no tuning run is among them
+        seeded = {(r.variant, r.seed) for r in seeds}  # of variants with no tuning run in this batch
         outcome.failed += [f for f in summary.failed if (f[0], f[1]) not in seeded]  # the seeds' are said at the end
         plan = replan()
     if not rerun_changed:  # left alone, and said
