@@ -19,7 +19,12 @@ for study in "${studies[@]}"; do
   out=$root/$study
   "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain
   cp "specs/ablations/$study.yaml" "$out/"
-  "$BIN/ibench" report "$out" --out "$out/report"
+  # the speed of each variant, timed in the same interleaved rounds at the study's batch and image size with one
+  # thread as its runs had (their own images/s compare machine loads as much as variants): the answers' img/s and
+  # time to target come from it (inception_bench/report/answers.py)
+  [ -f "$out/bench.csv" ] || OMP_NUM_THREADS=1 "$BIN/ibench" bench "specs/ablations/$study.yaml" --mode train \
+    --batch-size 64 --image-size 32 --baseline same --output "$out/bench.csv"
+  "$BIN/ibench" report "$out" "$out/bench.csv" --out "$out/report"
   "$BIN/python" scripts/study_readme.py "$out"
 done
 "$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"

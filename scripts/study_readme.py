@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from inception_bench.report.answers import bench_speeds
+from inception_bench.report.load import load_study
 from inception_bench.store import atomic_write_text
 
 
@@ -54,10 +56,12 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
     if not summary_path.exists():
         return ["No report yet (`ibench report` writes report/summary.csv once a run has completed)."]
     summary = pd.read_csv(summary_path)
+    speeds = bench_speeds(load_study(study))  # interleaved, at one thread, else the runs' own (compare loads too)
+    source = "bench.csv" if speeds else "the runs' own"
     tuned = [c for c in results.columns if c.startswith("tuned:")]
     lines = [
         "| variant | seeds | " + "".join(f"{c[6:]} | " for c in tuned) + "test top-1 error % (mean ± sd) | "
-        "vs baseline, points [95% CI] | weights | MACs/image | train images/s as run |",
+        f"vs baseline, points [95% CI] | weights | MACs/image | train images/s ({source}) |",
         "|---|---|" + "---|" * len(tuned) + "---|---|---|---|---|",
     ]
     for row in summary.itertuples():
@@ -73,7 +77,8 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
         spread = "" if pd.isna(row.top1_err_std) else f" ± {_pct(row.top1_err_std)}"
         lines.append(
             f"| {row.variant} | {int(row.seeds)} | {values}{_pct(row.top1_err)}{spread} | "
-            f"{versus} | {int(row.params):,} | {float(row.ops) / 1e6:.1f}M | {float(row.images_per_sec):.0f} |"
+            f"{versus} | {int(row.params):,} | {float(row.ops) / 1e6:.1f}M | "
+            f"{_pct(speeds.get(str(row.variant)) if speeds else row.images_per_sec, 0)} |"
         )
     lines += [
         "",

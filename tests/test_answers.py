@@ -76,11 +76,21 @@ def test_answer_is_the_paired_difference_and_the_cost_ratios(tmp_path):
     assert got.split == "test"
     assert got.costs["weights"] == pytest.approx(1000 / 4000)
     assert got.costs["MACs"] == pytest.approx(0.2)
-    assert got.costs["img/s"] == pytest.approx(100 / 50)  # medians: 100 of (90, 100, 110), 50 of (40, 50, 60)
+    # speed only from a benchmark of the study (bench.csv), not from the runs' own images/s: none here yet
+    assert got.costs["img/s"] is None and got.costs["time to target"] is None
     # target: b's median final val top-1 (0.915 of 0.915, 0.92, 0.91) minus 1 point = 0.905. a reaches it at epoch 3
     # (seed 0: 0.906), 3 (seed 1: 0.90 < 0.905), never (seed 2: 0.90): median 30 s; b at epoch 2, 2, 3: median 40 s
     assert got.target == pytest.approx(0.905)
-    assert got.costs["time to target"] == pytest.approx(30 / 40)
+    # images seen to the target (the runs' images/s x seconds, epoch by epoch): a at epoch 3 of seed 0 (100 x 10 x 3)
+    # and seed 1 (110 x 10 x 3), never on seed 2: median 3300; b at 2, 2, 3 epochs: 2000, 1600, 3600: median 2000
+    assert got.costs["images to target"] == pytest.approx(3300 / 2000)
+    # with the study's bench (a's first row superseded by its last; baseline rows ignored): a 300 img/s, b 100
+    rows = [("a", "fast", 999.0), ("a", "baseline", 10.0), ("b", "fast", 100.0), ("a", "fast", 300.0)]
+    bench = pd.DataFrame([{"model": m, "mode": "train", "role": r, "images_per_sec": v} for m, r, v in rows])
+    bench.to_csv(tmp_path / "toy" / "bench.csv", index=False)
+    got = answer(QUESTION, load_study(tmp_path / "toy"))
+    assert got.costs["img/s"] == pytest.approx(3.0)
+    assert got.costs["time to target"] == pytest.approx((3300 / 300) / (2000 / 100))
     # a errs more (about +1.4 points) and the interval is above 0: the claim "a is better" is contradicted
     assert got.verdict == "contradicted"
 
@@ -225,4 +235,10 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     # CPU time: a seed 0's record (3600 s x 2 threads); the others, without final.json, their epochs' seconds
     # (3 x 10 for a, 3 x 20 for b) at one thread
     assert f"**CPU time so far:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
-    assert "## Results\n" in text and "**State:** complete" in text
+    assert "## Results\n" in text and "**State:** complete" in text and "train images/s (the runs' own)" in text
+    # with the study's interleaved bench, its images/s (the runs' own compare machine loads as much as variants)
+    rows = [{"model": m, "mode": "train", "role": "fast", "images_per_sec": v} for m, v in (("a", 300.0), ("b", 90.0))]
+    pd.DataFrame(rows).to_csv(study / "bench.csv", index=False)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
+    text = (study / "README.md").read_text()
+    assert "train images/s (bench.csv)" in text and "| 1,000 | 2.0M | 300 |" in text and "| 10.0M | 90 |" in text

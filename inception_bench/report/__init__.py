@@ -33,7 +33,7 @@ SUMMARY_HEADER = [
     "top-1 err %",
     "top-5 err %",
     "seeds",
-    "train img/s",
+    "train img/s (runs' own)",
     "wall s",
     "top-1 err vs baseline [95% CI]",
 ]

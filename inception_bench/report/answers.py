@@ -6,9 +6,12 @@ top-1 error when every run has a test score, else validation; :attr:`~inception_
 percentage points, a - b: a negative effect means ``a`` errs less. The interval is the 95% one of
 :func:`~inception_bench.report.stats.compare`: paired over the seeds both ran (same data order and initialisation
 stream), Welch's where their seeds differ. Costs are ratios a / b: weights at inference (aux heads left out) and
-multiply-adds per image (Table 1's conventions, ``ibench count``), training images/s (median over the runs; a
-throughput measured by the runs themselves, all under the same settings of the study), and the training seconds to
-the study's target validation accuracy (:mod:`~inception_bench.report.tta`; median over seeds).
+multiply-adds per image (Table 1's conventions, ``ibench count``), the training images to the study's target
+validation accuracy (:mod:`~inception_bench.report.tta`; median over seeds: how fast each learns, whatever the
+machine), and, where the study folder has its benchmark (:data:`BENCH`), training images/s and the time to the
+target (those images over those images/s). Speed comes from the benchmark, not from the runs: the runs of a study
+share a machine with each other, sometimes with other work, and may span machines, so their own images/s compare
+loads as much as variants; the benchmark times every variant in the same interleaved rounds.
 
 Verdicts, at the study's scale and only from the interval:
 
@@ -27,13 +30,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
-from inception_bench.errors import IbenchError
+from inception_bench.errors import IbenchError, one_line
 from inception_bench.report import tta
 from inception_bench.report.load import Study, load_study
 from inception_bench.report.stats import Difference, compare
 
 MARGIN = 0.5  # points of top-1 error within which "no worse" holds
+# a study's training benchmark, its variants timed in the same interleaved rounds (scripts/run_studies.sh):
+# ibench bench <ablation> --mode train --batch-size <the study's> --image-size <its> --baseline same --output ...
+BENCH = "bench.csv"
 
 Claim = Literal["better", "no-worse", "none"]
 
@@ -150,7 +157,7 @@ class Answer:
     seeds: tuple[int, int]  # completed runs of a and b
     difference: Difference | None  # a - b, points of top-1 error
     split: str
-    costs: dict[str, float | None]  # a / b: weights, MACs, img/s, time to target (None: not measurable yet)
+    costs: dict[str, float | None]  # a / b: weights, MACs, img/s, images and time to target (None: not known)
     target: float | None  # the time-to-accuracy target, a validation top-1 fraction
     verdict: str
 
@@ -182,6 +189,23 @@ def _median(study: Study, variant: str, column: str) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
+def bench_speeds(study: Study) -> dict[str, float]:
+    """Training images/s per variant from the study folder's :data:`BENCH` (its measured rows; the last row of a
+    variant where the file was appended to); empty when the folder has none."""
+    path = study.folder.path / BENCH
+    if not path.exists():
+        return {}
+    try:
+        frame = pd.read_csv(path)
+        rows = frame[(frame["mode"] == "train") & (frame["role"] == "fast")]  # not a baseline's or eager twin's
+        return {str(m): float(v) for m, v in zip(rows["model"], rows["images_per_sec"], strict=True)}
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as e:
+        raise IbenchError(
+            f"{path}: not a benchmark CSV of `ibench bench --mode train` ({one_line(e, 120)}); delete it or run "
+            "the bench again (scripts/run_studies.sh)"
+        ) from None
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b and np.isfinite(a) and np.isfinite(b) else None
 
@@ -195,19 +219,20 @@ def answer(question: Question, study: Study) -> Answer:
     err_a, err_b = _errors(study, question.a), _errors(study, question.b)
     difference = compare(err_a, err_b)
     target = tta.default_target(study)
-    seconds: dict[str, float | None] = {}
+    images: dict[str, float | None] = {}
     if target is not None:
         reached = tta.reached_by_variant(study, target)
         for variant in (question.a, question.b):
             runs = reached.get(variant, [])
-            seconds[variant] = tta.summary(runs)["tta_seconds"] if runs else None
+            images[variant] = tta.summary(runs)["tta_images"] if runs else None
+    speed = bench_speeds(study)
+    seconds = {v: _ratio(images.get(v), speed.get(v)) for v in (question.a, question.b)}
     costs = {
         "weights": _ratio(_median(study, question.a, "params"), _median(study, question.b, "params")),
         "MACs": _ratio(_median(study, question.a, "ops"), _median(study, question.b, "ops")),
-        "img/s": _ratio(
-            _median(study, question.a, "train_images_per_sec"), _median(study, question.b, "train_images_per_sec")
-        ),
-        "time to target": _ratio(seconds.get(question.a), seconds.get(question.b)),
+        "img/s": _ratio(speed.get(question.a), speed.get(question.b)),
+        "images to target": _ratio(images.get(question.a), images.get(question.b)),
+        "time to target": _ratio(seconds[question.a], seconds[question.b]),
     }
     return Answer(
         question, (len(err_a), len(err_b)), difference, study.split, costs, target, verdict(question.claim, difference)
@@ -261,8 +286,10 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         "",
         "a is the variant the question is about, b what it is compared with (e.g. reduced vs naive). A negative "
         "effect: a errs less. Costs: a / b of the weights at inference, the multiply-adds per image, the training "
-        "images/s and the training seconds to the study's target (its baseline's median final validation top-1 "
-        "minus 1 point). Verdicts, from the interval alone: a claim that a is better is confirmed when the interval "
+        "images/s (the study's bench.csv: every variant timed in the same interleaved rounds, not the runs' own "
+        "figures, which compare machine loads as much as variants), and the training images and time (those images "
+        "at the bench's speed) to the study's target (its baseline's median final validation top-1 minus 1 point). "
+        "Verdicts, from the interval alone: a claim that a is better is confirmed when the interval "
         f"is below 0, contradicted when above; a claim that a is no worse, when its top is below +{MARGIN} points or "
         f"its bottom above it; otherwise not seen, at this scale.",
     ]
