@@ -24,7 +24,7 @@ for study in "${studies[@]}"; do
   # time to target come from it (inception_bench/report/answers.py)
   [ -f "$out/bench.csv" ] || OMP_NUM_THREADS=1 "$BIN/ibench" bench "specs/ablations/$study.yaml" --mode train \
     --batch-size 64 --image-size 32 --baseline same --output "$out/bench.csv"
-  "$BIN/ibench" report "$out" "$out/bench.csv" --out "$out/report"
+  "$BIN/ibench" report "$out" --out "$out/report"   # with its bench.csv
   "$BIN/python" scripts/study_readme.py "$out"
 done
 "$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inception_bench.report.answers import bench_speeds
-from inception_bench.report.load import load_study
+from inception_bench.report.load import bench_speeds, load_study
 from inception_bench.store import atomic_write_text
 
 

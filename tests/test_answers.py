@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from inception_bench.errors import IbenchError
 from inception_bench.report.answers import MARGIN, QUESTIONS, Question, answer, answers, markdown, verdict
 from inception_bench.report.load import load_study
 from inception_bench.report.stats import Difference
@@ -242,3 +243,10 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
     text = (study / "README.md").read_text()
     assert "train images/s (bench.csv)" in text and "| 1,000 | 2.0M | 300 |" in text and "| 10.0M | 90 |" in text
+
+
+def test_a_bench_csv_that_is_not_one_is_named(tmp_path):
+    _write_study(tmp_path / "toy", {"a": A, "b": B})
+    (tmp_path / "toy" / "bench.csv").write_text("model,images_per_sec\na,1\n")
+    with pytest.raises(IbenchError, match=r"toy/bench.csv: not an `ibench bench --output` CSV \(missing columns"):
+        answer(QUESTION, load_study(tmp_path / "toy"))

@@ -8,7 +8,7 @@ percentage points, a - b: a negative effect means ``a`` errs less. The interval 
 stream), Welch's where their seeds differ. Costs are ratios a / b: weights at inference (aux heads left out) and
 multiply-adds per image (Table 1's conventions, ``ibench count``), the training images to the study's target
 validation accuracy (:mod:`~inception_bench.report.tta`; median over seeds: how fast each learns, whatever the
-machine), and, where the study folder has its benchmark (:data:`BENCH`), training images/s and the time to the
+machine), and, where the study folder has its benchmark (``bench.csv``), training images/s and the time to the
 target (those images over those images/s). Speed comes from the benchmark, not from the runs: the runs of a study
 share a machine with each other, sometimes with other work, and may span machines, so their own images/s compare
 loads as much as variants; the benchmark times every variant in the same interleaved rounds.
@@ -30,17 +30,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from inception_bench.errors import IbenchError, one_line
+from inception_bench.errors import IbenchError
 from inception_bench.report import tta
-from inception_bench.report.load import Study, load_study
+from inception_bench.report.load import Study, bench_speeds, load_study
 from inception_bench.report.stats import Difference, compare
 
 MARGIN = 0.5  # points of top-1 error within which "no worse" holds
-# a study's training benchmark, its variants timed in the same interleaved rounds (scripts/run_studies.sh):
-# ibench bench <ablation> --mode train --batch-size <the study's> --image-size <its> --baseline same --output ...
-BENCH = "bench.csv"
 
 Claim = Literal["better", "no-worse", "none"]
 
@@ -187,23 +183,6 @@ def _median(study: Study, variant: str, column: str) -> float | None:
     done = study.completed()
     values = done[done["variant"] == variant][column].dropna()
     return float(np.median(values)) if len(values) else None
-
-
-def bench_speeds(study: Study) -> dict[str, float]:
-    """Training images/s per variant from the study folder's :data:`BENCH` (its measured rows; the last row of a
-    variant where the file was appended to); empty when the folder has none."""
-    path = study.folder.path / BENCH
-    if not path.exists():
-        return {}
-    try:
-        frame = pd.read_csv(path)
-        rows = frame[(frame["mode"] == "train") & (frame["role"] == "fast")]  # not a baseline's or eager twin's
-        return {str(m): float(v) for m, v in zip(rows["model"], rows["images_per_sec"], strict=True)}
-    except (OSError, ValueError, KeyError, pd.errors.ParserError) as e:
-        raise IbenchError(
-            f"{path}: not a benchmark CSV of `ibench bench --mode train` ({one_line(e, 120)}); delete it or run "
-            "the bench again (scripts/run_studies.sh)"
-        ) from None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

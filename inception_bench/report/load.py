@@ -170,3 +170,19 @@ def read_bench_csv(path: Path, needed: set[str]) -> list[dict[str, Any]]:
     return [
         {str(k): v for k, v in r.items()} for r in frame.astype(object).where(frame.notna(), None).to_dict("records")
     ]
+
+
+def bench_speeds(study: Study) -> dict[str, float]:
+    """Training images/s per variant from the study folder's bench.csv (``ibench bench ABLATION --mode train`` at
+    the study's batch and image size, as scripts/run_studies.sh runs it: every variant in the same interleaved
+    rounds); its measured rows only (not a baseline's or a compiled setup's eager twin), the last row of a variant
+    where the file was appended to; empty when the folder has none."""
+    path = study.folder.bench_path
+    if not path.exists():
+        return {}
+    rows = read_bench_csv(path, {"model", "mode", "role", "images_per_sec"})
+    return {
+        str(r["model"]): float(r["images_per_sec"])
+        for r in rows
+        if r["mode"] == "train" and r["role"] == "fast" and r["images_per_sec"] is not None
+    }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from inception_bench.document import Image
-from inception_bench.report.load import Study, curves
+from inception_bench.report.load import Study, bench_speeds, curves
 from inception_bench.report.stats import pareto_front
 
 FIGSIZE = (8.0, 4.8)  # inches: a page's width at 150 dpi
@@ -87,9 +87,12 @@ def plots(study: Study, rows: list[dict[str, Any]], slug: str, labels: dict[str,
         legend(ax)
         images.append(Image(f"{slug}-curves.png", _png(fig)))
     if rows:
+        speeds = bench_speeds(study)  # the variants timed in the same interleaved rounds, where the study has it
+        timed = bool(speeds) and all(r["variant"] in speeds for r in rows)
         fig, ax = plt.subplots(figsize=(FIGSIZE[0], 1.0 + 0.4 * len(rows)))
-        ax.barh([name(r["variant"]) for r in rows], [r["images_per_sec"] for r in rows], color="tab:green")
-        ax.set_xlabel("training images/s")
+        values = [speeds[r["variant"]] if timed else r["images_per_sec"] for r in rows]
+        ax.barh([name(r["variant"]) for r in rows], values, color="tab:green")
+        ax.set_xlabel("training images/s " + ("(bench.csv, interleaved)" if timed else "(the runs' own)"))
         ax.invert_yaxis()
         ax.set_title(f"{slug}: training throughput")
         images.append(Image(f"{slug}-throughput.png", _png(fig)))

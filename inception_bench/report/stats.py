@@ -188,8 +188,8 @@ def answer_questions(study: Study) -> list[str]:
             ra, rb = _runs(study, {column: a}), _runs(study, {column: b})
             text += (
                 f"the reductions cut multiply-adds {rb[0].ops / ra[0].ops:.1f}x ({rb[0].ops / 1e6:.1f}M -> "
-                f"{ra[0].ops / 1e6:.1f}M) and parameters {rb[0].params / ra[0].params:.1f}x ({rb[0].params:,} -> "
-                f"{ra[0].params:,}); "
+                f"{ra[0].ops / 1e6:.1f}M) and parameters {rb[0].params / ra[0].params:.1f}x ({int(rb[0].params):,} -> "
+                f"{int(ra[0].params):,}); "
             )
         out.append(text + "; ".join(clauses) + ".")
     return out
