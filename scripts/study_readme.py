@@ -138,8 +138,12 @@ def main() -> None:
         f"bash scripts/run_studies.sh {meta['name']}   # resumes: finished runs are kept",
         "```",
         "",
-        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc)`, then "
-        f"`ibench report {study} --out {study}/report` (report.md, report.html, plots, summary.csv) and this README.",
+        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc)`, then, where "
+        f"{study}/bench.csv is not there yet, `OMP_NUM_THREADS=1 ibench bench specs/ablations/{source.name} --mode "
+        f"train --batch-size 64 --image-size 32 --baseline same --output {study}/bench.csv` (every variant's "
+        "training speed in the same interleaved rounds, one thread as the runs had; best on an otherwise idle "
+        f"machine), then `ibench report {study} --out {study}/report` (report.md, report.html, plots, summary.csv) "
+        "and this README.",
         "Run folders keep their records (config.json, metrics.jsonl, final.json, request.json); checkpoints are not "
         "committed.",
         "",
