@@ -250,3 +250,11 @@ def test_a_bench_csv_that_is_not_one_is_named(tmp_path):
     (tmp_path / "toy" / "bench.csv").write_text("model,images_per_sec\na,1\n")
     with pytest.raises(IbenchError, match=r"toy/bench.csv: not an `ibench bench --output` CSV \(missing columns"):
         answer(QUESTION, load_study(tmp_path / "toy"))
+
+
+def test_a_variant_short_of_the_target_is_said_not_left_blank(tmp_path):
+    # target: b's final val top-1 0.915 minus 1 point = 0.905; a's run peaks at 0.90: never there
+    _write_study(tmp_path / "toy", {"a": {0: A[2]}, "b": {0: B[0]}})
+    got = answer(QUESTION, load_study(tmp_path / "toy"))
+    assert got.unreached == ("a",) and got.costs["images to target"] is None
+    assert "a short of the target (median over seeds)" in markdown([got])

@@ -156,6 +156,7 @@ class Answer:
     costs: dict[str, float | None]  # a / b: weights, MACs, img/s, images and time to target (None: not known)
     target: float | None  # the time-to-accuracy target, a validation top-1 fraction
     verdict: str
+    unreached: tuple[str, ...] = ()  # "a", "b": whose runs' median never reached the target
 
 
 def verdict(claim: Claim, difference: Difference | None) -> str:
@@ -213,8 +214,16 @@ def answer(question: Question, study: Study) -> Answer:
         "images to target": _ratio(images.get(question.a), images.get(question.b)),
         "time to target": _ratio(seconds[question.a], seconds[question.b]),
     }
+    unreached = tuple(k for k, v in (("a", question.a), ("b", question.b)) if images.get(v) == np.inf)
     return Answer(
-        question, (len(err_a), len(err_b)), difference, study.split, costs, target, verdict(question.claim, difference)
+        question,
+        (len(err_a), len(err_b)),
+        difference,
+        study.split,
+        costs,
+        target,
+        verdict(question.claim, difference),
+        unreached,
     )
 
 
@@ -242,6 +251,7 @@ def _effect(a: Answer) -> str:
 
 def _costs(a: Answer) -> str:
     parts = [f"{name} {value:.2f}x" for name, value in a.costs.items() if value is not None]
+    parts += [f"{' and '.join(a.unreached)} short of the target (median over seeds)"] if a.unreached else []
     return ", ".join(parts) if parts else "-"
 
 
