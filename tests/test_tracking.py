@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -87,6 +88,21 @@ def _wandb_records(path) -> list:
 
 
 def _wandb(folder) -> dict:
+    """What the folder's W&B offline runs hold, once their files have settled (W&B's service process writes them
+    after ``finish()`` returns: on a loaded machine a read right away can miss the last run): every run folder has
+    its transaction log and two reads half a second apart agree (at most 30 s)."""
+    deadline, last = time.monotonic() + 30, None
+    while True:
+        runs = list(folder.glob("wandb/offline-run-*"))
+        found = _wandb_now(folder)
+        complete = all(list(run.glob("run-*.wandb")) for run in runs)
+        if (complete and found == last) or time.monotonic() > deadline:
+            return found
+        last = found
+        time.sleep(0.5)
+
+
+def _wandb_now(folder) -> dict:
     """What the folder's W&B offline runs hold: history rows by step (each step's every row, to show repeats), the
     run ids, groups and names, config and summary updates (JSON values by key) and exit codes."""
     found: dict = {
