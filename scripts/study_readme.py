@@ -46,15 +46,22 @@ def _pct(value: object, digits: int = 2) -> str:
     return "-" if pd.isna(value) else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
 
 
+def _speed(bench: dict[str, float], variant: str, own: object) -> str:
+    """A variant's images/s: the bench's where the study has one (saying so when the bench lacks it), else its own."""
+    if not bench:
+        return _pct(own, 0)
+    return _pct(bench[variant], 0) if variant in bench else "not in bench.csv"
+
+
 def results_table(study: Path, results: pd.DataFrame) -> list[str]:
     """Markdown lines: per variant, its completed seeds, the learning rate it was tuned to, test top-1 error (mean
     and sample std over seeds), the difference from the baseline with its 95% interval and how it was computed
     (paired over seeds or Welch's), weights, multiply-adds and training images/s, all from the report's
     summary.csv; a line saying so when there is no report yet."""
     summary_path = study / "report" / "summary.csv"
-    if not summary_path.exists():
-        return ["No report yet (`ibench report` writes report/summary.csv once a run has completed)."]
-    summary = pd.read_csv(summary_path)
+    summary = pd.read_csv(summary_path) if summary_path.exists() and summary_path.read_text().strip() else None
+    if summary is None or summary.empty:
+        return ["No completed run yet (`ibench report` writes report/summary.csv, one row per variant that has one)."]
     speeds = bench_speeds(load_study(study))  # interleaved, at one thread, else the runs' own (compare loads too)
     source = "bench.csv" if speeds else "the runs' own"
     tuned = [c for c in results.columns if c.startswith("tuned:")]
@@ -77,7 +84,7 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
         lines.append(
             f"| {row.variant} | {int(row.seeds)} | {values}{_pct(row.top1_err)}{spread} | "
             f"{versus} | {int(row.params):,} | {float(row.ops) / 1e6:.1f}M | "
-            f"{_pct(speeds.get(str(row.variant)) if speeds else row.images_per_sec, 0)} |"
+            f"{_speed(speeds, str(row.variant), row.images_per_sec)} |"
         )
     lines += [
         "",

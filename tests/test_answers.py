@@ -65,6 +65,12 @@ def _write_study(folder: Path, runs: dict[str, dict[int, tuple[float, list[float
 QUESTION = Question("Is a better than b?", "yes", "better", "toy", "a", "b")
 
 
+def _bench_row(model: str, speed: float, role: str = "fast", date: str = "12-06") -> dict:
+    """One row of an ``ibench bench --output`` CSV, the columns the answers read."""
+    return {"model": model, "mode": "train", "role": role, "images_per_sec": speed, "batch_size": 64,
+            "image_size": 32, "precision": "bf16", "device": "cpu (X, 1 threads)", "date": date}  # fmt: skip
+
+
 def test_answer_is_the_paired_difference_and_the_cost_ratios(tmp_path):
     _write_study(tmp_path / "toy", {"a": A, "b": B})
     got = answer(QUESTION, load_study(tmp_path / "toy"))
@@ -85,13 +91,21 @@ def test_answer_is_the_paired_difference_and_the_cost_ratios(tmp_path):
     # images seen to the target (the runs' images/s x seconds, epoch by epoch): a at epoch 3 of seed 0 (100 x 10 x 3)
     # and seed 1 (110 x 10 x 3), never on seed 2: median 3300; b at 2, 2, 3 epochs: 2000, 1600, 3600: median 2000
     assert got.costs["images to target"] == pytest.approx(3300 / 2000)
-    # with the study's bench (a's first row superseded by its last; baseline rows ignored): a 300 img/s, b 100
-    rows = [("a", "fast", 999.0), ("a", "baseline", 10.0), ("b", "fast", 100.0), ("a", "fast", 300.0)]
-    bench = pd.DataFrame([{"model": m, "mode": "train", "role": r, "images_per_sec": v} for m, r, v in rows])
+    # with the study's bench: its last call only (an earlier call on another day is left out, and its baseline
+    # rows): a 300 img/s, b 100
+    rows = [("a", "fast", 999.0, "12-05"), ("b", "fast", 1.0, "12-05"), ("a", "baseline", 10.0, "12-06"),
+            ("b", "fast", 100.0, "12-06"), ("a", "fast", 300.0, "12-06")]  # fmt: skip
+    bench = pd.DataFrame([_bench_row(m, v, role=r, date=d) for m, r, v, d in rows])
     bench.to_csv(tmp_path / "toy" / "bench.csv", index=False)
     got = answer(QUESTION, load_study(tmp_path / "toy"))
     assert got.costs["img/s"] == pytest.approx(3.0)
     assert got.costs["time to target"] == pytest.approx((3300 / 300) / (2000 / 100))
+    assert got.speed_source == "cpu (X, 1 threads), 32 px, batch 64, bf16, 12-06"
+    assert "Speeds (bench.csv) measured on: toy: cpu (X, 1 threads), 32 px, batch 64, bf16, 12-06." in markdown([got])
+    # a variant the bench lacks is said, not silently left out
+    pd.DataFrame([_bench_row("a", 300.0)]).to_csv(tmp_path / "toy" / "bench.csv", index=False)
+    got = answer(QUESTION, load_study(tmp_path / "toy"))
+    assert got.costs["img/s"] is None and "b not in bench.csv" in markdown([got])
     # a errs more (about +1.4 points) and the interval is above 0: the claim "a is better" is contradicted
     assert got.verdict == "contradicted"
 
@@ -238,8 +252,7 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     assert f"**CPU time so far:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
     assert "## Results\n" in text and "**State:** complete" in text and "train images/s (the runs' own)" in text
     # with the study's interleaved bench, its images/s (the runs' own compare machine loads as much as variants)
-    rows = [{"model": m, "mode": "train", "role": "fast", "images_per_sec": v} for m, v in (("a", 300.0), ("b", 90.0))]
-    pd.DataFrame(rows).to_csv(study / "bench.csv", index=False)
+    pd.DataFrame([_bench_row("a", 300.0), _bench_row("b", 90.0)]).to_csv(study / "bench.csv", index=False)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
     text = (study / "README.md").read_text()
     assert "train images/s (bench.csv)" in text and "| 1,000 | 2.0M | 300 |" in text and "| 10.0M | 90 |" in text
@@ -258,3 +271,17 @@ def test_a_variant_short_of_the_target_is_said_not_left_blank(tmp_path):
     got = answer(QUESTION, load_study(tmp_path / "toy"))
     assert got.unreached == ("a",) and got.costs["images to target"] is None
     assert "a short of the target (median over seeds)" in markdown([got])
+
+
+def test_study_readme_of_a_study_with_no_completed_run(tmp_path):
+    # what `ibench report` leaves for a study that has not finished a run: an empty summary.csv
+    study = tmp_path / "toy"
+    (study / "report").mkdir(parents=True)
+    (study / "report" / "summary.csv").write_text("\n")
+    pd.DataFrame([{"variant": "a", "seed": 0, "status": "new"}]).to_csv(study / "results.csv", index=False)
+    (study / "ablation.json").write_text(json.dumps({"name": "toy", "variants": ["a"], "seeds": [0]}))
+    script = subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    text = (study / "README.md").read_text()
+    assert "**State:** running: 0 of 1 runs completed" in text and "No completed run yet" in text

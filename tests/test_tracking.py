@@ -19,6 +19,7 @@ from inception_bench.cli import app
 pytest.importorskip("tensorboard", reason="the dev extra installs tensorboard")
 pytest.importorskip("wandb", reason="the dev extra installs wandb")
 pytest.importorskip("mlflow", reason="the dev extra installs mlflow-skinny")
+from google.protobuf.message import DecodeError  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
@@ -94,10 +95,13 @@ def _wandb(folder) -> dict:
     deadline, last = time.monotonic() + 30, None
     while True:
         runs = list(folder.glob("wandb/offline-run-*"))
-        found = _wandb_now(folder)
-        complete = all(list(run.glob("run-*.wandb")) for run in runs)
-        if (complete and found == last) or time.monotonic() > deadline:
-            return found
+        try:
+            found = _wandb_now(folder)
+        except (AssertionError, DecodeError):  # a file still being written
+            found = None
+        complete = bool(runs) and all(list(run.glob("run-*.wandb")) for run in runs)
+        if (complete and found is not None and found == last) or time.monotonic() > deadline:
+            return found if found is not None else _wandb_now(folder)
         last = found
         time.sleep(0.5)
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from inception_bench.errors import IbenchError
 from inception_bench.report import tta
-from inception_bench.report.load import Study, bench_speeds, load_study
+from inception_bench.report.load import Study, bench_source, bench_speeds, load_study
 from inception_bench.report.stats import Difference, compare
 
 MARGIN = 0.5  # points of top-1 error within which "no worse" holds
@@ -157,6 +157,8 @@ class Answer:
     target: float | None  # the time-to-accuracy target, a validation top-1 fraction
     verdict: str
     unreached: tuple[str, ...] = ()  # "a", "b": whose runs' median never reached the target
+    speed_source: str | None = None  # where the study's bench.csv was measured (None: the study has none)
+    unbenched: tuple[str, ...] = ()  # "a", "b": missing from the study's bench.csv
 
 
 def verdict(claim: Claim, difference: Difference | None) -> str:
@@ -214,7 +216,9 @@ def answer(question: Question, study: Study) -> Answer:
         "images to target": _ratio(images.get(question.a), images.get(question.b)),
         "time to target": _ratio(seconds[question.a], seconds[question.b]),
     }
-    unreached = tuple(k for k, v in (("a", question.a), ("b", question.b)) if images.get(v) == np.inf)
+    sides = (("a", question.a), ("b", question.b))
+    unreached = tuple(k for k, v in sides if images.get(v) == np.inf)
+    unbenched = tuple(k for k, v in sides if speed and v not in speed)
     return Answer(
         question,
         (len(err_a), len(err_b)),
@@ -224,6 +228,8 @@ def answer(question: Question, study: Study) -> Answer:
         target,
         verdict(question.claim, difference),
         unreached,
+        bench_source(study),
+        unbenched,
     )
 
 
@@ -252,6 +258,7 @@ def _effect(a: Answer) -> str:
 def _costs(a: Answer) -> str:
     parts = [f"{name} {value:.2f}x" for name, value in a.costs.items() if value is not None]
     parts += [f"{' and '.join(a.unreached)} short of the target (median over seeds)"] if a.unreached else []
+    parts += [f"{' and '.join(a.unbenched)} not in bench.csv"] if a.unbenched else []
     return ", ".join(parts) if parts else "-"
 
 
@@ -280,6 +287,11 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         "at the bench's speed) to the study's target (its baseline's median final validation top-1 minus 1 point). "
         "Verdicts, from the interval alone: a claim that a is better is confirmed when the interval "
         f"is below 0, contradicted when above; a claim that a is no worse, when its top is below +{MARGIN} points or "
-        f"its bottom above it; otherwise not seen, at this scale.",
+        f"its bottom above it; otherwise not seen, at this scale. Images to target move in whole epochs (the runs "
+        "are scored once an epoch), so equal learners read 1.00x; a side whose median run never reaches the target "
+        "is said to fall short of it.",
     ]
+    sources = {r.question.study: r.speed_source for r in rows if isinstance(r, Answer) and r.speed_source}
+    if sources:
+        lines += ["", "Speeds (bench.csv) measured on: " + "; ".join(f"{k}: {v}" for k, v in sources.items()) + "."]
     return "\n".join(lines)

@@ -172,17 +172,31 @@ def read_bench_csv(path: Path, needed: set[str]) -> list[dict[str, Any]]:
     ]
 
 
-def bench_speeds(study: Study) -> dict[str, float]:
-    """Training images/s per variant from the study folder's bench.csv (``ibench bench ABLATION --mode train`` at
-    the study's batch and image size, as scripts/run_studies.sh runs it: every variant in the same interleaved
-    rounds); its measured rows only (not a baseline's or a compiled setup's eager twin), the last row of a variant
-    where the file was appended to; empty when the folder has none."""
+BENCH_RUN = ("device", "batch_size", "image_size", "precision", "date")  # what one `ibench bench` call shares
+
+
+def bench_rows(study: Study) -> list[dict[str, Any]]:
+    """The measured training rows (not a baseline's or a compiled setup's eager twin) of the study folder's
+    bench.csv (``ibench bench ABLATION --mode train`` at the study's batch and image size, as scripts/run_studies.sh
+    runs it: every variant in the same interleaved rounds) from its last call only (the rows sharing the last row's
+    :data:`BENCH_RUN`), so that an appended file never mixes machines or settings; empty when there is none."""
     path = study.folder.bench_path
     if not path.exists():
-        return {}
-    rows = read_bench_csv(path, {"model", "mode", "role", "images_per_sec"})
-    return {
-        str(r["model"]): float(r["images_per_sec"])
-        for r in rows
-        if r["mode"] == "train" and r["role"] == "fast" and r["images_per_sec"] is not None
-    }
+        return []
+    rows = read_bench_csv(path, {"model", "mode", "role", "images_per_sec", *BENCH_RUN})
+    rows = [r for r in rows if r["mode"] == "train" and r["role"] == "fast" and r["images_per_sec"] is not None]
+    return [r for r in rows if all(r[k] == rows[-1][k] for k in BENCH_RUN)] if rows else []
+
+
+def bench_speeds(study: Study) -> dict[str, float]:
+    """Training images/s per variant from :func:`bench_rows` (empty when the folder has no bench.csv)."""
+    return {str(r["model"]): float(r["images_per_sec"]) for r in bench_rows(study)}
+
+
+def bench_source(study: Study) -> str | None:
+    """Where the study's speeds were measured (device, image size, batch, date), for a reader; None without one."""
+    rows = bench_rows(study)
+    if not rows:
+        return None
+    r = rows[-1]
+    return f"{r['device']}, {r['image_size']} px, batch {r['batch_size']}, {r['precision']}, {r['date']}"
