@@ -145,7 +145,7 @@ def test_a_grid_on_ray_gives_the_local_backends_results(head, tmp_path, monkeypa
     pd.testing.assert_frame_equal(a[columns], b[columns])
     assert list(a["attempts"]) == [1] * 3 and "attempts" not in b.columns
     for row in a.itertuples():
-        attempts = RunFolder(Path(row.run_dir)).read_attempts()
+        attempts = RunFolder(tmp_path / "ray" / row.run_dir).read_attempts()
         assert attempts[0]["node"] == socket.gethostname() and attempts[0]["pid"] != os.getpid()  # a Ray worker
     again = _ablate(path, "--backend", "ray", "--ray-address", head, "--out", tmp_path / "ray")
     assert again.exit_code == 1 and "(0 run now" in again.stdout  # the diverged runs stay so, unless asked

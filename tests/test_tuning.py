@@ -218,9 +218,9 @@ def test_halving_end_to_end_trains_each_rung_and_copies_the_survivor(tmp_path):
     tuning = pd.read_csv(out / "tuning.csv")
     assert list(tuning["rung"]) == [1, 1, 2] and list(tuning["epochs"]) == [1, 1, 2]
     for row in tuning.itertuples():  # each rung's run trained its own schedule: as many epochs as its rung says
-        metrics = (Path(row.run_dir) / "metrics.jsonl").read_text().splitlines()
+        metrics = (out / row.run_dir / "metrics.jsonl").read_text().splitlines()
         assert len(metrics) == row.epochs
-        assert json.loads((Path(row.run_dir) / "config.json").read_text())["recipe"]["epochs"] == row.epochs
+        assert json.loads((out / row.run_dir / "config.json").read_text())["recipe"]["epochs"] == row.epochs
     first = tuning[tuning["rung"] == 1]
     best = list(first["tune:lr"])[int(first["val_top1"].fillna(-1).to_numpy().argmax())]
     assert list(tuning[tuning["rung"] == 2]["tune:lr"]) == [best]

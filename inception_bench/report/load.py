@@ -121,7 +121,8 @@ def run_folder(study: Study, row: Any) -> RunFolder:
     """A results row's run folder: where the ablation layout puts it in this folder (which may have been moved or
     cloned: results.csv's paths are where it was written), else where the row says (a loose run folder)."""
     layout = study.folder.run(str(row.variant), row.seed)
-    recorded = Path(str(row.run_dir)) if isinstance(getattr(row, "run_dir", None), str) else None
+    run_dir = getattr(row, "run_dir", None)
+    recorded = study.folder.run_path(run_dir) if isinstance(run_dir, str) else None
     if recorded is not None and recorded.exists() and not layout.path.exists():
         return RunFolder(recorded)
     return layout

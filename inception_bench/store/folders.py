@@ -259,7 +259,7 @@ class AblationFolder:
         val_top5, kept, chosen)."""
         import pandas as pd
 
-        atomic_write_text(self.tuning_path, pd.DataFrame(rows).to_csv(index=False))
+        atomic_write_text(self.tuning_path, pd.DataFrame(self._relative(rows)).to_csv(index=False))
 
     def read_tuning(self) -> pd.DataFrame | None:
         """tuning.csv, or None when the ablation tuned nothing."""
@@ -284,6 +284,7 @@ class AblationFolder:
         import pandas as pd
 
         columns = RESULT_COLUMNS + [c for c in axes if c not in RESULT_COLUMNS]
+        rows = self._relative(rows)
         frame = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys(columns + [k for r in rows for k in r])))
         atomic_write_text(self.results_path, frame.to_csv(index=False))
 
@@ -295,6 +296,22 @@ class AblationFolder:
         if missing:
             raise IbenchError(f"{self.results_path}: not an ibench results.csv (missing columns {', '.join(missing)})")
         return frame
+
+    def _relative(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose ``run_dir`` is inside this folder name it relative to it (``<variant>/seed-<s>``), so that a
+        results file stays true when the folder is moved, cloned or committed."""
+        out = []
+        for row in rows:
+            run_dir = row.get("run_dir")
+            if isinstance(run_dir, str | Path) and Path(run_dir).is_relative_to(self.path):
+                row = {**row, "run_dir": Path(run_dir).relative_to(self.path).as_posix()}
+            out.append(row)
+        return out
+
+    def run_path(self, run_dir: str) -> Path:
+        """A ``run_dir`` of results.csv or tuning.csv as a path: relative ones are inside this folder; absolute
+        ones (files written before run_dir was relative) are where they were written."""
+        return self.path / run_dir
 
     def has_results(self) -> bool:
         return self.results_path.exists()
