@@ -256,6 +256,8 @@ def test_failing_workers_are_recorded(tmp_path):
     final = json.loads((run.folder.path / "final.json").read_text())
     assert run.status == final["status"] == "failed"
     assert final["message"] == "error: recipe.data=nowhere: unknown data set; use one of " + DATA_NAMES
+    # the worker's whole log is that line: no warning from `python -m` (its __main__ imported before it ran)
+    assert (run.folder.path / "worker.log").read_text().strip() == final["message"]
     broken = PlannedRun("broken", 0, {}, {}, {}, RunFolder(tmp_path / "broken" / "seed-0"))
     broken.request = {"spec_path": str(SMALL), "overrides": {}, "recipe": {}, "seed": 0}
     launch(broken, {})

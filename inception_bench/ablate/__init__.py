@@ -5,7 +5,7 @@
   tuning (:mod:`~inception_bench.ablate.tuning`, :mod:`~inception_bench.ablate.protocol`), results.csv.
 - :mod:`~inception_bench.ablate.local`: the local backend (worker processes on this machine).
 - :mod:`~inception_bench.ablate.cluster`: the Ray backend (tasks on a Ray cluster; ``ray`` imported only there).
-- ``python -m inception_bench.ablate RUN_DIR``: the worker (:mod:`~inception_bench.ablate.__main__`).
+- ``python -m inception_bench.ablate RUN_DIR``: the worker (:mod:`~inception_bench.ablate.worker`).
 """
 
 from __future__ import annotations

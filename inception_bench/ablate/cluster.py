@@ -4,7 +4,7 @@ instance started on this machine.
 - **Where runs live.** The ablation folder must be on storage that every node mounts at the same path (a shared
   file system: NFS, a cluster's shared disk; Ray's own docs ask the same of Tune's storage on a cluster). The
   driver creates each run folder and its request.json; the task trains in that folder as the local backend's
-  worker does (:func:`~inception_bench.ablate.__main__.run_one`), writing the metrics and a checkpoint after every
+  worker does (:func:`~inception_bench.ablate.worker.run_one`), writing the metrics and a checkpoint after every
   epoch and the record at the end, each write atomic. Nothing travels through Ray's object store but a few
   strings. A node that cannot see the folder fails the run with an error naming the folder and the node. Relative
   paths in the request (``--data-root``, ``imagefolder:PATH``) are taken from the driver's working directory,
@@ -114,7 +114,7 @@ def _train(folder: RunFolder, threads: int) -> None:
 
     import torch
 
-    from inception_bench.ablate.__main__ import run_one
+    from inception_bench.ablate.worker import run_one
 
     if threads:
         torch.set_num_threads(threads)

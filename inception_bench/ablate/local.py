@@ -1,6 +1,6 @@
 """The local backend: an ablation's runs as worker processes on this machine, ``jobs`` at a time (or one per GPU).
 
-Each run is its own process (``python -m inception_bench.ablate RUN_DIR``, :mod:`inception_bench.ablate.__main__`),
+Each run is its own process (``python -m inception_bench.ablate RUN_DIR``, :mod:`inception_bench.ablate.worker`),
 so a crash or an out-of-memory kill is recorded as that run's failure and the rest of the grid goes on. Running
 the same plan again skips completed runs (their files untouched), resumes partial ones from their last checkpoint,
 reruns failed, diverged or not-learning ones only with ``retry_failed``, and leaves runs whose recorded request no
@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from inception_bench.ablate.__main__ import DRIVER_PID
 from inception_bench.ablate.plan import Plan, PlannedRun, will_run, write_results
+from inception_bench.ablate.worker import DRIVER_PID
 from inception_bench.errors import FieldError, IbenchError
 from inception_bench.progress import ProgressMode, live, plain_line
 from inception_bench.store import RunRecord, RunStatus
