@@ -6,7 +6,8 @@ its results per variant (from ``report/summary.csv``, which ``ibench report`` wr
 
 CPU time: each run's training, evaluation and test seconds (``final.json``'s ``wall_seconds``, or the epochs so far
 of a run still going) times its torch threads, summed over the main runs and the tuning runs (a tuned variant's
-first seed is a copy of its chosen tuning run and is counted once).
+first seed is a copy of its chosen tuning run and is counted once). A record's date: the day git first committed it
+(a clone's files all carry the clone's time), else, not committed yet, its file's modification time.
 Named by: results/studies/*/README.md (run by scripts/run_studies.sh).
 """
 
@@ -14,8 +15,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
+import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -29,17 +33,50 @@ def _threads(record: dict) -> int:
     return int(found.group(1)) if found else 1
 
 
-def run_seconds(folder: Path) -> tuple[float, bool, float | None]:
-    """(CPU seconds so far, finished, the record's modification time) of one run folder."""
+def committed_dates(study: Path) -> dict[Path, str]:
+    """Each committed file under the study and the day (UTC, ISO) git first committed it; empty outside git."""
+    try:
+        log = subprocess.run(
+            ["git", "log", "--reverse", "--date=format-local:%Y-%m-%d", "--format=@%ad", "--name-only", "--", "."],
+            cwd=study,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TZ": "UTC"},
+        ).stdout
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=study, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    dates: dict[Path, str] = {}
+    day = ""
+    for line in log.splitlines():
+        if line.startswith("@"):
+            day = line[1:]
+        elif line.strip():
+            dates.setdefault((Path(top) / line).resolve(), day)
+    return dates
+
+
+def run_seconds(folder: Path) -> tuple[float, bool, dict]:
+    """(CPU seconds so far, finished, the record or an empty dict) of one run folder."""
     final = folder / "final.json"
     if final.exists():
         record = json.loads(final.read_text())
-        return float(record.get("wall_seconds") or 0.0) * _threads(record), True, final.stat().st_mtime
+        return float(record.get("wall_seconds") or 0.0) * _threads(record), True, record
     metrics = folder / "metrics.jsonl"
     if not metrics.exists():
-        return 0.0, False, None
+        return 0.0, False, {}
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    return sum(float(r.get("seconds") or 0.0) for r in rows), False, None
+    return sum(float(r.get("seconds") or 0.0) for r in rows), False, {}
+
+
+def record_date(final: Path, committed: dict[Path, str]) -> str:
+    return (
+        committed.get(final.resolve())
+        or datetime.datetime.fromtimestamp(final.stat().st_mtime, datetime.UTC).date().isoformat()
+    )
 
 
 def _pct(value: object, digits: int = 2) -> str:
@@ -86,6 +123,10 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
             f"{versus} | {int(row.params):,} | {float(row.ops) / 1e6:.1f}M | "
             f"{_speed(speeds, str(row.variant), row.images_per_sec)} |"
         )
+    base = summary[summary["baseline"].astype(bool)]
+    if not base.empty:
+        lines += ["", f"The baseline scores {100 - float(base['top1_err'].iloc[0]):.2f}% test top-1 (mean of "
+                  f"{int(base['seeds'].iloc[0])} seeds)."]  # fmt: skip
     lines += [
         "",
         "A positive difference: the variant errs more than the baseline. The full report, with learning curves, "
@@ -103,21 +144,24 @@ def main() -> None:
     source = Path(meta.get("file") or f"specs/ablations/{meta['name']}.yaml")
     header = [line[2:] for line in source.read_text().splitlines() if line.startswith("# ")] if source.exists() else []
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
-    seconds, times, finished, total = 0.0, [], 0, 0
+    seconds, dates, cpus, finished, total = 0.0, [], Counter[str](), 0, 0
+    committed = committed_dates(study)
     folders = [p.parent for p in study.glob("*/seed-*/config.json")] + [
         p.parent for p in study.glob("tune/*/*/config.json")
     ]
     for folder in folders:
         if folder.name == "seed-0" and folder.parent.name in tuned:
             continue  # the chosen tuning run's copy
-        spent, done, when = run_seconds(folder)
+        spent, done, record = run_seconds(folder)
         seconds += spent
         total += 1
         finished += done
-        if when is not None:
-            times.append(when)
+        if done:
+            dates.append(record_date(folder / "final.json", committed))
+            cpus[re.sub(r", \d+ threads?\)", ")", str(record.get("device", "unknown")))] += 1
     completed = int((results["status"] == "completed").sum())
-    dates = sorted(datetime.datetime.fromtimestamp(t, datetime.UTC).date().isoformat() for t in times)
+    dates.sort()
+    machines = "; ".join(f"{cpu}: {n}" for cpu, n in cpus.most_common()) or "none finished yet"
     span = f"{dates[0]} to {dates[-1]}" if dates else "none finished yet"
     state = "complete" if completed == len(results) else f"running: {completed} of {len(results)} runs completed"
     lines = [
@@ -127,6 +171,10 @@ def main() -> None:
         f"records dated {span}).",
         "",
         f"**CPU time so far:** {seconds / 3600:.1f} core-hours (the runs' own seconds times their torch threads).",
+        "",
+        f"**Machines (finished run folders on each):** {machines}. Runs of one seed share their data order and "
+        "initialisation on any machine; bf16 kernels differ between CPUs, so a run repeated on another gives figures "
+        "within the seed noise, not the same digits.",
         "",
         "## Scale and design (from the ablation file)",
         "",

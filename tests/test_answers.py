@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,6 +252,9 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     # (3 x 10 for a, 3 x 20 for b) at one thread
     assert f"**CPU time so far:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
     assert "## Results\n" in text and "**State:** complete" in text and "train images/s (the runs' own)" in text
+    err_b = np.array([100 * (1 - B[s][0]) for s in (0, 1, 2)])  # b, the toy's baseline
+    assert f"The baseline scores {100 - err_b.mean():.2f}% test top-1 (mean of 3 seeds)." in text
+    assert "**Machines (finished run folders on each):** cpu (Xeon): 1." in text
     # with the study's interleaved bench, its images/s (the runs' own compare machine loads as much as variants)
     pd.DataFrame([_bench_row("a", 300.0), _bench_row("b", 90.0)]).to_csv(study / "bench.csv", index=False)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
@@ -285,3 +289,24 @@ def test_study_readme_of_a_study_with_no_completed_run(tmp_path):
     assert script.returncode == 0, script.stderr
     text = (study / "README.md").read_text()
     assert "**State:** running: 0 of 1 runs completed" in text and "No completed run yet" in text
+
+
+def test_a_study_readme_dates_records_by_their_first_commit_not_the_clones_file_times(tmp_path):
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    for run in study.glob("*/seed-*"):
+        (run / "config.json").write_text("{}")
+    final = study / "a" / "seed-0" / "final.json"
+    final.write_text(json.dumps({"status": "completed", "wall_seconds": 10.0}))
+    os.utime(final, (1_700_000_000, 1_700_000_000))  # 2023-11-14 22:13 UTC: not committed, its file's time
+    readme = [sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)]
+    subprocess.run(readme, check=True, capture_output=True)
+    assert "records dated 2023-11-14 to 2023-11-14" in (study / "README.md").read_text()
+    when = {"GIT_AUTHOR_DATE": "2024-02-03T23:30:00+0000", "GIT_COMMITTER_DATE": "2024-02-03T23:30:00+0000"}
+    git = {**os.environ, **when, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "runs"]):
+        subprocess.run(["git", *args], cwd=tmp_path, env=git, check=True, capture_output=True)
+    os.utime(final, (1_800_000_000, 1_800_000_000))  # as a clone leaves it: its checkout's time, not the run's
+    subprocess.run(readme, check=True, capture_output=True)
+    assert "records dated 2024-02-03 to 2024-02-03" in (study / "README.md").read_text()

@@ -71,10 +71,9 @@ def test_each_rung_keeps_the_best_half_and_the_last_rung_chooses(tmp_path):
     plan = plan_ablation(path, out)
     assert plan.tuning[0].chosen == {"lr": 0.3}
     assert [(r.status, r.tuned) for r in plan.runs] == [("new", {"lr": 0.3})] * 2
-    # the cost of choosing: every run but the survivor's full run, which the first seed's run is: half the grid's
-    grid_epochs = len(LRS) * RECIPE["epochs"]
-    choosing = 4 * 1 + 2 * 2
-    assert sum(r.recipe["epochs"] for r in plan.tuning_runs) - RECIPE["epochs"] == choosing <= grid_epochs / 2
+    # the cost: 4 x 1 + 2 x 2 + 4 = 12 epochs against the grid's 4 x 4 = 16 (the survivor's full run, the first
+    # seed's in both, included)
+    assert sum(r.recipe["epochs"] for r in plan.tuning_runs) == 12 == 0.75 * len(LRS) * RECIPE["epochs"]
     rows = plan.tuning[0].rows()
     table = [(r["tune:lr"], r["rung"], r["epochs"], r["kept"], r["chosen"]) for r in rows]
     assert table == [
@@ -87,6 +86,15 @@ def test_each_rung_keeps_the_best_half_and_the_last_rung_chooses(tmp_path):
         (0.3, 3, 4, False, True),
     ]
     assert [r["status"] for r in rows][:4] == ["completed", "completed", "completed", "diverged"]
+
+
+def test_one_short_rung_keeping_the_best_alone_costs_half_the_grid(tmp_path):
+    path, out = _ablation(tmp_path, halving={"rungs": [0.25, 1.0], "keep": 0.25}), tmp_path / "out"
+    _finish(plan_ablation(path, out), {0.1: 0.5, 0.2: 0.9, 0.3: 0.7, 0.4: 0.6})
+    plan = plan_ablation(path, out)
+    assert [(r.tuned["lr"], r.recipe["epochs"]) for r in plan.tuning[0].rungs[1]] == [(0.2, 4)]
+    # 4 x 1 + 4 = 8 epochs: half the grid's 4 x 4, the survivor's full run (the first seed's) included
+    assert sum(r.recipe["epochs"] for r in plan.tuning_runs) == 8 == len(LRS) * RECIPE["epochs"] / 2
 
 
 def test_a_rung_where_nothing_completed_fails_the_seeds(tmp_path):

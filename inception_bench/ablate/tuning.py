@@ -13,8 +13,10 @@ cosine and weight average follow the shorter run, so a low rate is not judged on
 out) trains ``rungs[1]`` of the epochs, and so on; the best of the last rung is chosen. A rung of 1.0 is the full
 run: when one candidate reaches it, that run is also the variant's first seed (copied, not trained twice).
 
-Cost, in full runs, for 4 candidates: the grid trains 4; ``rungs [0.25, 0.5, 1.0], keep 0.5`` trains
-4 x 0.25 + 2 x 0.5 = 2 to choose, then the survivor's full run, which is the first seed's run in both cases.
+Cost, in full runs, for 4 candidates, the survivor's full run (the first seed's, in both) included: the grid trains
+4; ``rungs [0.25, 0.5, 1.0], keep 0.5`` trains 4 x 0.25 + 2 x 0.5 + 1 = 3 (beyond the first seed: 2 against 3);
+``rungs [0.25, 1.0], keep 0.25`` (one short rung, then the best alone) 4 x 0.25 + 1 = 2, half the grid (beyond the
+first seed: 1 against 3), trusting a ranking after a quarter of the schedule.
 
 Each rung's runs live in ``tune/<variant>/<candidate>`` (a full-length rung) or
 ``tune/<variant>/<candidate>_epochs-<n>`` (a shorter one); ``tuning.csv`` has one row per run with its rung.

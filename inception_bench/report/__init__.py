@@ -106,7 +106,9 @@ def _tta_blocks(rows: list[dict[str, Any]], labels: dict[str, str]) -> list[Any]
         Paragraph(
             f"Time to accuracy: when validation top-1 first reached {100 * target:.2f}% "
             f"({rows[0]['tta_target_source']}); medians over seeds of the epoch, the training images seen and the "
-            "training seconds (evaluation left out); the MLPerf mean drops the fastest and slowest of 5+ seeds."
+            "training seconds (evaluation left out); the MLPerf mean drops the fastest and slowest of 5+ seeds. "
+            "The seconds are each run's own, on the machine and beside the load it had: variants compare by "
+            "them only when their runs shared both (the README answers' time to target uses the study's bench.csv)."
         ),
         Table(header, cells),
     ]
