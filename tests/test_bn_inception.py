@@ -74,6 +74,44 @@ def test_bn_inception_counts_by_hand_and_against_the_public_reproduction():
     assert got.aux_params == 0 and got.params_with_aux == got.params_all
 
 
+def test_count_sets_the_reproductions_totals_beside_ours_and_its_note_adds_up():
+    from typer.testing import CliRunner
+
+    from inception_bench.cli import app
+
+    result = CliRunner().invoke(app, ["count", "bn-inception"], terminal_width=1000)
+    assert result.exit_code == 0, result.output
+    weights, macs, channels = _by_hand()
+    ours = REPRODUCTION_PARAMS - channels  # theirs less the conv biases, one per conv output channel
+    assert ours == weights + 2 * channels + 1000  # + batch norm's scale and shift per conv channel, the fc's bias
+    assert "reference (public PyTorch ports of the Caffe BN-Inception" in result.output
+    assert f"11,295,240 parameters, 2.05G multiply-adds; ours {ours:,} parameters, {macs / 1e9:.3f}G" in result.output
+    assert f"{channels:,} more than ours" in result.output  # the conv biases
+    # the note's ops: pooling windows, batch norm and ReLU outputs, one op per element, counted here by hooks
+    model, counted = create_model("bn-inception").eval(), {"pool": 0, "bn": 0, "relu": 0}
+
+    def hook(kind: str):
+        def record(module, inputs, output):
+            window = inputs[0].shape[-1] ** 2 if isinstance(module, torch.nn.AdaptiveAvgPool2d) else None
+            if kind == "pool" and window is None:
+                k = module.kernel_size
+                window = k * k if isinstance(k, int) else k[0] * k[1]
+            counted[kind] += output.numel() * (window or 1)
+
+        return record
+
+    for module in model.modules():
+        kind = {torch.nn.MaxPool2d: "pool", torch.nn.AvgPool2d: "pool", torch.nn.AdaptiveAvgPool2d: "pool",
+                torch.nn.BatchNorm2d: "bn", torch.nn.ReLU: "relu"}.get(type(module))  # fmt: skip
+        if kind:
+            module.register_forward_hook(hook(kind))
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    assert [round(counted[k] / 1e6, 1) for k in ("pool", "bn", "relu")] == [12.2, 3.7, 3.7]
+    assert f"gives {(macs + sum(counted.values())) / 1e9:.3f}G, their about 2.05G" in result.output
+    assert round((macs + sum(counted.values())) / 1e9, 2) == 2.05
+
+
 def test_the_stride_2_modules_halve_the_grid_and_pass_the_pooled_input_through():
     spec = load_spec(SPEC, {"width_mult": 0.125}).spec
     model = build_model(spec).eval()

@@ -260,6 +260,7 @@ def count(loaded: LoadedSpec) -> CountReport:
         "params_all_with_aux": sum(p.numel() for p in model.parameters()),
         "aux_params": sum(a.params for a in aux),
         "aux_ops": sum(a.ops for a in aux),
+        "reference": spec.reference.model_dump() if spec.reference is not None else None,
     }
     return CountReport(
         spec=display_path(loaded.path),

@@ -176,6 +176,18 @@ class AuxSpec(_Strict):
         return self
 
 
+class Reference(_Strict):
+    """Published whole-network figures for a table that prints none per row (BN-Inception's): ``ibench count`` sets
+    its totals beside them, with why they differ."""
+
+    source: str = Field(description="where the figures come from")
+    params: int | None = Field(None, ge=1, description="every parameter (biases and batch norm too), as counted there")
+    ops: int | None = Field(
+        None, ge=1, description="multiply-adds per image at the spec's input size, as counted there"
+    )
+    note: str = Field("", description="why ours differ")
+
+
 class Spec(_Strict):
     """A validated architecture spec. Build one with :func:`inception_bench.spec.load_spec`."""
 
@@ -235,6 +247,7 @@ class Spec(_Strict):
         "googlenet",
         description="torchvision's model of this family, which ibench bench measures beside the spec (vs_torchvision)",
     )
+    reference: Reference | None = Field(None, description="published totals, for a table without per-row figures")
     layers: list[Row]
     aux: AuxSpec = Field(default_factory=AuxSpec)
 
