@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 import yaml
-from conftest import SPECS
+from conftest import SPECS, reference_counts
 
 from inception_bench.count import totals
 from inception_bench.models import build_model, create_model, list_models
@@ -110,6 +110,20 @@ def test_count_sets_the_reproductions_totals_beside_ours_and_its_note_adds_up():
     assert [round(counted[k] / 1e6, 1) for k in ("pool", "bn", "relu")] == [12.2, 3.7, 3.7]
     assert f"gives {(macs + sum(counted.values())) / 1e9:.3f}G, their about 2.05G" in result.output
     assert round((macs + sum(counted.values())) / 1e9, 2) == 2.05
+
+
+def test_compare_puts_naive_modules_beside_the_reduced_ones():
+    from typer.testing import CliRunner
+
+    from inception_bench.cli import app
+
+    result = CliRunner().invoke(app, ["count", "bn-inception", "--compare", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    total = next(line.split(",") for line in result.output.splitlines() if line.startswith("total,"))
+    weights, macs, _ = _by_hand()
+    naive_weights, naive_macs, _ = reference_counts(build_model(load_spec(SPEC, {"module": "naive"}).spec), 224)
+    assert [int(x) for x in total[4:6]] == [weights, naive_weights]  # reduced, naive
+    assert [int(x) for x in total[7:9]] == [macs, naive_macs]
 
 
 def test_the_stride_2_modules_halve_the_grid_and_pass_the_pooled_input_through():
