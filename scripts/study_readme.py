@@ -34,19 +34,19 @@ def _threads(record: dict) -> int:
 
 
 def committed_dates(study: Path) -> dict[Path, str]:
-    """Each committed file under the study and the day (UTC, ISO) git first committed it; empty outside git."""
-    try:
-        log = subprocess.run(
-            ["git", "log", "--reverse", "--date=format-local:%Y-%m-%d", "--format=@%ad", "--name-only", "--", "."],
-            cwd=study,
-            capture_output=True,
-            text=True,
-            check=True,
+    """Each committed file under the study, unchanged since, and the day (UTC, ISO) git first committed it under
+    its present name; empty outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "core.quotePath=false", *args], cwd=study, capture_output=True, text=True, check=True,
             env={**os.environ, "TZ": "UTC"},
-        ).stdout
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=study, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        ).stdout  # fmt: skip
+
+    try:
+        log = git("log", "--reverse", "--date=format-local:%Y-%m-%d", "--format=@%ad", "--name-only", "--", ".")
+        top = Path(git("rev-parse", "--show-toplevel").strip())
+        changed = {(top / line).resolve() for line in git("diff", "--name-only", "HEAD", "--", ".").splitlines()}
     except (OSError, subprocess.CalledProcessError):
         return {}
     dates: dict[Path, str] = {}
@@ -55,8 +55,8 @@ def committed_dates(study: Path) -> dict[Path, str]:
         if line.startswith("@"):
             day = line[1:]
         elif line.strip():
-            dates.setdefault((Path(top) / line).resolve(), day)
-    return dates
+            dates.setdefault((top / line).resolve(), day)
+    return {path: day for path, day in dates.items() if path not in changed}  # a rewritten record: its file's time
 
 
 def run_seconds(folder: Path) -> tuple[float, bool, dict]:

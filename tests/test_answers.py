@@ -310,3 +310,7 @@ def test_a_study_readme_dates_records_by_their_first_commit_not_the_clones_file_
     os.utime(final, (1_800_000_000, 1_800_000_000))  # as a clone leaves it: its checkout's time, not the run's
     subprocess.run(readme, check=True, capture_output=True)
     assert "records dated 2024-02-03 to 2024-02-03" in (study / "README.md").read_text()
+    final.write_text(json.dumps({"status": "completed", "wall_seconds": 20.0}))  # rerun since: not that commit's
+    os.utime(final, (1_750_000_000, 1_750_000_000))  # 2025-06-15
+    subprocess.run(readme, check=True, capture_output=True)
+    assert "records dated 2025-06-15 to 2025-06-15" in (study / "README.md").read_text()

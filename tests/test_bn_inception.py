@@ -112,6 +112,29 @@ def test_count_sets_the_reproductions_totals_beside_ours_and_its_note_adds_up():
     assert round((macs + sum(counted.values())) / 1e9, 2) == 2.05
 
 
+def test_the_reference_is_the_tables_alone_and_not_part_of_the_network(tmp_path):
+    from typer.testing import CliRunner
+
+    from inception_bench.cli import app
+    from inception_bench.spec import Spec
+
+    runner = CliRunner()
+    csv = runner.invoke(app, ["count", "bn-inception", "--format", "csv"]).output.splitlines()
+    assert any(line.startswith("reference,") and ",11295240," in line for line in csv)
+    # a variant (overrides) or a derived file (base:) is another network: the published totals are not printed
+    varied = runner.invoke(app, ["count", "bn-inception", "--set", "stem=separable"], terminal_width=1000)
+    assert varied.exit_code == 0 and "reference (" not in varied.output
+    derived = tmp_path / "d.yaml"
+    derived.write_text(f"base: {SPEC}\noverrides: {{width_mult: 0.5}}\n")
+    assert load_spec(derived).spec.reference is None
+    # a recorded spec from before the field (or with other words in it) is still the same network
+    raw = load_spec(SPEC).spec.to_raw()
+    older = {k: v for k, v in raw.items() if k != "reference"}
+    reworded = {**raw, "reference": {**raw["reference"], "note": "other words"}, "description": "other words"}
+    assert Spec.recorded(older) == Spec.recorded(raw) == Spec.recorded(reworded)
+    assert Spec.recorded({**raw, "width_mult": 0.5}) != Spec.recorded(raw)
+
+
 def test_compare_puts_naive_modules_beside_the_reduced_ones():
     from typer.testing import CliRunner
 

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -220,6 +221,21 @@ def test_loose_run_directories_use_the_variant_folder(grid, tmp_path):
     write_report([loose], tmp_path / "r")
     summary = pd.read_csv(tmp_path / "r" / "summary.csv")
     assert set(summary["variant"]) == {"module-reduced", "module-naive"} and set(summary["seeds"]) == {3}
+
+
+def test_loose_run_folders_named_from_a_relative_path_keep_their_curves(grid, tmp_path, monkeypatch):
+    from inception_bench.report.load import curves, load_study
+
+    loose = tmp_path / "flat"
+    for name, run in (("r0", "module-naive/seed-0"), ("r1", "module-naive/seed-1")):
+        shutil.copytree(grid / run, loose / name)  # not the <variant>/seed-<s> layout: found by run_dir alone
+    monkeypatch.chdir(tmp_path)
+    got = curves(load_study(Path("flat")))
+    by_hand = [
+        [1 - json.loads(line)["val_top1"] for line in (loose / n / "metrics.jsonl").read_text().splitlines()]
+        for n in ("r0", "r1")
+    ]
+    assert sorted(got["module-naive"]) == sorted(by_hand) and len(by_hand[0]) == 2
 
 
 def test_pareto_front():

@@ -66,6 +66,9 @@ def _flat_rows(report: CountReport) -> list[dict[str, Any]]:
             "paper_ops": t["paper_ops"],
         }
     )
+    if (ref := t.get("reference")) is not None:  # published totals (every parameter), as totals_lines says them
+        out.append({"id": "reference", "name": ref["source"], "type": "reference", "params": ref["params"],
+                    "ops": ref["ops"], "explanation": ref["note"]})  # fmt: skip
     return out
 
 

@@ -260,7 +260,8 @@ def count(loaded: LoadedSpec) -> CountReport:
         "params_all_with_aux": sum(p.numel() for p in model.parameters()),
         "aux_params": sum(a.params for a in aux),
         "aux_ops": sum(a.ops for a in aux),
-        "reference": spec.reference.model_dump() if spec.reference is not None else None,
+        # published totals are of the table as it stands: not of a variant made by overrides
+        "reference": spec.reference.model_dump() if spec.reference is not None and not loaded.overrides else None,
     }
     return CountReport(
         spec=display_path(loaded.path),

@@ -77,7 +77,7 @@ def axis_label(axis: str, value: Any) -> str:
     return f"{field} {text}"
 
 
-def _loose_row(run: RunFolder) -> dict[str, Any]:
+def _loose_row(folder: AblationFolder, run: RunFolder) -> dict[str, Any]:
     """A results row for a run folder outside an ablation's results.csv: its variant and seed from the request
     an ablation wrote, else the folder's name and the recorded recipe's seed."""
     record = run.read_record()
@@ -87,7 +87,8 @@ def _loose_row(run: RunFolder) -> dict[str, Any]:
     if seed is None:
         seed = run.read_config().get("recipe", {}).get("seed", 0) if run.config_path.exists() else 0
     variant = str(request.get("variant") or run.path.name)
-    return {**result_row(variant, seed, record.status, record), "run_dir": str(run.path)}
+    where = run.path.relative_to(folder.path).as_posix() if run.path.is_relative_to(folder.path) else str(run.path)
+    return {**result_row(variant, seed, record.status, record), "run_dir": where}
 
 
 def load_study(path: Path) -> Study:
@@ -102,7 +103,7 @@ def load_study(path: Path) -> Study:
             f"{path}: no {AblationFolder.RESULTS} and no run directory ({RunFolder.RECORD}) inside; give an "
             "`ibench ablate` --out folder or an `ibench train` run directory"
         )
-    return Study(path.name, folder, usable(pd.DataFrame([_loose_row(r) for r in runs])), {})
+    return Study(path.name, folder, usable(pd.DataFrame([_loose_row(folder, r) for r in runs])), {})
 
 
 def usable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -160,6 +160,7 @@ def _resolve_raw(path: Path, depth: int = 0) -> tuple[dict[str, Any], Spec | Non
     if not isinstance(base, str) or not isinstance(overrides, dict):
         raise SpecError(f"{path}: 'base' must be a file name and 'overrides' a mapping of KEY: VALUE")
     base_raw, _ = _resolve_raw(referred_file(path, "base", base), depth + 1)
+    base_raw.pop("reference", None)  # the base table's published totals are not the derived network's
     return apply_overrides(base_raw, {**raw, **overrides}, str(path)), None
 
 

@@ -195,6 +195,8 @@ class Spec(_Strict):
     # recorded() fills every other field at its default, so only a field whose older value is not its default needs
     # an entry (these two are also their defaults: kept from before recorded() filled defaults).
     LEGACY: ClassVar[dict[str, Any]] = {"bn_bias": 0.0, "bn_bias_heads": None}
+    # Words about the network, not the network: a recorded spec compares equal without them.
+    NOT_THE_NETWORK: ClassVar[tuple[str, ...]] = ("description", "reference")
 
     name: str
     description: str = ""
@@ -311,14 +313,15 @@ class Spec(_Strict):
     @classmethod
     def recorded(cls, raw: Any) -> Any:
         """A recorded spec (its plain data) with the fields it predates at what it was built with
-        (:attr:`LEGACY`), so that it compares equal to today's dump of the same network."""
+        (:attr:`LEGACY`) and without :attr:`NOT_THE_NETWORK`, for comparing with today's dump of the same network."""
         if not isinstance(raw, dict):
             return raw
         filled = {**cls.LEGACY, **raw}
         try:  # through the schema: fields added since (a row's pool, stride) at their defaults, as today's dump
-            return cls.model_validate(filled).to_raw()
+            filled = cls.model_validate(filled).to_raw()
         except ValidationError:  # a record today's schema refuses: compared as it is (it differs)
-            return filled
+            pass
+        return {k: v for k, v in filled.items() if k not in cls.NOT_THE_NETWORK}
 
     def to_raw(self) -> dict[str, Any]:
         """The spec as the plain data of a spec file (the table's text forms, column names as aliases)."""
