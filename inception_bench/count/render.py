@@ -114,10 +114,10 @@ def totals_lines(report: CountReport) -> list[str]:
     for a in report.aux:
         lines.append(f"{a.name}: {a.params:,} weights, {human(a.ops, 'M')} multiply-adds (training only)")
     if (ref := t.get("reference")) is not None:  # published totals of a table without per-row figures
-        theirs = [f"{ref['params']:,} parameters" if ref["params"] else "", f"{ref['ops'] / 1e9:g}G multiply-adds"
-                  if ref["ops"] else ""]  # fmt: skip
+        theirs = [f"{ref['params']:,} parameters"] if ref["params"] else []
+        theirs += [f"{ref['ops'] / 1e9:g}G multiply-adds"] if ref["ops"] else []
         lines.append(
-            f"reference ({ref['source']}): {', '.join(x for x in theirs if x)}; ours {t['params_all']:,} parameters, "
+            f"reference ({ref['source']}): {', '.join(theirs)}; ours {t['params_all']:,} parameters, "
             f"{t['ops'] / 1e9:.3f}G multiply-adds" + (f": {ref['note']}" if ref["note"] else "")
         )
     return lines

@@ -87,8 +87,7 @@ def _loose_row(folder: AblationFolder, run: RunFolder) -> dict[str, Any]:
     if seed is None:
         seed = run.read_config().get("recipe", {}).get("seed", 0) if run.config_path.exists() else 0
     variant = str(request.get("variant") or run.path.name)
-    where = run.path.relative_to(folder.path).as_posix() if run.path.is_relative_to(folder.path) else str(run.path)
-    return {**result_row(variant, seed, record.status, record), "run_dir": where}
+    return {**result_row(variant, seed, record.status, record), "run_dir": folder.run_dir(run.path)}
 
 
 def load_study(path: Path) -> Study:

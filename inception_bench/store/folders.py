@@ -297,16 +297,16 @@ class AblationFolder:
             raise IbenchError(f"{self.results_path}: not an ibench results.csv (missing columns {', '.join(missing)})")
         return frame
 
+    def run_dir(self, path: str | Path) -> str:
+        """A run folder as results.csv and tuning.csv name it: relative to this folder when inside it
+        (``<variant>/seed-<s>``), so that the file stays true when the folder is moved, cloned or committed; else as
+        given. :meth:`run_path` reads it back."""
+        path = Path(path)
+        return path.relative_to(self.path).as_posix() if path.is_relative_to(self.path) else str(path)
+
     def _relative(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Rows whose ``run_dir`` is inside this folder name it relative to it (``<variant>/seed-<s>``), so that a
-        results file stays true when the folder is moved, cloned or committed."""
-        out = []
-        for row in rows:
-            run_dir = row.get("run_dir")
-            if isinstance(run_dir, str | Path) and Path(run_dir).is_relative_to(self.path):
-                row = {**row, "run_dir": Path(run_dir).relative_to(self.path).as_posix()}
-            out.append(row)
-        return out
+        """The rows with their ``run_dir`` as :meth:`run_dir` names it."""
+        return [{**row, "run_dir": self.run_dir(row["run_dir"])} if row.get("run_dir") else row for row in rows]
 
     def run_path(self, run_dir: str) -> Path:
         """A ``run_dir`` of results.csv or tuning.csv as a path: relative ones are inside this folder; absolute
