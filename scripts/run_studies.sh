@@ -17,7 +17,13 @@ studies=("$@")
 root=${STUDIES_OUT:-results/studies}
 for study in "${studies[@]}"; do
   out=$root/$study
-  "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain
+  # the runs another study has finished that are the same runs as this one's (a shared baseline, its tuning
+  # candidates) are copied from there, not trained again
+  reuse=()
+  for other in "$root"/*/ablation.json; do
+    [ -f "$other" ] && [ "$(dirname "$other")" != "$out" ] && reuse+=(--reuse "$(dirname "$other")")
+  done
+  "$BIN/ibench" ablate "specs/ablations/$study.yaml" --out "$out" --jobs "$(nproc)" --progress plain "${reuse[@]}"
   cp "specs/ablations/$study.yaml" "$out/"
   # the speed of each variant, timed in the same interleaved rounds at the study's batch and image size with one
   # thread as its runs had (their own images/s compare machine loads as much as variants): the answers' img/s and

@@ -6,7 +6,8 @@ its results per variant (from ``report/summary.csv``, which ``ibench report`` wr
 
 CPU time: each run's training, evaluation and test seconds (``final.json``'s ``wall_seconds``, or the epochs so far
 of a run still going) times its torch threads, summed over the main runs and the tuning runs (a tuned variant's
-first seed is a copy of its chosen tuning run and is counted once). A record's date: the day git first committed it
+first seed is a copy of its chosen tuning run and is counted once; a run copied from another study, ``ibench ablate
+--reuse``, is counted in the study that trained it). A record's date: the day git first committed it
 (a clone's files all carry the clone's time), else, not committed yet, its file's modification time.
 Named by: results/studies/*/README.md (run by scripts/run_studies.sh).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from inception_bench.report.load import bench_speeds, load_study
-from inception_bench.store import atomic_write_text
+from inception_bench.store import RunFolder, atomic_write_text
 
 
 def _threads(record: dict) -> int:
@@ -144,7 +145,7 @@ def main() -> None:
     source = Path(meta.get("file") or f"specs/ablations/{meta['name']}.yaml")
     header = [line[2:] for line in source.read_text().splitlines() if line.startswith("# ")] if source.exists() else []
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
-    seconds, dates, cpus, finished, total = 0.0, [], Counter[str](), 0, 0
+    seconds, dates, cpus, finished, total, copied = 0.0, [], Counter[str](), 0, 0, Counter[str]()
     committed = committed_dates(study)
     folders = [p.parent for p in study.glob("*/seed-*/config.json")] + [
         p.parent for p in study.glob("tune/*/*/config.json")
@@ -153,7 +154,10 @@ def main() -> None:
         if folder.name == "seed-0" and folder.parent.name in tuned:
             continue  # the chosen tuning run's copy
         spent, done, record = run_seconds(folder)
-        seconds += spent
+        if (folder / RunFolder.ORIGIN).exists():  # trained by another study: its CPU time is counted there
+            copied[str(json.loads((folder / RunFolder.ORIGIN).read_text()).get("ablation"))] += 1
+        else:
+            seconds += spent
         total += 1
         finished += done
         if done:
@@ -170,7 +174,14 @@ def main() -> None:
         f"**State:** {state} ({finished} of {total} run folders, tuning runs included, finished; "
         f"records dated {span}).",
         "",
-        f"**CPU time so far:** {seconds / 3600:.1f} core-hours (the runs' own seconds times their torch threads).",
+        f"**CPU time so far:** {seconds / 3600:.1f} core-hours (the runs' own seconds times their torch threads)"
+        + (
+            f"; {sum(copied.values())} run folders are copies of the same runs finished by "
+            + ", ".join(f"`{name}` ({n})" for name, n in sorted(copied.items()))
+            + " (`ibench ablate --reuse`), their CPU time counted there."
+            if copied
+            else "."
+        ),
         "",
         f"**Machines (finished run folders on each):** {machines}. Runs of one seed share their data order and "
         "initialisation on any machine; bf16 kernels differ between CPUs, so a run repeated on another gives figures "
@@ -193,7 +204,9 @@ def main() -> None:
         f"bash scripts/run_studies.sh {meta['name']}   # resumes: finished runs are kept",
         "```",
         "",
-        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc)`, then, where "
+        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc) --reuse DIR...` "
+        "(DIR: each other study's folder, whose runs that are the same runs as this study's are copied, not "
+        "trained again), then, where "
         f"{study}/bench.csv is not there yet, `OMP_NUM_THREADS=1 ibench bench specs/ablations/{source.name} --mode "
         f"train --batch-size 64 --image-size 32 --baseline same --output {study}/bench.csv` (every variant's "
         "training speed in the same interleaved rounds, one thread as the runs had; best on an otherwise idle "

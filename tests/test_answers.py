@@ -314,3 +314,24 @@ def test_a_study_readme_dates_records_by_their_first_commit_not_the_clones_file_
     os.utime(final, (1_750_000_000, 1_750_000_000))  # 2025-06-15
     subprocess.run(readme, check=True, capture_output=True)
     assert "records dated 2025-06-15 to 2025-06-15" in (study / "README.md").read_text()
+
+
+def test_a_study_readme_counts_a_run_copied_from_another_study_where_it_was_trained(tmp_path):
+    # b seed 0 is a copy of a run that study `base` trained (ibench ablate --reuse): its hour at 2 threads is that
+    # study's CPU time, not this one's; a seed 0, trained here, counts (3 x 10 s of each other run's epochs too)
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    for run in study.glob("*/seed-*"):
+        (run / "config.json").write_text("{}")
+    record = {"status": "completed", "wall_seconds": 3600.0, "device": "cpu (Xeon, 2 threads)"}
+    for run in (study / "a" / "seed-0", study / "b" / "seed-0"):
+        (run / "final.json").write_text(json.dumps(record))
+    (study / "b" / "seed-0" / "copied-from.json").write_text(json.dumps({"from": "../x", "ablation": "base"}))
+    subprocess.run([sys.executable, "-m", "inception_bench", "report", str(study), "--out", str(study / "report")],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
+    text = (study / "README.md").read_text()
+    hours = (2 * 3600 + 2 * 30 + 2 * 60) / 3600  # a: 1 record + 2 runs' epochs; b: 2 runs' epochs (seed 0 copied)
+    assert f"**CPU time so far:** {hours:.1f} core-hours" in text, text
+    assert "1 run folders are copies of the same runs finished by `base` (1)" in text
+    assert "(2 of 6 run folders" in text  # the copy is this study's run all the same

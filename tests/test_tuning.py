@@ -5,6 +5,7 @@ of each rung is known by construction."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,11 +13,11 @@ import pytest
 from conftest import SMALL, invoke_ablate, write_ablation
 from typer.testing import CliRunner
 
-from inception_bench.ablate import plan_ablation
+from inception_bench.ablate import Reuse, plan_ablation, write_results
 from inception_bench.ablate.protocol import run_tuning, tuning_shard
 from inception_bench.ablate.tuning import Halving
 from inception_bench.cli import app
-from inception_bench.store import RunRecord, RunStatus
+from inception_bench.store import AblationFolder, RunRecord, RunStatus
 
 RECIPE = {"epochs": 4, "batch_size": 64, "workers": 0, "device": "cpu", "schedule": "cosine"}
 LRS = [0.1, 0.2, 0.3, 0.4]
@@ -244,3 +245,85 @@ def test_halving_end_to_end_trains_each_rung_and_copies_the_survivor(tmp_path):
     loser = 1e-7 if best == 0.2 else 0.2
     assert f"| {figures[loser][0]:.1f} (stopped) |" in text
     assert f"| {figures[best][0]:.1f} > {figures[best][1]:.1f} * |" in text
+
+
+def test_reuse_copies_the_runs_another_ablation_finished_and_trains_the_rest(tmp_path):
+    # ablation a: variant base, tuned (one short rung keeping the best: lr 0.4, by the recorder's construction),
+    # seeds 0 and 1, all finished. Ablation b has the same variant under another name, plus seed 2 and a variant of
+    # its own. With a's folder to reuse, base's tuning runs and seed 1 are copies of a's (hard links naming their
+    # source), its seed 0 the copy of its own chosen run; only seed 2 and the new variant train
+    halving = {"rungs": [0.25, 1.0], "keep": 0.25}
+    path_a, out_a = _ablation(tmp_path, name="a", halving=halving, variants=[{"name": "base"}]), tmp_path / "out-a"
+    engine = _Recorder()
+    run_tuning(engine, lambda: plan_ablation(path_a, out_a), None, retry_failed=False, rerun_changed=False,
+               progress="none")  # fmt: skip
+    plan_a = plan_ablation(path_a, out_a)
+    engine.run(plan_a, [r for r in plan_a.runs if r.status == "new"])
+    write_results(plan_a)
+    assert [r.status for r in plan_ablation(path_a, out_a).runs] == ["completed"] * 2
+
+    variants = [{"name": "baseline"}, {"name": "wide", "set": {"width_mult": 0.25}}]
+    path_b, out_b = _ablation(tmp_path, name="b", halving=halving, variants=variants, seeds=[0, 1, 2]), tmp_path / "b"
+    engine.calls.clear()
+    reuse = Reuse([out_a], AblationFolder(out_b))
+    outcome = run_tuning(engine, lambda: plan_ablation(path_b, out_b), None, retry_failed=False,
+                         rerun_changed=False, progress="none", reuse=reuse)  # fmt: skip
+    plan_b = outcome.plan
+    copied = outcome.copied + reuse.adopt(plan_b.runs)  # as `ibench ablate` does before the seeds
+    engine.run(plan_b, [r for r in plan_b.runs if r.status == "new"])
+    trained = [run for call in engine.calls for run in call]
+    assert [name for variant, name in trained if variant == "baseline"] == ["seed-2"]
+    assert sorted(name for variant, name in trained if variant == "wide") == sorted(
+        [f"lr-{lr}_epochs-1" for lr in LRS] + ["lr-0.4", "seed-1", "seed-2"]
+    )
+    tune_names = [f"lr-{lr}_epochs-1" for lr in LRS] + ["lr-0.4"]
+    assert sorted(r.folder.path.name for r in copied) == sorted(tune_names + ["seed-1"])
+    for name in tune_names:
+        mine, theirs = out_b / "tune" / "baseline" / name, out_a / "tune" / "base" / name
+        origin = json.loads((mine / "copied-from.json").read_text())
+        # lr 0.4's source may be a's tune/base/lr-0.4 or a's base/seed-0, its copy: the same files
+        assert origin["ablation"] == "a" and os.path.samefile(
+            mine / origin["from"] / "final.json", theirs / "final.json"
+        )
+        assert os.path.samefile(mine / "final.json", theirs / "final.json")
+    origin = json.loads((out_b / "baseline" / "seed-1" / "copied-from.json").read_text())
+    assert (out_b / "baseline" / "seed-1" / origin["from"]).resolve() == (out_a / "base" / "seed-1").resolve()
+    # seed 0 is b's own chosen run's copy, which names no source
+    assert (out_b / "baseline" / "seed-0" / "final.json").exists()
+    assert not (out_b / "baseline" / "seed-0" / "copied-from.json").exists()
+    final = plan_ablation(path_b, out_b)
+    assert all(r.status == "completed" and r.tuned == {"lr": 0.4} for r in final.runs)
+
+
+def test_reuse_copies_only_the_same_run_that_ended_by_itself(tmp_path):
+    # a (no tuning, lr 0.1): seed 0 completed, seed 1 failed (a crash, not an answer). b is the same runs: seed 0
+    # is copied, seed 1 is not; c differs in its recipe only (label smoothing): nothing is copied
+    raw = {"spec": str(SMALL), "data": "synthetic", "recipe": {**RECIPE, "lr": 0.1}, "seeds": [0, 1],
+           "set": {"width_mult": 0.125}, "variants": [{"name": "v"}]}  # fmt: skip
+    plan_a = plan_ablation(write_ablation(tmp_path, {"name": "a", **raw}), tmp_path / "out-a")
+    for run, status in zip(plan_a.runs, (RunStatus.completed, RunStatus.failed), strict=True):
+        run.folder.create()
+        run.folder.write_request(run.request)
+        run.folder.write_record(RunRecord(status=status, val_top1=0.5))
+    write_results(plan_a)
+    plan_b = plan_ablation(write_ablation(tmp_path, {"name": "b", **raw}), tmp_path / "out-b")
+    copied = Reuse([tmp_path / "out-a"], plan_b.out).adopt(plan_b.runs)
+    assert [r.seed for r in copied] == [0] and [r.status for r in plan_b.runs] == ["completed", "new"]
+    smoothed = {**raw, "recipe": {**raw["recipe"], "label_smoothing": 0.1}}
+    plan_c = plan_ablation(write_ablation(tmp_path, {"name": "c", **smoothed}), tmp_path / "out-c")
+    assert Reuse([tmp_path / "out-a"], plan_c.out).adopt(plan_c.runs) == []
+    assert not (tmp_path / "out-c").exists()
+
+
+def test_reuse_of_a_folder_that_is_no_ablations_is_one_error_naming_the_option(tmp_path):
+    path = _ablation(tmp_path)
+    (tmp_path / "plain").mkdir()
+    for folder, why in ((tmp_path / "plain", "is not an ablation folder"), (tmp_path / "none", "is not an ablation")):
+        result = CliRunner().invoke(app, ["ablate", str(path), "--out", str(tmp_path / "o"), "--reuse", str(folder)])
+        assert result.exit_code == 2 and f"--reuse {folder}: {why}" in result.output, result.output
+        assert "Traceback" not in result.output
+    write_results(plan_ablation(path, tmp_path / "o"))
+    result = CliRunner().invoke(
+        app, ["ablate", str(path), "--out", str(tmp_path / "o"), "--reuse", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2 and "is this ablation's own output folder" in result.output, result.output

@@ -3,6 +3,7 @@
 - :mod:`~inception_bench.ablate.file`: the file, its variants (specs derived in memory), each run's recipe.
 - :mod:`~inception_bench.ablate.plan`: the planned runs (:mod:`~inception_bench.ablate.runs`) and their statuses,
   tuning (:mod:`~inception_bench.ablate.tuning`, :mod:`~inception_bench.ablate.protocol`), results.csv.
+- :mod:`~inception_bench.ablate.reuse`: runs copied from other ablations' folders (``--reuse``).
 - :mod:`~inception_bench.ablate.local`: the local backend (worker processes on this machine).
 - :mod:`~inception_bench.ablate.cluster`: the Ray backend (tasks on a Ray cluster; ``ray`` imported only there).
 - ``python -m inception_bench.ablate RUN_DIR``: the worker (:mod:`~inception_bench.ablate.worker`).
@@ -26,12 +27,14 @@ from inception_bench.ablate.plan import (
     will_run,
     write_results,
 )
+from inception_bench.ablate.reuse import Reuse
 from inception_bench.errors import FieldError
 
 __all__ = [
     "LocalBackend",
     "RayBackend",
     "Plan",
+    "Reuse",
     "PlannedRun",
     "Summary",
     "ablation_path",

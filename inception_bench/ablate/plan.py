@@ -13,6 +13,7 @@ A variant whose tuning is not finished has its seeds ``waiting``; one whose ever
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -72,6 +73,12 @@ def resolved_value(spec_dump: dict[str, Any], key: str) -> Any:
 def _comparable(request: dict[str, Any]) -> dict[str, Any]:
     spec, recipe = Spec.recorded(request.get("spec")), portable_recipe(request.get("recipe"))
     return {"spec": spec, "recipe": recipe, "seed": request.get("seed")}
+
+
+def run_identity(request: dict[str, Any]) -> str:
+    """What makes two planned runs the same run, as text: their spec (as recorded), portable recipe and seed; not the
+    ablation, variant or folder they were planned in, nor the machine they run on."""
+    return json.dumps(_comparable(request), sort_keys=True, default=str)
 
 
 def run_status(run: PlannedRun) -> RunStatus:
@@ -221,16 +228,19 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
                 and _comparable(run.request) == _comparable(source.request)
                 and run.folder.adopt(source.folder)
             ):
-                run.status = run_status(run)
-                try:
-                    replay(run.recipe.get("log") or [], run.folder, Naming.from_request(run.request, run.folder.path))
-                except IbenchError as e:  # the copy stands; only its tracker runs are missing
-                    print(
-                        f"warning: {run.variant} seed {run.seed} (a copy) not sent to the trackers: {e}",
-                        file=sys.stderr,
-                    )
+                settle_copy(run)
                 adopted.append(run)
     return adopted
+
+
+def settle_copy(run: PlannedRun) -> None:
+    """A run just made a copy of a finished one: its status read from the copy, which is sent to the run's trackers
+    as a run of its own (a warning, and the copy stands, where they cannot take it)."""
+    run.status = run_status(run)
+    try:
+        replay(run.recipe.get("log") or [], run.folder, Naming.from_request(run.request, run.folder.path))
+    except IbenchError as e:
+        print(f"warning: {run.variant} seed {run.seed} (a copy) not sent to the trackers: {e}", file=sys.stderr)
 
 
 def will_run(run: PlannedRun, *, retry_failed: bool, rerun_changed: bool) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from inception_bench.ablate.plan import Plan, PlannedRun, adopt_chosen, seed_order, select_shard, will_run
+from inception_bench.ablate.reuse import Reuse
 from inception_bench.store import RunStatus
 
 
@@ -30,12 +31,14 @@ class Summary(Protocol):
 @dataclass
 class TuningOutcome:
     """What the tuning runs of one ``ibench ablate`` did: the plan after them, the failures (variant, seed, status,
-    message), the runs whose recorded config differs from the file, and the first seeds copied from them."""
+    message), the runs whose recorded config differs from the file, the first seeds copied from them, and the runs
+    copied from other ablations' folders (``--reuse``)."""
 
     plan: Plan
     failed: list[tuple[str, int, str, str]] = field(default_factory=list)
     changed: list[tuple[str, int]] = field(default_factory=list)
     adopted: list[PlannedRun] = field(default_factory=list)
+    copied: list[PlannedRun] = field(default_factory=list)
 
 
 def tuning_shard(plan: Plan, shard: str | None) -> list[PlannedRun]:
@@ -56,6 +59,7 @@ def run_tuning(
     retry_failed: bool,
     rerun_changed: bool,
     progress: str,
+    reuse: Reuse | None = None,
 ) -> TuningOutcome:
     """Run the tuning runs of ``replan()``'s plan that are left, rung after rung, until none is left that can start
     (a later rung waits on other shards' runs), copying each chosen full-length run into its variant's first seed
@@ -64,7 +68,8 @@ def run_tuning(
     one each while a later rung may wait on this one, every such seed when no variant has a rung left to plan.
     Not with ``retry_failed``: a retried candidate may change a choice, and a failed seed is retried once, after
     the tuning. A candidate that diverged or did not learn is an answer (that value does not train), not a failure
-    to retry; a run is started at most once per call."""
+    to retry; a run is started at most once per call. With ``reuse``, a run (tuning or seed) that another ablation
+    has finished is copied from there before anything is started in its place."""
     plan = replan()
     outcome = TuningOutcome(plan)
     tried: set[str] = set()
@@ -77,12 +82,17 @@ def run_tuning(
         ]
 
     while True:
+        if reuse is not None and (copies := reuse.adopt(tuning_shard(plan, shard))):
+            outcome.copied += copies  # the next rung, or the choice, may follow from them
+            plan = replan()
+            continue
         todo = startable([r for r in tuning_shard(plan, shard) if not r.status.judges_value])
         if not todo:
             break
         tuning = {r.variant for r in todo}  # variants with a tuning run to (re)do: their choice may still change
         settled = [r for r in select_shard(plan.runs, shard) if r.variant not in tuning]
         outcome.adopted += adopt_chosen(plan, settled)
+        outcome.copied += reuse.adopt(settled) if reuse is not None else []
         free = 0 if retry_failed else max(0, (engine.slots or 0) - len(todo))
         last = all(t.planned_all for t in plan.tuning if not t.finished)  # no rung left to plan after these
         seeds = startable(seed_order(settled))  # a waiting run never starts
@@ -97,4 +107,5 @@ def run_tuning(
         outcome.changed = [(r.variant, r.seed) for r in tuning_shard(plan, shard) if r.status == RunStatus.changed]
     outcome.plan = plan
     outcome.adopted += adopt_chosen(plan, select_shard(plan.runs, shard))
+    outcome.copied += reuse.adopt(select_shard(plan.runs, shard)) if reuse is not None else []
     return outcome

@@ -78,6 +78,14 @@ def ablate(
     rerun_changed: Annotated[
         bool, typer.Option("--rerun-changed", help="Discard and redo runs whose config no longer matches the file.")
     ] = False,
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Another ablation's output folder (repeatable): each run of this one that is the same run as one "
+            "finished there (same spec, recipe and seed: a shared baseline, say) is copied from it, not trained.",
+            show_default=False,
+        ),
+    ] = None,
     log: LogOpt = None,
     dry_run: Annotated[
         bool,
@@ -100,6 +108,7 @@ def ablate(
 
         Trackers.check(log or [])  # known and installed, before any run starts
         plan = abl.plan_ablation(ablation, out, log)
+        reused = abl.Reuse(reuse, plan.out) if reuse else None
         runs = abl.select_shard(plan.runs, shard)
         if shown != ProgressMode.none:
             typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)
@@ -117,6 +126,7 @@ def ablate(
             Console(width=160).print(abl.plan_table(plan, tuning_shard(plan, shard) + runs))
             return
         tuning_changed: list[tuple[str, int]] = []
+        copied = []
         with engine:  # a Ray backend stays connected from the tuning runs to the seeds
             if plan.tuning:  # first the tuning runs, rung by rung; then the seeds, at the values chosen
                 tuned = run_tuning(
@@ -126,7 +136,9 @@ def ablate(
                     retry_failed=retry_failed,
                     rerun_changed=rerun_changed,
                     progress=shown,
+                    reuse=reused,
                 )
+                copied += tuned.copied
                 for variant, _, status, error in tuned.failed:
                     typer.echo(f"  tuning run {status}: {variant}: {error}", err=True)
                 tuning_changed = tuned.changed
@@ -142,6 +154,11 @@ def ablate(
                     typer.echo(
                         f"  {waiting} runs wait for tuning runs of other shards; run this again when they are done"
                     )
+            copied += reused.adopt(runs) if reused is not None else []
+            if copied and shown != ProgressMode.none:
+                typer.echo(
+                    f"  {len(copied)} runs copied from --reuse folders (the same runs, finished there)", err=True
+                )
             summary = engine.run(
                 plan, abl.seed_order(runs), retry_failed=retry_failed, rerun_changed=rerun_changed, progress=shown
             )

@@ -38,7 +38,8 @@ class RunFolder:
     ATTEMPTS = "attempts.jsonl"
     TRACKERS = "trackers.json"
     MLFLOW_STORE = "mlflow.db"  # a local MLflow store (sqlite), here or in the ablation folder
-    FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS, TRACKERS, MLFLOW_STORE)
+    ORIGIN = "copied-from.json"  # a run copied from another ablation's folder (``ibench ablate --reuse``): which
+    FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS, TRACKERS, MLFLOW_STORE, ORIGIN)
 
     @classmethod
     def owns(cls, name: str) -> bool:
@@ -88,10 +89,11 @@ class RunFolder:
         except OSError as e:
             raise IbenchError(f"{self.path}: cannot create it ({e.strerror}); choose a writable location") from None
 
-    def adopt(self, source: RunFolder) -> bool:
+    def adopt(self, source: RunFolder, origin: dict[str, Any] | None = None) -> bool:
         """Make this folder a copy of ``source`` (a finished run that is the same run: same spec, recipe and seed),
         its files hard-linked where the file system allows (every write here replaces a file; worker.log, appended
-        to, is copied);
+        to, is copied), with ``origin`` (where it came from) as its :attr:`ORIGIN` file: a source's own is not
+        copied (it names that copy's source, from that folder);
         False, and nothing changed, when this folder already has content. The copy is made beside it and renamed."""
         self.check_location()
         if self.path.exists() and any(self.path.iterdir()):
@@ -113,8 +115,12 @@ class RunFolder:
             staging.rmdir()
             # the copy is a run of its own in the trackers (:func:`~inception_bench.run.tracking.replay`), not the
             # source's
-            trackers = shutil.ignore_patterns("wandb", self.TRACKERS, "events.out.tfevents.*", "*mlflow.db*")
-            shutil.copytree(source.path, staging, copy_function=link, ignore=trackers)
+            skipped = shutil.ignore_patterns(
+                "wandb", self.TRACKERS, "events.out.tfevents.*", "*mlflow.db*", self.ORIGIN
+            )
+            shutil.copytree(source.path, staging, copy_function=link, ignore=skipped)
+            if origin is not None:
+                write_json(staging / self.ORIGIN, origin)
             if self.path.exists():
                 self.path.rmdir()
             os.rename(staging, self.path)
@@ -126,6 +132,11 @@ class RunFolder:
             if staging is not None and staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return True
+
+    def read_origin(self) -> dict[str, Any] | None:
+        """Where a copied run came from (:meth:`adopt`'s ``origin``); None for a run trained here."""
+        path = self.path / self.ORIGIN
+        return read_json(path) if path.exists() else None
 
     def read_config(self) -> dict[str, Any]:
         return read_json(self.config_path)

@@ -1,0 +1,78 @@
+"""Runs reused from other ablation folders (``ibench ablate --reuse DIR``): studies that share a variant (most often
+their baseline) train its runs once.
+
+A planned run that has not started is copied from a finished run of one of those folders when the two are the same
+run (:func:`~inception_bench.ablate.plan.run_identity`: the spec as recorded, the portable recipe, the seed; not the
+ablation, variant or folder either was planned in). Tuning runs are planned runs too, so a shared variant's tuning
+candidates are copied as well as its seeds, and its choice follows from the copies as it would from its own runs.
+Only runs that ended by themselves are copied (completed, diverged, not learning: answers, not failures to retry).
+
+A copy hard-links the source's files (:meth:`~inception_bench.store.RunFolder.adopt`) and names its source in
+``copied-from.json``: ``from``, the source folder relative to the copy's, and ``ablation``, the source ablation's
+name; a study's CPU time counts such a run where it was trained, not again in every study it was copied into
+(``scripts/study_readme.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from inception_bench.ablate.plan import run_identity, settle_copy
+from inception_bench.ablate.runs import PlannedRun
+from inception_bench.errors import FieldError, IbenchError
+from inception_bench.store import AblationFolder, RunFolder, RunStatus
+
+REUSABLE = (RunStatus.completed, RunStatus.diverged, RunStatus.not_learning)
+
+
+class Reuse:
+    """The finished runs of ``folders`` (other ablations' ``--out`` folders), to copy into ``out``'s planned runs."""
+
+    def __init__(self, folders: Sequence[Path], out: AblationFolder) -> None:
+        for folder in folders:
+            if not (folder / AblationFolder.META).is_file():
+                why = f"is not an ablation folder (no {AblationFolder.META}); give a folder that `ibench ablate` wrote"
+                raise FieldError("reuse", why, folder)
+            if folder.resolve() == out.path.resolve():
+                raise FieldError("reuse", "is this ablation's own output folder; give another ablation's", folder)
+        self.folders = list(folders)
+
+    def sources(self) -> dict[str, RunFolder]:
+        """Each reusable run by its identity (the first found where several folders hold the same run). A run folder
+        whose files cannot be read is left out: its own ablation says what is wrong with it."""
+        found: dict[str, RunFolder] = {}
+        for folder in self.folders:
+            for request_path in sorted(folder.rglob(RunFolder.REQUEST)):
+                run = RunFolder(request_path.parent)
+                if any(part.startswith(".") for part in run.path.relative_to(folder).parts):
+                    continue  # a copy or a run being made
+                try:
+                    request, record = run.read_request(), run.read_record()
+                except IbenchError:
+                    continue
+                if request is not None and record is not None and record.status in REUSABLE:
+                    found.setdefault(run_identity(request), run)
+        return found
+
+    def adopt(self, runs: list[PlannedRun]) -> list[PlannedRun]:
+        """Copy into each of ``runs`` that has not started (``new``, not waiting on its tuning) the same run from the
+        folders, where one has finished there. Returns the runs copied (their status is the copied record's)."""
+        todo = [r for r in runs if r.status == RunStatus.new and not r.note]
+        if not todo:
+            return []
+        found = self.sources()
+        copied = []
+        for run in todo:
+            source = found.get(run_identity(run.request))
+            if source is None:
+                continue
+            origin = {
+                "from": Path(os.path.relpath(source.path.resolve(), run.folder.path.resolve())).as_posix(),
+                "ablation": (source.read_request() or {}).get("ablation"),
+            }
+            if run.folder.adopt(source, origin):
+                settle_copy(run)
+                copied.append(run)
+        return copied
