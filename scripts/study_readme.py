@@ -154,8 +154,8 @@ def main() -> None:
         if folder.name == "seed-0" and folder.parent.name in tuned:
             continue  # the chosen tuning run's copy
         spent, done, record = run_seconds(folder)
-        if (folder / RunFolder.ORIGIN).exists():  # trained by another study: its CPU time is counted there
-            copied[str(json.loads((folder / RunFolder.ORIGIN).read_text()).get("ablation"))] += 1
+        if (origin := RunFolder(folder).read_origin()) is not None:  # trained by another study: counted there
+            copied[str(origin.get("ablation"))] += 1
         else:
             seconds += spent
         total += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -265,7 +266,7 @@ def test_reuse_copies_the_runs_another_ablation_finished_and_trains_the_rest(tmp
     variants = [{"name": "baseline"}, {"name": "wide", "set": {"width_mult": 0.25}}]
     path_b, out_b = _ablation(tmp_path, name="b", halving=halving, variants=variants, seeds=[0, 1, 2]), tmp_path / "b"
     engine.calls.clear()
-    reuse = Reuse([out_a], AblationFolder(out_b))
+    reuse = Reuse([out_a], AblationFolder(out_b), "b")
     outcome = run_tuning(engine, lambda: plan_ablation(path_b, out_b), None, retry_failed=False,
                          rerun_changed=False, progress="none", reuse=reuse)  # fmt: skip
     plan_b = outcome.plan
@@ -295,24 +296,84 @@ def test_reuse_copies_the_runs_another_ablation_finished_and_trains_the_rest(tmp
     assert all(r.status == "completed" and r.tuned == {"lr": 0.4} for r in final.runs)
 
 
-def test_reuse_copies_only_the_same_run_that_ended_by_itself(tmp_path):
-    # a (no tuning, lr 0.1): seed 0 completed, seed 1 failed (a crash, not an answer). b is the same runs: seed 0
-    # is copied, seed 1 is not; c differs in its recipe only (label smoothing): nothing is copied
-    raw = {"spec": str(SMALL), "data": "synthetic", "recipe": {**RECIPE, "lr": 0.1}, "seeds": [0, 1],
-           "set": {"width_mult": 0.125}, "variants": [{"name": "v"}]}  # fmt: skip
-    plan_a = plan_ablation(write_ablation(tmp_path, {"name": "a", **raw}), tmp_path / "out-a")
-    for run, status in zip(plan_a.runs, (RunStatus.completed, RunStatus.failed), strict=True):
+def _hand_made(tmp_path: Path, name: str, raw: dict, statuses: list[RunStatus | None]):
+    """The plan of ablation ``name`` (``raw`` without its name) with its seeds' runs written by hand: a record of each
+    status, or ``None`` a partial run (its request and a checkpoint, no record); its results.csv and ablation.json."""
+    plan = plan_ablation(write_ablation(tmp_path, {"name": name, **raw}), tmp_path / f"out-{name}")
+    for run, status in zip(plan.runs, statuses, strict=True):
         run.folder.create()
         run.folder.write_request(run.request)
-        run.folder.write_record(RunRecord(status=status, val_top1=0.5))
+        if status is None:
+            run.folder.checkpoint_path.write_bytes(b"weights")
+        else:
+            run.folder.write_record(RunRecord(status=status, val_top1=0.5))
+    write_results(plan)
+    return plan
+
+
+RAW = {"spec": str(SMALL), "data": "synthetic", "recipe": {**RECIPE, "lr": 0.1}, "seeds": [0, 1, 2],
+       "set": {"width_mult": 0.125}, "variants": [{"name": "v"}]}  # fmt: skip
+
+
+def test_reuse_copies_only_the_same_run_that_ended_by_itself(tmp_path):
+    # a (no tuning, lr 0.1): seed 0 completed, seed 1 failed (a crash, not an answer), seed 2 partial. b is the same
+    # runs: seed 0 is copied, seeds 1 and 2 are not; c differs in its recipe only (label smoothing), d in its
+    # not-learning guard only (it decides where a finished run ended): nothing is copied into them
+    _hand_made(tmp_path, "a", RAW, [RunStatus.completed, RunStatus.failed, None])
+    plan_b = plan_ablation(write_ablation(tmp_path, {"name": "b", **RAW}), tmp_path / "out-b")
+    copied = Reuse([tmp_path / "out-a"], plan_b.out, "b").adopt(plan_b.runs)
+    assert [r.seed for r in copied] == [0] and [r.status for r in plan_b.runs] == ["completed", "new", "new"]
+    for name, change in (("c", {"label_smoothing": 0.1}), ("d", {"not_learning": "off"})):
+        plan = plan_ablation(write_ablation(tmp_path, {**RAW, "name": name, "recipe": {**RAW["recipe"], **change}}),
+                             tmp_path / f"out-{name}")  # fmt: skip
+        assert Reuse([tmp_path / "out-a"], plan.out, name).adopt(plan.runs) == []
+        assert not (tmp_path / f"out-{name}").exists()
+    # retried (a copy that diverged, say, with --retry-failed), the copy is trained here: no longer someone else's
+    copy = plan_b.runs[0].folder
+    copy.clear_record()
+    assert (
+        not (copy.path / "copied-from.json").exists() and (tmp_path / "out-a" / "v" / "seed-0" / "final.json").exists()
+    )
+
+
+def test_reuse_never_brings_back_a_run_deleted_to_redo_it_nor_fills_a_waiting_seed(tmp_path):
+    # b copied a's seed 0; a's seed 0 is then deleted (the way to redo a run): with b to reuse, a trains it again,
+    # it does not take b's copy of its own old run
+    plan_a = _hand_made(tmp_path, "a", RAW, [RunStatus.completed] * 3)
+    plan_b = plan_ablation(write_ablation(tmp_path, {"name": "b", **RAW}), tmp_path / "out-b")
+    write_results(plan_b)
+    assert len(Reuse([tmp_path / "out-a"], plan_b.out, "b").adopt(plan_b.runs)) == 3
+    shutil.rmtree(plan_a.runs[0].folder.path)
+    plan_a = plan_ablation(tmp_path / "a.yaml", tmp_path / "out-a")
+    assert Reuse([tmp_path / "out-b"], plan_a.out, "a").adopt(plan_a.runs) == []
+    assert plan_a.runs[0].status == "new"
+    # e tunes lr over [0.1, 0.2]: its seeds wait, planned at the first candidate until one is chosen, so a seed run
+    # of a is the same request as e's waiting seed; only e's tuning run at 0.1 (seed 0, every epoch) is copied
+    plan_e = plan_ablation(write_ablation(tmp_path, {**RAW, "name": "e", "tune": {"lr": [0.1, 0.2]}}),
+                           tmp_path / "out-e")  # fmt: skip
+    reuse = Reuse([tmp_path / "out-b"], plan_e.out, "e")
+    assert [r.status for r in plan_e.runs] == ["waiting"] * 3 and reuse.adopt(plan_e.runs) == []
+    assert [r.folder.path.name for r in reuse.adopt(plan_e.tuning_runs)] == ["lr-0.1"]
+
+
+def test_ablate_reuse_copies_a_whole_tuned_study_that_another_has_run(tmp_path):
+    # the same ablation under two names, a run in full (by a recorder, so quickly); `ibench ablate b --reuse a`
+    # trains nothing: every tuning run and seed is a copy
+    halving = {"rungs": [0.25, 1.0], "keep": 0.25}
+    path_a, out_a = _ablation(tmp_path, name="a", halving=halving), tmp_path / "out-a"
+    engine = _Recorder()
+    run_tuning(engine, lambda: plan_ablation(path_a, out_a), None, retry_failed=False, rerun_changed=False,
+               progress="none")  # fmt: skip
+    plan_a = plan_ablation(path_a, out_a)
+    engine.run(plan_a, [r for r in plan_a.runs if r.status == "new"])
     write_results(plan_a)
-    plan_b = plan_ablation(write_ablation(tmp_path, {"name": "b", **raw}), tmp_path / "out-b")
-    copied = Reuse([tmp_path / "out-a"], plan_b.out).adopt(plan_b.runs)
-    assert [r.seed for r in copied] == [0] and [r.status for r in plan_b.runs] == ["completed", "new"]
-    smoothed = {**raw, "recipe": {**raw["recipe"], "label_smoothing": 0.1}}
-    plan_c = plan_ablation(write_ablation(tmp_path, {"name": "c", **smoothed}), tmp_path / "out-c")
-    assert Reuse([tmp_path / "out-a"], plan_c.out).adopt(plan_c.runs) == []
-    assert not (tmp_path / "out-c").exists()
+    path_b = _ablation(tmp_path, name="b", halving=halving)
+    result = invoke_ablate(path_b, "--out", tmp_path / "out-b", "--reuse", out_a, "--progress", "plain")
+    assert result.exit_code == 0, result.output
+    assert "2/2 runs completed (0 run now" in result.stdout
+    assert "6 runs copied from --reuse folders" in result.stderr  # 4 + 1 tuning runs and seed 1 (seed 0: its own)
+    results = pd.read_csv(tmp_path / "out-b" / "results.csv")
+    assert list(results["status"]) == ["completed"] * 2 and list(results["tuned:lr"]) == [0.4] * 2
 
 
 def test_reuse_of_a_folder_that_is_no_ablations_is_one_error_naming_the_option(tmp_path):

@@ -76,9 +76,12 @@ def _comparable(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_identity(request: dict[str, Any]) -> str:
-    """What makes two planned runs the same run, as text: their spec (as recorded), portable recipe and seed; not the
-    ablation, variant or folder they were planned in, nor the machine they run on."""
-    return json.dumps(_comparable(request), sort_keys=True, default=str)
+    """What makes two planned runs the same finished run, as text: their spec (as recorded), portable recipe, seed
+    and not-learning guard (a machine field for resuming, which it does not change, but it decides where a finished
+    run ended); not the ablation, variant or folder they were planned in, nor the machine they ran on."""
+    recipe = {**Recipe.LEGACY, **(request.get("recipe") or {})}
+    guard = {k: recipe.get(k) for k in ("not_learning", "not_learning_after")}
+    return json.dumps({**_comparable(request), "guard": guard}, sort_keys=True, default=str)
 
 
 def run_status(run: PlannedRun) -> RunStatus:

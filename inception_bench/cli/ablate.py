@@ -108,7 +108,7 @@ def ablate(
 
         Trackers.check(log or [])  # known and installed, before any run starts
         plan = abl.plan_ablation(ablation, out, log)
-        reused = abl.Reuse(reuse, plan.out) if reuse else None
+        reused = abl.Reuse(reuse, plan.out, plan.ablation.name) if reuse else None
         runs = abl.select_shard(plan.runs, shard)
         if shown != ProgressMode.none:
             typer.echo(abl.describe(plan) + (f"; shard {shard}: {len(runs)} runs" if shard else ""), err=True)

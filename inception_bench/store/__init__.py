@@ -9,7 +9,9 @@ layouts.
 - A run folder (:class:`RunFolder`, what ``ibench train --out`` writes) holds ``config.json`` (what was run),
   ``metrics.jsonl`` (one line per epoch), ``checkpoint.pt`` (after every epoch), ``final.json`` (the
   :class:`RunRecord`), and, when an ablation launched it, ``request.json`` (what was asked) and ``worker.log``;
-  under the Ray backend also ``attempts.jsonl`` (one line per worker that started the run: attempt, node, pid).
+  under the Ray backend also ``attempts.jsonl`` (one line per worker that started the run: attempt, node, pid);
+  a run copied from another ablation's folder (``ibench ablate --reuse``) ``copied-from.json`` (``from``: the
+  source folder relative to the copy; ``ablation``: the name of the ablation that trained it).
   With ``--log``: TensorBoard's event files, W&B's ``wandb/`` folder, ``trackers.json`` (the run's W&B and MLflow
   ids and how many epochs each was sent) and, for ``ibench train``, ``mlflow.db`` (a local MLflow store).
 - An ablation folder (:class:`AblationFolder`, ``ibench ablate --out``) holds one run folder per (variant, seed)

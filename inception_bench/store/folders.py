@@ -38,7 +38,7 @@ class RunFolder:
     ATTEMPTS = "attempts.jsonl"
     TRACKERS = "trackers.json"
     MLFLOW_STORE = "mlflow.db"  # a local MLflow store (sqlite), here or in the ablation folder
-    ORIGIN = "copied-from.json"  # a run copied from another ablation's folder (``ibench ablate --reuse``): which
+    ORIGIN = "copied-from.json"  # where a run copied from another ablation's folder came from (``--reuse``)
     FILES = (CONFIG, METRICS, CHECKPOINT, RECORD, REQUEST, LOG, ATTEMPTS, TRACKERS, MLFLOW_STORE, ORIGIN)
 
     @classmethod
@@ -115,8 +115,9 @@ class RunFolder:
             staging.rmdir()
             # the copy is a run of its own in the trackers (:func:`~inception_bench.run.tracking.replay`), not the
             # source's
+            # nor the source's temporary files (a write in progress) or its own origin
             skipped = shutil.ignore_patterns(
-                "wandb", self.TRACKERS, "events.out.tfevents.*", "*mlflow.db*", self.ORIGIN
+                "wandb", self.TRACKERS, "events.out.tfevents.*", "*mlflow.db*", self.ORIGIN, ".*"
             )
             shutil.copytree(source.path, staging, copy_function=link, ignore=skipped)
             if origin is not None:
@@ -204,8 +205,10 @@ class RunFolder:
         )
 
     def clear_record(self) -> None:
-        """Forget the outcome (to retry the run from its last checkpoint)."""
+        """Forget the outcome (to retry the run from its last checkpoint): a copied run retried is trained here, so
+        its origin goes too."""
         self.record_path.unlink(missing_ok=True)
+        (self.path / self.ORIGIN).unlink(missing_ok=True)
 
     def read_request(self) -> dict[str, Any] | None:
         hint = "delete the run folder to redo that run"

@@ -174,7 +174,8 @@ class Trackers:
 
 def replay(names: Sequence[str], folder: RunFolder, naming: Naming) -> None:
     """Send a finished run whose files were copied from another (an ablation's first seed that is its chosen
-    tuning run) to the trackers as a run of its own: every epoch, then its record's test figures."""
+    tuning run, or a run copied from another ablation's folder with ``--reuse``) to the trackers as a run of its own:
+    every epoch, then its record's test figures."""
     if not names:
         return
     record = folder.read_record()
