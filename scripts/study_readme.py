@@ -60,6 +60,18 @@ def committed_dates(study: Path) -> dict[Path, str]:
     return {path: day for path, day in dates.items() if path not in changed}  # a rewritten record: its file's time
 
 
+def comment_blocks(text: str) -> list[str]:
+    """The ablation file's ``# `` comment lines, each block of them (lines between lines of YAML) its own paragraph
+    (an empty line between blocks)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            lines.append(line[2:])
+        elif lines and lines[-1]:
+            lines.append("")
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
 def run_seconds(folder: Path) -> tuple[float, bool, dict]:
     """(CPU seconds so far, finished, the record or an empty dict) of one run folder."""
     final = folder / "final.json"
@@ -143,7 +155,7 @@ def main() -> None:
     meta = json.loads((study / "ablation.json").read_text())
     results = pd.read_csv(study / "results.csv")
     source = Path(meta.get("file") or f"specs/ablations/{meta['name']}.yaml")
-    header = [line[2:] for line in source.read_text().splitlines() if line.startswith("# ")] if source.exists() else []
+    header = comment_blocks(source.read_text()) if source.exists() else []
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
     seconds, dates, cpus, finished, total, copied = 0.0, [], Counter[str](), 0, 0, Counter[str]()
     committed = committed_dates(study)
@@ -189,7 +201,7 @@ def main() -> None:
         "",
         "## Scale and design (from the ablation file)",
         "",
-        *[f"> {line}" for line in header],
+        *[f"> {line}".rstrip() for line in header],
         "",
         f"Seeds {', '.join(map(str, meta.get('seeds', [])))}; variants: {', '.join(meta.get('variants', []))}; "
         f"baseline `{meta.get('baseline')}`.",

@@ -335,3 +335,16 @@ def test_a_study_readme_counts_a_run_copied_from_another_study_where_it_was_trai
     assert f"**CPU time so far:** {hours:.1f} core-hours" in text, text
     assert "1 run folders are copies of the same runs finished by `base` (1)" in text
     assert "(2 of 6 run folders" in text  # the copy is this study's run all the same
+
+
+def test_a_study_readme_quotes_each_comment_block_of_its_ablation_file_as_a_paragraph(tmp_path):
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    source = tmp_path / "toy.yaml"
+    source.write_text("# What it asks,\n# in two lines.\nname: toy\n# Tuning: why.\ntune: {lr: [0.1]}\n#no space\n")
+    meta = json.loads((study / "ablation.json").read_text())
+    (study / "ablation.json").write_text(json.dumps({**meta, "file": str(source)}))
+    subprocess.run([sys.executable, "-m", "inception_bench", "report", str(study), "--out", str(study / "report")],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
+    assert "> What it asks,\n> in two lines.\n>\n> Tuning: why.\n\nSeeds" in (study / "README.md").read_text()
