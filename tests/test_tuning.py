@@ -368,6 +368,10 @@ def test_ablate_reuse_copies_a_whole_tuned_study_that_another_has_run(tmp_path):
     engine.run(plan_a, [r for r in plan_a.runs if r.status == "new"])
     write_results(plan_a)
     path_b = _ablation(tmp_path, name="b", halving=halving)
+    dry = invoke_ablate(path_b, "--out", tmp_path / "out-b", "--reuse", out_a, "--dry-run")
+    # the first rung's 4 candidates will be copies (the later rung and the seeds are not planned yet)
+    assert dry.exit_code == 0 and dry.stdout.count("0:copy") == 4, dry.output
+    assert not any((tmp_path / "out-b").glob("**/final.json"))
     result = invoke_ablate(path_b, "--out", tmp_path / "out-b", "--reuse", out_a, "--progress", "plain")
     assert result.exit_code == 0, result.output
     assert "2/2 runs completed (0 run now" in result.stdout

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -322,8 +322,9 @@ def write_results(plan: Plan) -> Path:
     return plan.out.results_path
 
 
-def plan_table(plan: Plan, runs: list[PlannedRun]) -> Any:
-    """The dry run's rich table: one row per variant with its params and MACs and its runs' statuses."""
+def plan_table(plan: Plan, runs: list[PlannedRun], copies: Collection[Path] = ()) -> Any:
+    """The dry run's rich table: one row per variant with its params and MACs and its runs' statuses (``copy`` for a
+    run whose folder is in ``copies``: another ablation has finished the same run, ``--reuse``)."""
     from rich.table import Table
 
     from inception_bench.count import totals
@@ -338,7 +339,7 @@ def plan_table(plan: Plan, runs: list[PlannedRun]) -> Any:
             ",".join(str(r.seed) for r in mine),
             f"{counted.params:,}",
             f"{counted.macs / 1e6:.1f}M",
-            ", ".join(f"{r.seed}:{r.status}" for r in mine),
+            ", ".join(f"{r.seed}:{'copy' if r.folder.path in copies else r.status}" for r in mine),
             " ".join(f"{k}={v}" for k, v in mine[0].overrides.items()),
         )
     return table

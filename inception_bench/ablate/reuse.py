@@ -69,18 +69,19 @@ class Reuse:
                         copies.add(key)
         return found
 
-    def adopt(self, runs: list[PlannedRun]) -> list[PlannedRun]:
-        """Copy into each of ``runs`` that has not started (``new``, not waiting on its tuning) the same run from the
-        folders, where one has finished there. Returns the runs copied (their status is the copied record's)."""
+    def matches(self, runs: list[PlannedRun]) -> list[tuple[PlannedRun, RunFolder, str | None]]:
+        """Each of ``runs`` that has not started (``new``, not waiting on its tuning) and has the same run finished in
+        the folders, with that run's folder and the name of the ablation that trained it (what ``--dry-run`` shows
+        as ``copy``)."""
         todo = [r for r in runs if r.status == RunStatus.new and not r.note]
-        if not todo:
-            return []
-        found = self.sources()
+        found = self.sources() if todo else {}
+        return [(run, *found[key]) for run in todo if (key := run_identity(run.request)) in found]
+
+    def adopt(self, runs: list[PlannedRun]) -> list[PlannedRun]:
+        """Copy into each of ``runs`` that has not started the same run from the folders, where one has finished
+        there (:meth:`matches`). Returns the runs copied (their status is the copied record's)."""
         copied = []
-        for run in todo:
-            if (hit := found.get(run_identity(run.request))) is None:
-                continue
-            source, trainer = hit
+        for run, source, trainer in self.matches(runs):
             origin = {"from": Path(os.path.relpath(source.path.resolve(), run.folder.path.resolve())).as_posix(),
                       "ablation": trainer}  # fmt: skip
             if run.folder.adopt(source, origin):

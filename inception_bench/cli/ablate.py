@@ -123,7 +123,9 @@ def ablate(
         if dry_run:
             from rich.console import Console
 
-            Console(width=160).print(abl.plan_table(plan, tuning_shard(plan, shard) + runs))
+            planned = tuning_shard(plan, shard) + runs
+            copies = {run.folder.path for run, _, _ in reused.matches(planned)} if reused is not None else set()
+            Console(width=160).print(abl.plan_table(plan, planned, copies))
             return
         tuning_changed: list[tuple[str, int]] = []
         copied = []
