@@ -186,7 +186,8 @@ def main() -> None:
         f"**State:** {state} ({finished} of {total} run folders, tuning runs included, finished; "
         f"records dated {span}).",
         "",
-        f"**CPU time so far:** {seconds / 3600:.1f} core-hours (the runs' own seconds times their torch threads)"
+        f"**CPU time{'' if completed == len(results) else ' so far'}:** {seconds / 3600:.1f} core-hours (the runs' "
+        "own seconds times their torch threads)"
         + (
             f"; {sum(copied.values())} run folders are copies of the same runs finished by "
             + ", ".join(f"`{name}` ({n})" for name, n in sorted(copied.items()))

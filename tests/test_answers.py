@@ -250,7 +250,7 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     assert "| b | 3 | 0.6 |" in text and "| baseline | 4,000 | 10.0M |" in text
     # CPU time: a seed 0's record (3600 s x 2 threads); the others, without final.json, their epochs' seconds
     # (3 x 10 for a, 3 x 20 for b) at one thread
-    assert f"**CPU time so far:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
+    assert f"**CPU time:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
     assert "## Results\n" in text and "**State:** complete" in text and "train images/s (the runs' own)" in text
     err_b = np.array([100 * (1 - B[s][0]) for s in (0, 1, 2)])  # b, the toy's baseline
     assert f"The baseline scores {100 - err_b.mean():.2f}% test top-1 (mean of 3 seeds)." in text
@@ -332,7 +332,7 @@ def test_a_study_readme_counts_a_run_copied_from_another_study_where_it_was_trai
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
     text = (study / "README.md").read_text()
     hours = (2 * 3600 + 2 * 30 + 2 * 60) / 3600  # a: 1 record + 2 runs' epochs; b: 2 runs' epochs (seed 0 copied)
-    assert f"**CPU time so far:** {hours:.1f} core-hours" in text, text
+    assert f"**CPU time:** {hours:.1f} core-hours" in text, text
     assert "1 run folders are copies of the same runs finished by `base` (1)" in text
     assert "(2 of 6 run folders" in text  # the copy is this study's run all the same
 
