@@ -248,6 +248,18 @@ def test_halving_end_to_end_trains_each_rung_and_copies_the_survivor(tmp_path):
     assert f"| {figures[best][0]:.1f} > {figures[best][1]:.1f} * |" in text
 
 
+def _run_in_full(path: Path, out: Path) -> _Recorder:
+    """Every tuning run and seed of the ablation at ``path``, finished by a recorder (quickly), with its results.csv
+    and ablation.json: another study's folder to reuse. Returns the recorder."""
+    engine = _Recorder()
+    run_tuning(engine, lambda: plan_ablation(path, out), None, retry_failed=False, rerun_changed=False,
+               progress="none")  # fmt: skip
+    plan = plan_ablation(path, out)
+    engine.run(plan, [r for r in plan.runs if r.status == "new"])
+    write_results(plan)
+    return engine
+
+
 def test_reuse_copies_the_runs_another_ablation_finished_and_trains_the_rest(tmp_path):
     # ablation a: variant base, tuned (one short rung keeping the best: lr 0.4, by the recorder's construction),
     # seeds 0 and 1, all finished. Ablation b has the same variant under another name, plus seed 2 and a variant of
@@ -255,12 +267,7 @@ def test_reuse_copies_the_runs_another_ablation_finished_and_trains_the_rest(tmp
     # source), its seed 0 the copy of its own chosen run; only seed 2 and the new variant train
     halving = {"rungs": [0.25, 1.0], "keep": 0.25}
     path_a, out_a = _ablation(tmp_path, name="a", halving=halving, variants=[{"name": "base"}]), tmp_path / "out-a"
-    engine = _Recorder()
-    run_tuning(engine, lambda: plan_ablation(path_a, out_a), None, retry_failed=False, rerun_changed=False,
-               progress="none")  # fmt: skip
-    plan_a = plan_ablation(path_a, out_a)
-    engine.run(plan_a, [r for r in plan_a.runs if r.status == "new"])
-    write_results(plan_a)
+    engine = _run_in_full(path_a, out_a)
     assert [r.status for r in plan_ablation(path_a, out_a).runs] == ["completed"] * 2
 
     variants = [{"name": "baseline"}, {"name": "wide", "set": {"width_mult": 0.25}}]
@@ -361,12 +368,7 @@ def test_ablate_reuse_copies_a_whole_tuned_study_that_another_has_run(tmp_path):
     # trains nothing: every tuning run and seed is a copy
     halving = {"rungs": [0.25, 1.0], "keep": 0.25}
     path_a, out_a = _ablation(tmp_path, name="a", halving=halving), tmp_path / "out-a"
-    engine = _Recorder()
-    run_tuning(engine, lambda: plan_ablation(path_a, out_a), None, retry_failed=False, rerun_changed=False,
-               progress="none")  # fmt: skip
-    plan_a = plan_ablation(path_a, out_a)
-    engine.run(plan_a, [r for r in plan_a.runs if r.status == "new"])
-    write_results(plan_a)
+    _run_in_full(path_a, out_a)
     path_b = _ablation(tmp_path, name="b", halving=halving)
     dry = invoke_ablate(path_b, "--out", tmp_path / "out-b", "--reuse", out_a, "--dry-run")
     # the first rung's 4 candidates will be copies (the later rung and the seeds are not planned yet)
