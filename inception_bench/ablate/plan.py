@@ -228,7 +228,7 @@ def adopt_chosen(plan: Plan, runs: list[PlannedRun]) -> list[PlannedRun]:
                 source is not None
                 and source.status == RunStatus.completed
                 and (run.variant, run.seed, run.status) == (tuning.variant, first, RunStatus.new)
-                and _comparable(run.request) == _comparable(source.request)
+                and run_identity(run.request) == run_identity(source.request)
                 and run.folder.adopt(source.folder)
             ):
                 settle_copy(run)
