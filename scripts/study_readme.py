@@ -112,11 +112,12 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
     summary = pd.read_csv(summary_path) if summary_path.exists() and summary_path.read_text().strip() else None
     if summary is None or summary.empty:
         return ["No completed run yet (`ibench report` writes report/summary.csv, one row per variant that has one)."]
-    speeds = bench_speeds(load_study(study))  # interleaved, at one thread, else the runs' own (compare loads too)
+    loaded = load_study(study)
+    speeds = bench_speeds(loaded)  # interleaved, at one thread, else the runs' own (compare loads too)
     source = "bench.csv" if speeds else "the runs' own"
     tuned = [c for c in results.columns if c.startswith("tuned:")]
     lines = [
-        "| variant | seeds | " + "".join(f"{c[6:]} | " for c in tuned) + "test top-1 error % (mean ± sd) | "
+        "| variant | seeds | " + "".join(f"{c[6:]} | " for c in tuned) + f"{loaded.split} top-1 error % (mean ± sd) | "
         f"vs baseline, points [95% CI] | weights | MACs/image | train images/s ({source}) |",
         "|---|---|" + "---|" * len(tuned) + "---|---|---|---|---|",
     ]
@@ -138,7 +139,7 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
         )
     base = summary[summary["baseline"].astype(bool)]
     if not base.empty:
-        lines += ["", f"The baseline scores {100 - float(base['top1_err'].iloc[0]):.2f}% test top-1 (mean of "
+        lines += ["", f"The baseline scores {100 - float(base['top1_err'].iloc[0]):.2f}% {loaded.split} top-1 (mean of "
                   f"{int(base['seeds'].iloc[0])} seeds)."]  # fmt: skip
     lines += [
         "",
@@ -156,6 +157,7 @@ def main() -> None:
     results = pd.read_csv(study / "results.csv")
     source = Path(meta.get("file") or f"specs/ablations/{meta['name']}.yaml")
     header = comment_blocks(source.read_text()) if source.exists() else []
+    shown = f"results/studies/{meta['name']}"  # where the command below writes it, wherever this copy lies
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
     seconds, dates, cpus, finished, total, copied = 0.0, [], Counter[str](), 0, 0, Counter[str]()
     committed = committed_dates(study)
@@ -217,13 +219,13 @@ def main() -> None:
         f"bash scripts/run_studies.sh {meta['name']}   # resumes: finished runs are kept",
         "```",
         "",
-        f"which runs `ibench ablate specs/ablations/{source.name} --out {study} --jobs $(nproc) --reuse DIR...` "
+        f"which runs `ibench ablate specs/ablations/{source.name} --out {shown} --jobs $(nproc) --reuse DIR...` "
         "(DIR: each other study's folder, whose runs that are the same runs as this study's are copied, not "
         "trained again), then, where "
-        f"{study}/bench.csv is not there yet, `OMP_NUM_THREADS=1 ibench bench specs/ablations/{source.name} --mode "
-        f"train --batch-size 64 --image-size 32 --baseline same --output {study}/bench.csv` (every variant's "
+        f"{shown}/bench.csv is not there yet, `OMP_NUM_THREADS=1 ibench bench specs/ablations/{source.name} --mode "
+        f"train --batch-size 64 --image-size 32 --baseline same --output {shown}/bench.csv` (every variant's "
         "training speed in the same interleaved rounds, one thread as the runs had; best on an otherwise idle "
-        f"machine), then `ibench report {study} --out {study}/report` (report.md, report.html, plots, summary.csv) "
+        f"machine), then `ibench report {shown} --out {shown}/report` (report.md, report.html, plots, summary.csv) "
         "and this README.",
         "Run folders keep their records (config.json, metrics.jsonl, final.json, request.json); checkpoints are not "
         "committed.",

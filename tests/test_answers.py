@@ -260,6 +260,20 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
     text = (study / "README.md").read_text()
     assert "train images/s (bench.csv)" in text and "| 1,000 | 2.0M | 300 |" in text and "| 10.0M | 90 |" in text
+    # the commands name the folder `bash scripts/run_studies.sh toy` writes, not where this copy happens to lie
+    assert "--out results/studies/toy --jobs" in text and str(tmp_path) not in text
+    # a study whose runs have no test score is judged on validation, and its README says so
+    results = pd.read_csv(study / "results.csv")
+    results["test_top1"] = float("nan")
+    results.to_csv(study / "results.csv", index=False)
+    (study / "bench.csv").unlink()  # the toy's rows carry only the columns the answers read
+    subprocess.run([sys.executable, "-m", "inception_bench", "report", str(study), "--out", str(study / "report")],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
+    text = (study / "README.md").read_text()
+    val_b = np.array([100 * (1 - B[s][1][-1]) for s in (0, 1, 2)])
+    assert "| val top-1 error % (mean ± sd) |" in text and "test top-1" not in text
+    assert f"The baseline scores {100 - val_b.mean():.2f}% val top-1 (mean of 3 seeds)." in text
 
 
 def test_a_bench_csv_that_is_not_one_is_named(tmp_path):
