@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from inception_bench.report.load import bench_speeds, load_study
 from inception_bench.store import RunFolder, atomic_write_text
@@ -139,8 +141,12 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
         )
     base = summary[summary["baseline"].astype(bool)]
     if not base.empty:
-        lines += ["", f"The baseline scores {100 - float(base['top1_err'].iloc[0]):.2f}% {loaded.split} top-1 (mean of "
-                  f"{int(base['seeds'].iloc[0])} seeds)."]  # fmt: skip
+        score, n, sd = 100 - float(base["top1_err"].iloc[0]), int(base["seeds"].iloc[0]), base["top1_err_std"].iloc[0]
+        over = "1 seed" if n == 1 else f"mean of {n} seeds"
+        if n > 1 and not pd.isna(sd):  # the mean's t-interval over seeds: is a level like 92% met, or only touched?
+            half = float(stats.t.ppf(0.975, n - 1)) * float(sd) / math.sqrt(n)
+            over += f", 95% CI [{score - half:.2f}, {score + half:.2f}]"
+        lines += ["", f"The baseline scores {score:.2f}% {loaded.split} top-1 ({over})."]
     lines += [
         "",
         "A positive difference: the variant errs more than the baseline. The full report, with learning curves, "
@@ -180,7 +186,7 @@ def main() -> None:
     completed = int((results["status"] == "completed").sum())
     dates.sort()
     machines = "; ".join(f"{cpu}: {n}" for cpu, n in cpus.most_common()) or "none finished yet"
-    span = f"{dates[0]} to {dates[-1]}" if dates else "none finished yet"
+    span = "none finished yet" if not dates else dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     state = "complete" if completed == len(results) else f"running: {completed} of {len(results)} runs completed"
     lines = [
         f"# Study `{meta['name']}`: {meta.get('description', '')}",

@@ -253,7 +253,9 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     assert f"**CPU time:** {(2 * 3600 + 2 * 30 + 3 * 60) / 3600:.1f} core-hours" in text
     assert "## Results\n" in text and "**State:** complete" in text and "train images/s (the runs' own)" in text
     err_b = np.array([100 * (1 - B[s][0]) for s in (0, 1, 2)])  # b, the toy's baseline
-    assert f"The baseline scores {100 - err_b.mean():.2f}% test top-1 (mean of 3 seeds)." in text
+    half_b = stats.t.ppf(0.975, 2) * err_b.std(ddof=1) / math.sqrt(3)
+    ci_b = f"[{100 - err_b.mean() - half_b:.2f}, {100 - err_b.mean() + half_b:.2f}]"
+    assert f"The baseline scores {100 - err_b.mean():.2f}% test top-1 (mean of 3 seeds, 95% CI {ci_b})." in text
     assert "**Machines (finished run folders on each):** cpu (Xeon): 1." in text
     # with the study's interleaved bench, its images/s (the runs' own compare machine loads as much as variants)
     pd.DataFrame([_bench_row("a", 300.0), _bench_row("b", 90.0)]).to_csv(study / "bench.csv", index=False)
@@ -273,7 +275,7 @@ def test_study_readme_states_each_variants_results_and_the_cpu_time(tmp_path):
     text = (study / "README.md").read_text()
     val_b = np.array([100 * (1 - B[s][1][-1]) for s in (0, 1, 2)])
     assert "| val top-1 error % (mean ± sd) |" in text and "test top-1" not in text
-    assert f"The baseline scores {100 - val_b.mean():.2f}% val top-1 (mean of 3 seeds)." in text
+    assert f"The baseline scores {100 - val_b.mean():.2f}% val top-1 (mean of 3 seeds, 95% CI [" in text
 
 
 def test_a_bench_csv_that_is_not_one_is_named(tmp_path):
@@ -315,7 +317,7 @@ def test_a_study_readme_dates_records_by_their_first_commit_not_the_clones_file_
     os.utime(final, (1_700_000_000, 1_700_000_000))  # 2023-11-14 22:13 UTC: not committed, its file's time
     readme = [sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)]
     subprocess.run(readme, check=True, capture_output=True)
-    assert "records dated 2023-11-14 to 2023-11-14" in (study / "README.md").read_text()
+    assert "records dated 2023-11-14)" in (study / "README.md").read_text()
     when = {"GIT_AUTHOR_DATE": "2024-02-03T23:30:00+0000", "GIT_COMMITTER_DATE": "2024-02-03T23:30:00+0000"}
     git = {**os.environ, **when, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
@@ -323,11 +325,11 @@ def test_a_study_readme_dates_records_by_their_first_commit_not_the_clones_file_
         subprocess.run(["git", *args], cwd=tmp_path, env=git, check=True, capture_output=True)
     os.utime(final, (1_800_000_000, 1_800_000_000))  # as a clone leaves it: its checkout's time, not the run's
     subprocess.run(readme, check=True, capture_output=True)
-    assert "records dated 2024-02-03 to 2024-02-03" in (study / "README.md").read_text()
+    assert "records dated 2024-02-03)" in (study / "README.md").read_text()
     final.write_text(json.dumps({"status": "completed", "wall_seconds": 20.0}))  # rerun since: not that commit's
     os.utime(final, (1_750_000_000, 1_750_000_000))  # 2025-06-15
     subprocess.run(readme, check=True, capture_output=True)
-    assert "records dated 2025-06-15 to 2025-06-15" in (study / "README.md").read_text()
+    assert "records dated 2025-06-15)" in (study / "README.md").read_text()
 
 
 def test_a_study_readme_counts_a_run_copied_from_another_study_where_it_was_trained(tmp_path):

@@ -241,7 +241,8 @@ def test_halving_end_to_end_trains_each_rung_and_copies_the_survivor(tmp_path):
     report = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "report")])
     assert report.exit_code == 0, report.output
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "Tuning by successive halving" in text
+    # the rungs' lengths as trained: 0.5 and 1.0 of 2 epochs
+    assert "a complete schedule of 1 epoch, then at each rung the best 0.5 of them a longer one: 2 epochs (" in text
     figures = {lr: list(100 * tuning[tuning["tune:lr"] == lr]["val_top1"]) for lr in (1e-7, 0.2)}
     loser = 1e-7 if best == 0.2 else 0.2
     assert f"| {figures[loser][0]:.1f} (stopped) |" in text

@@ -251,10 +251,20 @@ def tuning_note(study: Study) -> str:
             "Tuning: each variant trained every candidate once (first seed) and was run at the candidate with the best "
             "validation top-1 (marked *). Validation top-1 % per candidate (the sensitivity):"
         )
-    rungs = ", ".join(f"{share:g}" for share in halving["rungs"])
+    shares = [f"{share:g}" for share in halving["rungs"]]
+    tuning = study.tuning
+    trained: dict[int, int] = {}  # rung (from 1) -> the epochs its runs trained, as tuning.csv records them
+    if tuning is not None and {"rung", "epochs"} <= set(tuning.columns):
+        firsts = tuning.groupby("rung")["epochs"].first()
+        trained = {int(r): int(e) for r, e in zip(firsts.index, firsts, strict=True)}
+    lengths = [
+        f"{trained[i]} epoch{'' if trained[i] == 1 else 's'}" if i in trained else f"{share} of the run's epochs"
+        for i, share in enumerate(shares, start=1)
+    ]
+    longer = f", then at each rung the best {halving['keep']:g} of them a longer one: {', then '.join(lengths[1:])}"
     return (
-        f"Tuning by successive halving: each variant trained every candidate (first seed) for {rungs.split(',')[0]} "
-        f"of the run's epochs as a complete schedule, then the best {halving['keep']:g} of them for the next share "
-        f"(rungs {rungs}), and so on; the best of the last rung was chosen (marked *). Validation top-1 % at each "
+        f"Tuning by successive halving: each variant trained every candidate (first seed) as a complete schedule of "
+        f"{lengths[0]}{longer if len(lengths) > 1 else ''} (rungs of {', '.join(shares)} of the run's epochs, "
+        "rounded); the best of the last rung was chosen (marked *). Validation top-1 % at each "
         "rung a candidate reached, joined by >; (stopped) where halving dropped it:"
     )
