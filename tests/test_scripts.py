@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SMALL, TORCHVISION
+from conftest import ROOT, SMALL, TORCHVISION, invoke_ablate, write_ablation
 from typer.testing import CliRunner
 
 from inception_bench.cli import app
@@ -118,3 +119,34 @@ def test_colour_folder_has_both_polarities_at_40_px(tmp_path):
         darker_ink += ink < border
         lighter_ink += ink > border
     assert darker_ink > 20 and lighter_ink > 20  # either polarity, as issue 25's folder
+
+
+@pytest.mark.slow
+def test_rerun_check_finds_a_run_reproduced_to_the_digit_and_names_a_figure_that_is_not(tmp_path):
+    """scripts/rerun_check.py trains a finished run again from its request.json: on the same machine and code every
+    figure is equal (a seed fixes data order, initialisation and augmentation); a record altered by hand is named."""
+    recipe = {"epochs": 1, "batch_size": 64, "workers": 0, "device": "cpu"}
+    raw = {"name": "r", "spec": str(SMALL), "data": "synthetic", "recipe": recipe, "seeds": [3],
+           "set": {"width_mult": 0.125}, "variants": [{"name": "v"}]}  # fmt: skip
+    result = invoke_ablate(write_ablation(tmp_path, raw), "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    run, work = tmp_path / "out" / "v" / "seed-3", tmp_path / "rerun"
+    check = [sys.executable, "scripts/rerun_check.py", str(run), "--work", str(work)]
+    same = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert same.returncode == 0, same.stdout + same.stderr[-2000:]
+    assert "all equal." in same.stdout and (work / "final.json").exists()
+    # a committed figure that the rerun does not give (compared with the rerun already there, not trained again)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    truth = first["val_top1"]
+    first["val_top1"] = truth + 0.125
+    (run / "metrics.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    before = (work / "final.json").stat().st_mtime_ns
+    differs = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert differs.returncode == 1 and (work / "final.json").stat().st_mtime_ns == before
+    assert f"| epoch 1 | val_top1 | {truth + 0.125} | {truth} |" in differs.stdout and "1 differ:" in differs.stdout
+    # a folder that is not a finished run: one line naming it, exit 2
+    bad = subprocess.run([sys.executable, "scripts/rerun_check.py", str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 2 and "not a finished run folder (no request.json" in bad.stderr
+    assert "Traceback" not in bad.stderr
