@@ -139,6 +139,24 @@ class _Recorder:
         return type("Summary", (), {"failed": [], "changed": []})()
 
 
+def test_tuning_csv_written_as_the_last_rung_ends_names_the_choice(tmp_path):
+    # a backend rewrites tuning.csv from the plan it was given as each run ends: the last rung's run finishing
+    # settles the choice there and then, not only at the next planning (a study committed between the two said
+    # "none completed" beside its chosen run's figure)
+    path, out = _ablation(tmp_path, seeds=[0]), tmp_path / "out"
+    engine = _Recorder()
+    for rung in range(3):
+        plan = plan_ablation(path, out)
+        engine.run(plan, plan.tuning[0].rungs[rung])
+    last = plan.tuning[0].rungs[2]
+    assert [r.tuned["lr"] for r in last] == [0.4]  # the best half of the best half, by construction
+    for run in last:
+        run.status = RunStatus.completed  # as the local backend sets it when the worker ends
+    write_results(plan)
+    tuning = pd.read_csv(out / "tuning.csv")
+    assert tuning[tuning["chosen"]][["tune:lr", "rung"]].values.tolist() == [[0.4, 3]]
+
+
 def test_free_slots_take_the_seeds_of_variants_already_tuned(tmp_path):
     # a tuned in full, b at rung 2 of 3; 3 slots. b's 2 runs leave 1 slot: one seed of a (seed 0 is a's chosen run,
     # copied), since b's rung 3 waits on them; then b's last rung leaves 2, and with no rung after it every seed of

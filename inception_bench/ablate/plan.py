@@ -300,6 +300,8 @@ def select_shard(runs: list[T], shard: str | None) -> list[T]:
 def write_results(plan: Plan) -> Path:
     """``results.csv`` (one row per run) and ``ablation.json`` (what the grid is, for ``ibench report``)."""
     plan.out.write_results([r.row() for r in plan.runs], plan.axes)
+    for tuning in plan.tuning:  # the choice as the runs stand now: a backend writes these files as each run ends
+        tuning.choose()
     if plan.tuning:
         plan.out.write_tuning([row for t in plan.tuning for row in t.rows()])
     plan.out.write_meta(
