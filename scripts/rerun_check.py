@@ -48,7 +48,7 @@ def differences(old: Path, new: Path) -> tuple[int, list[str]]:
         for key in sorted((set(a) | set(b)) - TIMINGS):
             compared += 1
             if a.get(key) != b.get(key):
-                rows.append(f"| {where} | {key} | {a.get(key)} | {b.get(key)} |")
+                rows.append(f"| {where} | {key} | {a.get(key, 'not recorded')} | {b.get(key, 'not recorded')} |")
     return compared, rows
 
 

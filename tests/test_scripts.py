@@ -145,6 +145,12 @@ def test_rerun_check_finds_a_run_reproduced_to_the_digit_and_names_a_figure_that
     differs = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert differs.returncode == 1 and (work / "final.json").stat().st_mtime_ns == before
     assert f"| epoch 1 | val_top1 | {truth + 0.125} | {truth} |" in differs.stdout and "1 differ:" in differs.stdout
+    # a figure the committed record lacks (older code wrote fewer) is said so, not printed as None
+    final = json.loads((run / "final.json").read_text())
+    test_top5 = final.pop("test_top5")
+    (run / "final.json").write_text(json.dumps(final))
+    lacking = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert lacking.returncode == 1 and f"| final.json | test_top5 | not recorded | {test_top5} |" in lacking.stdout
     # a folder that is not a finished run: one line naming it, exit 2
     bad = subprocess.run([sys.executable, "scripts/rerun_check.py", str(tmp_path)], cwd=ROOT, capture_output=True,
                          text=True)  # fmt: skip
