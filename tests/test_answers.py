@@ -17,7 +17,16 @@ import pytest
 from scipy import stats
 
 from inception_bench.errors import IbenchError
-from inception_bench.report.answers import MARGIN, QUESTIONS, Question, answer, answers, markdown, verdict
+from inception_bench.report.answers import (
+    MARGIN,
+    QUESTIONS,
+    Answer,
+    Question,
+    answer,
+    answers,
+    markdown,
+    verdict,
+)
 from inception_bench.report.load import load_study
 from inception_bench.report.stats import Difference
 
@@ -123,6 +132,25 @@ def test_verdicts_follow_the_interval():
     assert verdict("no-worse", diff(MARGIN + 0.1, 2.0)) == "contradicted"
     assert verdict("better", None) == "running"
     assert verdict("none", diff(-1.0, -0.5)) == "no claim"
+
+
+def test_a_no_worse_claim_confirmed_while_a_measurably_errs_more_says_so():
+    def row(claim: str, low: float, high: float) -> str:
+        question = Question("Is a no worse than b?", "yes", claim, "toy", "a", "b")  # type: ignore[arg-type]
+        difference = Difference((low + high) / 2, low, high, "paired", 3)
+        costs = dict.fromkeys(("weights", "MACs", "img/s", "images to target", "time to target"))
+        got = Answer(question, (3, 3), difference, "test", costs, None, verdict(question.claim, difference))
+        return markdown([got]).splitlines()[2]
+
+    said = "a errs more, by less than the"
+    # the whole interval above 0 and below the margin: confirmed (within it), and measurably worse
+    assert "**confirmed**" in row("no-worse", 0.28, 0.42) and said in row("no-worse", 0.28, 0.42)
+    assert "+0.35 [+0.28, +0.42] (3 seeds, paired) on test: a errs more" in row("no-worse", 0.28, 0.42)
+    # an interval across 0: confirmed, nothing to add; above the margin's reach: not seen, nothing added
+    assert "**confirmed**" in row("no-worse", -0.1, 0.4) and said not in row("no-worse", -0.1, 0.4)
+    assert "**not seen**" in row("no-worse", 0.2, 0.8) and said not in row("no-worse", 0.2, 0.8)
+    # a "better" claim contradicted says so in its verdict alone
+    assert "**contradicted**" in row("better", 0.28, 0.42) and said not in row("better", 0.28, 0.42)
 
 
 def test_studies_not_run_yet_and_one_seed_so_far(tmp_path):

@@ -18,7 +18,9 @@ Verdicts, at the study's scale and only from the interval:
 - a claim that ``a`` is better (``better``): *confirmed* when the interval lies below 0, *contradicted* when it
   lies above 0, else *not seen*;
 - a claim that ``a`` is no worse (``no-worse``): *confirmed* when the interval's top is below :data:`MARGIN`
-  points, *contradicted* when its bottom is above it, else *not seen*;
+  points, *contradicted* when its bottom is above it, else *not seen*; a confirmation whose interval lies wholly
+  above 0 is said beside the effect (``a errs more, by less than the margin``): within the margin, but measurably
+  worse;
 - no claim in the paper (``none``): *no claim*;
 - fewer than 2 seeds on either side: *running* (no interval yet).
 """
@@ -254,7 +256,10 @@ def _effect(a: Answer) -> str:
     if a.difference is None:
         return f"- ({n} so far)"
     how = "paired" if a.difference.method == "paired" else "Welch"
-    return f"{a.difference.diff:+.2f} [{a.difference.low:+.2f}, {a.difference.high:+.2f}] ({n}, {how})"
+    effect = f"{a.difference.diff:+.2f} [{a.difference.low:+.2f}, {a.difference.high:+.2f}] ({n}, {how}) on {a.split}"
+    if a.question.claim == "no-worse" and a.verdict == "confirmed" and a.difference.low > 0:
+        effect += f": a errs more, by less than the +{MARGIN} margin"
+    return effect
 
 
 def _costs(a: Answer) -> str:
@@ -276,7 +281,7 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
             continue
         q = row.question
         lines.append(
-            f"| {q.question} | {q.paper} | {_effect(row)}{f' on {row.split}' if row.difference else ''} | "
+            f"| {q.question} | {q.paper} | {_effect(row)} | "
             f"{_costs(row)} | **{row.verdict}** | "
             f"[{q.study}]({link}/{q.study}) |"
         )
@@ -291,9 +296,11 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         "better is confirmed when the whole interval is below 0, contradicted when it is above 0; a claim that a is "
         f"no worse is confirmed when the interval's top is below +{MARGIN} points (the gain the paper calls "
         f"minor, its aux heads'), contradicted when its bottom is above +{MARGIN}; otherwise not seen, at this "
-        "scale. An interval is paired over seeds when both sides completed the same seeds, else Welch's over every "
-        "run. Images to target move in whole epochs (the runs are scored once an epoch), so equal learners read "
-        "1.00x; a side whose median run never reaches the target is said to fall short of it.",
+        "scale. A no-worse claim confirmed while the whole interval is above 0 says so beside the effect: a errs "
+        "measurably more, but by less than the margin. An interval is paired over seeds when both sides completed "
+        "the same seeds, else Welch's over every run. Images to target move in whole epochs (the runs are scored "
+        "once an epoch), so equal learners read 1.00x; a side whose median run never reaches the target is said to "
+        "fall short of it.",
     ]
     sources = {r.question.study: r.speed_source for r in rows if isinstance(r, Answer) and r.speed_source}
     if sources:
