@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from inception_bench.report.load import bench_speeds, load_study
+from inception_bench.report.stats import multiplicity_note
 from inception_bench.store import RunFolder, atomic_write_text
 
 
@@ -147,6 +148,10 @@ def results_table(study: Path, results: pd.DataFrame) -> list[str]:
             half = float(stats.t.ppf(0.975, n - 1)) * float(sd) / math.sqrt(n)
             over += f", 95% CI [{score - half:.2f}, {score + half:.2f}]"
         lines += ["", f"The baseline scores {score:.2f}% {loaded.split} top-1 ({over})."]
+    if "q" in summary.columns:  # the comparisons taken together (a report of older code has no q column)
+        rows = [{**r, "q": None if pd.isna(r["q"]) else r["q"]} for r in summary.to_dict("records")]
+        if (together := multiplicity_note(rows)) is not None:
+            lines += ["", together]
     lines += [
         "",
         "A positive difference: the variant errs more than the baseline. The full report, with learning curves, "

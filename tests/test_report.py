@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -98,6 +100,90 @@ def _paired_by_hand(a: list[float], b: list[float]) -> tuple[float, float]:
     return m - half, m + half
 
 
+def _welch_p_by_hand(a: list[float], b: list[float]) -> float:
+    """Two-sided p of Welch's t: the difference over its standard error, Welch-Satterthwaite degrees of freedom."""
+    na, nb = len(a), len(b)
+    ma, mb = sum(a) / na, sum(b) / nb
+    va = sum((x - ma) ** 2 for x in a) / (na - 1) / na
+    vb = sum((x - mb) ** 2 for x in b) / (nb - 1) / nb
+    dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    return 2 * stats.t.sf(abs(ma - mb) / (va + vb) ** 0.5, dof)
+
+
+def _paired_p_by_hand(a: list[float], b: list[float]) -> float:
+    """Two-sided p of the paired t: the mean difference over its standard error, n-1 degrees of freedom."""
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    n, m = len(d), sum(d) / len(d)
+    return 2 * stats.t.sf(abs(m) / (sum((x - m) ** 2 for x in d) / (n - 1) / n) ** 0.5, n - 1)
+
+
+def _bh_by_hand(ps: list[float]) -> list[float]:
+    """Benjamini-Hochberg q-values from the textbook: p_(i) m / i over the ranks, made monotone from the largest
+    down, capped at 1; in the input's order."""
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    q, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, ps[i] * m / rank)
+        q[i] = running
+    return q
+
+
+def test_the_comparisons_taken_together_get_benjamini_hochberg_q_values(tmp_path):
+    """Three variants against a baseline over 4 paired seeds: a clearly worse, b a little, c not; each row's p is the
+    paired t-test's, its q the textbook Benjamini-Hochberg over the three, and the report and the sentence say which
+    'real' differences survive the three comparisons."""
+    from inception_bench.report.load import load_study
+    from inception_bench.report.stats import multiplicity_note, summarize
+
+    base = [8.0, 8.4, 7.9, 8.2]
+    shifts = {"a": [1.0, 1.1, 0.9, 1.05], "b": [0.3, 0.05, 0.35, 0.2], "c": [0.1, -0.2, 0.15, -0.1]}
+    errors = {"base": base, **{v: [x + d for x, d in zip(base, s, strict=True)] for v, s in shifts.items()}}
+    rows = [
+        {
+            "variant": v,
+            "seed": seed,
+            "status": "completed",
+            "params": 1000,
+            "ops": 5000,
+            "test_top1": 1 - e / 100,
+            "test_top5": 1.0,
+            "val_top1": 1 - e / 100,
+            "val_top5": 1.0,
+            "train_images_per_sec": 100.0,
+            "wall_seconds": 10.0,
+        }
+        for v, es in errors.items()
+        for seed, e in enumerate(es)
+    ]
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    meta = {"name": "toy", "baseline": "base", "variants": list(errors), "axes": [], "seeds": [0, 1, 2, 3]}
+    (folder / "ablation.json").write_text(json.dumps(meta))
+    got = {r["variant"]: r for r in summarize(load_study(folder))}
+    ps = [_paired_p_by_hand(errors[v], base) for v in "abc"]
+    assert [got[v]["p"] for v in "abc"] == pytest.approx(ps, rel=1e-9)
+    assert [got[v]["q"] for v in "abc"] == pytest.approx(_bh_by_hand(ps), rel=1e-9)
+    assert got["base"]["q"] is None and got["base"]["p"] is None
+    # by construction: a (p ~ 2e-4) and b (p ~ 0.042) exclude 0 on their own, c does not; b's q = 0.042 x 3 / 2 > 0.05
+    assert got["a"]["real"] and got["b"]["real"] and not got["c"]["real"]
+    assert got["a"]["q"] < 0.05 < got["b"]["q"]
+    note = multiplicity_note(list(got.values()))
+    assert note is not None and "3 comparisons" in note and f"{100 * (1 - 0.95**3):.0f}%" in note
+    assert "Here 2 do: a keeps q < 0.05" in note and "b does not" in note
+    assert multiplicity_note([got["base"], got["a"]]) is None  # one comparison: nothing to take together
+    # the report says it under its table, the study README (from the report's summary.csv) under its own
+    result = runner.invoke(app, ["report", str(folder), "--out", str(folder / "report")])
+    assert result.exit_code == 0, result.output
+    assert note in (folder / "report" / "report.md").read_text()
+    script = Path(__file__).resolve().parents[1] / "scripts" / "study_readme.py"
+    readme = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True, text=True)
+    assert readme.returncode == 0, readme.stderr
+    assert note in (folder / "README.md").read_text()
+
+
 def test_paired_when_the_seeds_match_else_welch():
     # each seed shifts both variants alike (a shared luck of +-3 points): a is 1 point worse on every seed
     luck = {0: 0.0, 1: 3.0, 2: -3.0, 3: 1.5}
@@ -115,11 +201,12 @@ def test_paired_when_the_seeds_match_else_welch():
 
 def test_welch_interval_is_the_textbook_one():
     a, b = [10.0, 12.0, 11.5, 9.0], [14.0, 15.5, 13.0]
-    diff, low, high = welch(a, b)
+    diff, low, high, p = welch(a, b)
     assert diff == pytest.approx(sum(a) / 4 - sum(b) / 3)
     assert (low, high) == pytest.approx(_welch_by_hand(a, b), rel=1e-9)
+    assert p == pytest.approx(_welch_p_by_hand(a, b), rel=1e-9)
     assert welch([1.0], [2.0, 3.0]) is None
-    assert welch([2.0, 2.0], [1.0, 1.0]) == (1.0, 1.0, 1.0)  # no spread: the interval is the point
+    assert welch([2.0, 2.0], [1.0, 1.0]) == (1.0, 1.0, 1.0, 0.0)  # no spread: the interval is the point
 
 
 def test_welch_with_one_variant_without_spread_is_quiet_and_textbook():
@@ -128,7 +215,7 @@ def test_welch_with_one_variant_without_spread_is_quiet_and_textbook():
     same, spread = [2.6666666666666670] * 3, [1.0, 2.0, 3.0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        diff, low, high = welch(same, spread)
+        diff, low, high, _ = welch(same, spread)
     assert (low, high) == pytest.approx(_welch_by_hand(same, spread), rel=1e-9)
 
 

@@ -21,7 +21,15 @@ from inception_bench.report import tta
 from inception_bench.report.budget import budget_table
 from inception_bench.report.load import Study, load_study, not_completed, read_bench_csv
 from inception_bench.report.plots import plots
-from inception_bench.report.stats import answer_questions, pareto_front, sensitivity, summarize, tuning_note, welch
+from inception_bench.report.stats import (
+    answer_questions,
+    multiplicity_note,
+    pareto_front,
+    sensitivity,
+    summarize,
+    tuning_note,
+    welch,
+)
 from inception_bench.store import AblationFolder, ReportFolder, find_eval_records
 
 __all__ = ["Report", "build", "pareto_front", "summarize", "welch", "write_report"]
@@ -160,6 +168,8 @@ def _study_section(study: Study, rows: list[dict[str, Any]], slug: str, labels: 
         keys = [f"{labels[r['variant']]} = `{r['variant']}`" for r in rows if labels[r["variant"]] != r["variant"]]
         if keys:
             s.blocks.append(Paragraph("Variant keys (results.csv, run folders): " + "; ".join(keys) + "."))
+        if (together := multiplicity_note([{**r, "variant": labels[r["variant"]]} for r in rows])) is not None:
+            s.blocks.append(Paragraph(together))
     if rows and rows[0].get("tta_target") is not None:
         s.blocks += _tta_blocks(rows, labels)
     tuned = sensitivity(study)

@@ -6,7 +6,10 @@ Conventions: errors are ``1 - accuracy`` in percent, on the study's :attr:`~ince
 difference to the baseline variant is the difference of mean top-1 errors with a 95% interval, called real when the
 interval excludes 0: a *paired* t-interval over the per-seed differences (``scipy.stats.ttest_rel``) when both
 variants ran the same seeds (2 or more; a seed fixes the data order and the initialisation stream, so the two runs of
-one seed share their luck), else Welch's t-interval (``scipy.stats.ttest_ind(equal_var=False)``).
+one seed share their luck), else Welch's t-interval (``scipy.stats.ttest_ind(equal_var=False)``). Each difference
+also has its test's two-sided p-value, and the study's comparisons with its baseline a q-value: Benjamini-Hochberg's
+false-discovery control across them (``scipy.stats.false_discovery_control``), since with k comparisons at 95% each,
+about 1 - 0.95^k of studies with no real difference anywhere would show at least one "real" one.
 """
 
 from __future__ import annotations
@@ -22,18 +25,25 @@ from inception_bench.report.load import Study, axis_label
 from inception_bench.store import RunStatus
 
 
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
-    """Difference of means (a - b) and its 95% Welch interval; None with fewer than 2 values in either."""
+def _pointlike(diff: float) -> tuple[float, float, float, float]:
+    """No spread: the interval is the point (scipy's would be undefined), p 0 unless there is no difference."""
+    return diff, diff, diff, 1.0 if diff == 0 else 0.0
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float, float] | None:
+    """Difference of means (a - b), its 95% Welch interval and two-sided p-value; None with fewer than 2 values in
+    either."""
     if len(a) < 2 or len(b) < 2:
         return None
     diff = float(np.mean(a) - np.mean(b))
-    if np.var(a) == 0 and np.var(b) == 0:  # no spread: the interval is the point (scipy's would be undefined)
-        return diff, diff, diff
+    if np.var(a) == 0 and np.var(b) == 0:
+        return _pointlike(diff)
     with warnings.catch_warnings():
         # one variant whose seeds all scored the same (var 0) is a valid Welch case; scipy warns about it anyway
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
-        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    return diff, float(ci.low), float(ci.high)
+        test = stats.ttest_ind(a, b, equal_var=False)
+        ci = test.confidence_interval(0.95)
+    return diff, float(ci.low), float(ci.high), float(test.pvalue)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Difference:
     high: float
     method: str
     n: int
+    p: float | None = None  # the test's two-sided p-value
 
     @property
     def real(self) -> bool:
@@ -55,26 +66,28 @@ class Difference:
         return f"{self.diff:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
 
-def paired(a: dict[Any, float], b: dict[Any, float]) -> tuple[float, float, float] | None:
-    """Mean of the per-key differences a[k] - b[k] and its 95% t-interval, over the keys both have (2 or more)."""
+def paired(a: dict[Any, float], b: dict[Any, float]) -> tuple[float, float, float, float] | None:
+    """Mean of the per-key differences a[k] - b[k], its 95% t-interval and two-sided p-value, over the keys both
+    have (2 or more)."""
     keys = [k for k in a if k in b]
     if len(keys) < 2:
         return None
     d = np.array([a[k] - b[k] for k in keys], dtype=float)
     mean = float(d.mean())
-    if np.all(d == d[0]):  # no spread: the interval is the point (scipy's would be undefined)
-        return mean, mean, mean
-    ci = stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys]).confidence_interval(0.95)
-    return mean, float(ci.low), float(ci.high)
+    if np.all(d == d[0]):
+        return _pointlike(mean)
+    test = stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys])
+    ci = test.confidence_interval(0.95)
+    return mean, float(ci.low), float(ci.high), float(test.pvalue)
 
 
 def compare(a: dict[Any, float], b: dict[Any, float]) -> Difference | None:
     """a - b by seed (``{seed: value}``): paired when both sides have the same seeds, 2 or more; else Welch's
     (None when either side has fewer than 2 runs)."""
     if set(a) == set(b) and (p := paired(a, b)) is not None:
-        return Difference(*p, "paired", len(a))
+        return Difference(*p[:3], "paired", len(a), p[3])
     w = welch(list(a.values()), list(b.values()))
-    return Difference(*w, "Welch", min(len(a), len(b))) if w is not None else None
+    return Difference(*w[:3], "Welch", min(len(a), len(b)), w[3]) if w is not None else None
 
 
 def _by_seed(frame: Any, column: str) -> dict[Any, float]:
@@ -121,9 +134,42 @@ def summarize(study: Study) -> list[dict[str, Any]]:
                 "diff_ci_high": diff.high if diff else None,
                 "diff_method": diff.method if diff else None,
                 "real": diff.real if diff else None,
+                "p": diff.p if diff else None,
             }
         )
+    tested = [r for r in rows if r["p"] is not None]
+    q = stats.false_discovery_control([r["p"] for r in tested]) if tested else []
+    for row in rows:
+        row["q"] = None
+    for row, value in zip(tested, q, strict=True):
+        row["q"] = float(value)
     return rows
+
+
+def multiplicity_note(rows: list[dict[str, Any]]) -> str | None:
+    """A sentence on the study's comparisons with its baseline taken together (None with fewer than 2): how many
+    of those whose interval excludes 0 keep q < 0.05 under Benjamini-Hochberg across all of them."""
+    tested = [r for r in rows if r.get("q") is not None]
+    if len(tested) < 2:
+        return None
+    k, real = len(tested), [r for r in tested if r["real"]]
+    text = (
+        f"{k} comparisons with the baseline, each interval 95% on its own: with no real difference anywhere, about "
+        f"{100 * (1 - 0.95**k):.0f}% of such studies would show at least one interval excluding 0. "
+    )
+    if not real:
+        return text + "Here none does."
+    kept = [r["variant"] for r in real if r["q"] < 0.05]
+    lost = [r["variant"] for r in real if r["q"] >= 0.05]
+
+    def verb(names: list[str], one: str, many: str) -> str:
+        return f"{', '.join(names)} {one if len(names) == 1 else many}"
+
+    bh = f"q < 0.05 under Benjamini-Hochberg's false-discovery control across the {k}"
+    parts = [f"{verb(kept, 'keeps', 'keep')} {bh}"] if kept else []
+    if lost:
+        parts.append(f"{verb(lost, 'does', 'do')} not{'' if kept else ' keep ' + bh}: within the chance of {k} tries")
+    return text + f"Here {len(real)} {'does' if len(real) == 1 else 'do'}: " + "; ".join(parts) + "."
 
 
 def _runs(study: Study, where: dict[str, Any]) -> list[Any]:
