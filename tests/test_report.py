@@ -172,7 +172,7 @@ def test_the_comparisons_taken_together_get_benjamini_hochberg_q_values(tmp_path
     assert got["a"]["q"] < 0.05 < got["b"]["q"]
     note = multiplicity_note(list(got.values()))
     assert note is not None and "3 comparisons" in note and f"{100 * (1 - 0.95**3):.0f}%" in note
-    assert "Here 2 do: a keeps q < 0.05" in note and "b does not" in note
+    assert "Here 2 do: `a` keeps q < 0.05" in note and "`b` does not" in note
     assert multiplicity_note([got["base"], got["a"]]) is None  # one comparison: nothing to take together
     # the report says it under its table, the study README (from the report's summary.csv) under its own
     result = runner.invoke(app, ["report", str(folder), "--out", str(folder / "report")])

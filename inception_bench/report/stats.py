@@ -163,7 +163,7 @@ def multiplicity_note(rows: list[dict[str, Any]]) -> str | None:
     lost = [r["variant"] for r in real if r["q"] >= 0.05]
 
     def verb(names: list[str], one: str, many: str) -> str:
-        return f"{', '.join(names)} {one if len(names) == 1 else many}"
+        return f"{', '.join(f'`{n}`' for n in names)} {one if len(names) == 1 else many}"
 
     bh = f"q < 0.05 under Benjamini-Hochberg's false-discovery control across the {k}"
     parts = [f"{verb(kept, 'keeps', 'keep')} {bh}"] if kept else []
