@@ -88,6 +88,26 @@ def run_seconds(folder: Path) -> tuple[float, bool, dict]:
     return sum(float(r.get("seconds") or 0.0) for r in rows), False, {}
 
 
+def precision_note(trained: dict[str, dict[str, list[int]]]) -> list[str]:
+    """Markdown lines when the finished runs of the study trained at more than one precision (``precision: auto``
+    resolves per machine: bf16 autocast where the CPU has native bf16, fp32 elsewhere): each variant's seeds at
+    each; no lines when they all trained at one."""
+    if len({p for seeds in trained.values() for p in seeds}) < 2:
+        return []
+    per_variant = "; ".join(
+        f"`{variant}` " + ", ".join(f"{p} (seed {', '.join(map(str, sorted(s)))})" for p, s in sorted(seeds.items()))
+        for variant, seeds in sorted(trained.items())
+    )
+    return [
+        f"**Precision (the runs differ):** {per_variant}. The study's `precision: auto` trains in bf16 autocast "
+        "on CPUs with native bf16 and in fp32 on others, and its runs went to more than one machine. A seed's data "
+        "order and initialisation are the same at either precision; whether bf16 autocast moves accuracy at this "
+        "scale was not measured here, so a difference between variants trained at different precisions carries that "
+        "too.",
+        "",
+    ]
+
+
 def record_date(final: Path, committed: dict[Path, str]) -> str:
     return (
         committed.get(final.resolve())
@@ -171,6 +191,7 @@ def main() -> None:
     shown = f"results/studies/{meta['name']}"  # where the command below writes it, wherever this copy lies
     tuned = {p.name for p in (study / "tune").iterdir()} if (study / "tune").is_dir() else set()
     seconds, dates, cpus, finished, total, copied = 0.0, [], Counter[str](), 0, 0, Counter[str]()
+    trained: dict[str, dict[str, list[int]]] = {}  # main runs: variant -> precision -> seeds
     committed = committed_dates(study)
     folders = [p.parent for p in study.glob("*/seed-*/config.json")] + [
         p.parent for p in study.glob("tune/*/*/config.json")
@@ -187,7 +208,12 @@ def main() -> None:
         finished += done
         if done:
             dates.append(record_date(folder / "final.json", committed))
-            cpus[re.sub(r", \d+ threads?\)", ")", str(record.get("device", "unknown")))] += 1
+            precision = json.loads((folder / "config.json").read_text()).get("precision")  # as resolved
+            cpu = re.sub(r", \d+ threads?\)", ")", str(record.get("device", "unknown")))
+            cpus[cpu if precision is None else f"{cpu}, {precision}"] += 1
+            if precision is not None and folder.parent.parent == study:  # a main run, <variant>/seed-<n>
+                seeds = trained.setdefault(folder.parent.name, {}).setdefault(str(precision), [])
+                seeds.append(int(folder.name.removeprefix("seed-")))
     completed = int((results["status"] == "completed").sum())
     dates.sort()
     machines = "; ".join(f"{cpu}: {n}" for cpu, n in cpus.most_common()) or "none finished yet"
@@ -210,9 +236,10 @@ def main() -> None:
         ),
         "",
         f"**Machines (finished run folders on each):** {machines}. Runs of one seed share their data order and "
-        "initialisation on any machine; bf16 kernels differ between CPUs, so a run repeated on another gives figures "
+        "initialisation on any machine; kernels differ between CPUs, so a run repeated on another gives figures "
         "within the seed noise, not the same digits.",
         "",
+        *precision_note(trained),
         "## Scale and design (from the ablation file)",
         "",
         *[f"> {line}".rstrip() for line in header],

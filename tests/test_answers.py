@@ -392,3 +392,24 @@ def test_a_study_readme_quotes_each_comment_block_of_its_ablation_file_as_a_para
                    check=True, capture_output=True)  # fmt: skip
     subprocess.run([sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)], check=True)
     assert "> What it asks,\n> in two lines.\n>\n> Tuning: why.\n\nSeeds" in (study / "README.md").read_text()
+
+
+def test_a_study_readme_says_which_seeds_trained_at_which_precision_when_they_differ(tmp_path):
+    # `precision: auto` is bf16 on one machine and fp32 on another: a's seed 2 ran on the fp32 one
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    cpu = {"bf16": "cpu (Xeon, AMX bf16, 1 threads)", "fp32": "cpu (EPYC, AVX2, 1 threads)"}
+    for run in study.glob("*/seed-*"):
+        precision = "fp32" if run.parent.name == "a" and run.name == "seed-2" else "bf16"
+        (run / "config.json").write_text(json.dumps({"precision": precision}))
+        (run / "final.json").write_text(
+            json.dumps({"status": "completed", "wall_seconds": 1.0, "device": cpu[precision]})
+        )
+    readme = [sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)]
+    subprocess.run(readme, check=True, capture_output=True)
+    text = (study / "README.md").read_text()
+    assert "cpu (Xeon, AMX bf16), bf16: 5; cpu (EPYC, AVX2), fp32: 1." in text
+    assert "**Precision (the runs differ):** `a` bf16 (seed 0, 1), fp32 (seed 2); `b` bf16 (seed 0, 1, 2)." in text
+    (study / "a" / "seed-2" / "config.json").write_text(json.dumps({"precision": "bf16"}))  # all at one: no note
+    subprocess.run(readme, check=True, capture_output=True)
+    assert "Precision (the runs differ)" not in (study / "README.md").read_text()
