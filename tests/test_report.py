@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from inception_bench.cli import app
 from inception_bench.errors import IbenchError
 from inception_bench.report import pareto_front, welch, write_report
-from inception_bench.report.stats import compare
+from inception_bench.report.load import load_study
+from inception_bench.report.stats import compare, multiplicity_note, summarize
 
 runner = CliRunner()
 
@@ -134,9 +135,6 @@ def test_the_comparisons_taken_together_get_benjamini_hochberg_q_values(tmp_path
     """Three variants against a baseline over 4 paired seeds: a clearly worse, b a little, c not; each row's p is the
     paired t-test's, its q the textbook Benjamini-Hochberg over the three, and the report and the sentence say which
     'real' differences survive the three comparisons."""
-    from inception_bench.report.load import load_study
-    from inception_bench.report.stats import multiplicity_note, summarize
-
     base = [8.0, 8.4, 7.9, 8.2]
     shifts = {"a": [1.0, 1.1, 0.9, 1.05], "b": [0.3, 0.05, 0.35, 0.2], "c": [0.1, -0.2, 0.15, -0.1]}
     errors = {"base": base, **{v: [x + d for x, d in zip(base, s, strict=True)] for v, s in shifts.items()}}

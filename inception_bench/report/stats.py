@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -24,13 +24,24 @@ from scipy import stats
 from inception_bench.report.load import Study, axis_label
 from inception_bench.store import RunStatus
 
+ALPHA = 0.05  # each interval's chance of missing the true difference (95% intervals), and the q-values' level
 
-def _pointlike(diff: float) -> tuple[float, float, float, float]:
+
+class Interval(NamedTuple):
+    """A difference of means (a - b), its 95% interval and its test's two-sided p-value."""
+
+    diff: float
+    low: float
+    high: float
+    p: float
+
+
+def _pointlike(diff: float) -> Interval:
     """No spread: the interval is the point (scipy's would be undefined), p 0 unless there is no difference."""
-    return diff, diff, diff, 1.0 if diff == 0 else 0.0
+    return Interval(diff, diff, diff, 1.0 if diff == 0 else 0.0)
 
 
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float, float] | None:
+def welch(a: list[float], b: list[float]) -> Interval | None:
     """Difference of means (a - b), its 95% Welch interval and two-sided p-value; None with fewer than 2 values in
     either."""
     if len(a) < 2 or len(b) < 2:
@@ -42,8 +53,8 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float, float, float] |
         # one variant whose seeds all scored the same (var 0) is a valid Welch case; scipy warns about it anyway
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
         test = stats.ttest_ind(a, b, equal_var=False)
-        ci = test.confidence_interval(0.95)
-    return diff, float(ci.low), float(ci.high), float(test.pvalue)
+        ci = test.confidence_interval(1 - ALPHA)
+    return Interval(diff, float(ci.low), float(ci.high), float(test.pvalue))
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class Difference:
         return f"{self.diff:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
 
-def paired(a: dict[Any, float], b: dict[Any, float]) -> tuple[float, float, float, float] | None:
+def paired(a: dict[Any, float], b: dict[Any, float]) -> Interval | None:
     """Mean of the per-key differences a[k] - b[k], its 95% t-interval and two-sided p-value, over the keys both
     have (2 or more)."""
     keys = [k for k in a if k in b]
@@ -77,17 +88,18 @@ def paired(a: dict[Any, float], b: dict[Any, float]) -> tuple[float, float, floa
     if np.all(d == d[0]):
         return _pointlike(mean)
     test = stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys])
-    ci = test.confidence_interval(0.95)
-    return mean, float(ci.low), float(ci.high), float(test.pvalue)
+    ci = test.confidence_interval(1 - ALPHA)
+    return Interval(mean, float(ci.low), float(ci.high), float(test.pvalue))
 
 
 def compare(a: dict[Any, float], b: dict[Any, float]) -> Difference | None:
     """a - b by seed (``{seed: value}``): paired when both sides have the same seeds, 2 or more; else Welch's
     (None when either side has fewer than 2 runs)."""
-    if set(a) == set(b) and (p := paired(a, b)) is not None:
-        return Difference(*p[:3], "paired", len(a), p[3])
-    w = welch(list(a.values()), list(b.values()))
-    return Difference(*w[:3], "Welch", min(len(a), len(b)), w[3]) if w is not None else None
+    if set(a) == set(b) and (i := paired(a, b)) is not None:
+        return Difference(i.diff, i.low, i.high, "paired", len(a), i.p)
+    if (i := welch(list(a.values()), list(b.values()))) is not None:
+        return Difference(i.diff, i.low, i.high, "Welch", min(len(a), len(b)), i.p)
+    return None
 
 
 def _by_seed(frame: Any, column: str) -> dict[Any, float]:
@@ -148,24 +160,24 @@ def summarize(study: Study) -> list[dict[str, Any]]:
 
 def multiplicity_note(rows: list[dict[str, Any]]) -> str | None:
     """A sentence on the study's comparisons with its baseline taken together (None with fewer than 2): how many
-    of those whose interval excludes 0 keep q < 0.05 under Benjamini-Hochberg across all of them."""
+    of those whose interval excludes 0 keep q < :data:`ALPHA` under Benjamini-Hochberg across all of them."""
     tested = [r for r in rows if r.get("q") is not None]
     if len(tested) < 2:
         return None
     k, real = len(tested), [r for r in tested if r["real"]]
     text = (
         f"{k} comparisons with the baseline, each interval 95% on its own: with no real difference anywhere, about "
-        f"{100 * (1 - 0.95**k):.0f}% of such studies would show at least one interval excluding 0. "
+        f"{100 * (1 - (1 - ALPHA) ** k):.0f}% of such studies would show at least one interval excluding 0. "
     )
     if not real:
         return text + "Here none does."
-    kept = [r["variant"] for r in real if r["q"] < 0.05]
-    lost = [r["variant"] for r in real if r["q"] >= 0.05]
+    kept = [r["variant"] for r in real if r["q"] < ALPHA]
+    lost = [r["variant"] for r in real if r["q"] >= ALPHA]
 
     def verb(names: list[str], one: str, many: str) -> str:
         return f"{', '.join(f'`{n}`' for n in names)} {one if len(names) == 1 else many}"
 
-    bh = f"q < 0.05 under Benjamini-Hochberg's false-discovery control across the {k}"
+    bh = f"q < {ALPHA:g} under Benjamini-Hochberg's false-discovery control across the {k}"
     parts = [f"{verb(kept, 'keeps', 'keep')} {bh}"] if kept else []
     if lost:
         parts.append(f"{verb(lost, 'does', 'do')} not{'' if kept else ' keep ' + bh}: within the chance of {k} tries")
