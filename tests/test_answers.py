@@ -413,3 +413,19 @@ def test_a_study_readme_says_which_seeds_trained_at_which_precision_when_they_di
     (study / "a" / "seed-2" / "config.json").write_text(json.dumps({"precision": "bf16"}))  # all at one: no note
     subprocess.run(readme, check=True, capture_output=True)
     assert "Precision (the runs differ)" not in (study / "README.md").read_text()
+
+
+def test_a_and_b_tuned_to_different_rates_is_said_beside_the_effect(tmp_path):
+    # a study that tuned each variant's rate: a was tuned to 1.2, b to 0.3, so the effect is the rate's too
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    results = pd.read_csv(study / "results.csv")
+    results["tuned:lr"] = [1.2] * 3 + [0.3] * 3  # a's three seeds, then b's
+    results.to_csv(study / "results.csv", index=False)
+    got = answer(QUESTION, load_study(study))
+    assert got.tuned_apart == ("lr 1.2 vs 0.3",)
+    assert "(3 seeds, paired) on test; tuned apart: lr 1.2 vs 0.3 |" in markdown([got])
+    results["tuned:lr"] = 0.3  # both at one rate: nothing to say
+    results.to_csv(study / "results.csv", index=False)
+    got = answer(QUESTION, load_study(study))
+    assert got.tuned_apart == () and "tuned apart: lr" not in markdown([got]).split("\n\n")[0]
