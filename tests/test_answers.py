@@ -429,3 +429,29 @@ def test_a_and_b_tuned_to_different_rates_is_said_beside_the_effect(tmp_path):
     results.to_csv(study / "results.csv", index=False)
     got = answer(QUESTION, load_study(study))
     assert got.tuned_apart == () and "tuned apart: lr" not in markdown([got]).split("\n\n")[0]
+
+
+def test_the_rate_check_takes_the_paper_answers_again_at_one_rate(tmp_path):
+    """scripts/rate_check.py on the committed studies: the aux study's baseline is the paper study's reduced
+    baseline but for the rate (and not the naive one), and each row is the paired t-interval over the seeds both
+    ran, by hand from the two results.csv files; the committed rate-check.md is what the script writes."""
+    spec = importlib.util.spec_from_file_location("rate_check", ROOT / "scripts" / "rate_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-reduced_aux.enabled-on"))
+    assert not module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-naive_aux.enabled-on"))
+    out = tmp_path / "rate-check.md"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "rate_check.py"), str(out)], check=True, capture_output=True)
+    text = out.read_text()
+    assert text == (ROOT / "results" / "studies" / "paper" / "rate-check.md").read_text()
+
+    def errors(study: str, variant: str) -> dict[int, float]:
+        frame = pd.read_csv(ROOT / "results" / "studies" / study / "results.csv")
+        frame = frame[(frame["variant"] == variant) & (frame["status"] == "completed")]
+        return {int(s): 100 * (1 - float(t)) for s, t in zip(frame["seed"], frame["test_top1"], strict=True)}
+
+    a, b = errors("aux", "paper-4a-4d"), errors("paper", "module-naive_aux.enabled-on")
+    d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    assert f"| {d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}] (paired) |" in text.splitlines()[6]

@@ -329,7 +329,8 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         "scale. A no-worse claim confirmed while the whole interval is above 0 says so beside the effect: a errs "
         'measurably more, but by less than the margin. "Tuned apart: lr 0.6 vs 0.3": the study tuned each variant '
         "and a and b trained at different rates, so the effect is the design's and the rate's together (at these "
-        "studies' scale one seed's tuning cannot tell 0.3, 0.6 and 1.2 apart: see aux-lr-check). An interval is "
+        "studies' scale one seed's tuning cannot tell 0.3, 0.6 and 1.2 apart; aux-lr-check and the paper study's "
+        "rate-check.md take such rows again at one rate). An interval is "
         "paired over seeds when both sides completed the same seeds, else Welch's over every run. Images to target "
         "move in whole epochs (the runs are scored once an epoch), so equal learners read 1.00x; a side whose median "
         "run never reaches the target is said to fall short of it.",
