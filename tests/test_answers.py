@@ -455,3 +455,20 @@ def test_the_rate_check_takes_the_paper_answers_again_at_one_rate(tmp_path):
     d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
     assert f"| {d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}] (paired) |" in text.splitlines()[6]
+
+
+def test_runs_that_did_not_all_train_at_one_precision_are_said_beside_the_effect(tmp_path):
+    # `precision: auto` resolved per machine: b's seed 2 ran where there is no native bf16 (fp32)
+    study = tmp_path / "toy"
+    _write_study(study, {"a": A, "b": B})
+    for run in study.glob("*/seed-*"):
+        precision = "fp32" if run.parent.name == "b" and run.name == "seed-2" else "bf16"
+        (run / "config.json").write_text(json.dumps({"precision": precision}))
+    got = answer(QUESTION, load_study(study))
+    assert got.precisions == "a bf16, b bf16/fp32"
+    assert "(3 seeds, paired) on test; trained at a bf16, b bf16/fp32 |" in markdown([got])
+    (study / "b" / "seed-2" / "config.json").write_text(json.dumps({"precision": "bf16"}))  # all at one
+    assert answer(QUESTION, load_study(study)).precisions is None
+    for run in study.glob("*/seed-*"):  # runs without a config (older folders): nothing is claimed
+        (run / "config.json").unlink()
+    assert answer(QUESTION, load_study(study)).precisions is None

@@ -35,7 +35,7 @@ import numpy as np
 
 from inception_bench.errors import IbenchError
 from inception_bench.report import tta
-from inception_bench.report.load import Study, bench_source, bench_speeds, load_study
+from inception_bench.report.load import Study, bench_source, bench_speeds, load_study, run_folder
 from inception_bench.report.stats import Difference, compare
 
 # points of top-1 error within which "no worse" holds: the gain the paper reports for its auxiliary heads (about
@@ -172,6 +172,7 @@ class Answer:
     speed_source: str | None = None  # where the study's bench.csv was measured (None: the study has none)
     unbenched: tuple[str, ...] = ()  # "a", "b": missing from the study's bench.csv
     tuned_apart: tuple[str, ...] = ()  # each tuned hyperparameter a and b were tuned to differently: "lr 0.6 vs 0.3"
+    precisions: str | None = None  # when a's and b's runs did not all train at one precision: "a bf16, b bf16/fp32"
 
 
 def verdict(claim: Claim, difference: Difference | None) -> str:
@@ -213,6 +214,22 @@ def _tuned(study: Study, variant: str) -> dict[str, str]:
     return {name: "/".join(found) for name, found in values.items() if found}
 
 
+def _precisions(study: Study, variant: str) -> str:
+    """The precisions a variant's completed runs trained at, as each resolved ``precision: auto`` on its machine
+    (their config.json; a run without one is left out), joined by "/"."""
+    done = study.completed()
+    found = set()
+    for row in done[done["variant"] == variant].itertuples():
+        folder = run_folder(study, row)
+        try:
+            precision = folder.read_config().get("precision") if folder.config_path.exists() else None
+        except IbenchError:
+            continue
+        if precision:
+            found.add(str(precision))
+    return "/".join(sorted(found))
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b and np.isfinite(a) and np.isfinite(b) else None
 
@@ -250,6 +267,10 @@ def answer(question: Question, study: Study) -> Answer:
         for name in sorted(tuned_a.keys() | tuned_b.keys())
         if tuned_a.get(name) != tuned_b.get(name)
     )
+    trained = (_precisions(study, question.a), _precisions(study, question.b))
+    precisions = (
+        f"a {trained[0]}, b {trained[1]}" if all(trained) and len(set("/".join(trained).split("/"))) > 1 else None
+    )
     return Answer(
         question,
         (len(err_a), len(err_b)),
@@ -262,6 +283,7 @@ def answer(question: Question, study: Study) -> Answer:
         bench_source(study),
         unbenched,
         apart,
+        precisions,
     )
 
 
@@ -289,6 +311,8 @@ def _effect(a: Answer) -> str:
         effect += f": a errs more, by less than the +{MARGIN} margin"
     if a.tuned_apart:
         effect += f"; tuned apart: {', '.join(a.tuned_apart)}"
+    if a.precisions:
+        effect += f"; trained at {a.precisions}"
     return effect
 
 
@@ -330,7 +354,10 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         'measurably more, but by less than the margin. "Tuned apart: lr 0.6 vs 0.3": the study tuned each variant '
         "and a and b trained at different rates, so the effect is the design's and the rate's together (at these "
         "studies' scale one seed's tuning cannot tell 0.3, 0.6 and 1.2 apart; aux-lr-check and the paper study's "
-        "rate-check.md take such rows again at one rate). An interval is "
+        'rate-check.md take such rows again at one rate). "Trained at a bf16, b bf16/fp32": the runs did not all '
+        "train at one precision (`precision: auto` is bf16 autocast on CPUs with native bf16 and fp32 on others, "
+        "and the study's runs went to more than one machine; its README says which seeds ran at which), so the "
+        "effect may carry a precision effect too, not measured here. An interval is "
         "paired over seeds when both sides completed the same seeds, else Welch's over every run. Images to target "
         "move in whole epochs (the runs are scored once an epoch), so equal learners read 1.00x; a side whose median "
         "run never reaches the target is said to fall short of it.",
