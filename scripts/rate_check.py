@@ -1,10 +1,11 @@
 """Do the paper study's answers hold at one learning rate? (issue 26: tuning on one seed picks a rate at random.)
 
 The paper study tuned each variant's rate on seed 0; its reduced baseline (reduced modules, aux on) was tuned to
-0.6 and its naive variants to 0.3, so its reduced-vs-naive answers compare rates as well as modules. The aux study
-trained the same reduced network at 0.3 (its baseline ``paper-4a-4d``, seeds 0-2; the script checks that its runs
-differ from the paper study's in the rate alone), so those answers can be taken again at one rate, paired over the
-seeds both ran. Writes ``results/studies/paper/rate-check.md`` (or the file given).
+0.6 and the naive variants its answers compare it with (aux on, and at equal multiply-adds) to 0.3, so those
+answers compare rates as well as modules. The aux study trained the same reduced network at 0.3 (its baseline
+``paper-4a-4d``, seeds 0-2; the script checks, seed by seed, that those runs differ from the paper study's in the
+rate alone), so the answers can be taken again at one rate, paired over the seeds both ran. Writes
+``results/studies/paper/rate-check.md`` (or the file given).
 
     python scripts/rate_check.py [OUT.md]
 Named by: results/studies/paper (its ablation file's comment; run by scripts/run_studies.sh).
@@ -41,16 +42,29 @@ def runs(where: tuple[str, str]) -> pd.DataFrame:
     return results[(results["variant"] == where[1]) & (results["status"] == "completed")]
 
 
-def same_but_rate(a: tuple[str, str], b: tuple[str, str]) -> bool:
-    """Whether two variants' seed-0 runs were planned with the same spec and portable recipe but for ``lr``."""
-    requests = [json.loads((STUDIES / s / v / "seed-0" / "request.json").read_text()) for s, v in (a, b)]
-    specs = [Spec.recorded(r.get("spec")) for r in requests]
-    recipes = [{k: v for k, v in portable_recipe(r.get("recipe")).items() if k != "lr"} for r in requests]
-    return specs[0] == specs[1] and recipes[0] == recipes[1]
+def _request(where: tuple[str, str], seed: int) -> dict:
+    path = STUDIES / where[0] / where[1] / f"seed-{seed}" / "request.json"
+    if not path.is_file():
+        sys.exit(f"error: {path}: missing; the committed run folder lacks its request")
+    return json.loads(path.read_text())
+
+
+def same_but_rate(a: tuple[str, str], b: tuple[str, str], seeds: list[int]) -> bool:
+    """Whether the two variants' runs of each seed were planned with the same spec, the same portable recipe but
+    for ``lr``, and the same seed."""
+    for seed in seeds:
+        requests = [_request(where, seed) for where in (a, b)]
+        specs = [Spec.recorded(r.get("spec")) for r in requests]
+        recipes = [{k: v for k, v in portable_recipe(r.get("recipe")).items() if k != "lr"} for r in requests]
+        if specs[0] != specs[1] or recipes[0] != recipes[1]:
+            return False
+    return True
 
 
 def rate(frame: pd.DataFrame) -> str:
-    return "/".join(f"{v:g}" for v in sorted(set(frame["tuned:lr"].dropna()))) or "-"
+    """The learning rates a variant's runs trained at, as results.csv's ``tuned:lr`` column has them ("-": none)."""
+    values = frame["tuned:lr"].dropna() if "tuned:lr" in frame else []
+    return "/".join(sorted({f"{v:g}" if isinstance(v, float) else str(v) for v in values})) or "-"
 
 
 def main() -> None:
@@ -58,15 +72,17 @@ def main() -> None:
     for study in {s for _, a, b in CHECKS for s, _ in (a, b)}:
         if not (STUDIES / study / "results.csv").exists():
             sys.exit(f"error: {STUDIES / study}/results.csv: not there; run bash scripts/run_studies.sh {study}")
-    if not same_but_rate(REDUCED_03, REDUCED_06):
+    shared = sorted(set(runs(REDUCED_03)["seed"]) & set(runs(REDUCED_06)["seed"]))
+    if not same_but_rate(REDUCED_03, REDUCED_06, shared):
         sys.exit(f"error: {'/'.join(REDUCED_03)} and {'/'.join(REDUCED_06)} differ in more than the rate")
     lines = [
         "# The paper study's answers at one learning rate",
         "",
-        "The paper study tuned each variant's rate on one seed (reduced baseline: 0.6, naive variants: 0.3). The "
-        "aux study trained the same reduced network at 0.3 (`aux/paper-4a-4d`: the same spec and recipe but the "
-        "rate, checked from the runs' request.json), so here each comparison is taken again at one rate, paired "
-        "over the seeds both sides ran. Test top-1 error, a - b in points, 95% t-interval.",
+        "The paper study tuned each variant's rate on one seed: its reduced baseline to 0.6, the naive variants its "
+        "answers compare it with (aux on, and at equal multiply-adds) to 0.3. The aux study trained the same reduced "
+        "network at 0.3 (`aux/paper-4a-4d`: the same spec, recipe and seed but the rate, checked from each seed's "
+        "request.json), so here each comparison is taken again at one rate, paired over the seeds both sides ran. "
+        "Test top-1 error, a - b in points, 95% t-interval.",
         "",
         "| comparison | a (lr) | b (lr) | seeds | a - b [95% CI] |",
         "|---|---|---|---|---|",

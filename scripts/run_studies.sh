@@ -34,5 +34,5 @@ for study in "${studies[@]}"; do
   "$BIN/python" scripts/study_readme.py "$out"
 done
 "$BIN/python" scripts/halving_check.py || echo "halving check: not both finished yet"
-"$BIN/python" scripts/rate_check.py >/dev/null || echo "rate check: the paper or aux study is not there yet"
+"$BIN/python" scripts/rate_check.py >/dev/null || echo "rate check: not written (its error is above)"
 "$BIN/python" scripts/answers.py --studies "$root"

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from inception_bench.errors import IbenchError
 from inception_bench.report.load import bench_speeds, load_study
 from inception_bench.report.stats import multiplicity_note
 from inception_bench.store import RunFolder, atomic_write_text
@@ -88,22 +89,37 @@ def run_seconds(folder: Path) -> tuple[float, bool, dict]:
     return sum(float(r.get("seconds") or 0.0) for r in rows), False, {}
 
 
+def _precision(folder: Path) -> str | None:
+    """The precision a run trained at, as its config.json records it resolved on its machine (None: not recorded
+    or unreadable)."""
+    try:
+        precision = RunFolder(folder).read_config().get("precision")
+    except IbenchError:
+        return None
+    return str(precision) if precision else None
+
+
 def precision_note(trained: dict[str, dict[str, list[int]]]) -> list[str]:
     """Markdown lines when the finished runs of the study trained at more than one precision (``precision: auto``
     resolves per machine: bf16 autocast where the CPU has native bf16, fp32 elsewhere): each variant's seeds at
     each; no lines when they all trained at one."""
     if len({p for seeds in trained.values() for p in seeds}) < 2:
         return []
+
+    def _seeds(seeds: list[int]) -> str:
+        return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, sorted(seeds)))
+
     per_variant = "; ".join(
-        f"`{variant}` " + ", ".join(f"{p} (seed {', '.join(map(str, sorted(s)))})" for p, s in sorted(seeds.items()))
+        f"`{variant}` " + ", ".join(f"{p} ({_seeds(s)})" for p, s in sorted(seeds.items()))
         for variant, seeds in sorted(trained.items())
     )
     return [
         f"**Precision (the runs differ):** {per_variant}. The study's `precision: auto` trains in bf16 autocast "
         "on CPUs with native bf16 and in fp32 on others, and its runs went to more than one machine. A seed's data "
         "order and initialisation are the same at either precision. Whether bf16 autocast moves accuracy at this "
-        "scale is not measured (on the digits, results/precision-cpu-2026-12-01: bf16 - fp32 +0.28 [-0.39, +0.94] "
-        "points of error, 6 seeds, inside the noise but no tighter than the effects here), so a difference between "
+        "scale is not measured (on the digits, results/precision-cpu-2026-12-01, full width, cosine schedule: bf16 - "
+        "fp32 +0.28 [-0.39, +0.94] points of error, 6 seeds, Welch's: inside the noise, but no tighter than the "
+        "effects here), so a difference between "
         "variants trained at different precisions may carry one too.",
         "",
     ]
@@ -198,8 +214,12 @@ def main() -> None:
         p.parent for p in study.glob("tune/*/*/config.json")
     ]
     for folder in folders:
+        main_run = folder.parent.parent == study  # <variant>/seed-<n>, not tune/<variant>/<candidate>
+        if main_run and (folder / "final.json").exists() and (precision := _precision(folder)) is not None:
+            seeds = trained.setdefault(folder.parent.name, {}).setdefault(precision, [])
+            seeds.append(int(folder.name.removeprefix("seed-")))
         if folder.name == "seed-0" and folder.parent.name in tuned:
-            continue  # the chosen tuning run's copy
+            continue  # the chosen tuning run's copy: its time and machine are the tuning run's
         spent, done, record = run_seconds(folder)
         if (origin := RunFolder(folder).read_origin()) is not None:  # trained by another study: counted there
             copied[str(origin.get("ablation"))] += 1
@@ -209,12 +229,8 @@ def main() -> None:
         finished += done
         if done:
             dates.append(record_date(folder / "final.json", committed))
-            precision = json.loads((folder / "config.json").read_text()).get("precision")  # as resolved
             cpu = re.sub(r", \d+ threads?\)", ")", str(record.get("device", "unknown")))
-            cpus[cpu if precision is None else f"{cpu}, {precision}"] += 1
-            if precision is not None and folder.parent.parent == study:  # a main run, <variant>/seed-<n>
-                seeds = trained.setdefault(folder.parent.name, {}).setdefault(str(precision), [])
-                seeds.append(int(folder.name.removeprefix("seed-")))
+            cpus[cpu if (precision := _precision(folder)) is None else f"{cpu}, {precision}"] += 1
     completed = int((results["status"] == "completed").sum())
     dates.sort()
     machines = "; ".join(f"{cpu}: {n}" for cpu, n in cpus.most_common()) or "none finished yet"

@@ -395,24 +395,30 @@ def test_a_study_readme_quotes_each_comment_block_of_its_ablation_file_as_a_para
 
 
 def test_a_study_readme_says_which_seeds_trained_at_which_precision_when_they_differ(tmp_path):
-    # `precision: auto` is bf16 on one machine and fp32 on another: a's seed 2 ran on the fp32 one
+    # `precision: auto` is bf16 on one machine and fp32 on another: a's seed 0, the copy of its chosen tuning run
+    # (tune/a/lr-0.3), ran on the fp32 one
     study = tmp_path / "toy"
     _write_study(study, {"a": A, "b": B})
+    tuning = study / "tune" / "a" / "lr-0.3"
+    tuning.mkdir(parents=True)
     cpu = {"bf16": "cpu (Xeon, AMX bf16, 1 threads)", "fp32": "cpu (EPYC, AVX2, 1 threads)"}
-    for run in study.glob("*/seed-*"):
-        precision = "fp32" if run.parent.name == "a" and run.name == "seed-2" else "bf16"
+    for run in [*study.glob("*/seed-*"), tuning]:
+        precision = "fp32" if run in (tuning, study / "a" / "seed-0") else "bf16"
         (run / "config.json").write_text(json.dumps({"precision": precision}))
-        (run / "final.json").write_text(
-            json.dumps({"status": "completed", "wall_seconds": 1.0, "device": cpu[precision]})
-        )
+        record = {"status": "completed", "wall_seconds": 1.0, "device": cpu[precision]}
+        (run / "final.json").write_text(json.dumps(record))
     readme = [sys.executable, str(ROOT / "scripts" / "study_readme.py"), str(study)]
     subprocess.run(readme, check=True, capture_output=True)
     text = (study / "README.md").read_text()
+    # the machines count run folders once (a's seed 0 is its tuning run's copy); the note names every seed
     assert "cpu (Xeon, AMX bf16), bf16: 5; cpu (EPYC, AVX2), fp32: 1." in text
-    assert "**Precision (the runs differ):** `a` bf16 (seed 0, 1), fp32 (seed 2); `b` bf16 (seed 0, 1, 2)." in text
-    (study / "a" / "seed-2" / "config.json").write_text(json.dumps({"precision": "bf16"}))  # all at one: no note
+    assert "**Precision (the runs differ):** `a` bf16 (seeds 1, 2), fp32 (seed 0); `b` bf16 (seeds 0, 1, 2)." in text
+    for run in (tuning, study / "a" / "seed-0"):  # all at one precision: no note
+        (run / "config.json").write_text(json.dumps({"precision": "bf16"}))
     subprocess.run(readme, check=True, capture_output=True)
     assert "Precision (the runs differ)" not in (study / "README.md").read_text()
+    (study / "b" / "seed-1" / "config.json").write_text("{not json")  # a corrupt config: left out, not a crash
+    subprocess.run(readme, check=True, capture_output=True)
 
 
 def test_a_and_b_tuned_to_different_rates_is_said_beside_the_effect(tmp_path):
@@ -425,6 +431,10 @@ def test_a_and_b_tuned_to_different_rates_is_said_beside_the_effect(tmp_path):
     got = answer(QUESTION, load_study(study))
     assert got.tuned_apart == ("lr 1.2 vs 0.3",)
     assert "(3 seeds, paired) on test; tuned apart: lr 1.2 vs 0.3 |" in markdown([got])
+    results["tuned:lr"] = [1.2] * 3 + [None] * 3  # b not tuned (its rate fixed by the study): unknown, said so
+    results["tuned:optimizer"] = ["sgd"] * 6  # a tuned value that is not a number, the same on both sides
+    results.to_csv(study / "results.csv", index=False)
+    assert answer(QUESTION, load_study(study)).tuned_apart == ("lr 1.2 vs -",)
     results["tuned:lr"] = 0.3  # both at one rate: nothing to say
     results.to_csv(study / "results.csv", index=False)
     got = answer(QUESTION, load_study(study))
@@ -439,8 +449,8 @@ def test_the_rate_check_takes_the_paper_answers_again_at_one_rate(tmp_path):
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-reduced_aux.enabled-on"))
-    assert not module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-naive_aux.enabled-on"))
+    assert module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-reduced_aux.enabled-on"), [0, 1, 2])
+    assert not module.same_but_rate(("aux", "paper-4a-4d"), ("paper", "module-naive_aux.enabled-on"), [0])
     out = tmp_path / "rate-check.md"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "rate_check.py"), str(out)], check=True, capture_output=True)
     text = out.read_text()
@@ -451,10 +461,18 @@ def test_the_rate_check_takes_the_paper_answers_again_at_one_rate(tmp_path):
         frame = frame[(frame["variant"] == variant) & (frame["status"] == "completed")]
         return {int(s): 100 * (1 - float(t)) for s, t in zip(frame["seed"], frame["test_top1"], strict=True)}
 
-    a, b = errors("aux", "paper-4a-4d"), errors("paper", "module-naive_aux.enabled-on")
-    d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
-    assert f"| {d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}] (paired) |" in text.splitlines()[6]
+    reduced = errors("aux", "paper-4a-4d")
+    rows = [  # the table's rows in order: (a, b)
+        (reduced, errors("paper", "module-naive_aux.enabled-on")),
+        (reduced, errors("paper", "naive-equal-macs")),
+        (errors("paper", "module-reduced_aux.enabled-on"), reduced),
+    ]
+    table = [line for line in text.splitlines() if line.startswith("| ") and "(paired)" in line]
+    assert len(table) == 3
+    for line, (a, b) in zip(table, rows, strict=True):
+        d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        assert f"| {d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}] (paired) |" in line
 
 
 def test_runs_that_did_not_all_train_at_one_precision_are_said_beside_the_effect(tmp_path):
@@ -469,6 +487,10 @@ def test_runs_that_did_not_all_train_at_one_precision_are_said_beside_the_effect
     assert "(3 seeds, paired) on test; trained at a bf16, b bf16/fp32 |" in markdown([got])
     (study / "b" / "seed-2" / "config.json").write_text(json.dumps({"precision": "bf16"}))  # all at one
     assert answer(QUESTION, load_study(study)).precisions is None
-    for run in study.glob("*/seed-*"):  # runs without a config (older folders): nothing is claimed
+    for run in study.glob("a/seed-*"):  # a side without configs (older folders) beside a mixed one: still said
+        (run / "config.json").unlink()
+    (study / "b" / "seed-2" / "config.json").write_text(json.dumps({"precision": "fp32"}))
+    assert answer(QUESTION, load_study(study)).precisions == "a ?, b bf16/fp32"
+    for run in study.glob("b/seed-*"):  # no configs at all: nothing is claimed
         (run / "config.json").unlink()
     assert answer(QUESTION, load_study(study)).precisions is None

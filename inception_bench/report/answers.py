@@ -23,6 +23,10 @@ Verdicts, at the study's scale and only from the interval:
   worse;
 - no claim in the paper (``none``): *no claim*;
 - fewer than 2 seeds on either side: *running* (no interval yet).
+
+Beside an effect, two things that may be in it besides the design: a and b tuned to different values (results.csv's
+``tuned:`` columns, e.g. ``tuned apart: lr 0.6 vs 0.3``), and runs that did not all train at one precision (each
+run's config.json records ``precision: auto`` as resolved on its machine: ``trained at a bf16, b bf16/fp32``).
 """
 
 from __future__ import annotations
@@ -220,10 +224,9 @@ def _precisions(study: Study, variant: str) -> str:
     done = study.completed()
     found = set()
     for row in done[done["variant"] == variant].itertuples():
-        folder = run_folder(study, row)
         try:
-            precision = folder.read_config().get("precision") if folder.config_path.exists() else None
-        except IbenchError:
+            precision = run_folder(study, row).read_config().get("precision")
+        except IbenchError:  # no config.json, or not readable
             continue
         if precision:
             found.add(str(precision))
@@ -268,9 +271,8 @@ def answer(question: Question, study: Study) -> Answer:
         if tuned_a.get(name) != tuned_b.get(name)
     )
     trained = (_precisions(study, question.a), _precisions(study, question.b))
-    precisions = (
-        f"a {trained[0]}, b {trained[1]}" if all(trained) and len(set("/".join(trained).split("/"))) > 1 else None
-    )
+    known = {p for side in trained for p in side.split("/") if p}
+    precisions = f"a {trained[0] or '?'}, b {trained[1] or '?'}" if len(known) > 1 else None
     return Answer(
         question,
         (len(err_a), len(err_b)),

@@ -166,7 +166,8 @@ def multiplicity_note(rows: list[dict[str, Any]]) -> str | None:
         return None
     k, real = len(tested), [r for r in tested if r["real"]]
     text = (
-        f"{k} comparisons with the baseline, each interval 95% on its own: with no real difference anywhere, about "
+        f"{k} comparisons with the baseline, each interval {100 * (1 - ALPHA):.0f}% on its own: with no real "
+        "difference anywhere, about "
         f"{100 * (1 - (1 - ALPHA) ** k):.0f}% of such studies would show at least one interval excluding 0. "
     )
     if not real:
