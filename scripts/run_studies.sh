@@ -2,7 +2,8 @@
 # Named by: results/studies/ (every study), results/README.md.
 # The committed studies of results/studies/ (issue 26), in order, at the scale their ablation files state. Each is
 # resumable: run this again after an interruption and it goes on from the last finished epoch of each run.
-#   bash scripts/run_studies.sh                 # paper, halving-check, aux, aux-lr-check, reduction, successors
+#   bash scripts/run_studies.sh                 # paper, halving-check, aux, aux-lr-check, reduction,
+#                                               # precision-check, successors
 #   bash scripts/run_studies.sh aux             # one study
 #   STUDIES_OUT=/elsewhere/results/studies bash scripts/run_studies.sh   # the run folders elsewhere (e.g. runs from
 #                                               # a second checkout, so that editing this one cannot disturb them)
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 studies=("$@")
-[ ${#studies[@]} -gt 0 ] || studies=(paper halving-check aux aux-lr-check reduction successors)
+[ ${#studies[@]} -gt 0 ] || studies=(paper halving-check aux aux-lr-check reduction precision-check successors)
 root=${STUDIES_OUT:-results/studies}
 for study in "${studies[@]}"; do
   out=$root/$study

@@ -117,10 +117,10 @@ def precision_note(trained: dict[str, dict[str, list[int]]]) -> list[str]:
         f"**Precision (the runs differ):** {per_variant}. The study's `precision: auto` trains in bf16 autocast "
         "on CPUs with native bf16 and in fp32 on others, and its runs went to more than one machine. A seed's data "
         "order and initialisation are the same at either precision. Whether bf16 autocast moves accuracy at this "
-        "scale is not measured (on the digits, results/precision-cpu-2026-12-01, full width, cosine schedule: bf16 - "
-        "fp32 +0.28 [-0.39, +0.94] points of error, 6 seeds, Welch's: inside the noise, but no tighter than the "
-        "effects here), so a difference between "
-        "variants trained at different precisions may carry one too.",
+        "scale: results/studies/precision-check (the studies' baseline both ways, paired over 3 seeds; on the digits, "
+        "results/precision-cpu-2026-12-01, full width, cosine schedule: bf16 - fp32 +0.28 [-0.39, +0.94] points of "
+        "error, 6 seeds, Welch's); until it has an answer, a difference between variants trained at different "
+        "precisions may carry one too.",
         "",
     ]
 

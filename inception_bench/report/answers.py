@@ -110,6 +110,14 @@ QUESTIONS = [
         "reduce_mult-0.5",
         "reduce_mult-1.0",
     ),
+    Question(
+        "Does bf16 autocast (vs fp32) change accuracy? (the studies' baseline; `precision: auto` picks per machine)",
+        "Not a question of the paper: a check on the studies, whose runs went to CPUs with and without native bf16",
+        "none",
+        "precision-check",
+        "bf16",
+        "fp32",
+    ),
     # the successors' changes, each on GoogLeNet (with batch norm, the small spec's) alone, then all of them
     Question(
         "Does the 5x5 as two stacked 3x3 pay? (BN-Inception)",
@@ -359,7 +367,8 @@ def markdown(rows: list[Answer | Question], link: str = "results/studies") -> st
         'rate-check.md take such rows again at one rate). "Trained at a bf16, b bf16/fp32": the runs did not all '
         "train at one precision (`precision: auto` is bf16 autocast on CPUs with native bf16 and fp32 on others, "
         "and the study's runs went to more than one machine; its README says which seeds ran at which), so the "
-        "effect may carry a precision effect too, not measured here. An interval is "
+        "effect may carry a precision effect too (the precision-check row measures one for the studies' baseline). "
+        "An interval is "
         "paired over seeds when both sides completed the same seeds, else Welch's over every run. Images to target "
         "move in whole epochs (the runs are scored once an epoch), so equal learners read 1.00x; a side whose median "
         "run never reaches the target is said to fall short of it.",
